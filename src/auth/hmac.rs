@@ -1,0 +1,351 @@
+//! Verification of ACS HMAC-SHA256 request signatures, exactly as the Azure SDKs sign:
+//!
+//! ```text
+//! Authorization: HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=<base64>
+//! string-to-sign = VERB "\n" path?query "\n" <date> ";" <host> ";" <x-ms-content-sha256>
+//! ```
+//!
+//! Pure functions over strings and bytes; the caller supplies the clock and the keys.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+/// How far a request's date may be from ours, either way.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
+
+/// The signed parts of a request, as received.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub host: &'a str,
+    /// `x-ms-date` value.
+    pub x_ms_date: Option<&'a str>,
+    /// `Date` value.
+    pub date: Option<&'a str>,
+    pub content_sha256: Option<&'a str>,
+    pub authorization: Option<&'a str>,
+}
+
+/// Why a request was refused. Logged for operators; clients get one uniform answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("no Authorization header")]
+    MissingAuthorization,
+    #[error("Authorization header is not HMAC-SHA256 with the signed headers ACS uses")]
+    MalformedAuthorization,
+    #[error("date header missing or not an HTTP date")]
+    BadDate,
+    #[error("date outside the allowed clock skew")]
+    StaleDate,
+    #[error("x-ms-content-sha256 missing or not the hash of the body")]
+    BadContentHash,
+    #[error("signature matches no active access key")]
+    BadSignature,
+}
+
+/// Which date header the client signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DateHeader {
+    XMsDate,
+    Date,
+}
+
+struct Authorization {
+    date_header: DateHeader,
+    signature: Vec<u8>,
+}
+
+fn parse_authorization(value: &str) -> Result<Authorization, AuthFailure> {
+    let params = value
+        .strip_prefix("HMAC-SHA256 ")
+        .ok_or(AuthFailure::MalformedAuthorization)?;
+    let mut signed_headers = None;
+    let mut signature = None;
+    for param in params.split('&') {
+        match param.split_once('=') {
+            Some(("SignedHeaders", v)) if signed_headers.is_none() => signed_headers = Some(v),
+            // The signature is base64 and may itself end in '='.
+            Some(("Signature", v)) if signature.is_none() => signature = Some(v),
+            _ => return Err(AuthFailure::MalformedAuthorization),
+        }
+    }
+    let date_header = match signed_headers.map(str::to_ascii_lowercase).as_deref() {
+        Some("x-ms-date;host;x-ms-content-sha256") => DateHeader::XMsDate,
+        Some("date;host;x-ms-content-sha256") => DateHeader::Date,
+        _ => return Err(AuthFailure::MalformedAuthorization),
+    };
+    let signature = STANDARD
+        .decode(signature.ok_or(AuthFailure::MalformedAuthorization)?)
+        .map_err(|_| AuthFailure::MalformedAuthorization)?;
+    Ok(Authorization {
+        date_header,
+        signature,
+    })
+}
+
+/// The base64 SHA-256 of a body, as `x-ms-content-sha256` carries it.
+pub fn content_hash(body: &[u8]) -> String {
+    STANDARD.encode(Sha256::digest(body))
+}
+
+/// Signs a request the way the SDKs do (used by tests and the CLI's own requests).
+pub fn sign(
+    key: &[u8],
+    method: &str,
+    path_and_query: &str,
+    date: &str,
+    host: &str,
+    hash: &str,
+) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(string_to_sign(method, path_and_query, date, host, hash).as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+fn string_to_sign(
+    method: &str,
+    path_and_query: &str,
+    date: &str,
+    host: &str,
+    hash: &str,
+) -> String {
+    format!("{method}\n{path_and_query}\n{date};{host};{hash}")
+}
+
+/// Checks a request against the active access keys; returns the index of the key that signed it.
+///
+/// Every key is tried (no early exit on the first key), and signatures are compared in constant
+/// time. Two client quirks are tolerated: the async Python SDK signs the percent-decoded path,
+/// and the Python SDK given `https://host/` signs the host with its trailing slash.
+pub fn verify(
+    request: &SignedRequest<'_>,
+    body: &[u8],
+    keys: &[&[u8]],
+    now: OffsetDateTime,
+) -> Result<usize, AuthFailure> {
+    let authorization = parse_authorization(
+        request
+            .authorization
+            .ok_or(AuthFailure::MissingAuthorization)?,
+    )?;
+    let date = match authorization.date_header {
+        DateHeader::XMsDate => request.x_ms_date,
+        DateHeader::Date => request.date,
+    }
+    .ok_or(AuthFailure::BadDate)?;
+    let sent_at = httpdate::parse_http_date(date).map_err(|_| AuthFailure::BadDate)?;
+    let sent_at = OffsetDateTime::from(sent_at);
+    if (now - sent_at).whole_seconds().abs() > MAX_CLOCK_SKEW_SECS {
+        return Err(AuthFailure::StaleDate);
+    }
+
+    let hash = request.content_sha256.ok_or(AuthFailure::BadContentHash)?;
+    if !bool::from(content_hash(body).as_bytes().ct_eq(hash.as_bytes())) {
+        return Err(AuthFailure::BadContentHash);
+    }
+
+    let decoded_path = percent_decode(request.path_and_query);
+    let slash_host = format!("{}/", request.host);
+    let paths = std::iter::once(request.path_and_query).chain(decoded_path.as_deref());
+    let mut matched = None;
+    for path in paths {
+        for host in [request.host, slash_host.as_str()] {
+            let message = string_to_sign(request.method, path, date, host, hash);
+            for (index, key) in keys.iter().enumerate() {
+                let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+                    Ok(mac) => mac,
+                    Err(_) => continue,
+                };
+                mac.update(message.as_bytes());
+                if mac.verify_slice(&authorization.signature).is_ok() && matched.is_none() {
+                    matched = Some(index);
+                }
+            }
+        }
+    }
+    matched.ok_or(AuthFailure::BadSignature)
+}
+
+/// The percent-decoded form, if it differs and is valid UTF-8.
+fn percent_decode(raw: &str) -> Option<String> {
+    if !raw.contains('%') {
+        return None;
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef-primary";
+    const OTHER: &[u8] = b"0123456789abcdef0123456789abcdef-secondary";
+    const NOW: OffsetDateTime = datetime!(2026-11-23 18:00:00 UTC);
+    const DATE: &str = "Mon, 23 Nov 2026 18:00:00 GMT";
+    const PATH: &str = "/identities?api-version=2023-10-01";
+    const HOST: &str = "127.0.0.1:8443";
+
+    fn authorization(signature: &str) -> String {
+        format!(
+            "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}"
+        )
+    }
+
+    fn check(
+        body: &[u8],
+        auth: &str,
+        date: &str,
+        hash: &str,
+        path: &str,
+    ) -> Result<usize, AuthFailure> {
+        let request = SignedRequest {
+            method: "POST",
+            path_and_query: path,
+            host: HOST,
+            x_ms_date: Some(date),
+            date: None,
+            content_sha256: Some(hash),
+            authorization: Some(auth),
+        };
+        verify(&request, body, &[OTHER, KEY], NOW)
+    }
+
+    fn signed(key: &[u8], body: &[u8], date: &str, path: &str) -> (String, String) {
+        let hash = content_hash(body);
+        (
+            authorization(&sign(key, "POST", path, date, HOST, &hash)),
+            hash,
+        )
+    }
+
+    #[test]
+    fn a_correctly_signed_request_names_its_key() {
+        let (auth, hash) = signed(KEY, b"{}", DATE, PATH);
+        assert_eq!(check(b"{}", &auth, DATE, &hash, PATH), Ok(1));
+        let (auth, hash) = signed(OTHER, b"{}", DATE, PATH);
+        assert_eq!(check(b"{}", &auth, DATE, &hash, PATH), Ok(0));
+    }
+
+    #[test]
+    fn the_empty_body_hash_matches_the_sdks() {
+        assert_eq!(
+            content_hash(b""),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+    }
+
+    #[test]
+    fn tampering_is_refused() {
+        let (auth, hash) = signed(KEY, b"{}", DATE, PATH);
+        assert_eq!(
+            check(b"{ }", &auth, DATE, &hash, PATH),
+            Err(AuthFailure::BadContentHash)
+        );
+        let other_hash = content_hash(b"{ }");
+        assert_eq!(
+            check(b"{ }", &auth, DATE, &other_hash, PATH),
+            Err(AuthFailure::BadSignature)
+        );
+        assert_eq!(
+            check(
+                b"{}",
+                &auth,
+                DATE,
+                &hash,
+                "/identities?api-version=2099-01-01"
+            ),
+            Err(AuthFailure::BadSignature)
+        );
+        let (wrong, hash) = signed(b"not-our-key-not-our-key-not-our-key", b"{}", DATE, PATH);
+        assert_eq!(
+            check(b"{}", &wrong, DATE, &hash, PATH),
+            Err(AuthFailure::BadSignature)
+        );
+    }
+
+    #[test]
+    fn dates_outside_the_window_are_refused_and_inside_accepted() {
+        for (date, ok) in [
+            ("Mon, 23 Nov 2026 17:45:00 GMT", true),
+            ("Mon, 23 Nov 2026 17:44:59 GMT", false),
+            ("Mon, 23 Nov 2026 18:15:00 GMT", true),
+            ("Mon, 23 Nov 2026 18:15:01 GMT", false),
+        ] {
+            let (auth, hash) = signed(KEY, b"", date, PATH);
+            let result = check(b"", &auth, date, &hash, PATH);
+            assert_eq!(result.is_ok(), ok, "{date}: {result:?}");
+            if !ok {
+                assert_eq!(result, Err(AuthFailure::StaleDate));
+            }
+        }
+        let (auth, hash) = signed(KEY, b"", "yesterday", PATH);
+        assert_eq!(
+            check(b"", &auth, "yesterday", &hash, PATH),
+            Err(AuthFailure::BadDate)
+        );
+    }
+
+    #[test]
+    fn malformed_authorization_headers_are_refused() {
+        let (good, hash) = signed(KEY, b"", DATE, PATH);
+        let signature = good.rsplit_once("Signature=").unwrap().1.to_owned();
+        for bad in [
+            String::new(),
+            "Bearer abc".into(),
+            good.replace("HMAC-SHA256", "hmac-sha256"),
+            good.replace("x-ms-date;host;", "host;x-ms-date;"),
+            good.replace(";host", ""),
+            format!("{good}&Extra=1"),
+            format!(
+                "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}&Signature={signature}"
+            ),
+            authorization("!!not-base64!!"),
+        ] {
+            let result = check(b"", &bad, DATE, &hash, PATH);
+            assert!(
+                matches!(result, Err(AuthFailure::MalformedAuthorization)),
+                "{bad:?}: {result:?}"
+            );
+        }
+        assert_eq!(
+            check(b"", &authorization("AAAA"), DATE, &hash, PATH),
+            Err(AuthFailure::BadSignature)
+        );
+    }
+
+    #[test]
+    fn the_decoded_path_quirk_of_the_async_python_sdk_is_tolerated() {
+        let wire = "/identities/8%3Aacs%3Ax_1?api-version=2023-10-01";
+        let decoded = "/identities/8:acs:x_1?api-version=2023-10-01";
+        let (auth, hash) = signed(KEY, b"", DATE, decoded);
+        assert_eq!(check(b"", &auth, DATE, &hash, wire), Ok(1));
+    }
+
+    #[test]
+    fn percent_decoding_handles_edges() {
+        assert_eq!(percent_decode("/a%3Ab"), Some("/a:b".into()));
+        assert_eq!(percent_decode("/a%3"), Some("/a%3".into()));
+        assert_eq!(percent_decode("/a%zz"), None);
+        assert_eq!(percent_decode("/plain"), None);
+        assert_eq!(percent_decode("/%FF"), None);
+    }
+}

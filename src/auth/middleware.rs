@@ -1,0 +1,72 @@
+//! The axum layer that admits only requests signed with an active access key. It buffers the
+//! body (bounded) to check its hash, then hands it on unchanged.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{AUTHORIZATION, DATE, HOST};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+
+use super::hmac::{self, SignedRequest};
+use crate::http::{ApiError, AppState, MAX_BODY_BYTES};
+use crate::keys::KeySlot;
+
+/// Set on requests that passed: which access key signed them (and so which key signs tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authenticated {
+    pub slot: KeySlot,
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub async fn require_access_key(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return ApiError::payload_too_large().into_response(),
+    };
+    let host = header(&parts, HOST.as_str())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path_and_query,
+        host,
+        x_ms_date: header(&parts, "x-ms-date"),
+        date: header(&parts, DATE.as_str()),
+        content_sha256: header(&parts, "x-ms-content-sha256"),
+        authorization: header(&parts, AUTHORIZATION.as_str()),
+    };
+    let ring = state.keys.ring().load();
+    let [primary, secondary] = ring.both();
+    let keys = [
+        primary.credential.access_key.expose_secret(),
+        secondary.credential.access_key.expose_secret(),
+    ];
+    match hmac::verify(&signed, &body, &keys, OffsetDateTime::now_utc()) {
+        Ok(index) => {
+            parts.extensions.insert(Authenticated {
+                slot: KeySlot::BOTH[index],
+            });
+            next.run(Request::from_parts(parts, Body::from(body))).await
+        }
+        Err(reason) => {
+            tracing::info!(%reason, "request refused: access key authentication failed");
+            ApiError::unauthorized().into_response()
+        }
+    }
+}

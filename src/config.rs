@@ -1,0 +1,240 @@
+//! Command line and environment. Every flag has an environment variable; `.env.example`
+//! documents them. Secrets are never printed: this type has no `Debug`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::telemetry::LogFormat;
+
+#[derive(Parser)]
+#[command(
+    name = "callsign",
+    version,
+    about = "ACS-compatible identity and access-token service"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Show or regenerate the access keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Print both access keys and their connection strings.
+    List,
+    /// Replace a key: every token it minted stops working on every instance within a second.
+    Regenerate {
+        #[arg(value_enum)]
+        slot: SlotArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SlotArg {
+    Primary,
+    Secondary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// Serve HTTPS (a generated localhost certificate unless one is configured).
+    On,
+    /// Serve plain HTTP, e.g. behind a TLS-terminating proxy. The Azure SDKs need HTTPS.
+    Off,
+}
+
+#[derive(Args, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (the bound address is logged).
+    #[arg(
+        long,
+        env = "CALLSIGN_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// `postgres://…` or `sqlite://…`; default: `sqlite://<data dir>/callsign.db`.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the SQLite database, the generated master key and TLS certificate.
+    #[arg(
+        long,
+        env = "CALLSIGN_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Public URL of this service, put in connection strings and the tokens' `iss` claim.
+    /// Default: `https://<listen address>/`. Set it when running several instances.
+    #[arg(long, env = "CALLSIGN_ENDPOINT", global = true)]
+    pub endpoint: Option<String>,
+
+    /// The resource id in identity ids (`8:acs:<resource id>_<uuid>`); fixed at first start,
+    /// generated if not given.
+    #[arg(long, env = "CALLSIGN_RESOURCE_ID", global = true)]
+    pub resource_id: Option<String>,
+
+    /// Base64 access keys (at least 256 bits each) to store on first start instead of
+    /// generating them. Both or neither.
+    #[arg(
+        long,
+        env = "CALLSIGN_PRIMARY_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub primary_key: Option<String>,
+    #[arg(
+        long,
+        env = "CALLSIGN_SECONDARY_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secondary_key: Option<String>,
+
+    /// Base64 256-bit key that encrypts the stored keys. Required with PostgreSQL; with SQLite
+    /// it is generated into `<data dir>/master.key` on first start if not given.
+    #[arg(
+        long,
+        env = "CALLSIGN_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<String>,
+
+    /// HTTPS (`on`, default) or plain HTTP (`off`).
+    #[arg(
+        long,
+        env = "CALLSIGN_TLS",
+        value_enum,
+        default_value = "on",
+        global = true
+    )]
+    pub tls: TlsMode,
+    /// PEM certificate chain; with `--tls-key`, replaces the generated certificate.
+    #[arg(long, env = "CALLSIGN_TLS_CERT", requires = "tls_key", global = true)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "CALLSIGN_TLS_KEY", requires = "tls_cert", global = true)]
+    pub tls_key: Option<PathBuf>,
+
+    /// Database connections per instance.
+    #[arg(
+        long,
+        env = "CALLSIGN_DB_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub db_max_connections: u32,
+    /// How long a request waits for a database connection before answering 503.
+    #[arg(
+        long,
+        env = "CALLSIGN_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+    /// How long start-up waits for the database to become reachable.
+    #[arg(
+        long,
+        env = "CALLSIGN_STARTUP_TIMEOUT_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub startup_timeout_secs: u64,
+    /// Full resynchronisation of revocation state and keys, in milliseconds: the bound on
+    /// staleness should a change notification be lost.
+    #[arg(
+        long,
+        env = "CALLSIGN_RESYNC_INTERVAL_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub resync_interval_ms: u64,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "CALLSIGN_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("callsign.db").display()))
+    }
+}
+
+/// Normalises a public endpoint: an absolute http(s) URL with no query or fragment, ending in
+/// `/`. Characters that would break the Python SDK's token parsing are refused.
+pub fn normalize_endpoint(raw: &str) -> Result<String, String> {
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+        .ok_or_else(|| format!("CALLSIGN_ENDPOINT '{raw}' must start with https:// or http://"))?;
+    let host = rest.trim_end_matches('/');
+    let valid = !host.is_empty()
+        && !host.contains('/')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if valid {
+        Ok(format!("{}{host}/", &raw[..raw.len() - rest.len()]))
+    } else {
+        Err(format!(
+            "CALLSIGN_ENDPOINT '{raw}' must be scheme://host[:port]/ with no path, query or fragment"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_endpoint;
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(
+            normalize_endpoint("https://a.example:8443").unwrap(),
+            "https://a.example:8443/"
+        );
+        assert_eq!(
+            normalize_endpoint("http://[::1]:80/").unwrap(),
+            "http://[::1]:80/"
+        );
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://a/b",
+            "https://a?x=1",
+            "https://a~b",
+            "a.example",
+        ] {
+            assert!(normalize_endpoint(bad).is_err(), "{bad}");
+        }
+    }
+}

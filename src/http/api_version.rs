@@ -1,0 +1,77 @@
+//! The `api-version` query parameter every ACS identity call carries.
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::ApiError;
+
+/// The first ACS Identity API version; everything from it on is served with today's behaviour.
+const OLDEST: &str = "2021-03-07";
+
+/// Accepts `YYYY-MM-DD` or `YYYY-MM-DD-preview…` no older than [`OLDEST`], so newer versions the
+/// SDKs send keep working.
+pub fn is_supported(version: &str) -> bool {
+    let date = version.get(..10).unwrap_or_default();
+    let suffix = version.get(10..).unwrap_or_default();
+    let date_shape = date.bytes().enumerate().all(|(i, b)| match i {
+        4 | 7 => b == b'-',
+        _ => b.is_ascii_digit(),
+    });
+    let suffix_ok = suffix.is_empty()
+        || suffix
+            .strip_prefix("-preview")
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    date.len() == 10 && date_shape && suffix_ok && date >= OLDEST
+}
+
+pub async fn require_api_version(request: Request, next: Next) -> Response {
+    let version = request.uri().query().and_then(|query| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, _)| *name == "api-version")
+            .map(|(_, value)| value.to_owned())
+    });
+    match version {
+        None => ApiError::bad_request(
+            "MissingApiVersionParameter",
+            "The api-version query parameter is required, e.g. ?api-version=2023-10-01.",
+        )
+        .into_response(),
+        Some(v) if !is_supported(&v) => ApiError::bad_request(
+            "UnsupportedApiVersion",
+            format!("api-version must be {OLDEST} or later, as YYYY-MM-DD[-preview]."),
+        )
+        .into_response(),
+        Some(_) => next.run(request).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_supported;
+
+    #[test]
+    fn versions() {
+        for ok in [
+            "2021-03-07",
+            "2023-10-01",
+            "2025-04-01-preview",
+            "2030-01-01",
+            "2021-10-31-preview1",
+        ] {
+            assert!(is_supported(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "2020-07-20-preview2",
+            "2023-1-01",
+            "latest",
+            "2023-10-01-beta",
+            "2023-10-01x",
+        ] {
+            assert!(!is_supported(bad), "{bad}");
+        }
+    }
+}

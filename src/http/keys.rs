@@ -1,0 +1,69 @@
+//! Key administration through the access-key-authenticated API, shaped like ARM's
+//! `listKeys` / `regenerateKey` for a Communication Services resource.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::json::JsonBody;
+use super::{ApiError, AppState};
+use crate::keys::{KeySlot, RingState};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeysView {
+    primary_key: String,
+    secondary_key: String,
+    primary_connection_string: String,
+    secondary_connection_string: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegenerateBody {
+    /// `Primary` or `Secondary`.
+    key_type: String,
+}
+
+/// The connection string a backend pastes into an SDK.
+pub fn connection_string(endpoint: &str, access_key: &str) -> String {
+    format!("endpoint={endpoint};accesskey={access_key}")
+}
+
+fn view(endpoint: &str, ring: &RingState) -> KeysView {
+    let primary = ring.get(KeySlot::Primary).credential.access_key_base64();
+    let secondary = ring.get(KeySlot::Secondary).credential.access_key_base64();
+    KeysView {
+        primary_connection_string: connection_string(endpoint, &primary),
+        secondary_connection_string: connection_string(endpoint, &secondary),
+        primary_key: primary,
+        secondary_key: secondary,
+    }
+}
+
+/// `GET /keys`
+pub async fn list(State(state): State<AppState>) -> Json<KeysView> {
+    Json(view(&state.endpoint, &state.keys.ring().load()))
+}
+
+/// `POST /keys/:regenerate` with `{"keyType":"Primary"}`: the old key and every token it
+/// minted stop working on every instance; the other key is untouched.
+pub async fn regenerate(
+    State(state): State<AppState>,
+    Path(action): Path<String>,
+    JsonBody(body): JsonBody<RegenerateBody>,
+) -> Result<Json<KeysView>, ApiError> {
+    if action != ":regenerate" {
+        return Err(super::not_found_error());
+    }
+    let slot = KeySlot::parse(&body.key_type).ok_or_else(|| {
+        ApiError::bad_request("InvalidKeyType", "keyType must be Primary or Secondary.")
+    })?;
+    state
+        .keys
+        .regenerate(slot, OffsetDateTime::now_utc())
+        .await?;
+    tracing::info!(%slot, "access key regenerated");
+    Ok(Json(view(&state.endpoint, &state.keys.ring().load())))
+}

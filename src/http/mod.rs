@@ -1,0 +1,118 @@
+//! The HTTP surface: the ACS-compatible identity API and Callsign's own token and key routes
+//! (all access-key authenticated), the ops probes, and the middleware around them.
+
+mod api_version;
+mod error;
+mod identities;
+mod json;
+mod keys;
+mod ops;
+mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Request, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::propagate_header::PropagateHeaderLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use keys::connection_string;
+
+use crate::auth::require_access_key;
+use crate::identity::Identities;
+use crate::keys::KeyService;
+use crate::revocation::RevocationCache;
+use crate::store::Store;
+use crate::token::TokenAuthority;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Requests taking longer are cut off.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub identities: Arc<Identities>,
+    pub keys: Arc<KeyService>,
+    pub tokens: Arc<TokenAuthority>,
+    pub revocations: Arc<RevocationCache>,
+    pub store: Arc<dyn Store>,
+    /// The public endpoint put in connection strings.
+    pub endpoint: String,
+}
+
+pub fn router(state: AppState) -> Router {
+    let acs = Router::new()
+        .route("/identities", post(identities::create))
+        .route(
+            "/identities/{id}",
+            get(identities::get).delete(identities::delete),
+        )
+        .route("/identities/{id}/{action}", post(identities::action))
+        .route("/teamsUser/{action}", post(identities::teams_exchange))
+        .route_layer(from_fn(api_version::require_api_version));
+    let own = Router::new()
+        .route("/tokens/{action}", post(tokens::introspect))
+        .route("/keys", get(keys::list))
+        .route("/keys/{action}", post(keys::regenerate));
+    let authenticated = acs
+        .merge(own)
+        .route_layer(from_fn_with_state(state.clone(), require_access_key));
+    let ops = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz));
+
+    authenticated
+        .merge(ops)
+        .fallback(|| async { not_found_error() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "This method is not allowed on this route.",
+            )
+        })
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            ApiError::internal().into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(PropagateHeaderLayer::new(CLIENT_REQUEST_ID))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outermost, so no layer inside ever sees the signature in logs.
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
+}
+
+fn not_found_error() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "No such route. See the README for the routes Callsign serves.",
+    )
+}

@@ -1,0 +1,159 @@
+//! Communication identity ids: `8:acs:<resourceId>_<uuid>`, the raw id format the ACS SDKs use.
+
+use std::fmt;
+use uuid::Uuid;
+
+const PREFIX: &str = "8:acs:";
+
+/// The resource this Callsign deployment serves; the first half of every identity id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceId(String);
+
+impl ResourceId {
+    /// Accepts ASCII letters, digits and `-` (ACS resource ids are GUIDs), 1 to 64 characters.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let valid = !raw.is_empty()
+            && raw.len() <= 64
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if valid {
+            Ok(ResourceId(raw.to_owned()))
+        } else {
+            Err(format!(
+                "resource id '{raw}' must be 1 to 64 ASCII letters, digits or '-'"
+            ))
+        }
+    }
+
+    pub fn generate() -> Self {
+        ResourceId(Uuid::new_v4().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The local part of an identity id; the resource half is implied by the deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdentityId(Uuid);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityIdError {
+    #[error("'{0}' is not a communication identity id; expected 8:acs:<resourceId>_<uuid>")]
+    Malformed(String),
+    #[error("identity '{0}' does not belong to this resource")]
+    OtherResource(String),
+}
+
+impl IdentityId {
+    pub fn generate() -> Self {
+        IdentityId(Uuid::new_v4())
+    }
+
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        IdentityId(uuid)
+    }
+
+    pub fn uuid(self) -> Uuid {
+        self.0
+    }
+
+    /// Parses a raw id and checks it belongs to `resource`.
+    pub fn parse(raw: &str, resource: &ResourceId) -> Result<Self, IdentityIdError> {
+        let malformed = || IdentityIdError::Malformed(echo(raw));
+        let rest = raw.strip_prefix(PREFIX).ok_or_else(malformed)?;
+        let (res, local) = rest.rsplit_once('_').ok_or_else(malformed)?;
+        // Only the canonical hyphenated lowercase form, so one identity has exactly one id.
+        let uuid = Uuid::try_parse(local).map_err(|_| malformed())?;
+        if uuid.hyphenated().to_string() != local {
+            return Err(malformed());
+        }
+        if res != resource.as_str() {
+            return Err(IdentityIdError::OtherResource(echo(raw)));
+        }
+        Ok(IdentityId(uuid))
+    }
+
+    /// The raw id clients see.
+    pub fn to_raw(self, resource: &ResourceId) -> String {
+        format!("{PREFIX}{resource}_{}", self.0.hyphenated())
+    }
+}
+
+/// Echoes at most 80 characters of client input in an error message.
+fn echo(raw: &str) -> String {
+    const MAX: usize = 80;
+    let mut out: String = raw.chars().take(MAX).collect();
+    if raw.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource() -> ResourceId {
+        ResourceId::parse("6d0c2f3e-0000-4000-8000-000000000001").unwrap()
+    }
+
+    #[test]
+    fn round_trips() {
+        let id = IdentityId::generate();
+        let raw = id.to_raw(&resource());
+        assert!(raw.starts_with("8:acs:6d0c2f3e-0000-4000-8000-000000000001_"));
+        assert_eq!(IdentityId::parse(&raw, &resource()), Ok(id));
+    }
+
+    #[test]
+    fn other_resource_is_told_apart_from_garbage() {
+        let raw = IdentityId::generate().to_raw(&ResourceId::parse("other").unwrap());
+        assert!(matches!(
+            IdentityId::parse(&raw, &resource()),
+            Err(IdentityIdError::OtherResource(_))
+        ));
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        let uuid = Uuid::new_v4();
+        for raw in [
+            String::new(),
+            "8:acs:".into(),
+            format!("8:acs:{uuid}"),
+            format!("8:spool:x_{uuid}"),
+            format!("8:acs:{}_{}", resource(), uuid.simple()),
+            format!(
+                "8:acs:{}_{}",
+                resource(),
+                uuid.hyphenated().to_string().to_uppercase()
+            ),
+            "' OR 1=1 --".into(),
+            "8:acs:x_\0".into(),
+            "8:acs:ü_ß".into(),
+        ] {
+            assert!(
+                matches!(
+                    IdentityId::parse(&raw, &resource()),
+                    Err(IdentityIdError::Malformed(_))
+                ),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn resource_ids_are_restricted() {
+        assert!(ResourceId::parse("abc-123").is_ok());
+        assert!(ResourceId::parse("").is_err());
+        assert!(ResourceId::parse("a_b").is_err());
+        assert!(ResourceId::parse(&"a".repeat(65)).is_err());
+    }
+}

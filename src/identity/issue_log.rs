@@ -1,0 +1,56 @@
+//! `lastTokenIssuedAt`, recorded off the issuing path: issuing only notes the time in memory and
+//! a background flush writes the batch. Reads on this instance see pending times at once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use uuid::Uuid;
+
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Default)]
+pub struct IssueLog {
+    pending: Mutex<HashMap<Uuid, i64>>,
+}
+
+impl IssueLog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, i64>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn record(&self, id: Uuid, at_ms: i64) {
+        let mut pending = self.lock();
+        let at = pending.entry(id).or_insert(at_ms);
+        *at = (*at).max(at_ms);
+    }
+
+    /// A time not yet written to the store.
+    pub fn pending(&self, id: Uuid) -> Option<i64> {
+        self.lock().get(&id).copied()
+    }
+
+    pub fn forget(&self, id: Uuid) {
+        self.lock().remove(&id);
+    }
+
+    /// Writes the pending batch; on failure it is kept for the next flush.
+    pub async fn flush(&self, store: &dyn Store) -> Result<usize, StoreError> {
+        let batch: Vec<(Uuid, i64)> = self.lock().drain().collect();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        match store.record_tokens_issued(&batch).await {
+            Ok(()) => Ok(batch.len()),
+            Err(error) => {
+                batch.into_iter().for_each(|(id, at)| self.record(id, at));
+                Err(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = callsign::config::Cli::parse();
+    match callsign::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("callsign: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Keeps this instance's caches in step with every other instance: applies the store's change
+//! feed as it arrives (sub-second on PostgreSQL) and resynchronises fully on a timer and after
+//! any gap in the feed, so a lost notification leaves an instance stale for at most one interval.
+//! While the database is down the caches keep serving what they last knew.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::changes::Change;
+use crate::clock::now_ms;
+use crate::identity::IssueLog;
+use crate::keys::KeyService;
+use crate::revocation::{RETENTION_MS, RevocationCache};
+use crate::store::{ChangeFeed, FeedEvent, Store};
+
+/// How often tombstones past retention are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+pub struct Propagation {
+    pub store: Arc<dyn Store>,
+    pub revocations: Arc<RevocationCache>,
+    pub keys: Arc<KeyService>,
+    pub issue_log: Arc<IssueLog>,
+    pub resync_every: Duration,
+}
+
+impl Propagation {
+    /// Runs until `cancel`, then flushes what is pending.
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut feed: Option<Box<dyn ChangeFeed>> = None;
+        let mut resync = tokio::time::interval(self.resync_every);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut purge = tokio::time::interval(PURGE_EVERY);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                event = next_event(&mut feed) => match event {
+                    FeedEvent::Change(change) => self.apply(change).await,
+                    FeedEvent::Gap => {
+                        tracing::warn!("change feed interrupted; resynchronising");
+                        self.resync().await;
+                    }
+                },
+                _ = resync.tick() => {
+                    if feed.is_none() {
+                        feed = self.subscribe().await;
+                    }
+                    self.resync().await;
+                    self.flush().await;
+                }
+                _ = purge.tick() => self.purge().await,
+            }
+        }
+        self.flush().await;
+    }
+
+    /// Subscribes before resynchronising, so nothing falls between the snapshot and the feed.
+    async fn subscribe(&self) -> Option<Box<dyn ChangeFeed>> {
+        match self.store.listen().await {
+            Ok(feed) => feed,
+            Err(error) => {
+                tracing::warn!(%error, "cannot subscribe to changes; relying on resync");
+                None
+            }
+        }
+    }
+
+    async fn apply(&self, change: Change) {
+        match change {
+            Change::KeysRotated => {
+                if let Err(error) = self.keys.reload().await {
+                    tracing::warn!(%error, "key ring reload failed");
+                }
+            }
+            change => self.revocations.apply(&change, now_ms()),
+        }
+    }
+
+    async fn resync(&self) {
+        let now = now_ms();
+        match self.store.revocations_since(now - RETENTION_MS).await {
+            Ok(rows) => self.revocations.resync(&rows, now),
+            Err(error) => tracing::warn!(%error, "revocation resync failed; serving cached state"),
+        }
+        if let Err(error) = self.keys.reload().await {
+            tracing::warn!(%error, "key ring resync failed; serving cached keys");
+        }
+    }
+
+    async fn flush(&self) {
+        if let Err(error) = self.issue_log.flush(self.store.as_ref()).await {
+            tracing::warn!(%error, "recording lastTokenIssuedAt failed; will retry");
+        }
+    }
+
+    async fn purge(&self) {
+        match self.store.purge_tombstones(now_ms() - RETENTION_MS).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired identity tombstones"),
+            Err(error) => tracing::warn!(%error, "tombstone purge failed"),
+        }
+    }
+}
+
+/// The next feed event, or never if there is no feed.
+async fn next_event(feed: &mut Option<Box<dyn ChangeFeed>>) -> FeedEvent {
+    match feed {
+        Some(feed) => feed.next().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,197 @@
+//! Revocation state held in memory on every instance, so verifying a token needs no database
+//! round trip. It holds only identities revoked or deleted within the longest token lifetime:
+//! an identity absent here has every token live.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use uuid::Uuid;
+
+use crate::changes::Change;
+use crate::store::RevocationRow;
+use crate::token::Lifetime;
+
+/// How long revocation state must be remembered: the longest token lifetime plus a margin for
+/// clock skew. After that every token it could reject has expired anyway.
+pub const RETENTION_MS: i64 = Lifetime::MAX.as_millis() as i64 + 60 * 60 * 1000;
+
+/// What the cache says of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Live,
+    Revoked,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    Revoked { generation: i64, seen_ms: i64 },
+    Deleted { seen_ms: i64 },
+}
+
+impl Entry {
+    fn seen_ms(self) -> i64 {
+        match self {
+            Entry::Revoked { seen_ms, .. } | Entry::Deleted { seen_ms } => seen_ms,
+        }
+    }
+
+    /// Combines two observations; the result never goes back in time (a stale resync cannot
+    /// undo a newer notification), and deletion is final.
+    fn merge(self, newer: Entry) -> Entry {
+        match (self, newer) {
+            (Entry::Deleted { .. }, _) => self,
+            (_, Entry::Deleted { .. }) => newer,
+            (
+                Entry::Revoked { generation: a, .. },
+                Entry::Revoked {
+                    generation: b,
+                    seen_ms,
+                },
+            ) => Entry::Revoked {
+                generation: a.max(b),
+                seen_ms,
+            },
+        }
+    }
+}
+
+/// Identity revocation state, shared by all requests of an instance.
+#[derive(Debug, Default)]
+pub struct RevocationCache {
+    entries: RwLock<HashMap<Uuid, Entry>>,
+}
+
+impl RevocationCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether a token minted for `id` under `generation` is still live.
+    pub fn state(&self, id: Uuid, generation: i64) -> TokenState {
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match entries.get(&id) {
+            None => TokenState::Live,
+            Some(Entry::Deleted { .. }) => TokenState::Deleted,
+            Some(Entry::Revoked {
+                generation: current,
+                ..
+            }) if generation < *current => TokenState::Revoked,
+            Some(Entry::Revoked { .. }) => TokenState::Live,
+        }
+    }
+
+    /// Applies one change, from this instance or another.
+    pub fn apply(&self, change: &Change, now_ms: i64) {
+        let (id, entry) = match *change {
+            Change::Revoked { id, generation } => (
+                id,
+                Entry::Revoked {
+                    generation,
+                    seen_ms: now_ms,
+                },
+            ),
+            Change::Deleted { id } => (id, Entry::Deleted { seen_ms: now_ms }),
+            Change::KeysRotated => return,
+        };
+        self.insert(std::iter::once((id, entry)));
+    }
+
+    /// Merges a full snapshot from the store and forgets what is past retention.
+    pub fn resync(&self, rows: &[RevocationRow], now_ms: i64) {
+        self.insert(rows.iter().map(|row| match *row {
+            RevocationRow::Revoked { id, generation } => (
+                id,
+                Entry::Revoked {
+                    generation,
+                    seen_ms: now_ms,
+                },
+            ),
+            RevocationRow::Deleted { id } => (id, Entry::Deleted { seen_ms: now_ms }),
+        }));
+        let horizon = now_ms - RETENTION_MS;
+        self.entries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|_, entry| entry.seen_ms() > horizon);
+    }
+
+    /// How many identities the cache tracks.
+    pub fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn insert(&self, updates: impl Iterator<Item = (Uuid, Entry)>) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (id, entry) in updates {
+            entries
+                .entry(id)
+                .and_modify(|current| *current = current.merge(entry))
+                .or_insert(entry);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_identities_are_live() {
+        assert_eq!(
+            RevocationCache::new().state(Uuid::new_v4(), 0),
+            TokenState::Live
+        );
+    }
+
+    #[test]
+    fn tokens_below_the_current_generation_are_revoked() {
+        let cache = RevocationCache::new();
+        let id = Uuid::new_v4();
+        cache.apply(&Change::Revoked { id, generation: 2 }, 0);
+        assert_eq!(cache.state(id, 0), TokenState::Revoked);
+        assert_eq!(cache.state(id, 1), TokenState::Revoked);
+        assert_eq!(cache.state(id, 2), TokenState::Live);
+    }
+
+    #[test]
+    fn a_stale_resync_cannot_lower_the_generation() {
+        let cache = RevocationCache::new();
+        let id = Uuid::new_v4();
+        cache.apply(&Change::Revoked { id, generation: 3 }, 0);
+        cache.resync(&[RevocationRow::Revoked { id, generation: 1 }], 1);
+        assert_eq!(cache.state(id, 2), TokenState::Revoked);
+    }
+
+    #[test]
+    fn deletion_is_final() {
+        let cache = RevocationCache::new();
+        let id = Uuid::new_v4();
+        cache.apply(&Change::Deleted { id }, 0);
+        cache.apply(&Change::Revoked { id, generation: 9 }, 1);
+        assert_eq!(cache.state(id, 100), TokenState::Deleted);
+    }
+
+    #[test]
+    fn state_past_retention_is_forgotten() {
+        let cache = RevocationCache::new();
+        let old = Uuid::new_v4();
+        cache.apply(&Change::Deleted { id: old }, 0);
+        cache.resync(&[], RETENTION_MS + 1);
+        assert_eq!(cache.state(old, 0), TokenState::Live);
+        assert!(cache.is_empty());
+    }
+}

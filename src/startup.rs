@@ -1,0 +1,316 @@
+//! Builds the application from configuration and runs it: store, key ring, caches, background
+//! propagation, router, TLS listener, graceful shutdown.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, TlsMode, normalize_endpoint};
+use crate::http::{self, AppState, connection_string};
+use crate::identity::{Identities, IdentityId, IssueLog, ResourceId};
+use crate::keys::service::SeedKeys;
+use crate::keys::{Bootstrap, KeyService, KeySlot, MasterKey, decode_access_key};
+use crate::propagation::Propagation;
+use crate::revocation::RevocationCache;
+use crate::store::{self, Backend, PoolOptions, Store, StoreError};
+use crate::tls::{self, TlsSource};
+use crate::token::{Lifetime, ScopeSet, TokenAuthority, TokenRequest};
+
+/// How long in-flight requests get to finish on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A built, bound, not yet serving application.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<tls::Tls>,
+    propagation: Propagation,
+    /// Set when this start generated the access keys: shown to the operator once.
+    pub generated_keys: bool,
+}
+
+/// Opens and migrates the store, waiting for the database up to the configured time.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let options = PoolOptions {
+        max_connections: config.db_max_connections,
+        acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
+    };
+    let store: Arc<dyn Store> = store::open(&config.database_url(), &options).await?.into();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(config.startup_timeout_secs);
+    loop {
+        match store.migrate().await {
+            Ok(()) => return Ok(store),
+            Err(StoreError::Unavailable(error)) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(%error, "database unreachable; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => return Err(error).context("cannot migrate the database"),
+        }
+    }
+}
+
+/// The master key: configured, or (SQLite only) generated into the data directory once.
+pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
+    if let Some(encoded) = &config.master_key {
+        return MasterKey::from_base64(encoded).context("CALLSIGN_MASTER_KEY is invalid");
+    }
+    if backend == Backend::Postgres {
+        bail!(
+            "CALLSIGN_MASTER_KEY is required with PostgreSQL (every instance must share it): \
+             generate one with `openssl rand -base64 32`"
+        );
+    }
+    let path = config.data_dir.join("master.key");
+    if path.exists() {
+        let encoded = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return MasterKey::from_base64(&encoded)
+            .with_context(|| format!("{} is not a valid master key", path.display()));
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let key = MasterKey::generate();
+    tls::write_private(&path, key.to_base64().as_bytes())?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a master key for the stored keys; back it up (without it they cannot be read)"
+    );
+    Ok(key)
+}
+
+fn seed_keys(config: &Config) -> anyhow::Result<Option<SeedKeys>> {
+    match (&config.primary_key, &config.secondary_key) {
+        (None, None) => Ok(None),
+        (Some(primary), Some(secondary)) => Ok(Some(SeedKeys {
+            primary: decode_access_key(primary)
+                .map_err(anyhow::Error::msg)
+                .context("CALLSIGN_PRIMARY_KEY is refused")?,
+            secondary: decode_access_key(secondary)
+                .map_err(anyhow::Error::msg)
+                .context("CALLSIGN_SECONDARY_KEY is refused")?,
+        })),
+        _ => bail!("set both CALLSIGN_PRIMARY_KEY and CALLSIGN_SECONDARY_KEY, or neither"),
+    }
+}
+
+/// The key service over an open store (also used by the `keys` CLI).
+pub async fn key_service(
+    config: &Config,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<(KeyService, Bootstrap)> {
+    let seed = seed_keys(config)?;
+    let master = master_key(config, store.backend())?;
+    let (keys, bootstrap) = KeyService::bootstrap(store, master, seed, crate::clock::now_ms())
+        .await
+        .context("cannot load the key ring")?;
+    if bootstrap == Bootstrap::Loaded && config.primary_key.is_some() {
+        tracing::warn!(
+            "CALLSIGN_PRIMARY_KEY/SECONDARY_KEY ignored: the stored key ring is authoritative"
+        );
+    }
+    Ok((keys, bootstrap))
+}
+
+async fn resource_id(config: &Config, store: &dyn Store) -> anyhow::Result<ResourceId> {
+    let proposed = match &config.resource_id {
+        Some(raw) => ResourceId::parse(raw).map_err(anyhow::Error::msg)?,
+        None => ResourceId::generate(),
+    };
+    let stored = store
+        .setting_or_init("resource_id", proposed.as_str())
+        .await?;
+    if config.resource_id.is_some() && stored != proposed.as_str() {
+        bail!(
+            "CALLSIGN_RESOURCE_ID is '{proposed}' but this database belongs to resource '{stored}'; \
+             identity ids embed it, so it cannot change"
+        );
+    }
+    ResourceId::parse(&stored).map_err(anyhow::Error::msg)
+}
+
+/// Mints and verifies one token, so a broken crypto setup fails at start, not on a request.
+fn self_test(tokens: &TokenAuthority, revocations: &RevocationCache) -> anyhow::Result<()> {
+    let request = TokenRequest {
+        scopes: ScopeSet::parse(&["chat"]).map_err(anyhow::Error::msg)?,
+        lifetime: Lifetime::DEFAULT,
+    };
+    let now = OffsetDateTime::now_utc();
+    for slot in KeySlot::BOTH {
+        let issued = tokens
+            .mint(IdentityId::generate(), 0, &request, slot, now)
+            .context("token self-test: signing failed")?;
+        tokens
+            .verify(&issued.token, revocations, now)
+            .context("token self-test: verification failed")?;
+    }
+    Ok(())
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        // One TLS provider for the process; a second install (tests) is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+
+        let store = open_store(config).await?;
+        let resource = resource_id(config, store.as_ref()).await?;
+        let (keys, bootstrap) = key_service(config, store.clone()).await?;
+        let keys = Arc::new(keys);
+
+        let listener = TcpListener::bind(config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        let tls = match config.tls {
+            TlsMode::Off => None,
+            TlsMode::On => Some(tls::load(tls_source(config)).await?),
+        };
+        let endpoint = match &config.endpoint {
+            Some(raw) => normalize_endpoint(raw).map_err(anyhow::Error::msg)?,
+            None => default_endpoint(address, tls.is_some()),
+        };
+
+        let revocations = Arc::new(RevocationCache::new());
+        let issue_log = Arc::new(IssueLog::new());
+        let tokens = Arc::new(TokenAuthority::new(
+            keys.ring().clone(),
+            resource,
+            endpoint.clone(),
+        ));
+        self_test(&tokens, &revocations)?;
+        let identities = Arc::new(Identities::new(
+            store.clone(),
+            tokens.clone(),
+            revocations.clone(),
+            issue_log.clone(),
+        ));
+        let propagation = Propagation {
+            store: store.clone(),
+            revocations: revocations.clone(),
+            keys: keys.clone(),
+            issue_log,
+            resync_every: Duration::from_millis(config.resync_interval_ms.max(100)),
+        };
+        Ok(Application {
+            listener,
+            tls,
+            propagation,
+            generated_keys: bootstrap == Bootstrap::Generated,
+            state: AppState {
+                identities,
+                keys,
+                tokens,
+                revocations,
+                store,
+                endpoint,
+            },
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.state.endpoint
+    }
+
+    /// The connection string of `slot`'s current key.
+    pub fn connection_string(&self, slot: KeySlot) -> String {
+        let ring = self.state.keys.ring().load();
+        connection_string(
+            &self.state.endpoint,
+            &ring.get(slot).credential.access_key_base64(),
+        )
+    }
+
+    /// The file clients should trust, when serving a generated certificate.
+    pub fn trust_file(&self) -> Option<&Path> {
+        self.tls.as_ref().and_then(|tls| tls.trust_file.as_deref())
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let cancel = CancellationToken::new();
+        let background = tokio::spawn(self.propagation.run(cancel.clone()));
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            stopper.graceful_shutdown(Some(SHUTDOWN_GRACE));
+        });
+        let app = http::router(self.state).into_make_service();
+        let served = match self.tls {
+            Some(tls) => {
+                axum_server::from_tcp_rustls(self.listener, tls.config)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+            None => {
+                axum_server::from_tcp(self.listener)?
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+        };
+        cancel.cancel();
+        let _ = background.await;
+        served.context("server failed")
+    }
+}
+
+fn tls_source(config: &Config) -> TlsSource {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => TlsSource::SelfSigned {
+            dir: config.data_dir.join("tls"),
+        },
+    }
+}
+
+fn default_endpoint(address: SocketAddr, https: bool) -> String {
+    let scheme = if https { "https" } else { "http" };
+    let host = if address.ip().is_unspecified() {
+        format!("127.0.0.1:{}", address.port())
+    } else {
+        address.to_string()
+    };
+    format!("{scheme}://{host}/")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

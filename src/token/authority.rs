@@ -1,0 +1,175 @@
+//! Minting and verifying tokens. The signing key is the one paired with the access key that
+//! authenticated the request; verification picks the key by `kid` from the ring and nothing else.
+
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, Header, Validation};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Claims, ScopeSet, TokenRequest};
+use crate::identity::{IdentityId, ResourceId};
+use crate::keys::{KeyRing, KeySlot};
+use crate::revocation::{RevocationCache, TokenState};
+
+/// Tokens longer than this are refused before any parsing.
+const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Allowance for clocks of different instances: `nbf` and `iat` may be this far ahead of ours.
+pub const CLOCK_SKEW_SECS: i64 = 5;
+
+/// A freshly minted token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_on: OffsetDateTime,
+}
+
+/// A token that verified: signature, key, time, audience, issuer and revocation state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub identity: IdentityId,
+    pub scopes: ScopeSet,
+    pub claims: Claims,
+    pub kid: String,
+}
+
+/// Why a token is not active. Logged, never told to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Inactive {
+    #[error("malformed token")]
+    Malformed,
+    #[error("unknown or retired signing key")]
+    UnknownKey,
+    #[error("invalid signature or claims")]
+    Invalid,
+    #[error("expired")]
+    Expired,
+    #[error("not yet valid")]
+    NotYetValid,
+    #[error("identity's tokens were revoked")]
+    Revoked,
+    #[error("identity was deleted")]
+    Deleted,
+}
+
+/// Mints and verifies the tokens of one deployment.
+pub struct TokenAuthority {
+    ring: Arc<KeyRing>,
+    resource: ResourceId,
+    issuer: String,
+    audience: String,
+    validation: Validation,
+}
+
+impl TokenAuthority {
+    pub fn new(ring: Arc<KeyRing>, resource: ResourceId, issuer: String) -> Self {
+        let audience = format!("urn:acs:{resource}");
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&issuer]);
+        validation.set_audience(&[&audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        // Time is checked below against the caller's `now`, so it can be tested without sleeping.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        TokenAuthority {
+            ring,
+            resource,
+            issuer,
+            audience,
+            validation,
+        }
+    }
+
+    pub fn resource(&self) -> &ResourceId {
+        &self.resource
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// Signs a token for `identity` with the key of `slot`.
+    pub fn mint(
+        &self,
+        identity: IdentityId,
+        generation: i64,
+        request: &TokenRequest,
+        slot: KeySlot,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+        let ring = self.ring.load();
+        let key = ring.get(slot);
+        let iat = now.unix_timestamp();
+        let exp = iat + i64::from(request.lifetime.minutes()) * 60;
+        let sub = identity.to_raw(&self.resource);
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            skypeid: sub.trim_start_matches("8:").to_owned(),
+            sub,
+            acs_scope: request.scopes.join(","),
+            resource_id: self.resource.to_string(),
+            generation,
+            iat,
+            nbf: iat,
+            exp,
+            jti: Uuid::new_v4().simple().to_string(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key.kid().to_owned());
+        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)?;
+        // Whole seconds, so `expiresOn` is exactly the `exp` claim.
+        let expires_on = now - time::Duration::nanoseconds(i64::from(now.nanosecond()))
+            + request.lifetime.as_duration();
+        Ok(IssuedToken { token, expires_on })
+    }
+
+    /// Checks a token completely; `now` is the verifier's clock.
+    pub fn verify(
+        &self,
+        token: &str,
+        revocations: &RevocationCache,
+        now: OffsetDateTime,
+    ) -> Result<VerifiedToken, Inactive> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(Inactive::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Inactive::Malformed)?;
+        if header.alg != Algorithm::HS256 || header.typ.as_deref() != Some("JWT") {
+            return Err(Inactive::Invalid);
+        }
+        let kid = header.kid.ok_or(Inactive::UnknownKey)?;
+        let ring = self.ring.load();
+        let key = ring.by_kid(&kid).ok_or(Inactive::UnknownKey)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
+            .map_err(|_| Inactive::Invalid)?
+            .claims;
+
+        let now = now.unix_timestamp();
+        if claims.exp <= now {
+            return Err(Inactive::Expired);
+        }
+        if claims.nbf > now + CLOCK_SKEW_SECS || claims.iat > now + CLOCK_SKEW_SECS {
+            return Err(Inactive::NotYetValid);
+        }
+        let identity =
+            IdentityId::parse(&claims.sub, &self.resource).map_err(|_| Inactive::Invalid)?;
+        let scopes = ScopeSet::parse(&claims.acs_scope.split(',').collect::<Vec<_>>())
+            .map_err(|_| Inactive::Invalid)?;
+        match revocations.state(identity.uuid(), claims.generation) {
+            TokenState::Live => Ok(VerifiedToken {
+                identity,
+                scopes,
+                claims,
+                kid,
+            }),
+            TokenState::Revoked => Err(Inactive::Revoked),
+            TokenState::Deleted => Err(Inactive::Deleted),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The claims of a Callsign access token.
+
+use serde::{Deserialize, Serialize};
+
+/// JWT claims. The ACS-specific ones (`skypeid`, `acsScope`, `resourceId`) carry the same
+/// meaning as in tokens ACS issues; `gen` is Callsign's revocation generation.
+///
+/// Every value is plain ASCII without `>`, `?` or `~`, so the base64url payload never contains
+/// `-` or `_`: the Python SDK decodes the payload with the *standard* base64 alphabet, which would
+/// silently drop those two characters and corrupt the JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The identity, `8:acs:<resourceId>_<uuid>`.
+    pub sub: String,
+    /// The identity without its `8:` prefix, as ACS tokens carry it.
+    pub skypeid: String,
+    /// Scopes joined with `,`, as ACS tokens carry them.
+    #[serde(rename = "acsScope")]
+    pub acs_scope: String,
+    #[serde(rename = "resourceId")]
+    pub resource_id: String,
+    /// The identity's token generation when minted; revocation raises it.
+    #[serde(rename = "gen")]
+    pub generation: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
