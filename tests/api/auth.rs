@@ -1,0 +1,82 @@
+//! Access-key authentication: what is refused, what is accepted.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+backend_tests!(
+    unsigned_request_is_refused,
+    wrong_key_is_refused,
+    tampered_body_is_refused,
+    stale_and_future_dates_are_refused,
+    date_within_the_window_is_accepted,
+    secondary_key_is_accepted,
+    garbage_authorization_headers_are_refused_uniformly,
+);
+
+fn create_path() -> String {
+    format!("/identities?{API}")
+}
+
+async fn unsigned_request_is_refused(app: TestApp) {
+    let response = app.post(&create_path()).unsigned().send().await;
+    assert_error(response, 401, "Denied").await;
+}
+
+async fn wrong_key_is_refused(app: TestApp) {
+    let key = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, random_key()).unwrap();
+    let response = app.post(&create_path()).key(&key).send().await;
+    assert_error(response, 401, "Denied").await;
+}
+
+async fn tampered_body_is_refused(app: TestApp) {
+    let response = app
+        .post(&create_path())
+        .json(&json!({ "createTokenWithScopes": ["chat"] }))
+        .send_instead(br#"{"createTokenWithScopes":["voip"]}"#)
+        .send()
+        .await;
+    assert_error(response, 401, "Denied").await;
+}
+
+async fn stale_and_future_dates_are_refused(app: TestApp) {
+    for offset in [-16 * 60, 16 * 60, -24 * 3600] {
+        let response = app.post(&create_path()).date(http_date(offset)).send().await;
+        assert_error(response, 401, "Denied").await;
+    }
+}
+
+async fn date_within_the_window_is_accepted(app: TestApp) {
+    for offset in [-14 * 60, 14 * 60] {
+        let response = app.post(&create_path()).date(http_date(offset)).send().await;
+        assert_eq!(response.status(), 201, "offset {offset}");
+    }
+}
+
+async fn secondary_key_is_accepted(app: TestApp) {
+    let key = app.secondary_key.clone();
+    let response = app.post(&create_path()).key(&key).send().await;
+    assert_eq!(response.status(), 201);
+}
+
+async fn garbage_authorization_headers_are_refused_uniformly(app: TestApp) {
+    for authorization in [
+        "",
+        "HMAC-SHA256",
+        "hmac-sha256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=AAAA",
+        "HMAC-SHA256 SignedHeaders=host&Signature=AAAA",
+        "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=%%%",
+        "Bearer eyJhbGciOiJub25lIn0.e30.",
+    ] {
+        let response = app
+            .client
+            .post(format!("{}{}", app.base, create_path()))
+            .header("authorization", authorization)
+            .header("x-ms-date", http_date(0))
+            .header("x-ms-content-sha256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, 401, "Denied").await;
+    }
+}

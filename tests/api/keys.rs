@@ -1,0 +1,90 @@
+//! Key administration: listing, and regeneration that kills what the old key minted.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+backend_tests!(
+    regenerating_primary_kills_its_tokens_and_keeps_secondary,
+    keys_list_shows_connection_strings,
+    bad_key_type_is_400,
+);
+
+async fn regenerating_primary_kills_its_tokens_and_keeps_secondary(app: TestApp) {
+    let id = app.create_identity().await;
+    let under_primary = app.token_for(&id).await;
+    let secondary = app.secondary_key.clone();
+    let response = app
+        .issue_with_key(&id, json!({ "scopes": ["chat"] }), &secondary)
+        .await;
+    let under_secondary = body(response).await["token"].as_str().unwrap().to_owned();
+    let old_kid = jwt_kid(&under_primary);
+    assert_ne!(old_kid, jwt_kid(&under_secondary), "each key signs with its own kid");
+
+    let response = app
+        .post("/keys/:regenerate")
+        .json(&json!({ "keyType": "Primary" }))
+        .send()
+        .await;
+    assert_eq!(response.status(), 200);
+    let keys = body(response).await;
+    let new_primary = keys["primaryKey"].as_str().unwrap().to_owned();
+    assert_ne!(new_primary, base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &app.primary_key));
+
+    // Requests: the old primary is refused, the secondary still works.
+    let refused = app.post(&format!("/identities?{API}")).send().await;
+    assert_error(refused, 401, "Denied").await;
+    let secondary_request = app.signed(Method::POST, &format!("/identities?{API}")).key(&secondary);
+    assert_eq!(secondary_request.send().await.status(), 201);
+
+    // Tokens: the old primary's are dead, the secondary's live.
+    let check = |token: String| {
+        let secondary = secondary.clone();
+        let app = &app;
+        async move {
+            let response = app
+                .post("/tokens/:introspect")
+                .json(&json!({ "token": token }))
+                .key(&secondary)
+                .send()
+                .await;
+            body(response).await["active"].as_bool().unwrap()
+        }
+    };
+    assert!(!check(under_primary).await, "minted under the regenerated key");
+    assert!(check(under_secondary).await, "minted under the other key");
+
+    // New tokens under the new primary carry a new kid and are active.
+    let new_key = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, new_primary).unwrap();
+    let response = app.issue_with_key(&id, json!({ "scopes": ["chat"] }), &new_key).await;
+    let fresh = body(response).await["token"].as_str().unwrap().to_owned();
+    assert_ne!(jwt_kid(&fresh), old_kid);
+    assert!(check(fresh).await);
+}
+
+fn jwt_kid(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn keys_list_shows_connection_strings(app: TestApp) {
+    let response = app.signed(Method::GET, "/keys").send().await;
+    assert_eq!(response.status(), 200);
+    let keys = body(response).await;
+    assert_eq!(keys["primaryConnectionString"], app.connection_string.as_str());
+    assert_eq!(keys["secondaryKey"], app.settings.secondary_key.as_str());
+}
+
+async fn bad_key_type_is_400(app: TestApp) {
+    let response = app
+        .post("/keys/:regenerate")
+        .json(&json!({ "keyType": "tertiary" }))
+        .send()
+        .await;
+    assert_error(response, 400, "InvalidKeyType").await;
+}

@@ -1,0 +1,12 @@
+//! API tests: the real server over HTTPS, each test against a fresh SQLite database and a fresh
+//! PostgreSQL database. One binary, so it links once.
+
+mod helpers;
+
+mod auth;
+mod hostile_input;
+mod identities;
+mod introspection;
+mod keys;
+mod ops;
+mod tokens;
