@@ -24,7 +24,8 @@ async fn unsigned_request_is_refused(app: TestApp) {
 }
 
 async fn wrong_key_is_refused(app: TestApp) {
-    let key = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, random_key()).unwrap();
+    let key =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, random_key()).unwrap();
     let response = app.post(&create_path()).key(&key).send().await;
     assert_error(response, 401, "Denied").await;
 }
@@ -41,14 +42,22 @@ async fn tampered_body_is_refused(app: TestApp) {
 
 async fn stale_and_future_dates_are_refused(app: TestApp) {
     for offset in [-16 * 60, 16 * 60, -24 * 3600] {
-        let response = app.post(&create_path()).date(http_date(offset)).send().await;
+        let response = app
+            .post(&create_path())
+            .date(http_date(offset))
+            .send()
+            .await;
         assert_error(response, 401, "Denied").await;
     }
 }
 
 async fn date_within_the_window_is_accepted(app: TestApp) {
     for offset in [-14 * 60, 14 * 60] {
-        let response = app.post(&create_path()).date(http_date(offset)).send().await;
+        let response = app
+            .post(&create_path())
+            .date(http_date(offset))
+            .send()
+            .await;
         assert_eq!(response.status(), 201, "offset {offset}");
     }
 }
@@ -73,7 +82,10 @@ async fn garbage_authorization_headers_are_refused_uniformly(app: TestApp) {
             .post(format!("{}{}", app.base, create_path()))
             .header("authorization", authorization)
             .header("x-ms-date", http_date(0))
-            .header("x-ms-content-sha256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+            .header(
+                "x-ms-content-sha256",
+                "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+            )
             .send()
             .await
             .unwrap();

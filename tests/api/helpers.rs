@@ -66,7 +66,9 @@ pub fn pg_admin_url() -> Option<String> {
             panic!("CALLSIGN_TEST_PG must be set in CI: PostgreSQL tests may not be skipped")
         }
         _ => {
-            eprintln!("\n!!! SKIPPING a PostgreSQL test: set CALLSIGN_TEST_PG=postgres://postgres@127.0.0.1:5432/postgres !!!\n");
+            eprintln!(
+                "\n!!! SKIPPING a PostgreSQL test: set CALLSIGN_TEST_PG=postgres://postgres@127.0.0.1:5432/postgres !!!\n"
+            );
             None
         }
     }
@@ -76,12 +78,16 @@ pub fn pg_admin_url() -> Option<String> {
 pub async fn fresh_pg_database(admin_url: &str) -> String {
     use sqlx::Connection;
     let name = format!("callsign_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(admin_url).await.expect("connect to PostgreSQL");
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect to PostgreSQL");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await
         .expect("create test database");
-    let (base, _) = admin_url.rsplit_once('/').expect("admin URL ends in /<database>");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("admin URL ends in /<database>");
     format!("{base}/{name}")
 }
 
@@ -113,13 +119,20 @@ impl ServerSettings {
 
     pub fn args(&self) -> Vec<String> {
         [
-            "--listen", "127.0.0.1:0",
-            "--database-url", &self.database_url,
-            "--data-dir", &self.data_dir.display().to_string(),
-            "--primary-key", &self.primary_key,
-            "--secondary-key", &self.secondary_key,
-            "--master-key", &self.master_key,
-            "--resync-interval-ms", "1000",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &self.database_url,
+            "--data-dir",
+            &self.data_dir.display().to_string(),
+            "--primary-key",
+            &self.primary_key,
+            "--secondary-key",
+            &self.secondary_key,
+            "--master-key",
+            &self.master_key,
+            "--resync-interval-ms",
+            "1000",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -174,7 +187,9 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let settings = ServerSettings::new(backend, dir.path()).await?;
     let cli = Cli::try_parse_from(std::iter::once("callsign".to_owned()).chain(settings.args()))
         .expect("valid arguments");
-    let app = Application::build(&cli.config).await.expect("server builds");
+    let app = Application::build(&cli.config)
+        .await
+        .expect("server builds");
     let address = app.local_addr();
     let connection_string = app.connection_string(callsign::keys::KeySlot::Primary);
     let trust_file = app.trust_file().expect("generated certificate").to_owned();
@@ -245,7 +260,14 @@ impl<'a> Signed<'a> {
         let mut request = self.app.client.request(self.method.clone(), url);
         if self.sign {
             let hash = content_hash(&self.body);
-            let signature = sign(&self.key, self.method.as_str(), &self.path, &self.date, &self.app.host, &hash);
+            let signature = sign(
+                &self.key,
+                self.method.as_str(),
+                &self.path,
+                &self.date,
+                &self.app.host,
+                &hash,
+            );
             request = request
                 .header("x-ms-date", &self.date)
                 .header("x-ms-content-sha256", hash)
@@ -257,7 +279,11 @@ impl<'a> Signed<'a> {
         if let Some(content_type) = self.content_type {
             request = request.header("content-type", content_type);
         }
-        request.body(self.sent_body.unwrap_or(self.body)).send().await.expect("request sent")
+        request
+            .body(self.sent_body.unwrap_or(self.body))
+            .send()
+            .await
+            .expect("request sent")
     }
 }
 
@@ -265,7 +291,11 @@ impl<'a> Signed<'a> {
 pub fn http_date(offset_seconds: i64) -> String {
     let at = std::time::SystemTime::now()
         .checked_add(std::time::Duration::from_secs(offset_seconds.max(0) as u64))
-        .and_then(|t| t.checked_sub(std::time::Duration::from_secs((-offset_seconds).max(0) as u64)))
+        .and_then(|t| {
+            t.checked_sub(std::time::Duration::from_secs(
+                (-offset_seconds).max(0) as u64
+            ))
+        })
         .unwrap();
     httpdate::fmt_http_date(at)
 }
@@ -293,11 +323,15 @@ impl TestApp {
     pub async fn create_identity(&self) -> String {
         let response = self.post(&format!("/identities?{API}")).send().await;
         assert_eq!(response.status(), 201);
-        body(response).await["identity"]["id"].as_str().unwrap().to_owned()
+        body(response).await["identity"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn issue(&self, id: &str, request: Value) -> Response {
-        self.issue_with_key(id, request, &self.primary_key.clone()).await
+        self.issue_with_key(id, request, &self.primary_key.clone())
+            .await
     }
 
     pub async fn issue_with_key(&self, id: &str, request: Value, key: &[u8]) -> Response {
@@ -316,7 +350,9 @@ impl TestApp {
     }
 
     pub async fn revoke(&self, id: &str) -> Response {
-        self.post(&identity_path(id, "/:revokeAccessTokens")).send().await
+        self.post(&identity_path(id, "/:revokeAccessTokens"))
+            .send()
+            .await
     }
 
     pub async fn introspect(&self, token: &str) -> Value {
@@ -339,7 +375,9 @@ pub fn identity_path(id: &str, suffix: &str) -> String {
     let encoded: String = id
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect();
@@ -349,7 +387,8 @@ pub fn identity_path(id: &str, suffix: &str) -> String {
 pub async fn body(response: Response) -> Value {
     let status = response.status();
     let text = response.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text:?}"))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text:?}"))
 }
 
 /// Asserts an ACS-shaped error with this status and code; returns the message.
@@ -357,7 +396,10 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> String
     assert_eq!(response.status(), status, "unexpected status");
     let body = body(response).await;
     assert_eq!(body["error"]["code"], code, "{body}");
-    let message = body["error"]["message"].as_str().expect("error message").to_owned();
+    let message = body["error"]["message"]
+        .as_str()
+        .expect("error message")
+        .to_owned();
     assert!(!message.is_empty());
     message
 }

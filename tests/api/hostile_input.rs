@@ -47,16 +47,32 @@ async fn wrong_content_type_is_415(app: TestApp) {
 
 async fn huge_body_is_413(app: TestApp) {
     let huge = format!(r#"{{"externalId":"{}"}}"#, "a".repeat(1024 * 1024));
-    let response = app.post(&format!("/identities?{API}")).raw_body(huge).send().await;
+    let response = app
+        .post(&format!("/identities?{API}"))
+        .raw_body(huge)
+        .send()
+        .await;
     assert_error(response, 413, "RequestEntityTooLarge").await;
 }
 
 async fn ids_that_are_not_ours_are_400_or_404(app: TestApp) {
     let uuid = uuid::Uuid::new_v4();
     let cases = [
-        (format!("8:acs:someone-else_{uuid}"), 404, "IdentityNotFound"),
-        (format!("8:acs:{}_{uuid}", app_resource(&app).await), 404, "IdentityNotFound"),
-        ("1; DROP TABLE identities".to_owned(), 400, "InvalidIdentity"),
+        (
+            format!("8:acs:someone-else_{uuid}"),
+            404,
+            "IdentityNotFound",
+        ),
+        (
+            format!("8:acs:{}_{uuid}", app_resource(&app).await),
+            404,
+            "IdentityNotFound",
+        ),
+        (
+            "1; DROP TABLE identities".to_owned(),
+            400,
+            "InvalidIdentity",
+        ),
         ("' OR '1'='1".to_owned(), 400, "InvalidIdentity"),
         ("8:acs:ünï_cödé".to_owned(), 400, "InvalidIdentity"),
         ("8:acs:x_\u{0}".to_owned(), 400, "InvalidIdentity"),
@@ -65,9 +81,15 @@ async fn ids_that_are_not_ours_are_400_or_404(app: TestApp) {
     for (id, status, code) in cases {
         let issue = app.issue(&id, json!({ "scopes": ["chat"] })).await;
         assert_error(issue, status, code).await;
-        let get = app.signed(reqwest::Method::GET, &identity_path(&id, "")).send().await;
+        let get = app
+            .signed(reqwest::Method::GET, &identity_path(&id, ""))
+            .send()
+            .await;
         assert_error(get, status, code).await;
-        let delete = app.signed(reqwest::Method::DELETE, &identity_path(&id, "")).send().await;
+        let delete = app
+            .signed(reqwest::Method::DELETE, &identity_path(&id, ""))
+            .send()
+            .await;
         assert_error(delete, status, code).await;
         assert_error(app.revoke(&id).await, status, code).await;
     }
@@ -95,7 +117,13 @@ async fn external_ids_with_nul_or_too_long_are_400(app: TestApp) {
         .send()
         .await;
     assert_eq!(sql.status(), 201);
-    assert_eq!(app.post(&format!("/identities?{API}")).send().await.status(), 201);
+    assert_eq!(
+        app.post(&format!("/identities?{API}"))
+            .send()
+            .await
+            .status(),
+        201
+    );
 }
 
 async fn missing_or_bad_api_version_is_400(app: TestApp) {
@@ -113,6 +141,9 @@ async fn unknown_routes_and_methods_get_acs_errors(app: TestApp) {
     let id = app.create_identity().await;
     let action = app.post(&identity_path(&id, "/:explode")).send().await;
     assert_error(action, 404, "NotFound").await;
-    let method = app.signed(reqwest::Method::PUT, &format!("/identities?{API}")).send().await;
+    let method = app
+        .signed(reqwest::Method::PUT, &format!("/identities?{API}"))
+        .send()
+        .await;
     assert_error(method, 405, "MethodNotAllowed").await;
 }

@@ -19,7 +19,10 @@ async fn create_returns_201_and_an_acs_identity_id(app: TestApp) {
     let body = body(response).await;
     let id = body["identity"]["id"].as_str().unwrap();
     assert!(id.starts_with("8:acs:"), "{id}");
-    assert!(body.get("accessToken").is_none(), "no token unless asked: {body}");
+    assert!(
+        body.get("accessToken").is_none(),
+        "no token unless asked: {body}"
+    );
     let other = app.create_identity().await;
     assert_ne!(id, other);
 }
@@ -36,7 +39,10 @@ async fn create_with_scopes_returns_a_token_whose_expiry_is_its_exp_claim(app: T
     let claims = claims(token);
     assert_eq!(claims["sub"], body["identity"]["id"]);
     assert_eq!(claims["acsScope"], "chat,voip");
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
     let expires_on = time::OffsetDateTime::parse(
         body["accessToken"]["expiresOn"].as_str().unwrap(),
         &time::format_description::well_known::Rfc3339,
@@ -47,8 +53,12 @@ async fn create_with_scopes_returns_a_token_whose_expiry_is_its_exp_claim(app: T
 }
 
 async fn create_with_external_id_is_idempotent(app: TestApp) {
-    let path = format!("/identities?api-version=2025-04-01-preview");
-    let create = || app.post(&path).json(&json!({ "externalId": "sally@contoso.com" })).send();
+    let path = "/identities?api-version=2025-04-01-preview";
+    let create = || {
+        app.post(path)
+            .json(&json!({ "externalId": "sally@contoso.com" }))
+            .send()
+    };
     let first = create().await;
     assert_eq!(first.status(), 201);
     let first = body(first).await;
@@ -59,7 +69,7 @@ async fn create_with_external_id_is_idempotent(app: TestApp) {
     assert_eq!(again["identity"]["externalId"], "sally@contoso.com");
 
     let other = app
-        .post(&path)
+        .post(path)
         .json(&json!({ "externalId": "bob@contoso.com" }))
         .send()
         .await;
@@ -73,8 +83,14 @@ async fn get_reports_external_id_and_last_token_issued_at(app: TestApp) {
         .json(&json!({ "externalId": "zoë-👋" }))
         .send()
         .await;
-    let id = body(created).await["identity"]["id"].as_str().unwrap().to_owned();
-    let get = || app.signed(reqwest::Method::GET, &identity_path(&id, "")).send();
+    let id = body(created).await["identity"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let get = || {
+        app.signed(reqwest::Method::GET, &identity_path(&id, ""))
+            .send()
+    };
 
     let before = body(get().await).await;
     assert_eq!(before["id"], id.as_str());
@@ -83,9 +99,17 @@ async fn get_reports_external_id_and_last_token_issued_at(app: TestApp) {
 
     app.token_for(&id).await;
     let after = body(get().await).await;
-    let last = after["lastTokenIssuedAt"].as_str().expect("lastTokenIssuedAt after a token");
-    let last = time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339).unwrap();
-    assert!((time::OffsetDateTime::now_utc() - last).whole_seconds().abs() < 30);
+    let last = after["lastTokenIssuedAt"]
+        .as_str()
+        .expect("lastTokenIssuedAt after a token");
+    let last =
+        time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339).unwrap();
+    assert!(
+        (time::OffsetDateTime::now_utc() - last)
+            .whole_seconds()
+            .abs()
+            < 30
+    );
 }
 
 async fn deleted_identity_gets_no_token_and_is_gone(app: TestApp) {
@@ -93,12 +117,23 @@ async fn deleted_identity_gets_no_token_and_is_gone(app: TestApp) {
     let token = app.token_for(&id).await;
     assert!(app.is_active(&token).await);
 
-    let delete = || app.signed(reqwest::Method::DELETE, &identity_path(&id, "")).send();
+    let delete = || {
+        app.signed(reqwest::Method::DELETE, &identity_path(&id, ""))
+            .send()
+    };
     assert_eq!(delete().await.status(), 204);
 
     assert!(!app.is_active(&token).await, "old tokens are dead");
-    assert_error(app.issue(&id, json!({ "scopes": ["chat"] })).await, 404, "IdentityNotFound").await;
-    let get = app.signed(reqwest::Method::GET, &identity_path(&id, "")).send().await;
+    assert_error(
+        app.issue(&id, json!({ "scopes": ["chat"] })).await,
+        404,
+        "IdentityNotFound",
+    )
+    .await;
+    let get = app
+        .signed(reqwest::Method::GET, &identity_path(&id, ""))
+        .send()
+        .await;
     assert_error(get, 404, "IdentityNotFound").await;
     assert_error(app.revoke(&id).await, 404, "IdentityNotFound").await;
     assert_error(delete().await, 404, "IdentityNotFound").await;

@@ -16,7 +16,10 @@ backend_tests!(
 async fn active_token_reports_identity_scopes_and_expiry(app: TestApp) {
     let id = app.create_identity().await;
     let response = app
-        .issue(&id, json!({ "scopes": ["voip", "chat"], "expiresInMinutes": 90 }))
+        .issue(
+            &id,
+            json!({ "scopes": ["voip", "chat"], "expiresInMinutes": 90 }),
+        )
         .await;
     let token = body(response).await["token"].as_str().unwrap().to_owned();
     let answer = app.introspect(&token).await;
@@ -55,7 +58,11 @@ async fn forged_and_broken_tokens_are_inactive(app: TestApp) {
         format!("{}.{}.{}", parts[0], segment(&longer), parts[2]),
         format!("{}.{}.{}", parts[0], segment(&more_scopes), parts[2]),
         format!("{}.{}.", segment(&none_header), parts[1]),
-        format!("{}.{}.", segment(&json!({"alg": "NoNe", "typ": "JWT"})), parts[1]),
+        format!(
+            "{}.{}.",
+            segment(&json!({"alg": "NoNe", "typ": "JWT"})),
+            parts[1]
+        ),
         format!("{}.{}.{}", segment(&hs512), parts[1], parts[2]),
         format!("{}.{}.{}", segment(&evil_kid), parts[1], parts[2]),
         format!("{}.{}.{}", segment(&huge_kid), parts[1], parts[2]),

@@ -20,7 +20,11 @@ async fn regenerating_primary_kills_its_tokens_and_keeps_secondary(app: TestApp)
         .await;
     let under_secondary = body(response).await["token"].as_str().unwrap().to_owned();
     let old_kid = jwt_kid(&under_primary);
-    assert_ne!(old_kid, jwt_kid(&under_secondary), "each key signs with its own kid");
+    assert_ne!(
+        old_kid,
+        jwt_kid(&under_secondary),
+        "each key signs with its own kid"
+    );
 
     let response = app
         .post("/keys/:regenerate")
@@ -30,12 +34,17 @@ async fn regenerating_primary_kills_its_tokens_and_keeps_secondary(app: TestApp)
     assert_eq!(response.status(), 200);
     let keys = body(response).await;
     let new_primary = keys["primaryKey"].as_str().unwrap().to_owned();
-    assert_ne!(new_primary, base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &app.primary_key));
+    assert_ne!(
+        new_primary,
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &app.primary_key)
+    );
 
     // Requests: the old primary is refused, the secondary still works.
     let refused = app.post(&format!("/identities?{API}")).send().await;
     assert_error(refused, 401, "Denied").await;
-    let secondary_request = app.signed(Method::POST, &format!("/identities?{API}")).key(&secondary);
+    let secondary_request = app
+        .signed(Method::POST, &format!("/identities?{API}"))
+        .key(&secondary);
     assert_eq!(secondary_request.send().await.status(), 201);
 
     // Tokens: the old primary's are dead, the secondary's live.
@@ -52,12 +61,18 @@ async fn regenerating_primary_kills_its_tokens_and_keeps_secondary(app: TestApp)
             body(response).await["active"].as_bool().unwrap()
         }
     };
-    assert!(!check(under_primary).await, "minted under the regenerated key");
+    assert!(
+        !check(under_primary).await,
+        "minted under the regenerated key"
+    );
     assert!(check(under_secondary).await, "minted under the other key");
 
     // New tokens under the new primary carry a new kid and are active.
-    let new_key = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, new_primary).unwrap();
-    let response = app.issue_with_key(&id, json!({ "scopes": ["chat"] }), &new_key).await;
+    let new_key =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, new_primary).unwrap();
+    let response = app
+        .issue_with_key(&id, json!({ "scopes": ["chat"] }), &new_key)
+        .await;
     let fresh = body(response).await["token"].as_str().unwrap().to_owned();
     assert_ne!(jwt_kid(&fresh), old_kid);
     assert!(check(fresh).await);
@@ -76,7 +91,10 @@ async fn keys_list_shows_connection_strings(app: TestApp) {
     let response = app.signed(Method::GET, "/keys").send().await;
     assert_eq!(response.status(), 200);
     let keys = body(response).await;
-    assert_eq!(keys["primaryConnectionString"], app.connection_string.as_str());
+    assert_eq!(
+        keys["primaryConnectionString"],
+        app.connection_string.as_str()
+    );
     assert_eq!(keys["secondaryKey"], app.settings.secondary_key.as_str());
 }
 

@@ -9,4 +9,5 @@ mod identities;
 mod introspection;
 mod keys;
 mod ops;
+mod sdk_python;
 mod tokens;

@@ -1,0 +1,21 @@
+# Multi-stage build: compile with the Rust toolchain, run on a slim base as a non-root user.
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+RUN cargo build --release --locked --bin callsign
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /var/lib/callsign --create-home callsign
+COPY --from=build /src/target/release/callsign /usr/local/bin/callsign
+USER callsign
+WORKDIR /var/lib/callsign
+ENV CALLSIGN_LISTEN=0.0.0.0:8080 \
+    CALLSIGN_DATA_DIR=/var/lib/callsign/data \
+    CALLSIGN_LOG_FORMAT=json
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/callsign"]
+CMD ["serve"]
