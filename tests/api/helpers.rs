@@ -92,6 +92,7 @@ pub async fn fresh_pg_database(admin_url: &str) -> String {
 }
 
 /// Settings shared by in-process and spawned servers.
+#[derive(Clone)]
 pub struct ServerSettings {
     pub database_url: String,
     pub data_dir: std::path::PathBuf,
@@ -160,6 +161,12 @@ pub fn client_trusting(cert: &Path) -> reqwest::Client {
         .unwrap()
 }
 
+/// A client for plain-HTTP servers.
+pub fn plain_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A running server and a client for it.
 pub struct TestApp {
     pub base: String,
@@ -171,7 +178,9 @@ pub struct TestApp {
     pub connection_string: String,
     pub trust_file: std::path::PathBuf,
     stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
+    /// A server running as its own process (multi-instance tests); killed on drop.
+    _child: Option<tokio::process::Child>,
+    _dir: Option<Arc<tempfile::TempDir>>,
 }
 
 impl Drop for TestApp {
@@ -185,7 +194,20 @@ impl Drop for TestApp {
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let dir = tempfile::tempdir().unwrap();
     let settings = ServerSettings::new(backend, dir.path()).await?;
-    let cli = Cli::try_parse_from(std::iter::once("callsign".to_owned()).chain(settings.args()))
+    Some(spawn_app_with(settings, dir, &[]).await)
+}
+
+/// Starts the server in this process with `settings` plus `extra` arguments.
+pub async fn spawn_app_with(
+    settings: ServerSettings,
+    dir: tempfile::TempDir,
+    extra: &[&str],
+) -> TestApp {
+    let args = settings
+        .args()
+        .into_iter()
+        .chain(extra.iter().map(|s| s.to_string()));
+    let cli = Cli::try_parse_from(std::iter::once("callsign".to_owned()).chain(args))
         .expect("valid arguments");
     let app = Application::build(&cli.config)
         .await
@@ -197,7 +219,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    Some(TestApp {
+    TestApp {
         base: format!("https://127.0.0.1:{}", address.port()),
         host: format!("127.0.0.1:{}", address.port()),
         client: client_trusting(&trust_file),
@@ -207,8 +229,59 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         connection_string,
         trust_file,
         stop: Some(stop),
-        _dir: dir,
-    })
+        _child: None,
+        _dir: Some(Arc::new(dir)),
+    }
+}
+
+/// Starts the `callsign` binary as a separate process over plain HTTP, sharing `dir`.
+pub async fn spawn_process(
+    settings: &ServerSettings,
+    dir: Arc<tempfile::TempDir>,
+    extra: &[&str],
+) -> TestApp {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
+        .args(settings.args())
+        .args(["--tls", "off"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start callsign");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("callsign starts within 30 s")
+            .unwrap()
+            .expect("callsign prints its address");
+        if let Some(bound) = line.split("bound to ").nth(1) {
+            break bound
+                .trim_end_matches(')')
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse::<u16>()
+                .unwrap();
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        host: format!("127.0.0.1:{port}"),
+        client: plain_client(),
+        primary_key: STANDARD.decode(&settings.primary_key).unwrap(),
+        secondary_key: STANDARD.decode(&settings.secondary_key).unwrap(),
+        settings: settings.clone(),
+        connection_string: String::new(),
+        trust_file: std::path::PathBuf::new(),
+        stop: None,
+        _child: Some(child),
+        _dir: Some(dir),
+    }
 }
 
 /// A request signed as the SDKs sign, with knobs to break it.

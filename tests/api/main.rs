@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod cluster;
 mod hostile_input;
 mod identities;
 mod introspection;

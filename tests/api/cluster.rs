@@ -1,0 +1,220 @@
+//! Several Callsign processes on one PostgreSQL: a revocation, deletion or key regeneration on
+//! one instance is honoured by the others within a second, and no race lets a token survive.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// Two instances of the real binary on a fresh database, sharing keys, master key, resource id
+/// and endpoint (as a deployment behind a load balancer does).
+async fn cluster() -> Option<(TestApp, TestApp)> {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let settings = ServerSettings::new(Backend::Postgres, dir.path()).await?;
+    let shared = [
+        "--endpoint",
+        "https://callsign.test/",
+        "--resource-id",
+        "cluster-test",
+    ];
+    let a = spawn_process(&settings, dir.clone(), &shared).await;
+    let b = spawn_process(&settings, dir, &shared).await;
+    Some((a, b))
+}
+
+/// Polls `app` until `token` is inactive; returns how long that took.
+async fn time_until_inactive(app: &TestApp, token: &str, since: Instant) -> Duration {
+    loop {
+        if !app.is_active(token).await {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(5),
+            "never became inactive"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_on_one_instance_reaches_the_other_within_a_second() {
+    let Some((a, b)) = cluster().await else {
+        return;
+    };
+    let mut trials = Vec::new();
+    for trial in 0..100 {
+        let id = a.create_identity().await;
+        let token = a.token_for(&id).await;
+        assert!(
+            b.is_active(&token).await,
+            "trial {trial}: active on B before the revoke"
+        );
+        let deleting = trial % 5 == 4;
+        let started = Instant::now();
+        let response = if deleting {
+            a.signed(reqwest::Method::DELETE, &identity_path(&id, ""))
+                .send()
+                .await
+        } else {
+            a.revoke(&id).await
+        };
+        assert_eq!(response.status(), 204);
+        let returned = Instant::now();
+        let elapsed = time_until_inactive(&b, &token, returned).await;
+        assert!(
+            elapsed < Duration::from_secs(1),
+            "trial {trial}: {elapsed:?}"
+        );
+        let _ = started;
+        trials.push(elapsed);
+    }
+    trials.sort();
+    eprintln!(
+        "propagation over {} trials (revoke/delete on A returned → inactive on B): p50 {:?}, p99 {:?}, max {:?}",
+        trials.len(),
+        percentile(&trials, 0.50),
+        percentile(&trials, 0.99),
+        trials[trials.len() - 1],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_regenerated_on_one_instance_is_honoured_by_the_other_within_a_second() {
+    let Some((a, b)) = cluster().await else {
+        return;
+    };
+    let id = a.create_identity().await;
+    let under_primary = a.token_for(&id).await;
+    let secondary = a.secondary_key.clone();
+    let response = a
+        .issue_with_key(&id, json!({ "scopes": ["voip"] }), &secondary)
+        .await;
+    let under_secondary = body(response).await["token"].as_str().unwrap().to_owned();
+
+    let response = a
+        .post("/keys/:regenerate")
+        .json(&json!({ "keyType": "primary" }))
+        .send()
+        .await;
+    assert_eq!(response.status(), 200);
+    let new_primary = body(response).await["primaryKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let returned = Instant::now();
+
+    let introspect_on_b = |token: String| {
+        let b = &b;
+        let secondary = secondary.clone();
+        async move {
+            let response = b
+                .post("/tokens/:introspect")
+                .json(&json!({ "token": token }))
+                .key(&secondary)
+                .send()
+                .await;
+            body(response).await["active"].as_bool().unwrap()
+        }
+    };
+    while introspect_on_b(under_primary.clone()).await {
+        assert!(
+            returned.elapsed() < Duration::from_secs(1),
+            "old primary's token still active on B"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("key regeneration reached B in {:?}", returned.elapsed());
+    assert!(
+        introspect_on_b(under_secondary).await,
+        "secondary's token lives"
+    );
+
+    // B refuses the old primary and accepts the new one.
+    let old = b.post(&format!("/identities?{API}")).send().await;
+    assert_error(old, 401, "Denied").await;
+    let new_key =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, new_primary).unwrap();
+    let response = b
+        .post(&format!("/identities?{API}"))
+        .key(&new_key)
+        .send()
+        .await;
+    assert_eq!(response.status(), 201);
+}
+
+/// One issue attempt on B: when it started and ended, and the token it got.
+struct Issued {
+    started: Instant,
+    ended: Instant,
+    token: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_issue_and_revoke_on_different_instances_let_no_token_survive() {
+    let Some((a, b)) = cluster().await else {
+        return;
+    };
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let mut checked = (0, 0, 0);
+    for trial in 0..20 {
+        let id = a.create_identity().await;
+        let issuer = {
+            let (b, id) = (b.clone(), id.clone());
+            tokio::spawn(async move {
+                let mut issued = Vec::new();
+                let until = Instant::now() + Duration::from_millis(120);
+                while Instant::now() < until {
+                    let started = Instant::now();
+                    let token = b.token_for(&id).await;
+                    issued.push(Issued {
+                        started,
+                        ended: Instant::now(),
+                        token,
+                    });
+                }
+                issued
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20 + trial * 3)).await;
+        let revoke_started = Instant::now();
+        assert_eq!(a.revoke(&id).await.status(), 204);
+        let revoke_returned = Instant::now();
+        let issued = issuer.await.unwrap();
+
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for token in issued {
+            let on_a = a.is_active(&token.token).await;
+            let on_b = b.is_active(&token.token).await;
+            assert_eq!(on_a, on_b, "trial {trial}: instances disagree");
+            if token.ended < revoke_started {
+                assert!(
+                    !on_a,
+                    "trial {trial}: a token issued before the revoke survived"
+                );
+                checked.0 += 1;
+            } else if token.started > revoke_returned {
+                assert!(
+                    on_a,
+                    "trial {trial}: a token issued after the revoke is dead"
+                );
+                checked.1 += 1;
+            } else {
+                checked.2 += 1;
+            }
+        }
+    }
+    eprintln!(
+        "race: {} tokens issued before the revoke (all dead), {} after (all live), {} overlapping",
+        checked.0, checked.1, checked.2
+    );
+    assert!(
+        checked.0 > 0 && checked.1 > 0,
+        "the race was exercised on both sides"
+    );
+}
