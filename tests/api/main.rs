@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cluster;
+mod faults;
 mod hostile_input;
 mod identities;
 mod introspection;
