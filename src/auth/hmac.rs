@@ -149,26 +149,35 @@ pub fn verify(
         return Err(AuthFailure::BadContentHash);
     }
 
-    let decoded_path = percent_decode(request.path_and_query);
-    let slash_host = format!("{}/", request.host);
-    let paths = std::iter::once(request.path_and_query).chain(decoded_path.as_deref());
+    let matches = |path: &str, host: &str| {
+        let message = string_to_sign(request.method, path, date, host, hash);
+        match_key(&message, &authorization.signature, keys)
+    };
+    // The exact request first; the quirks only when it does not match.
+    matches(request.path_and_query, request.host)
+        .or_else(|| matches(request.path_and_query, &format!("{}/", request.host)))
+        .or_else(|| {
+            let decoded = percent_decode(request.path_and_query)?;
+            matches(&decoded, request.host)
+                .or_else(|| matches(&decoded, &format!("{}/", request.host)))
+        })
+        .ok_or(AuthFailure::BadSignature)
+}
+
+/// The index of the key whose HMAC of `message` is `signature`. Every key is tried (no early
+/// exit) and each comparison is constant-time.
+fn match_key(message: &str, signature: &[u8], keys: &[&[u8]]) -> Option<usize> {
     let mut matched = None;
-    for path in paths {
-        for host in [request.host, slash_host.as_str()] {
-            let message = string_to_sign(request.method, path, date, host, hash);
-            for (index, key) in keys.iter().enumerate() {
-                let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
-                    Ok(mac) => mac,
-                    Err(_) => continue,
-                };
-                mac.update(message.as_bytes());
-                if mac.verify_slice(&authorization.signature).is_ok() && matched.is_none() {
-                    matched = Some(index);
-                }
-            }
+    for (index, key) in keys.iter().enumerate() {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+            continue;
+        };
+        mac.update(message.as_bytes());
+        if mac.verify_slice(signature).is_ok() && matched.is_none() {
+            matched = Some(index);
         }
     }
-    matched.ok_or(AuthFailure::BadSignature)
+    matched
 }
 
 /// The percent-decoded form, if it differs and is valid UTF-8.
