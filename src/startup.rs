@@ -167,7 +167,12 @@ impl Application {
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let tls = match config.tls {
-            TlsMode::Off => None,
+            TlsMode::Off => {
+                tracing::warn!(
+                    "serving plain HTTP (--tls off): only behind a TLS-terminating proxy; the Azure SDKs require HTTPS"
+                );
+                None
+            }
             TlsMode::On => Some(tls::load(tls_source(config)).await?),
         };
         let endpoint = match &config.endpoint {
