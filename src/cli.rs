@@ -59,10 +59,7 @@ async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
             .context("cannot regenerate the key")?;
         println!("callsign: {slot} key regenerated; tokens it minted are revoked");
     }
-    let endpoint = config
-        .endpoint
-        .clone()
-        .unwrap_or_else(|| format!("https://{}/", config.listen));
+    let endpoint = startup::public_endpoint(config, config.listen)?;
     let ring = keys.ring().load();
     for slot in KeySlot::BOTH {
         let key = ring.get(slot);

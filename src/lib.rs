@@ -17,5 +17,6 @@ pub mod revocation;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod tls;
 pub mod token;

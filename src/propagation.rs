@@ -13,23 +13,46 @@ use crate::clock::now_ms;
 use crate::identity::IssueLog;
 use crate::keys::KeyService;
 use crate::revocation::{RETENTION_MS, RevocationCache};
-use crate::store::{ChangeFeed, FeedEvent, Store};
+use crate::store::{ChangeFeed, FeedEvent, Store, StoreError};
 
 /// How often tombstones past retention are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 pub struct Propagation {
-    pub store: Arc<dyn Store>,
-    pub revocations: Arc<RevocationCache>,
-    pub keys: Arc<KeyService>,
-    pub issue_log: Arc<IssueLog>,
-    pub resync_every: Duration,
+    store: Arc<dyn Store>,
+    revocations: Arc<RevocationCache>,
+    keys: Arc<KeyService>,
+    issue_log: Arc<IssueLog>,
+    resync_every: Duration,
+    feed: Option<Box<dyn ChangeFeed>>,
 }
 
 impl Propagation {
+    /// Subscribes to changes and loads the revocation state once, before the instance serves:
+    /// a fresh instance must not accept a token another instance already revoked.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        revocations: Arc<RevocationCache>,
+        keys: Arc<KeyService>,
+        issue_log: Arc<IssueLog>,
+        resync_every: Duration,
+    ) -> Result<Self, StoreError> {
+        let feed = store.listen().await?;
+        let now = now_ms();
+        revocations.resync(&store.revocations_since(now - RETENTION_MS).await?, now);
+        Ok(Propagation {
+            store,
+            revocations,
+            keys,
+            issue_log,
+            resync_every,
+            feed,
+        })
+    }
+
     /// Runs until `cancel`, then flushes what is pending.
-    pub async fn run(self, cancel: CancellationToken) {
-        let mut feed: Option<Box<dyn ChangeFeed>> = None;
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut feed = self.feed.take();
         let mut resync = tokio::time::interval(self.resync_every);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut purge = tokio::time::interval(PURGE_EVERY);
@@ -39,7 +62,9 @@ impl Propagation {
                 event = next_event(&mut feed) => match event {
                     FeedEvent::Change(change) => self.apply(change).await,
                     FeedEvent::Gap => {
-                        tracing::warn!("change feed interrupted; resynchronising");
+                        // Subscribe afresh, then resync, so nothing falls in between.
+                        tracing::warn!("change feed interrupted; resubscribing and resynchronising");
+                        feed = self.subscribe().await;
                         self.resync().await;
                     }
                 },

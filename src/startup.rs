@@ -141,9 +141,10 @@ fn self_test(tokens: &TokenAuthority, revocations: &RevocationCache) -> anyhow::
         lifetime: Lifetime::DEFAULT,
     };
     let now = OffsetDateTime::now_utc();
-    for slot in KeySlot::BOTH {
+    let ring = tokens.ring().load();
+    for key in ring.both() {
         let issued = tokens
-            .mint(IdentityId::generate(), 0, &request, slot, now)
+            .mint(IdentityId::generate(), 0, &request, key, now)
             .context("token self-test: signing failed")?;
         tokens
             .verify(&issued.token, revocations, now)
@@ -175,10 +176,7 @@ impl Application {
             }
             TlsMode::On => Some(tls::load(tls_source(config)).await?),
         };
-        let endpoint = match &config.endpoint {
-            Some(raw) => normalize_endpoint(raw).map_err(anyhow::Error::msg)?,
-            None => default_endpoint(address, tls.is_some()),
-        };
+        let endpoint = public_endpoint(config, address)?;
 
         let revocations = Arc::new(RevocationCache::new());
         let issue_log = Arc::new(IssueLog::new());
@@ -194,13 +192,15 @@ impl Application {
             revocations.clone(),
             issue_log.clone(),
         ));
-        let propagation = Propagation {
-            store: store.clone(),
-            revocations: revocations.clone(),
-            keys: keys.clone(),
+        let propagation = Propagation::start(
+            store.clone(),
+            revocations.clone(),
+            keys.clone(),
             issue_log,
-            resync_every: Duration::from_millis(config.resync_interval_ms.max(100)),
-        };
+            Duration::from_millis(config.resync_interval_ms.max(100)),
+        )
+        .await
+        .context("cannot load the revocation state")?;
         Ok(Application {
             listener,
             tls,
@@ -285,6 +285,14 @@ fn tls_source(config: &Config) -> TlsSource {
         _ => TlsSource::SelfSigned {
             dir: config.data_dir.join("tls"),
         },
+    }
+}
+
+/// `CALLSIGN_ENDPOINT`, or the URL of the bound address (unspecified IPs shown as 127.0.0.1).
+pub fn public_endpoint(config: &Config, bound: SocketAddr) -> anyhow::Result<String> {
+    match &config.endpoint {
+        Some(raw) => normalize_endpoint(raw).map_err(anyhow::Error::msg),
+        None => Ok(default_endpoint(bound, config.tls == TlsMode::On)),
     }
 }
 

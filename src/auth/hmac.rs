@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 /// How far a request's date may be from ours, either way.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
 
-/// The signed parts of a request, as received.
-#[derive(Debug, Clone, Copy)]
+/// The signed parts of a request, as received (the signature is a credential: no `Debug`).
+#[derive(Clone, Copy)]
 pub struct SignedRequest<'a> {
     pub method: &'a str,
     pub path_and_query: &'a str,

@@ -12,12 +12,24 @@ use time::OffsetDateTime;
 
 use super::hmac::{self, SignedRequest};
 use crate::http::{ApiError, AppState, MAX_BODY_BYTES};
-use crate::keys::KeySlot;
+use std::sync::Arc;
 
-/// Set on requests that passed: which access key signed them (and so which key signs tokens).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use crate::keys::{ActiveKey, KeySlot, RingState};
+
+/// Set on requests that passed: the ring they were checked against and which access key signed
+/// them. Tokens are minted with that key's pair from that same ring, so a request that raced a
+/// regeneration gets a token that dies with the key that authorised it.
+#[derive(Clone)]
 pub struct Authenticated {
-    pub slot: KeySlot,
+    ring: Arc<RingState>,
+    slot: KeySlot,
+}
+
+impl Authenticated {
+    /// The key whose pair signs tokens for this request.
+    pub fn signing_key(&self) -> &ActiveKey {
+        self.ring.get(self.slot)
+    }
 }
 
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
@@ -61,6 +73,7 @@ pub async fn require_access_key(
         Ok(index) => {
             parts.extensions.insert(Authenticated {
                 slot: KeySlot::BOTH[index],
+                ring: ring.clone(),
             });
             next.run(Request::from_parts(parts, Body::from(body))).await
         }

@@ -2,14 +2,14 @@
 //! exchange, which Callsign answers with a clear "not supported".
 
 use axum::Json;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::json::JsonBody;
+use super::extract::{AcsPath, JsonBody, expect_action};
 use super::{ApiError, AppState};
 use crate::auth::Authenticated;
 use crate::identity::{ExternalId, Identity, IdentityId};
@@ -32,7 +32,7 @@ pub struct IssueTokenBody {
     expires_in_minutes: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessTokenView {
     token: String,
@@ -49,7 +49,7 @@ pub struct IdentityView {
     last_token_issued_at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedView {
     identity: IdentityView,
@@ -115,7 +115,7 @@ pub async fn create(
         .create(
             external_id.as_ref(),
             token.as_ref(),
-            auth.slot,
+            auth.signing_key(),
             OffsetDateTime::now_utc(),
         )
         .await?;
@@ -134,7 +134,7 @@ pub async fn create(
 /// `GET /identities/{id}`
 pub async fn get(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AcsPath(id): AcsPath<String>,
 ) -> Result<Json<IdentityView>, ApiError> {
     let identity = state.identities.get(state.parse_id(&id)?).await?;
     Ok(Json(state.identity_view(identity)))
@@ -143,7 +143,7 @@ pub async fn get(
 /// `DELETE /identities/{id}`
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AcsPath(id): AcsPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = state.parse_id(&id)?;
     state
@@ -158,7 +158,7 @@ pub async fn delete(
 pub async fn action(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
-    Path((id, action)): Path<(String, String)>,
+    AcsPath((id, action)): AcsPath<(String, String)>,
     body: JsonBody<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     match action.as_str() {
@@ -174,7 +174,7 @@ pub async fn action(
             let id = state.parse_id(&id)?;
             let issued = state
                 .identities
-                .issue(id, &request, auth.slot, OffsetDateTime::now_utc())
+                .issue(id, &request, auth.signing_key(), OffsetDateTime::now_utc())
                 .await?;
             Ok(Json(token_view(issued)).into_response())
         }
@@ -191,9 +191,9 @@ pub async fn action(
 }
 
 /// `POST /teamsUser/:exchangeAccessToken`: Callsign has no Microsoft Entra ID federation.
-pub async fn teams_exchange(Path(action): Path<String>) -> ApiError {
-    if action != ":exchangeAccessToken" {
-        return super::not_found_error();
+pub async fn teams_exchange(AcsPath(action): AcsPath<String>) -> ApiError {
+    if let Err(not_found) = expect_action(&action, ":exchangeAccessToken") {
+        return not_found;
     }
     ApiError::bad_request(
         "TeamsUserExchangeNotSupported",

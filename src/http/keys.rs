@@ -2,15 +2,16 @@
 //! `listKeys` / `regenerateKey` for a Communication Services resource.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::json::JsonBody;
+use super::extract::{AcsPath, JsonBody, expect_action};
 use super::{ApiError, AppState};
 use crate::keys::{KeySlot, RingState};
 
-#[derive(Debug, Serialize)]
+/// Holds both access keys: no `Debug`, and never logged.
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeysView {
     primary_key: String,
@@ -51,12 +52,10 @@ pub async fn list(State(state): State<AppState>) -> Json<KeysView> {
 /// minted stop working on every instance; the other key is untouched.
 pub async fn regenerate(
     State(state): State<AppState>,
-    Path(action): Path<String>,
+    AcsPath(action): AcsPath<String>,
     JsonBody(body): JsonBody<RegenerateBody>,
 ) -> Result<Json<KeysView>, ApiError> {
-    if action != ":regenerate" {
-        return Err(super::not_found_error());
-    }
+    expect_action(&action, ":regenerate")?;
     let slot = KeySlot::parse(&body.key_type).ok_or_else(|| {
         ApiError::bad_request("InvalidKeyType", "keyType must be Primary or Secondary.")
     })?;

@@ -3,8 +3,8 @@
 
 mod api_version;
 mod error;
+mod extract;
 mod identities;
-mod json;
 mod keys;
 mod ops;
 mod tokens;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, Request, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -21,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::propagate_header::PropagateHeaderLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
@@ -70,7 +70,12 @@ pub fn router(state: AppState) -> Router {
         .route("/keys/{action}", post(keys::regenerate));
     let authenticated = acs
         .merge(own)
-        .route_layer(from_fn_with_state(state.clone(), require_access_key));
+        .route_layer(from_fn_with_state(state.clone(), require_access_key))
+        // Responses carry tokens and keys: no cache may keep them.
+        .route_layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
@@ -90,10 +95,7 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("a handler panicked");
             ApiError::internal().into_response()
         }))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(from_fn(deadline))
         .layer(PropagateHeaderLayer::new(CLIENT_REQUEST_ID))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -107,6 +109,25 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         // Outermost, so no layer inside ever sees the signature in logs.
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
+}
+
+/// Cuts off a request that takes longer than [`REQUEST_TIMEOUT`], with an ACS-shaped 503.
+async fn deadline(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("request timed out");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RequestTimeout",
+                "The request took too long; retry later.",
+            )
+            .into_response()
+        }
+    }
 }
 
 fn not_found_error() -> ApiError {

@@ -3,15 +3,15 @@
 //! revocation cache; an inactive token gets `{"active":false}` and nothing more.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::json::JsonBody;
+use super::extract::{AcsPath, JsonBody, expect_action};
 use super::{ApiError, AppState};
 use crate::token::Scope;
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct IntrospectBody {
     token: String,
 }
@@ -42,12 +42,10 @@ pub struct ActiveDetails {
 
 pub async fn introspect(
     State(state): State<AppState>,
-    Path(action): Path<String>,
+    AcsPath(action): AcsPath<String>,
     JsonBody(body): JsonBody<IntrospectBody>,
 ) -> Result<Json<Introspection>, ApiError> {
-    if action != ":introspect" {
-        return Err(super::not_found_error());
-    }
+    expect_action(&action, ":introspect")?;
     let verified = state
         .tokens
         .verify(&body.token, &state.revocations, OffsetDateTime::now_utc());

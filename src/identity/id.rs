@@ -86,14 +86,8 @@ impl IdentityId {
     }
 }
 
-/// Echoes at most 80 characters of client input in an error message.
 fn echo(raw: &str) -> String {
-    const MAX: usize = 80;
-    let mut out: String = raw.chars().take(MAX).collect();
-    if raw.chars().count() > MAX {
-        out.push('…');
-    }
-    out
+    crate::text::echo(raw, 80)
 }
 
 #[cfg(test)]

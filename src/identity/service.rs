@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::{ExternalId, IdentityId, IssueLog};
 use crate::changes::Change;
 use crate::clock::{from_millis, millis};
-use crate::keys::KeySlot;
+use crate::keys::ActiveKey;
 use crate::revocation::RevocationCache;
 use crate::store::{Created, IdentityRecord, Store, StoreError};
 use crate::token::{IssuedToken, TokenAuthority, TokenRequest};
@@ -31,8 +31,8 @@ pub struct Identity {
     pub last_token_issued_at: Option<OffsetDateTime>,
 }
 
-/// The result of a create call.
-#[derive(Debug, Clone)]
+/// The result of a create call (holds a token: no `Debug`).
+#[derive(Clone)]
 pub struct CreatedIdentity {
     pub identity: Identity,
     pub token: Option<IssuedToken>,
@@ -67,7 +67,7 @@ impl Identities {
         &self,
         external_id: Option<&ExternalId>,
         token: Option<&TokenRequest>,
-        slot: KeySlot,
+        signer: &ActiveKey,
         now: OffsetDateTime,
     ) -> Result<CreatedIdentity, IdentityError> {
         let created = self
@@ -83,7 +83,7 @@ impl Identities {
             Created::Existing(record) => (record, false),
         };
         let token = match token {
-            Some(request) => Some(self.mint(&record, request, slot, now)?),
+            Some(request) => Some(self.mint(&record, request, signer, now)?),
             None => None,
         };
         Ok(CreatedIdentity {
@@ -104,11 +104,11 @@ impl Identities {
         &self,
         id: IdentityId,
         request: &TokenRequest,
-        slot: KeySlot,
+        signer: &ActiveKey,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, IdentityError> {
         let record = self.find(id).await?;
-        self.mint(&record, request, slot, now)
+        self.mint(&record, request, signer, now)
     }
 
     /// Kills every token the identity has now; tokens issued afterwards work.
@@ -148,13 +148,13 @@ impl Identities {
         &self,
         record: &IdentityRecord,
         request: &TokenRequest,
-        slot: KeySlot,
+        signer: &ActiveKey,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, IdentityError> {
         let id = IdentityId::from_uuid(record.id);
         let issued = self
             .tokens
-            .mint(id, record.token_generation, request, slot, now)?;
+            .mint(id, record.token_generation, request, signer, now)?;
         self.issue_log.record(record.id, millis(now));
         Ok(issued)
     }

@@ -44,6 +44,9 @@ pub struct KeyService {
     store: Arc<dyn Store>,
     master: MasterKey,
     ring: Arc<KeyRing>,
+    /// Serialises read-then-replace of the ring, so a resync that read the store before a
+    /// regeneration committed cannot put the retired key back after it.
+    changing: tokio::sync::Mutex<()>,
 }
 
 impl KeyService {
@@ -79,6 +82,7 @@ impl KeyService {
             store,
             master,
             ring: Arc::new(KeyRing::new(state)),
+            changing: tokio::sync::Mutex::new(()),
         };
         Ok((service, outcome))
     }
@@ -89,8 +93,9 @@ impl KeyService {
 
     /// Re-reads the active keys (another instance regenerated one).
     pub async fn reload(&self) -> Result<(), KeyError> {
-        let state = load_state(self.store.as_ref(), &self.master).await?;
-        self.ring.replace(state);
+        let _changing = self.changing.lock().await;
+        self.ring
+            .replace(load_state(self.store.as_ref(), &self.master).await?);
         Ok(())
     }
 
@@ -99,10 +104,13 @@ impl KeyService {
     pub async fn regenerate(&self, slot: KeySlot, now: OffsetDateTime) -> Result<(), KeyError> {
         let now_ms = crate::clock::millis(now);
         let credential = Credential::generate(slot, now_ms)?;
+        let _changing = self.changing.lock().await;
         self.store
             .replace_key(&seal(&self.master, &credential)?, now_ms)
             .await?;
-        self.reload().await
+        self.ring
+            .replace(load_state(self.store.as_ref(), &self.master).await?);
+        Ok(())
     }
 }
 

@@ -21,6 +21,16 @@ pub enum StoreError {
     Config(String),
 }
 
+impl StoreError {
+    /// For readiness checks: a query the schema cannot answer means "not migrated".
+    pub(super) fn readiness(error: sqlx::Error) -> Self {
+        match StoreError::from(error) {
+            StoreError::Database(error) => StoreError::NotMigrated(error.to_string()),
+            other => other,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if is_unavailable(&error) {
@@ -41,13 +51,14 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // PostgreSQL: connection exceptions (08…), shutdown (57P…), too many connections.
-            // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6) after busy_timeout.
+            // SQLite reports extended codes; the primary code is the low byte.
+            let sqlite_primary = code.parse::<u32>().ok().map(|c| c & 0xff);
+            // PostgreSQL: connection exceptions (08…), shutdown (57P…), too many connections,
+            // statement timeout (57014). SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6).
             code.starts_with("08")
-                || code.starts_with("57P")
+                || code.starts_with("57")
                 || code == "53300"
-                || code == "5"
-                || code == "6"
+                || matches!(sqlite_primary, Some(5 | 6))
         }
         _ => false,
     }

@@ -14,6 +14,27 @@ macro_rules! select_identity_where {
     };
 }
 
+/// SQL both backends run unchanged (SQLite accepts `$n` placeholders).
+mod sql {
+    pub const INIT_SETTING: &str =
+        "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+    pub const SELECT_SETTING: &str = "SELECT value FROM settings WHERE name = $1";
+    pub const REVOKE_TOKENS: &str = "UPDATE identities SET token_generation = token_generation + 1, \
+         tokens_revoked_at_ms = $2 WHERE id = $1 RETURNING token_generation";
+    pub const DELETE_IDENTITY: &str = "DELETE FROM identities WHERE id = $1";
+    pub const INSERT_TOMBSTONE: &str =
+        "INSERT INTO identity_tombstones (id, deleted_at_ms) VALUES ($1, $2)";
+    pub const PURGE_TOMBSTONES: &str = "DELETE FROM identity_tombstones WHERE deleted_at_ms < $1";
+    pub const SELECT_ACTIVE_KEYS: &str = "SELECT kid, slot, access_key_sealed, signing_key_sealed, created_at_ms \
+         FROM keys WHERE revoked_at_ms IS NULL ORDER BY slot";
+    pub const INSERT_KEY: &str = "INSERT INTO keys (kid, slot, access_key_sealed, signing_key_sealed, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5)";
+    pub const INSERT_KEY_IF_FREE: &str = "INSERT INTO keys (kid, slot, access_key_sealed, signing_key_sealed, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+    pub const RETIRE_ACTIVE_KEY: &str =
+        "UPDATE keys SET revoked_at_ms = $2 WHERE slot = $1 AND revoked_at_ms IS NULL";
+}
+
 mod error;
 mod postgres;
 mod sqlite;
@@ -82,7 +103,7 @@ pub enum FeedEvent {
 
 /// A live feed of changes committed by any instance.
 #[async_trait]
-pub trait ChangeFeed: Send {
+pub trait ChangeFeed: Send + Sync {
     async fn next(&mut self) -> FeedEvent;
 }
 

@@ -4,13 +4,15 @@
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::{
     Backend, ChangeFeed, Created, FeedEvent, IdentityRecord, KeyRecord, PoolOptions, RevocationRow,
-    Store, StoreError,
+    Store, StoreError, sql,
 };
 use crate::changes::Change;
 
@@ -18,20 +20,30 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The `LISTEN`/`NOTIFY` channel changes travel on.
 const CHANNEL: &str = "callsign_changes";
+/// Longest a single statement may run, in milliseconds.
+const STATEMENT_TIMEOUT_MS: &str = "5000";
 
 pub struct PgStore {
     pool: PgPool,
+    /// For the change listener's own connection (it must not hold one of the pool's).
+    url: String,
 }
 
 impl PgStore {
     /// Creates a lazy pool: nothing connects until the first query.
     pub fn open(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
+            // A statement on a dead or stuck connection fails instead of hanging the request.
+            .options([("statement_timeout", STATEMENT_TIMEOUT_MS)]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
-            .connect_lazy(url)
-            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
-        Ok(PgStore { pool })
+            .connect_lazy_with(connect);
+        Ok(PgStore {
+            pool,
+            url: url.to_owned(),
+        })
     }
 
     async fn notify(tx: &mut Transaction<'_, Postgres>, change: Change) -> Result<(), StoreError> {
@@ -82,10 +94,7 @@ impl Store for PgStore {
         .bind(MIGRATOR.iter().map(|m| m.version).collect::<Vec<_>>())
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Database(e) => StoreError::NotMigrated(e.to_string()),
-            other => other,
-        })?;
+        .map_err(StoreError::readiness)?;
         if applied as usize == MIGRATOR.iter().count() {
             Ok(())
         } else {
@@ -97,17 +106,15 @@ impl Store for PgStore {
     }
 
     async fn setting_or_init(&self, name: &str, proposed: &str) -> Result<String, StoreError> {
-        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        sqlx::query(sql::INIT_SETTING)
             .bind(name)
             .bind(proposed)
             .execute(&self.pool)
             .await?;
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-                .bind(name)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(sql::SELECT_SETTING)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn create_identity(
@@ -152,14 +159,11 @@ impl Store for PgStore {
 
     async fn revoke_tokens(&self, id: Uuid, now_ms: i64) -> Result<Option<i64>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let generation: Option<i64> = sqlx::query_scalar(
-            "UPDATE identities SET token_generation = token_generation + 1, \
-             tokens_revoked_at_ms = $2 WHERE id = $1 RETURNING token_generation",
-        )
-        .bind(id)
-        .bind(now_ms)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let generation: Option<i64> = sqlx::query_scalar(sql::REVOKE_TOKENS)
+            .bind(id)
+            .bind(now_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(generation) = generation {
             Self::notify(&mut tx, Change::Revoked { id, generation }).await?;
         }
@@ -169,14 +173,14 @@ impl Store for PgStore {
 
     async fn delete_identity(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query("DELETE FROM identities WHERE id = $1")
+        let deleted = sqlx::query(sql::DELETE_IDENTITY)
             .bind(id)
             .execute(&mut *tx)
             .await?
             .rows_affected()
             > 0;
         if deleted {
-            sqlx::query("INSERT INTO identity_tombstones (id, deleted_at_ms) VALUES ($1, $2)")
+            sqlx::query(sql::INSERT_TOMBSTONE)
                 .bind(id)
                 .bind(now_ms)
                 .execute(&mut *tx)
@@ -227,42 +231,34 @@ impl Store for PgStore {
     }
 
     async fn purge_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(
-            sqlx::query("DELETE FROM identity_tombstones WHERE deleted_at_ms < $1")
-                .bind(before_ms)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
+        Ok(sqlx::query(sql::PURGE_TOMBSTONES)
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     async fn active_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        sqlx::query(
-            "SELECT kid, slot, access_key_sealed, signing_key_sealed, created_at_ms \
-             FROM keys WHERE revoked_at_ms IS NULL ORDER BY slot",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(key_from_row)
-        .collect()
+        sqlx::query(sql::SELECT_ACTIVE_KEYS)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(key_from_row)
+            .collect()
     }
 
     async fn insert_initial_keys(&self, keys: &[KeyRecord]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         for key in keys {
-            let inserted = sqlx::query(
-                "INSERT INTO keys (kid, slot, access_key_sealed, signing_key_sealed, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(&key.kid)
-            .bind(&key.slot)
-            .bind(&key.access_key_sealed)
-            .bind(&key.signing_key_sealed)
-            .bind(key.created_at_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let inserted = sqlx::query(sql::INSERT_KEY_IF_FREE)
+                .bind(&key.kid)
+                .bind(&key.slot)
+                .bind(&key.access_key_sealed)
+                .bind(&key.signing_key_sealed)
+                .bind(key.created_at_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if inserted == 0 {
                 tx.rollback().await?;
                 return Ok(false);
@@ -274,29 +270,30 @@ impl Store for PgStore {
 
     async fn replace_key(&self, key: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE keys SET revoked_at_ms = $2 WHERE slot = $1 AND revoked_at_ms IS NULL")
+        // Concurrent regenerations queue here instead of colliding on the one-active-key index.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('callsign.keys'))")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql::RETIRE_ACTIVE_KEY)
             .bind(&key.slot)
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO keys (kid, slot, access_key_sealed, signing_key_sealed, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&key.kid)
-        .bind(&key.slot)
-        .bind(&key.access_key_sealed)
-        .bind(&key.signing_key_sealed)
-        .bind(key.created_at_ms)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::INSERT_KEY)
+            .bind(&key.kid)
+            .bind(&key.slot)
+            .bind(&key.access_key_sealed)
+            .bind(&key.signing_key_sealed)
+            .bind(key.created_at_ms)
+            .execute(&mut *tx)
+            .await?;
         Self::notify(&mut tx, Change::KeysRotated).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn listen(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
+        let mut listener = PgListener::connect(&self.url).await?;
         listener.listen(CHANNEL).await?;
         Ok(Some(Box::new(PgFeed { listener })))
     }
@@ -315,10 +312,11 @@ impl ChangeFeed for PgFeed {
                     Some(change) => return FeedEvent::Change(change),
                     None => tracing::warn!("ignoring an unknown change notification"),
                 },
-                // The connection dropped; the next call reconnects and re-listens.
+                // The connection dropped: report a gap; the caller subscribes afresh.
                 Ok(None) => return FeedEvent::Gap,
                 Err(error) => {
-                    tracing::warn!(%error, "change feed connection failed; retrying");
+                    tracing::warn!(%error, "change feed connection failed");
+                    // Do not spin while the database is down.
                     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
                     return FeedEvent::Gap;
                 }

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
@@ -17,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     Backend, ChangeFeed, Created, IdentityRecord, KeyRecord, PoolOptions, RevocationRow, Store,
-    StoreError,
+    StoreError, sql,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -35,7 +34,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a 201 or 204 survives a power cut, not only a crash.
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
+            // Waiting on the write lock counts against the same budget as waiting for a connection.
+            .busy_timeout(options.acquire_timeout)
             .foreign_keys(true);
         if let Some(dir) = connect
             .get_filename()
@@ -106,7 +106,7 @@ impl Store for SqliteStore {
             sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
                 .fetch_all(&self.pool)
                 .await
-                .map_err(|e| StoreError::NotMigrated(e.to_string()))?;
+                .map_err(StoreError::readiness)?;
         let missing = MIGRATOR
             .iter()
             .filter(|m| !applied.contains(&m.version))
@@ -121,17 +121,15 @@ impl Store for SqliteStore {
     }
 
     async fn setting_or_init(&self, name: &str, proposed: &str) -> Result<String, StoreError> {
-        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        sqlx::query(sql::INIT_SETTING)
             .bind(name)
             .bind(proposed)
             .execute(&self.pool)
             .await?;
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
-                .bind(name)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(sql::SELECT_SETTING)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn create_identity(
@@ -174,26 +172,23 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_tokens(&self, id: Uuid, now_ms: i64) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "UPDATE identities SET token_generation = token_generation + 1, \
-             tokens_revoked_at_ms = $2 WHERE id = $1 RETURNING token_generation",
-        )
-        .bind(id.hyphenated())
-        .bind(now_ms)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(sql::REVOKE_TOKENS)
+            .bind(id.hyphenated())
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn delete_identity(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query("DELETE FROM identities WHERE id = $1")
+        let deleted = sqlx::query(sql::DELETE_IDENTITY)
             .bind(id.hyphenated())
             .execute(&mut *tx)
             .await?
             .rows_affected()
             > 0;
         if deleted {
-            sqlx::query("INSERT INTO identity_tombstones (id, deleted_at_ms) VALUES ($1, $2)")
+            sqlx::query(sql::INSERT_TOMBSTONE)
                 .bind(id.hyphenated())
                 .bind(now_ms)
                 .execute(&mut *tx)
@@ -245,42 +240,34 @@ impl Store for SqliteStore {
     }
 
     async fn purge_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(
-            sqlx::query("DELETE FROM identity_tombstones WHERE deleted_at_ms < $1")
-                .bind(before_ms)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
+        Ok(sqlx::query(sql::PURGE_TOMBSTONES)
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     async fn active_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        sqlx::query(
-            "SELECT kid, slot, access_key_sealed, signing_key_sealed, created_at_ms \
-             FROM keys WHERE revoked_at_ms IS NULL ORDER BY slot",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(key_from_row)
-        .collect()
+        sqlx::query(sql::SELECT_ACTIVE_KEYS)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(key_from_row)
+            .collect()
     }
 
     async fn insert_initial_keys(&self, keys: &[KeyRecord]) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         for key in keys {
-            let inserted = sqlx::query(
-                "INSERT INTO keys (kid, slot, access_key_sealed, signing_key_sealed, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(&key.kid)
-            .bind(&key.slot)
-            .bind(&key.access_key_sealed)
-            .bind(&key.signing_key_sealed)
-            .bind(key.created_at_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let inserted = sqlx::query(sql::INSERT_KEY_IF_FREE)
+                .bind(&key.kid)
+                .bind(&key.slot)
+                .bind(&key.access_key_sealed)
+                .bind(&key.signing_key_sealed)
+                .bind(key.created_at_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if inserted == 0 {
                 tx.rollback().await?;
                 return Ok(false);
@@ -292,22 +279,19 @@ impl Store for SqliteStore {
 
     async fn replace_key(&self, key: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE keys SET revoked_at_ms = $2 WHERE slot = $1 AND revoked_at_ms IS NULL")
+        sqlx::query(sql::RETIRE_ACTIVE_KEY)
             .bind(&key.slot)
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO keys (kid, slot, access_key_sealed, signing_key_sealed, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&key.kid)
-        .bind(&key.slot)
-        .bind(&key.access_key_sealed)
-        .bind(&key.signing_key_sealed)
-        .bind(key.created_at_ms)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::INSERT_KEY)
+            .bind(&key.kid)
+            .bind(&key.slot)
+            .bind(&key.access_key_sealed)
+            .bind(&key.signing_key_sealed)
+            .bind(key.created_at_ms)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

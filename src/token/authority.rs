@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{Claims, ScopeSet, TokenRequest};
 use crate::identity::{IdentityId, ResourceId};
-use crate::keys::{KeyRing, KeySlot};
+use crate::keys::{ActiveKey, KeyRing};
 use crate::revocation::{RevocationCache, TokenState};
 
 /// Tokens longer than this are refused before any parsing.
@@ -17,8 +17,8 @@ const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// Allowance for clocks of different instances: `nbf` and `iat` may be this far ahead of ours.
 pub const CLOCK_SKEW_SECS: i64 = 5;
 
-/// A freshly minted token.
-#[derive(Debug, Clone)]
+/// A freshly minted token. No `Debug`: it is a bearer credential.
+#[derive(Clone)]
 pub struct IssuedToken {
     pub token: String,
     pub expires_on: OffsetDateTime,
@@ -81,6 +81,10 @@ impl TokenAuthority {
         }
     }
 
+    pub fn ring(&self) -> &Arc<KeyRing> {
+        &self.ring
+    }
+
     pub fn resource(&self) -> &ResourceId {
         &self.resource
     }
@@ -93,17 +97,15 @@ impl TokenAuthority {
         &self.audience
     }
 
-    /// Signs a token for `identity` with the key of `slot`.
+    /// Signs a token for `identity` with `key`'s signing key.
     pub fn mint(
         &self,
         identity: IdentityId,
         generation: i64,
         request: &TokenRequest,
-        slot: KeySlot,
+        key: &ActiveKey,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
-        let ring = self.ring.load();
-        let key = ring.get(slot);
         let iat = now.unix_timestamp();
         let exp = iat + i64::from(request.lifetime.minutes()) * 60;
         let sub = identity.to_raw(&self.resource);
@@ -182,7 +184,7 @@ mod tests {
 
     use super::*;
     use crate::changes::Change;
-    use crate::keys::{ActiveKey, Credential, RingState};
+    use crate::keys::{ActiveKey, Credential, KeySlot, RingState};
     use crate::token::Lifetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-23 18:00:00 UTC);
@@ -201,6 +203,31 @@ mod tests {
             ResourceId::parse(resource).unwrap(),
             "https://callsign.test/".into(),
         )
+    }
+
+    /// Minting with the current key of a slot, as a request authenticated by it would.
+    trait MintAs {
+        fn mint_as(
+            &self,
+            id: IdentityId,
+            generation: i64,
+            request: &TokenRequest,
+            slot: KeySlot,
+            now: OffsetDateTime,
+        ) -> Result<IssuedToken, jsonwebtoken::errors::Error>;
+    }
+
+    impl MintAs for TokenAuthority {
+        fn mint_as(
+            &self,
+            id: IdentityId,
+            generation: i64,
+            request: &TokenRequest,
+            slot: KeySlot,
+            now: OffsetDateTime,
+        ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+            self.mint(id, generation, request, self.ring.load().get(slot), now)
+        }
     }
 
     fn request(minutes: i64) -> TokenRequest {
@@ -231,7 +258,7 @@ mod tests {
         let cache = RevocationCache::new();
         let id = IdentityId::generate();
         let issued = authority
-            .mint(id, 0, &request(60), KeySlot::Primary, NOW)
+            .mint_as(id, 0, &request(60), KeySlot::Primary, NOW)
             .unwrap();
         assert_eq!(issued.expires_on, NOW + time::Duration::minutes(60));
 
@@ -252,7 +279,7 @@ mod tests {
         let authority = authority(ring(), "res");
         let cache = RevocationCache::new();
         let issued = authority
-            .mint(
+            .mint_as(
                 IdentityId::generate(),
                 0,
                 &request(60),
@@ -265,7 +292,7 @@ mod tests {
             Err(Inactive::NotYetValid)
         );
         let within_skew = authority
-            .mint(
+            .mint_as(
                 IdentityId::generate(),
                 0,
                 &request(60),
@@ -281,7 +308,7 @@ mod tests {
         let ours = authority(ring(), "res");
         let cache = RevocationCache::new();
         let foreign = authority(ring(), "res")
-            .mint(
+            .mint_as(
                 IdentityId::generate(),
                 0,
                 &request(60),
@@ -296,7 +323,7 @@ mod tests {
 
         let shared = ring();
         let other_resource = authority(shared.clone(), "other")
-            .mint(
+            .mint_as(
                 IdentityId::generate(),
                 0,
                 &request(60),
@@ -316,7 +343,7 @@ mod tests {
         let authority = authority(ring.clone(), "res");
         let cache = RevocationCache::new();
         let valid = authority
-            .mint(
+            .mint_as(
                 IdentityId::generate(),
                 0,
                 &request(60),
@@ -365,7 +392,7 @@ mod tests {
         let cache = RevocationCache::new();
         let id = IdentityId::generate();
         let old = authority
-            .mint(id, 0, &request(60), KeySlot::Primary, NOW)
+            .mint_as(id, 0, &request(60), KeySlot::Primary, NOW)
             .unwrap();
         cache.apply(
             &Change::Revoked {
@@ -379,7 +406,7 @@ mod tests {
             Err(Inactive::Revoked)
         );
         let new = authority
-            .mint(id, 1, &request(60), KeySlot::Secondary, NOW)
+            .mint_as(id, 1, &request(60), KeySlot::Secondary, NOW)
             .unwrap();
         assert!(authority.verify(&new.token, &cache, NOW).is_ok());
         cache.apply(&Change::Deleted { id: id.uuid() }, 0);
@@ -395,7 +422,7 @@ mod tests {
         for minutes in [60, 61, 999, 1440] {
             for _ in 0..50 {
                 let issued = authority
-                    .mint(
+                    .mint_as(
                         IdentityId::generate(),
                         7,
                         &request(minutes),

@@ -67,7 +67,8 @@ impl ScopeSet {
         let mut scopes = Vec::with_capacity(names.len());
         for name in names {
             let name = name.as_ref();
-            let scope = Scope::parse(name).ok_or_else(|| ScopeError::Unknown(truncate(name)))?;
+            let scope = Scope::parse(name)
+                .ok_or_else(|| ScopeError::Unknown(crate::text::echo(name, 64)))?;
             scopes.push(scope);
         }
         scopes.sort_unstable();
@@ -89,16 +90,6 @@ impl ScopeSet {
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(sep)
-    }
-}
-
-/// Echoes at most 64 characters of client input in an error message.
-fn truncate(input: &str) -> String {
-    const MAX: usize = 64;
-    if input.chars().count() <= MAX {
-        input.to_owned()
-    } else {
-        format!("{}…", input.chars().take(MAX).collect::<String>())
     }
 }
 

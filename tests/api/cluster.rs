@@ -218,3 +218,38 @@ async fn concurrent_issue_and_revoke_on_different_instances_let_no_token_survive
         "the race was exercised on both sides"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_started_after_a_revocation_honours_it_from_its_first_request() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let Some(settings) = ServerSettings::new(Backend::Postgres, dir.path()).await else {
+        return;
+    };
+    let shared = [
+        "--endpoint",
+        "https://callsign.test/",
+        "--resource-id",
+        "cluster-test",
+    ];
+    let a = spawn_process(&settings, dir.clone(), &shared).await;
+    let revoked = a.create_identity().await;
+    let revoked_token = a.token_for(&revoked).await;
+    assert_eq!(a.revoke(&revoked).await.status(), 204);
+    let deleted = a.create_identity().await;
+    let deleted_token = a.token_for(&deleted).await;
+    let delete = a
+        .signed(reqwest::Method::DELETE, &identity_path(&deleted, ""))
+        .send()
+        .await;
+    assert_eq!(delete.status(), 204);
+
+    let late = spawn_process(&settings, dir, &shared).await;
+    assert!(
+        !late.is_active(&revoked_token).await,
+        "revoked before the instance started"
+    );
+    assert!(
+        !late.is_active(&deleted_token).await,
+        "deleted before the instance started"
+    );
+}

@@ -90,6 +90,7 @@ fn jwt_kid(token: &str) -> String {
 async fn keys_list_shows_connection_strings(app: TestApp) {
     let response = app.signed(Method::GET, "/keys").send().await;
     assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
     let keys = body(response).await;
     assert_eq!(
         keys["primaryConnectionString"],

@@ -1,14 +1,15 @@
-//! A JSON body extractor that answers bad input with ACS-shaped 4xx errors. An empty body reads
-//! as `{}`, as the SDKs send no body where every field is optional.
+//! Extractors that answer bad input with ACS-shaped 4xx errors instead of axum's plain text.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
 
+/// A JSON body. An empty body reads as `{}`: the SDKs send none where every field is optional.
 pub struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
@@ -45,5 +46,38 @@ where
                 format!("The request body is not valid: {error}."),
             )
         })
+    }
+}
+
+/// Path parameters (percent-decoded); undecodable ones are a 400, not a plain-text rejection.
+pub struct AcsPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AcsPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| AcsPath(value))
+            .map_err(|rejection| {
+                ApiError::bad_request(
+                    "InvalidPath",
+                    format!("The path is not valid: {}.", rejection.body_text()),
+                )
+            })
+    }
+}
+
+/// The colon action of `…/{action}` routes (`:issueAccessToken`, `:introspect`, …): anything
+/// else is an unknown route.
+pub fn expect_action(action: &str, expected: &str) -> Result<(), ApiError> {
+    if action == expected {
+        Ok(())
+    } else {
+        Err(super::not_found_error())
     }
 }
