@@ -7,8 +7,8 @@ use uuid::Uuid;
 /// A committed change to revocation state or to the key ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// Tokens of `id` minted under a generation below `generation` are dead.
-    Revoked { id: Uuid, generation: i64 },
+    /// Tokens of `id` issued at or before `before_ms` are dead.
+    Revoked { id: Uuid, before_ms: i64 },
     /// `id` is gone, and every token it had with it.
     Deleted { id: Uuid },
     /// A key was regenerated: reload the key ring.
@@ -19,7 +19,7 @@ impl Change {
     /// The compact notification payload.
     pub fn encode(&self) -> String {
         match self {
-            Change::Revoked { id, generation } => format!("r:{}:{generation}", id.simple()),
+            Change::Revoked { id, before_ms } => format!("r:{}:{before_ms}", id.simple()),
             Change::Deleted { id } => format!("d:{}", id.simple()),
             Change::KeysRotated => "k".to_owned(),
         }
@@ -29,9 +29,9 @@ impl Change {
     pub fn decode(payload: &str) -> Option<Change> {
         let mut parts = payload.split(':');
         let change = match (parts.next()?, parts.next(), parts.next()) {
-            ("r", Some(id), Some(generation)) => Change::Revoked {
+            ("r", Some(id), Some(before_ms)) => Change::Revoked {
                 id: Uuid::try_parse(id).ok()?,
-                generation: generation.parse().ok()?,
+                before_ms: before_ms.parse().ok()?,
             },
             ("d", Some(id), None) => Change::Deleted {
                 id: Uuid::try_parse(id).ok()?,
@@ -51,7 +51,10 @@ mod tests {
     fn round_trips() {
         let id = Uuid::new_v4();
         for change in [
-            Change::Revoked { id, generation: 7 },
+            Change::Revoked {
+                id,
+                before_ms: 1_795_000_000_123,
+            },
             Change::Deleted { id },
             Change::KeysRotated,
         ] {

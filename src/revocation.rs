@@ -1,6 +1,7 @@
 //! Revocation state held in memory on every instance, so verifying a token needs no database
 //! round trip. It holds only identities revoked or deleted within the longest token lifetime:
-//! an identity absent here has every token live.
+//! an identity absent here has every token live. A revocation is a cut-off instant: tokens
+//! issued at or before it are dead, tokens issued after it live.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -25,8 +26,14 @@ pub enum TokenState {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Entry {
-    Revoked { generation: i64, seen_ms: i64 },
-    Deleted { seen_ms: i64 },
+    /// `seen_ms` is when this instance last confirmed the entry (it drives retention).
+    Revoked {
+        before_ms: i64,
+        seen_ms: i64,
+    },
+    Deleted {
+        seen_ms: i64,
+    },
 }
 
 impl Entry {
@@ -43,13 +50,13 @@ impl Entry {
             (Entry::Deleted { .. }, _) => self,
             (_, Entry::Deleted { .. }) => newer,
             (
-                Entry::Revoked { generation: a, .. },
+                Entry::Revoked { before_ms: a, .. },
                 Entry::Revoked {
-                    generation: b,
+                    before_ms: b,
                     seen_ms,
                 },
             ) => Entry::Revoked {
-                generation: a.max(b),
+                before_ms: a.max(b),
                 seen_ms,
             },
         }
@@ -67,8 +74,8 @@ impl RevocationCache {
         Self::default()
     }
 
-    /// Whether a token minted for `id` under `generation` is still live.
-    pub fn state(&self, id: Uuid, generation: i64) -> TokenState {
+    /// Whether a token issued for `id` at `issued_at_ms` is still live.
+    pub fn state(&self, id: Uuid, issued_at_ms: i64) -> TokenState {
         let entries = self
             .entries
             .read()
@@ -76,21 +83,29 @@ impl RevocationCache {
         match entries.get(&id) {
             None => TokenState::Live,
             Some(Entry::Deleted { .. }) => TokenState::Deleted,
-            Some(Entry::Revoked {
-                generation: current,
-                ..
-            }) if generation < *current => TokenState::Revoked,
+            Some(Entry::Revoked { before_ms, .. }) if issued_at_ms <= *before_ms => {
+                TokenState::Revoked
+            }
             Some(Entry::Revoked { .. }) => TokenState::Live,
         }
+    }
+
+    /// Whether `id` was deleted (within retention).
+    pub fn is_deleted(&self, id: Uuid) -> bool {
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        matches!(entries.get(&id), Some(Entry::Deleted { .. }))
     }
 
     /// Applies one change, from this instance or another.
     pub fn apply(&self, change: &Change, now_ms: i64) {
         let (id, entry) = match *change {
-            Change::Revoked { id, generation } => (
+            Change::Revoked { id, before_ms } => (
                 id,
                 Entry::Revoked {
-                    generation,
+                    before_ms,
                     seen_ms: now_ms,
                 },
             ),
@@ -103,10 +118,10 @@ impl RevocationCache {
     /// Merges a full snapshot from the store and forgets what is past retention.
     pub fn resync(&self, rows: &[RevocationRow], now_ms: i64) {
         self.insert(rows.iter().map(|row| match *row {
-            RevocationRow::Revoked { id, generation } => (
+            RevocationRow::Revoked { id, before_ms } => (
                 id,
                 Entry::Revoked {
-                    generation,
+                    before_ms,
                     seen_ms: now_ms,
                 },
             ),
@@ -158,21 +173,21 @@ mod tests {
     }
 
     #[test]
-    fn tokens_below_the_current_generation_are_revoked() {
+    fn tokens_issued_up_to_the_cut_off_are_revoked() {
         let cache = RevocationCache::new();
         let id = Uuid::new_v4();
-        cache.apply(&Change::Revoked { id, generation: 2 }, 0);
-        assert_eq!(cache.state(id, 0), TokenState::Revoked);
+        cache.apply(&Change::Revoked { id, before_ms: 2 }, 0);
         assert_eq!(cache.state(id, 1), TokenState::Revoked);
-        assert_eq!(cache.state(id, 2), TokenState::Live);
+        assert_eq!(cache.state(id, 2), TokenState::Revoked);
+        assert_eq!(cache.state(id, 3), TokenState::Live);
     }
 
     #[test]
-    fn a_stale_resync_cannot_lower_the_generation() {
+    fn a_stale_resync_cannot_move_the_cut_off_back() {
         let cache = RevocationCache::new();
         let id = Uuid::new_v4();
-        cache.apply(&Change::Revoked { id, generation: 3 }, 0);
-        cache.resync(&[RevocationRow::Revoked { id, generation: 1 }], 1);
+        cache.apply(&Change::Revoked { id, before_ms: 3 }, 0);
+        cache.resync(&[RevocationRow::Revoked { id, before_ms: 1 }], 1);
         assert_eq!(cache.state(id, 2), TokenState::Revoked);
     }
 
@@ -181,7 +196,7 @@ mod tests {
         let cache = RevocationCache::new();
         let id = Uuid::new_v4();
         cache.apply(&Change::Deleted { id }, 0);
-        cache.apply(&Change::Revoked { id, generation: 9 }, 1);
+        cache.apply(&Change::Revoked { id, before_ms: 9 }, 1);
         assert_eq!(cache.state(id, 100), TokenState::Deleted);
     }
 

@@ -144,7 +144,7 @@ fn self_test(tokens: &TokenAuthority, revocations: &RevocationCache) -> anyhow::
     let ring = tokens.ring().load();
     for key in ring.both() {
         let issued = tokens
-            .mint(IdentityId::generate(), 0, &request, key, now)
+            .mint(IdentityId::generate(), &request, key, now)
             .context("token self-test: signing failed")?;
         tokens
             .verify(&issued.token, revocations, now)

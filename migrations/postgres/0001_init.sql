@@ -11,12 +11,11 @@ CREATE TABLE identities (
     external_id             TEXT UNIQUE,
     created_at_ms           BIGINT NOT NULL,
     last_token_issued_at_ms BIGINT,
-    -- Bumped by each revocation; a token carries the generation it was minted under.
-    token_generation        BIGINT NOT NULL DEFAULT 0,
-    tokens_revoked_at_ms    BIGINT
+    -- Tokens issued at or before this instant are revoked (NULL: never revoked).
+    tokens_revoked_before_ms BIGINT
 );
-CREATE INDEX identities_tokens_revoked_at ON identities (tokens_revoked_at_ms)
-    WHERE tokens_revoked_at_ms IS NOT NULL;
+CREATE INDEX identities_tokens_revoked_before ON identities (tokens_revoked_before_ms)
+    WHERE tokens_revoked_before_ms IS NOT NULL;
 
 -- Deleted identities, kept until every token they could have had has expired.
 CREATE TABLE identity_tombstones (

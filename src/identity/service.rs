@@ -1,9 +1,20 @@
 //! The identity use cases. Each write is committed before it returns and applied to this
 //! instance's revocation cache at once; other instances learn of it through the store's feed.
+//!
+//! Issuing touches no database in the steady state: identities this instance has seen are
+//! remembered for an hour, and revocation state is in memory. What keeps issue and revoke
+//! race-free across instances is time, not a read: a revocation's cut-off is set
+//! [`COMMIT_WAIT`] ahead of the revoking instance's clock, and the call returns only once that
+//! instant has passed. A token issued before the revoke returned has `iatMs` at or before the
+//! cut-off (dead); one issued after has `iatMs` past it (live), on every instance whose clock is
+//! within `COMMIT_WAIT` of the revoker's.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use moka::sync::Cache;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::{ExternalId, IdentityId, IssueLog};
 use crate::changes::Change;
@@ -40,11 +51,21 @@ pub struct CreatedIdentity {
     pub is_new: bool,
 }
 
+/// How far ahead of the clock a revocation's cut-off is set, and how long revoke waits: the
+/// tolerated clock skew between instances.
+pub const COMMIT_WAIT: Duration = Duration::from_millis(20);
+/// How long an identity known to exist is trusted without asking the store. Far shorter than
+/// deletion tombstones are kept, so a deletion is always seen before this expires.
+const KNOWN_FOR: Duration = Duration::from_secs(3600);
+const KNOWN_CAPACITY: u64 = 1_000_000;
+
 pub struct Identities {
     store: Arc<dyn Store>,
     tokens: Arc<TokenAuthority>,
     revocations: Arc<RevocationCache>,
     issue_log: Arc<IssueLog>,
+    /// Identities recently seen to exist.
+    known: Cache<Uuid, ()>,
 }
 
 impl Identities {
@@ -59,6 +80,10 @@ impl Identities {
             tokens,
             revocations,
             issue_log,
+            known: Cache::builder()
+                .max_capacity(KNOWN_CAPACITY)
+                .time_to_live(KNOWN_FOR)
+                .build(),
         }
     }
 
@@ -82,8 +107,11 @@ impl Identities {
             Created::New(record) => (record, true),
             Created::Existing(record) => (record, false),
         };
+        self.known.insert(record.id, ());
         let token = match token {
-            Some(request) => Some(self.mint(&record, request, signer, now)?),
+            Some(request) => {
+                Some(self.mint(IdentityId::from_uuid(record.id), request, signer, now)?)
+            }
             None => None,
         };
         Ok(CreatedIdentity {
@@ -98,8 +126,7 @@ impl Identities {
         Ok(self.view(record))
     }
 
-    /// Issues a token. Reads the identity's current generation from the store, so a token
-    /// issued after a revocation returned (on any instance) is never born revoked.
+    /// Issues a token: from memory when the identity is known, else after one store read.
     pub async fn issue(
         &self,
         id: IdentityId,
@@ -107,22 +134,33 @@ impl Identities {
         signer: &ActiveKey,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, IdentityError> {
-        let record = self.find(id).await?;
-        self.mint(&record, request, signer, now)
+        let uuid = id.uuid();
+        if self.revocations.is_deleted(uuid) {
+            return Err(IdentityError::NotFound);
+        }
+        if !self.known.contains_key(&uuid) {
+            self.find(id).await?;
+        }
+        self.mint(id, request, signer, now)
     }
 
-    /// Kills every token the identity has now; tokens issued afterwards work.
+    /// Kills every token the identity was issued until now; tokens issued after it returns work.
     pub async fn revoke(&self, id: IdentityId, now: OffsetDateTime) -> Result<(), IdentityError> {
-        let generation = self
-            .store
-            .revoke_tokens(id.uuid(), millis(now))
-            .await?
-            .ok_or(IdentityError::NotFound)?;
+        let cut_off = now + COMMIT_WAIT;
+        let before_ms = millis(cut_off);
+        if !self.store.revoke_tokens(id.uuid(), before_ms).await? {
+            return Err(IdentityError::NotFound);
+        }
         let change = Change::Revoked {
             id: id.uuid(),
-            generation,
+            before_ms,
         };
         self.revocations.apply(&change, millis(now));
+        // Commit wait: return only once every clock within the skew bound is past the cut-off.
+        let remaining = cut_off - OffsetDateTime::now_utc() + time::Duration::milliseconds(1);
+        if remaining.is_positive() {
+            tokio::time::sleep(remaining.unsigned_abs()).await;
+        }
         Ok(())
     }
 
@@ -133,29 +171,30 @@ impl Identities {
         }
         self.revocations
             .apply(&Change::Deleted { id: id.uuid() }, millis(now));
+        self.known.invalidate(&id.uuid());
         self.issue_log.forget(id.uuid());
         Ok(())
     }
 
     async fn find(&self, id: IdentityId) -> Result<IdentityRecord, IdentityError> {
-        self.store
+        let record = self
+            .store
             .find_identity(id.uuid())
             .await?
-            .ok_or(IdentityError::NotFound)
+            .ok_or(IdentityError::NotFound)?;
+        self.known.insert(record.id, ());
+        Ok(record)
     }
 
     fn mint(
         &self,
-        record: &IdentityRecord,
+        id: IdentityId,
         request: &TokenRequest,
         signer: &ActiveKey,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, IdentityError> {
-        let id = IdentityId::from_uuid(record.id);
-        let issued = self
-            .tokens
-            .mint(id, record.token_generation, request, signer, now)?;
-        self.issue_log.record(record.id, millis(now));
+        let issued = self.tokens.mint(id, request, signer, now)?;
+        self.issue_log.record(id.uuid(), millis(now));
         Ok(issued)
     }
 

@@ -7,7 +7,7 @@
 macro_rules! select_identity_where {
     ($condition:literal) => {
         concat!(
-            "SELECT id, external_id, created_at_ms, last_token_issued_at_ms, token_generation ",
+            "SELECT id, external_id, created_at_ms, last_token_issued_at_ms ",
             "FROM identities WHERE ",
             $condition
         )
@@ -19,8 +19,13 @@ mod sql {
     pub const INIT_SETTING: &str =
         "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING";
     pub const SELECT_SETTING: &str = "SELECT value FROM settings WHERE name = $1";
-    pub const REVOKE_TOKENS: &str = "UPDATE identities SET token_generation = token_generation + 1, \
-         tokens_revoked_at_ms = $2 WHERE id = $1 RETURNING token_generation";
+    pub const REVOKE_TOKENS: &str = "UPDATE identities SET tokens_revoked_before_ms = \
+         CASE WHEN tokens_revoked_before_ms > $2 THEN tokens_revoked_before_ms ELSE $2 END \
+         WHERE id = $1";
+    pub const REVOCATIONS_SINCE: &str = "SELECT id, tokens_revoked_before_ms AS before_ms, 0 AS deleted FROM identities \
+           WHERE tokens_revoked_before_ms > $1 \
+         UNION ALL \
+         SELECT id, deleted_at_ms, 1 FROM identity_tombstones WHERE deleted_at_ms > $1";
     pub const DELETE_IDENTITY: &str = "DELETE FROM identities WHERE id = $1";
     pub const INSERT_TOMBSTONE: &str =
         "INSERT INTO identity_tombstones (id, deleted_at_ms) VALUES ($1, $2)";
@@ -64,8 +69,6 @@ pub struct IdentityRecord {
     pub external_id: Option<String>,
     pub created_at_ms: i64,
     pub last_token_issued_at_ms: Option<i64>,
-    /// Bumped by every revocation; tokens minted under an older generation are dead.
-    pub token_generation: i64,
 }
 
 /// The outcome of creating an identity: created now, or already there under the same external id.
@@ -78,8 +81,14 @@ pub enum Created {
 /// Revocation state of one identity, as the in-memory caches need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RevocationRow {
-    Revoked { id: Uuid, generation: i64 },
-    Deleted { id: Uuid },
+    /// Tokens issued at or before `before_ms` are revoked.
+    Revoked {
+        id: Uuid,
+        before_ms: i64,
+    },
+    Deleted {
+        id: Uuid,
+    },
 }
 
 /// One access key with its paired token-signing key, both sealed with the master key.
@@ -128,8 +137,9 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<Created, StoreError>;
     async fn find_identity(&self, id: Uuid) -> Result<Option<IdentityRecord>, StoreError>;
-    /// Bumps the identity's token generation; `None` if it does not exist.
-    async fn revoke_tokens(&self, id: Uuid, now_ms: i64) -> Result<Option<i64>, StoreError>;
+    /// Revokes the identity's tokens issued at or before `before_ms` (never moving an earlier
+    /// cut-off back); `false` if it does not exist.
+    async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError>;
     /// Erases the identity, leaving a tombstone; `false` if it did not exist.
     async fn delete_identity(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError>;
     /// Records when identities last got a token (batched, off the issuing path).

@@ -62,7 +62,6 @@ fn identity_from_row(row: &sqlx::postgres::PgRow) -> Result<IdentityRecord, Stor
         external_id: row.try_get("external_id")?,
         created_at_ms: row.try_get("created_at_ms")?,
         last_token_issued_at_ms: row.try_get("last_token_issued_at_ms")?,
-        token_generation: row.try_get("token_generation")?,
     })
 }
 
@@ -126,7 +125,7 @@ impl Store for PgStore {
         let inserted = sqlx::query(
             "INSERT INTO identities (id, external_id, created_at_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (external_id) DO NOTHING \
-             RETURNING id, external_id, created_at_ms, last_token_issued_at_ms, token_generation",
+             RETURNING id, external_id, created_at_ms, last_token_issued_at_ms",
         )
         .bind(id)
         .bind(external_id)
@@ -157,18 +156,20 @@ impl Store for PgStore {
             .transpose()
     }
 
-    async fn revoke_tokens(&self, id: Uuid, now_ms: i64) -> Result<Option<i64>, StoreError> {
+    async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let generation: Option<i64> = sqlx::query_scalar(sql::REVOKE_TOKENS)
+        let revoked = sqlx::query(sql::REVOKE_TOKENS)
             .bind(id)
-            .bind(now_ms)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(generation) = generation {
-            Self::notify(&mut tx, Change::Revoked { id, generation }).await?;
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        if revoked {
+            Self::notify(&mut tx, Change::Revoked { id, before_ms }).await?;
         }
         tx.commit().await?;
-        Ok(generation)
+        Ok(revoked)
     }
 
     async fn delete_identity(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
@@ -206,24 +207,19 @@ impl Store for PgStore {
     }
 
     async fn revocations_since(&self, since_ms: i64) -> Result<Vec<RevocationRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, token_generation, FALSE AS deleted FROM identities \
-               WHERE tokens_revoked_at_ms > $1 \
-             UNION ALL \
-             SELECT id, 0, TRUE FROM identity_tombstones WHERE deleted_at_ms > $1",
-        )
-        .bind(since_ms)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sql::REVOCATIONS_SINCE)
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 let id = row.try_get("id")?;
-                Ok(if row.try_get("deleted")? {
+                Ok(if row.try_get::<i32, _>("deleted")? == 1 {
                     RevocationRow::Deleted { id }
                 } else {
                     RevocationRow::Revoked {
                         id,
-                        generation: row.try_get("token_generation")?,
+                        before_ms: row.try_get("before_ms")?,
                     }
                 })
             })

@@ -76,7 +76,6 @@ fn identity_from_row(row: &SqliteRow) -> Result<IdentityRecord, StoreError> {
         external_id: row.try_get("external_id")?,
         created_at_ms: row.try_get("created_at_ms")?,
         last_token_issued_at_ms: row.try_get("last_token_issued_at_ms")?,
-        token_generation: row.try_get("token_generation")?,
     })
 }
 
@@ -150,7 +149,7 @@ impl Store for SqliteStore {
         }
         let row = sqlx::query(
             "INSERT INTO identities (id, external_id, created_at_ms) VALUES ($1, $2, $3) \
-             RETURNING id, external_id, created_at_ms, last_token_issued_at_ms, token_generation",
+             RETURNING id, external_id, created_at_ms, last_token_issued_at_ms",
         )
         .bind(id.hyphenated())
         .bind(external_id)
@@ -171,12 +170,14 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    async fn revoke_tokens(&self, id: Uuid, now_ms: i64) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(sql::REVOKE_TOKENS)
+    async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query(sql::REVOKE_TOKENS)
             .bind(id.hyphenated())
-            .bind(now_ms)
-            .fetch_optional(&self.pool)
-            .await?)
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            > 0)
     }
 
     async fn delete_identity(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
@@ -215,24 +216,19 @@ impl Store for SqliteStore {
     }
 
     async fn revocations_since(&self, since_ms: i64) -> Result<Vec<RevocationRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, token_generation, 0 AS deleted FROM identities \
-               WHERE tokens_revoked_at_ms > $1 \
-             UNION ALL \
-             SELECT id, 0, 1 FROM identity_tombstones WHERE deleted_at_ms > $1",
-        )
-        .bind(since_ms)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(sql::REVOCATIONS_SINCE)
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 let id = uuid_from(row, "id")?;
-                Ok(if row.try_get::<bool, _>("deleted")? {
+                Ok(if row.try_get::<i32, _>("deleted")? == 1 {
                     RevocationRow::Deleted { id }
                 } else {
                     RevocationRow::Revoked {
                         id,
-                        generation: row.try_get("token_generation")?,
+                        before_ms: row.try_get("before_ms")?,
                     }
                 })
             })

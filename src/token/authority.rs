@@ -101,12 +101,12 @@ impl TokenAuthority {
     pub fn mint(
         &self,
         identity: IdentityId,
-        generation: i64,
         request: &TokenRequest,
         key: &ActiveKey,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let iat = now.unix_timestamp();
+        let iat_ms = crate::clock::millis(now);
         let exp = iat + i64::from(request.lifetime.minutes()) * 60;
         let sub = identity.to_raw(&self.resource);
         let claims = Claims {
@@ -116,8 +116,8 @@ impl TokenAuthority {
             sub,
             acs_scope: request.scopes.join(","),
             resource_id: self.resource.to_string(),
-            generation,
             iat,
+            iat_ms,
             nbf: iat,
             exp,
             jti: Uuid::new_v4().simple().to_string(),
@@ -159,11 +159,14 @@ impl TokenAuthority {
         if claims.nbf > now + CLOCK_SKEW_SECS || claims.iat > now + CLOCK_SKEW_SECS {
             return Err(Inactive::NotYetValid);
         }
+        if claims.iat_ms.div_euclid(1000) != claims.iat {
+            return Err(Inactive::Invalid);
+        }
         let identity =
             IdentityId::parse(&claims.sub, &self.resource).map_err(|_| Inactive::Invalid)?;
         let scopes = ScopeSet::parse(&claims.acs_scope.split(',').collect::<Vec<_>>())
             .map_err(|_| Inactive::Invalid)?;
-        match revocations.state(identity.uuid(), claims.generation) {
+        match revocations.state(identity.uuid(), claims.iat_ms) {
             TokenState::Live => Ok(VerifiedToken {
                 identity,
                 scopes,
@@ -210,7 +213,6 @@ mod tests {
         fn mint_as(
             &self,
             id: IdentityId,
-            generation: i64,
             request: &TokenRequest,
             slot: KeySlot,
             now: OffsetDateTime,
@@ -221,12 +223,11 @@ mod tests {
         fn mint_as(
             &self,
             id: IdentityId,
-            generation: i64,
             request: &TokenRequest,
             slot: KeySlot,
             now: OffsetDateTime,
         ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
-            self.mint(id, generation, request, self.ring.load().get(slot), now)
+            self.mint(id, request, self.ring.load().get(slot), now)
         }
     }
 
@@ -258,7 +259,7 @@ mod tests {
         let cache = RevocationCache::new();
         let id = IdentityId::generate();
         let issued = authority
-            .mint_as(id, 0, &request(60), KeySlot::Primary, NOW)
+            .mint_as(id, &request(60), KeySlot::Primary, NOW)
             .unwrap();
         assert_eq!(issued.expires_on, NOW + time::Duration::minutes(60));
 
@@ -281,7 +282,6 @@ mod tests {
         let issued = authority
             .mint_as(
                 IdentityId::generate(),
-                0,
                 &request(60),
                 KeySlot::Primary,
                 NOW + time::Duration::seconds(CLOCK_SKEW_SECS + 1),
@@ -294,7 +294,6 @@ mod tests {
         let within_skew = authority
             .mint_as(
                 IdentityId::generate(),
-                0,
                 &request(60),
                 KeySlot::Primary,
                 NOW + time::Duration::seconds(CLOCK_SKEW_SECS),
@@ -308,13 +307,7 @@ mod tests {
         let ours = authority(ring(), "res");
         let cache = RevocationCache::new();
         let foreign = authority(ring(), "res")
-            .mint_as(
-                IdentityId::generate(),
-                0,
-                &request(60),
-                KeySlot::Primary,
-                NOW,
-            )
+            .mint_as(IdentityId::generate(), &request(60), KeySlot::Primary, NOW)
             .unwrap();
         assert_eq!(
             ours.verify(&foreign.token, &cache, NOW),
@@ -323,13 +316,7 @@ mod tests {
 
         let shared = ring();
         let other_resource = authority(shared.clone(), "other")
-            .mint_as(
-                IdentityId::generate(),
-                0,
-                &request(60),
-                KeySlot::Primary,
-                NOW,
-            )
+            .mint_as(IdentityId::generate(), &request(60), KeySlot::Primary, NOW)
             .unwrap();
         assert_eq!(
             authority(shared, "res").verify(&other_resource.token, &cache, NOW),
@@ -343,13 +330,7 @@ mod tests {
         let authority = authority(ring.clone(), "res");
         let cache = RevocationCache::new();
         let valid = authority
-            .mint_as(
-                IdentityId::generate(),
-                0,
-                &request(60),
-                KeySlot::Primary,
-                NOW,
-            )
+            .mint_as(IdentityId::generate(), &request(60), KeySlot::Primary, NOW)
             .unwrap();
         let claims: serde_json::Value =
             serde_json::to_value(authority.verify(&valid.token, &cache, NOW).unwrap().claims)
@@ -370,6 +351,8 @@ mod tests {
             ("aud", json!(["someone-else"])),
             ("iss", json!("https://evil.test/")),
             ("acsScope", json!("chat,admin")),
+            ("iatMs", json!(0)),
+            ("iatMs", json!(null)),
         ] {
             let mut claims = claims.clone();
             if value.is_null() {
@@ -392,12 +375,13 @@ mod tests {
         let cache = RevocationCache::new();
         let id = IdentityId::generate();
         let old = authority
-            .mint_as(id, 0, &request(60), KeySlot::Primary, NOW)
+            .mint_as(id, &request(60), KeySlot::Primary, NOW)
             .unwrap();
+        let cut_off = crate::clock::millis(NOW);
         cache.apply(
             &Change::Revoked {
                 id: id.uuid(),
-                generation: 1,
+                before_ms: cut_off,
             },
             0,
         );
@@ -406,7 +390,12 @@ mod tests {
             Err(Inactive::Revoked)
         );
         let new = authority
-            .mint_as(id, 1, &request(60), KeySlot::Secondary, NOW)
+            .mint_as(
+                id,
+                &request(60),
+                KeySlot::Secondary,
+                NOW + time::Duration::milliseconds(1),
+            )
             .unwrap();
         assert!(authority.verify(&new.token, &cache, NOW).is_ok());
         cache.apply(&Change::Deleted { id: id.uuid() }, 0);
@@ -424,7 +413,6 @@ mod tests {
                 let issued = authority
                     .mint_as(
                         IdentityId::generate(),
-                        7,
                         &request(minutes),
                         KeySlot::Primary,
                         NOW,

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// JWT claims. The ACS-specific ones (`skypeid`, `acsScope`, `resourceId`) carry the same
-/// meaning as in tokens ACS issues; `gen` is Callsign's revocation generation.
+/// meaning as in tokens ACS issues; `iatMs` is the issue instant in milliseconds, which
+/// revocation cut-offs are compared with.
 ///
 /// Every value is plain ASCII without `>`, `?` or `~`, so the base64url payload never contains
 /// `-` or `_`: the Python SDK decodes the payload with the *standard* base64 alphabet, which would
@@ -21,10 +22,9 @@ pub struct Claims {
     pub acs_scope: String,
     #[serde(rename = "resourceId")]
     pub resource_id: String,
-    /// The identity's token generation when minted; revocation raises it.
-    #[serde(rename = "gen")]
-    pub generation: i64,
     pub iat: i64,
+    #[serde(rename = "iatMs")]
+    pub iat_ms: i64,
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
