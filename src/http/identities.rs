@@ -25,10 +25,12 @@ pub struct CreateIdentityBody {
     external_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of the colon actions: `:issueAccessToken` needs `scopes`, `:revokeAccessTokens`
+/// takes none.
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct IssueTokenBody {
-    scopes: Vec<String>,
+pub struct ActionBody {
+    scopes: Option<Vec<String>>,
     expires_in_minutes: Option<i64>,
 }
 
@@ -159,18 +161,17 @@ pub async fn action(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
     AcsPath((id, action)): AcsPath<(String, String)>,
-    body: JsonBody<serde_json::Value>,
+    JsonBody(body): JsonBody<ActionBody>,
 ) -> Result<Response, ApiError> {
     match action.as_str() {
         ":issueAccessToken" => {
-            let JsonBody(body) = body;
-            let body: IssueTokenBody = serde_json::from_value(body).map_err(|error| {
+            let scopes = body.scopes.ok_or_else(|| {
                 ApiError::bad_request(
                     "InvalidRequestBody",
-                    format!("The request body is not valid: {error}."),
+                    "The request body is not valid: missing field `scopes`.",
                 )
             })?;
-            let request = token_request(&body.scopes, body.expires_in_minutes)?;
+            let request = token_request(&scopes, body.expires_in_minutes)?;
             let id = state.parse_id(&id)?;
             let issued = state
                 .identities

@@ -39,18 +39,21 @@ impl IssueLog {
         self.lock().remove(&id);
     }
 
-    /// Writes the pending batch; on failure it is kept for the next flush.
+    /// Writes the pending batch. Entries stay visible to [`IssueLog::pending`] until written,
+    /// and are kept for the next flush on failure.
     pub async fn flush(&self, store: &dyn Store) -> Result<usize, StoreError> {
-        let batch: Vec<(Uuid, i64)> = self.lock().drain().collect();
+        let batch: Vec<(Uuid, i64)> = self.lock().iter().map(|(id, at)| (*id, *at)).collect();
         if batch.is_empty() {
             return Ok(0);
         }
-        match store.record_tokens_issued(&batch).await {
-            Ok(()) => Ok(batch.len()),
-            Err(error) => {
-                batch.into_iter().for_each(|(id, at)| self.record(id, at));
-                Err(error)
+        store.record_tokens_issued(&batch).await?;
+        let mut pending = self.lock();
+        for (id, at) in &batch {
+            // A newer time recorded meanwhile waits for the next flush.
+            if pending.get(id) == Some(at) {
+                pending.remove(id);
             }
         }
+        Ok(batch.len())
     }
 }
