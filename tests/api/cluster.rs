@@ -253,3 +253,22 @@ async fn an_instance_started_after_a_revocation_honours_it_from_its_first_reques
         "deleted before the instance started"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_token_issued_at_is_written_in_batches_and_seen_by_other_instances() {
+    let Some((a, b)) = cluster().await else {
+        return;
+    };
+    let id = a.create_identity().await;
+    a.token_for(&id).await;
+    let path = identity_path(&id, "");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = body(b.signed(reqwest::Method::GET, &path).send().await).await;
+        if seen.get("lastTokenIssuedAt").is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never written: {seen}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
