@@ -40,6 +40,18 @@ mod sql {
         "UPDATE keys SET revoked_at_ms = $2 WHERE slot = $1 AND revoked_at_ms IS NULL";
 }
 
+/// Binds a [`KeyRecord`]'s columns in `sql::INSERT_KEY*` order.
+macro_rules! bind_key {
+    ($query:expr, $key:expr) => {
+        $query
+            .bind(&$key.kid)
+            .bind(&$key.slot)
+            .bind(&$key.access_key_sealed)
+            .bind(&$key.signing_key_sealed)
+            .bind($key.created_at_ms)
+    };
+}
+
 mod error;
 mod postgres;
 mod sqlite;
@@ -89,6 +101,17 @@ pub enum RevocationRow {
     Deleted {
         id: Uuid,
     },
+}
+
+impl RevocationRow {
+    /// A row of `sql::REVOCATIONS_SINCE`: `deleted` is 1 for a tombstone.
+    fn from_columns(id: Uuid, deleted: i32, before_ms: i64) -> Self {
+        if deleted == 1 {
+            RevocationRow::Deleted { id }
+        } else {
+            RevocationRow::Revoked { id, before_ms }
+        }
+    }
 }
 
 /// One access key with its paired token-signing key, both sealed with the master key.

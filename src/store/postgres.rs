@@ -213,15 +213,11 @@ impl Store for PgStore {
             .await?;
         rows.iter()
             .map(|row| {
-                let id = row.try_get("id")?;
-                Ok(if row.try_get::<i32, _>("deleted")? == 1 {
-                    RevocationRow::Deleted { id }
-                } else {
-                    RevocationRow::Revoked {
-                        id,
-                        before_ms: row.try_get("before_ms")?,
-                    }
-                })
+                Ok(RevocationRow::from_columns(
+                    row.try_get("id")?,
+                    row.try_get("deleted")?,
+                    row.try_get("before_ms")?,
+                ))
             })
             .collect()
     }
@@ -246,12 +242,7 @@ impl Store for PgStore {
     async fn insert_initial_keys(&self, keys: &[KeyRecord]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         for key in keys {
-            let inserted = sqlx::query(sql::INSERT_KEY_IF_FREE)
-                .bind(&key.kid)
-                .bind(&key.slot)
-                .bind(&key.access_key_sealed)
-                .bind(&key.signing_key_sealed)
-                .bind(key.created_at_ms)
+            let inserted = bind_key!(sqlx::query(sql::INSERT_KEY_IF_FREE), key)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -275,12 +266,7 @@ impl Store for PgStore {
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(sql::INSERT_KEY)
-            .bind(&key.kid)
-            .bind(&key.slot)
-            .bind(&key.access_key_sealed)
-            .bind(&key.signing_key_sealed)
-            .bind(key.created_at_ms)
+        bind_key!(sqlx::query(sql::INSERT_KEY), key)
             .execute(&mut *tx)
             .await?;
         Self::notify(&mut tx, Change::KeysRotated).await?;

@@ -8,20 +8,36 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-/// Two instances of the real binary on a fresh database, sharing keys, master key, resource id
-/// and endpoint (as a deployment behind a load balancer does).
+/// Settings for instances of one deployment on a fresh database: shared keys, master key,
+/// resource id and endpoint, as behind a load balancer.
+struct Deployment {
+    settings: ServerSettings,
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl Deployment {
+    async fn new() -> Option<Self> {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let settings = ServerSettings::new(Backend::Postgres, dir.path()).await?;
+        Some(Deployment { settings, dir })
+    }
+
+    /// Starts one more instance of the real binary.
+    async fn instance(&self) -> TestApp {
+        let shared = [
+            "--endpoint",
+            "https://callsign.test/",
+            "--resource-id",
+            "cluster-test",
+        ];
+        spawn_process(&self.settings, self.dir.clone(), &shared).await
+    }
+}
+
+/// Two instances of one deployment.
 async fn cluster() -> Option<(TestApp, TestApp)> {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let settings = ServerSettings::new(Backend::Postgres, dir.path()).await?;
-    let shared = [
-        "--endpoint",
-        "https://callsign.test/",
-        "--resource-id",
-        "cluster-test",
-    ];
-    let a = spawn_process(&settings, dir.clone(), &shared).await;
-    let b = spawn_process(&settings, dir, &shared).await;
-    Some((a, b))
+    let deployment = Deployment::new().await?;
+    Some((deployment.instance().await, deployment.instance().await))
 }
 
 /// Polls `app` until `token` is inactive; returns how long that took.
@@ -109,20 +125,7 @@ async fn key_regenerated_on_one_instance_is_honoured_by_the_other_within_a_secon
         .to_owned();
     let returned = Instant::now();
 
-    let introspect_on_b = |token: String| {
-        let b = &b;
-        let secondary = secondary.clone();
-        async move {
-            let response = b
-                .post("/tokens/:introspect")
-                .json(&json!({ "token": token }))
-                .key(&secondary)
-                .send()
-                .await;
-            body(response).await["active"].as_bool().unwrap()
-        }
-    };
-    while introspect_on_b(under_primary.clone()).await {
+    while b.is_active_with_key(&under_primary, &secondary).await {
         assert!(
             returned.elapsed() < Duration::from_secs(1),
             "old primary's token still active on B"
@@ -131,7 +134,7 @@ async fn key_regenerated_on_one_instance_is_honoured_by_the_other_within_a_secon
     }
     eprintln!("key regeneration reached B in {:?}", returned.elapsed());
     assert!(
-        introspect_on_b(under_secondary).await,
+        b.is_active_with_key(&under_secondary, &secondary).await,
         "secondary's token lives"
     );
 
@@ -221,17 +224,10 @@ async fn concurrent_issue_and_revoke_on_different_instances_let_no_token_survive
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_started_after_a_revocation_honours_it_from_its_first_request() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let Some(settings) = ServerSettings::new(Backend::Postgres, dir.path()).await else {
+    let Some(deployment) = Deployment::new().await else {
         return;
     };
-    let shared = [
-        "--endpoint",
-        "https://callsign.test/",
-        "--resource-id",
-        "cluster-test",
-    ];
-    let a = spawn_process(&settings, dir.clone(), &shared).await;
+    let a = deployment.instance().await;
     let revoked = a.create_identity().await;
     let revoked_token = a.token_for(&revoked).await;
     assert_eq!(a.revoke(&revoked).await.status(), 204);
@@ -243,7 +239,7 @@ async fn an_instance_started_after_a_revocation_honours_it_from_its_first_reques
         .await;
     assert_eq!(delete.status(), 204);
 
-    let late = spawn_process(&settings, dir, &shared).await;
+    let late = deployment.instance().await;
     assert!(
         !late.is_active(&revoked_token).await,
         "revoked before the instance started"

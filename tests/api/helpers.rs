@@ -57,21 +57,27 @@ pub fn random_key() -> String {
     STANDARD.encode(bytes)
 }
 
-/// The PostgreSQL admin URL, or `None` (loudly) when PostgreSQL tests are not configured.
-/// In CI (`CI=true`) a missing `CALLSIGN_TEST_PG` fails the test instead.
-pub fn pg_admin_url() -> Option<String> {
-    match std::env::var("CALLSIGN_TEST_PG") {
-        Ok(url) if !url.is_empty() => Some(url),
+/// The value of `var`, or `None` with a loud message when it is unset. In CI (`CI=true`) an
+/// unset variable fails the test instead: nothing may be skipped there.
+pub fn required_env(var: &str, how: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => Some(value),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CALLSIGN_TEST_PG must be set in CI: PostgreSQL tests may not be skipped")
+            panic!("{var} must be set in CI: these tests may not be skipped")
         }
         _ => {
-            eprintln!(
-                "\n!!! SKIPPING a PostgreSQL test: set CALLSIGN_TEST_PG=postgres://postgres@127.0.0.1:5432/postgres !!!\n"
-            );
+            eprintln!("\n!!! SKIPPING a test: {var} is not set ({how}) !!!\n");
             None
         }
     }
+}
+
+/// The PostgreSQL admin URL, when PostgreSQL tests are configured.
+pub fn pg_admin_url() -> Option<String> {
+    required_env(
+        "CALLSIGN_TEST_PG",
+        "e.g. postgres://postgres@127.0.0.1:5432/postgres",
+    )
 }
 
 /// Creates an empty database for one test and returns its URL.
@@ -439,7 +445,20 @@ impl TestApp {
     }
 
     pub async fn is_active(&self, token: &str) -> bool {
-        self.introspect(token).await["active"].as_bool().unwrap()
+        self.is_active_with_key(token, &self.primary_key.clone())
+            .await
+    }
+
+    /// Introspects with a request signed by `key`.
+    pub async fn is_active_with_key(&self, token: &str, key: &[u8]) -> bool {
+        let response = self
+            .post("/tokens/:introspect")
+            .json(&json!({ "token": token }))
+            .key(key)
+            .send()
+            .await;
+        assert_eq!(response.status(), 200);
+        body(response).await["active"].as_bool().unwrap()
     }
 }
 

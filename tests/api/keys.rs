@@ -48,24 +48,14 @@ async fn regenerating_primary_kills_its_tokens_and_keeps_secondary(app: TestApp)
     assert_eq!(secondary_request.send().await.status(), 201);
 
     // Tokens: the old primary's are dead, the secondary's live.
-    let check = |token: String| {
-        let secondary = secondary.clone();
-        let app = &app;
-        async move {
-            let response = app
-                .post("/tokens/:introspect")
-                .json(&json!({ "token": token }))
-                .key(&secondary)
-                .send()
-                .await;
-            body(response).await["active"].as_bool().unwrap()
-        }
-    };
     assert!(
-        !check(under_primary).await,
+        !app.is_active_with_key(&under_primary, &secondary).await,
         "minted under the regenerated key"
     );
-    assert!(check(under_secondary).await, "minted under the other key");
+    assert!(
+        app.is_active_with_key(&under_secondary, &secondary).await,
+        "minted under the other key"
+    );
 
     // New tokens under the new primary carry a new kid and are active.
     let new_key =
@@ -75,7 +65,7 @@ async fn regenerating_primary_kills_its_tokens_and_keeps_secondary(app: TestApp)
         .await;
     let fresh = body(response).await["token"].as_str().unwrap().to_owned();
     assert_ne!(jwt_kid(&fresh), old_kid);
-    assert!(check(fresh).await);
+    assert!(app.is_active_with_key(&fresh, &secondary).await);
 }
 
 fn jwt_kid(token: &str) -> String {

@@ -21,16 +21,8 @@ async fn python_sdk_works_unchanged(app: TestApp) {
 }
 
 fn python() -> Option<String> {
-    match std::env::var("CALLSIGN_TEST_PYTHON") {
-        Ok(python) if !python.is_empty() => Some(python),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CALLSIGN_TEST_PYTHON must be set in CI: the SDK tests may not be skipped")
-        }
-        _ => {
-            eprintln!(
-                "\n!!! SKIPPING the Python SDK test: run ./scripts/test (it makes the venv) !!!\n"
-            );
-            None
-        }
-    }
+    required_env(
+        "CALLSIGN_TEST_PYTHON",
+        "./scripts/test makes the venv and sets it",
+    )
 }
