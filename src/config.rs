@@ -93,8 +93,8 @@ pub struct Config {
     #[arg(long, env = "CALLSIGN_RESOURCE_ID", global = true)]
     pub resource_id: Option<String>,
 
-    /// Base64 access keys (at least 256 bits each) to store on first start instead of
-    /// generating them. Both or neither.
+    /// Base64 primary access key (at least 256 bits) to store on first start instead of
+    /// generating one; give both keys or neither.
     #[arg(
         long,
         env = "CALLSIGN_PRIMARY_KEY",
@@ -102,6 +102,7 @@ pub struct Config {
         global = true
     )]
     pub primary_key: Option<String>,
+    /// Base64 secondary access key to store on first start (see `--primary-key`).
     #[arg(
         long,
         env = "CALLSIGN_SECONDARY_KEY",

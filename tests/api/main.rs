@@ -11,5 +11,6 @@ mod identities;
 mod introspection;
 mod keys;
 mod ops;
+mod sdk_js;
 mod sdk_python;
 mod tokens;
