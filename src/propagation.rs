@@ -38,16 +38,16 @@ impl Propagation {
         resync_every: Duration,
     ) -> Result<Self, StoreError> {
         let feed = store.listen().await?;
-        let now = now_ms();
-        revocations.resync(&store.revocations_since(now - RETENTION_MS).await?, now);
-        Ok(Propagation {
+        let propagation = Propagation {
             store,
             revocations,
             keys,
             issue_log,
             resync_every,
             feed,
-        })
+        };
+        propagation.sync_revocations().await?;
+        Ok(propagation)
     }
 
     /// Runs until `cancel`, then flushes what is pending.
@@ -103,11 +103,17 @@ impl Propagation {
         }
     }
 
-    async fn resync(&self) {
+    /// Loads every revocation and deletion within retention into the cache.
+    async fn sync_revocations(&self) -> Result<(), StoreError> {
         let now = now_ms();
-        match self.store.revocations_since(now - RETENTION_MS).await {
-            Ok(rows) => self.revocations.resync(&rows, now),
-            Err(error) => tracing::warn!(%error, "revocation resync failed; serving cached state"),
+        let rows = self.store.revocations_since(now - RETENTION_MS).await?;
+        self.revocations.resync(&rows, now);
+        Ok(())
+    }
+
+    async fn resync(&self) {
+        if let Err(error) = self.sync_revocations().await {
+            tracing::warn!(%error, "revocation resync failed; serving cached state");
         }
         if let Err(error) = self.keys.reload().await {
             tracing::warn!(%error, "key ring resync failed; serving cached keys");

@@ -89,14 +89,6 @@ impl TokenAuthority {
         &self.resource
     }
 
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
-    pub fn audience(&self) -> &str {
-        &self.audience
-    }
-
     /// Signs a token for `identity` with `key`'s signing key.
     pub fn mint(
         &self,
