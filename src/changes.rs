@@ -1,27 +1,29 @@
 //! Changes that every instance must learn of within a second: an identity's tokens revoked, an
-//! identity deleted, a key regenerated. The writer applies a change to its own caches at once and
-//! the store carries it to the other instances (PostgreSQL `NOTIFY`, sent in the same transaction).
+//! identity deleted, a key regenerated or rotated. The writer applies a change to its own caches
+//! at once and the store carries it to the other instances (PostgreSQL `NOTIFY`, sent in the
+//! same transaction).
 
 use uuid::Uuid;
+
+use crate::revocation::Revocation;
 
 /// A committed change to revocation state or to the key ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// Tokens of `id` issued at or before `before_ms` are dead.
-    Revoked { id: Uuid, before_ms: i64 },
-    /// `id` is gone, and every token it had with it.
-    Deleted { id: Uuid },
-    /// A key was regenerated: reload the key ring.
-    KeysRotated,
+    Revocation(Revocation),
+    /// An access or signing key changed state: reload the key ring.
+    KeysChanged,
 }
 
 impl Change {
     /// The compact notification payload.
     pub fn encode(&self) -> String {
         match self {
-            Change::Revoked { id, before_ms } => format!("r:{}:{before_ms}", id.simple()),
-            Change::Deleted { id } => format!("d:{}", id.simple()),
-            Change::KeysRotated => "k".to_owned(),
+            Change::Revocation(Revocation::Revoked { id, before_ms }) => {
+                format!("r:{}:{before_ms}", id.simple())
+            }
+            Change::Revocation(Revocation::Deleted { id }) => format!("d:{}", id.simple()),
+            Change::KeysChanged => "k".to_owned(),
         }
     }
 
@@ -29,14 +31,14 @@ impl Change {
     pub fn decode(payload: &str) -> Option<Change> {
         let mut parts = payload.split(':');
         let change = match (parts.next()?, parts.next(), parts.next()) {
-            ("r", Some(id), Some(before_ms)) => Change::Revoked {
+            ("r", Some(id), Some(before_ms)) => Change::Revocation(Revocation::Revoked {
                 id: Uuid::try_parse(id).ok()?,
                 before_ms: before_ms.parse().ok()?,
-            },
-            ("d", Some(id), None) => Change::Deleted {
+            }),
+            ("d", Some(id), None) => Change::Revocation(Revocation::Deleted {
                 id: Uuid::try_parse(id).ok()?,
-            },
-            ("k", None, None) => Change::KeysRotated,
+            }),
+            ("k", None, None) => Change::KeysChanged,
             _ => return None,
         };
         parts.next().is_none().then_some(change)
@@ -51,12 +53,12 @@ mod tests {
     fn round_trips() {
         let id = Uuid::new_v4();
         for change in [
-            Change::Revoked {
+            Change::Revocation(Revocation::Revoked {
                 id,
                 before_ms: 1_795_000_000_123,
-            },
-            Change::Deleted { id },
-            Change::KeysRotated,
+            }),
+            Change::Revocation(Revocation::Deleted { id }),
+            Change::KeysChanged,
         ] {
             assert_eq!(Change::decode(&change.encode()), Some(change));
         }

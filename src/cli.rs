@@ -1,8 +1,10 @@
-//! The `callsign` commands: `serve` (default), `migrate`, `keys list|regenerate`.
+//! The `callsign` commands: `serve` (default), `migrate`, `keys list|regenerate|rotate-signing`.
+
+use std::sync::Arc;
 
 use anyhow::Context;
-use time::OffsetDateTime;
 
+use crate::clock::SystemClock;
 use crate::config::{Cli, Command, Config, KeysCommand, SlotArg};
 use crate::http::connection_string;
 use crate::keys::KeySlot;
@@ -48,26 +50,48 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
 
 async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
     let store = startup::open_store(config).await?;
-    let (keys, _) = startup::key_service(config, store).await?;
-    if let KeysCommand::Regenerate { slot } = action {
-        let slot = match slot {
-            SlotArg::Primary => KeySlot::Primary,
-            SlotArg::Secondary => KeySlot::Secondary,
-        };
-        keys.regenerate(slot, OffsetDateTime::now_utc())
-            .await
-            .context("cannot regenerate the key")?;
-        println!("callsign: {slot} key regenerated; tokens it minted are revoked");
+    let (keys, _) = startup::key_service(config, store, Arc::new(SystemClock)).await?;
+    match action {
+        KeysCommand::List => {}
+        KeysCommand::Regenerate { slot } => {
+            let slot = key_slot(slot);
+            keys.regenerate(slot)
+                .await
+                .context("cannot regenerate the key")?;
+            println!("callsign: {slot} key regenerated; tokens its slot signed are revoked");
+        }
+        KeysCommand::RotateSigning { slot } => {
+            let slots = match slot {
+                Some(slot) => vec![key_slot(slot)],
+                None => KeySlot::BOTH.to_vec(),
+            };
+            for slot in slots {
+                keys.rotate_signing(slot)
+                    .await
+                    .context("cannot rotate the signing key")?;
+                println!(
+                    "callsign: {slot} signing key rotated; the old one verifies until its tokens expire"
+                );
+            }
+        }
     }
     let endpoint = startup::public_endpoint(config, config.listen)?;
     let ring = keys.ring().load();
     for slot in KeySlot::BOTH {
-        let key = ring.get(slot);
-        println!("{slot} (kid {}):", key.kid());
+        let key = ring.access_key(slot);
         println!(
-            "  {}",
-            connection_string(&endpoint, &key.credential.access_key_base64())
+            "{slot} (access key {}, signing key {}):",
+            key.kid(),
+            ring.signer(slot).kid()
         );
+        println!("  {}", connection_string(&endpoint, &key.to_base64()));
     }
     Ok(())
+}
+
+fn key_slot(arg: SlotArg) -> KeySlot {
+    match arg {
+        SlotArg::Primary => KeySlot::Primary,
+        SlotArg::Secondary => KeySlot::Secondary,
+    }
 }

@@ -38,10 +38,17 @@ pub enum Command {
 pub enum KeysCommand {
     /// Print both access keys and their connection strings.
     List,
-    /// Replace a key: every token it minted stops working on every instance within a second.
+    /// Replace an access key: every token its slot signed stops working on every instance
+    /// within a second.
     Regenerate {
         #[arg(value_enum)]
         slot: SlotArg,
+    },
+    /// Give a slot (default: both) a new signing key; the old one keeps verifying until every
+    /// token it signed has expired, so no token dies.
+    RotateSigning {
+        #[arg(value_enum)]
+        slot: Option<SlotArg>,
     },
 }
 

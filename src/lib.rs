@@ -1,22 +1,31 @@
 //! Callsign: a self-hosted, ACS-compatible identity and access-token service.
 //!
-//! Layout: [`http`] (routes, thin handlers) → [`identity`] (domain) → [`store`] (SQL);
-//! [`auth`] checks access-key signatures; [`token`] mints and verifies JWTs with the
-//! [`keys`] ring; [`revocation`] and [`propagation`] keep every instance's caches current.
+//! Layout, top to bottom (each module uses only those below it):
+//! - [`cli`], [`startup`]: commands; building and running the application.
+//! - [`http`]: routes, thin handlers, middleware, the one error type.
+//! - [`propagation`]: keeps every instance's caches current.
+//! - [`identity`]: the identity use cases (create, issue, revoke, delete).
+//! - [`token`]: minting and verifying JWTs; [`keys`]: access and signing keys.
+//! - [`auth`]: pure request-signature checks.
+//! - [`store`]: one trait per aggregate, on PostgreSQL and SQLite.
+//! - [`changes`], [`revocation`], [`ids`], [`clock`]: the shared vocabulary.
 
 pub mod auth;
-pub mod changes;
+mod changes;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
 pub mod identity;
+pub mod ids;
 pub mod keys;
-pub mod propagation;
+mod propagation;
 pub mod revocation;
 pub mod startup;
 pub mod store;
-pub mod telemetry;
-pub mod text;
-pub mod tls;
+mod telemetry;
+#[cfg(test)]
+mod testing;
+mod text;
+mod tls;
 pub mod token;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::changes::Change;
-use crate::clock::now_ms;
+use crate::clock::SharedClock;
 use crate::identity::IssueLog;
 use crate::keys::KeyService;
 use crate::revocation::{RETENTION_MS, RevocationCache};
@@ -23,6 +23,7 @@ pub struct Propagation {
     revocations: Arc<RevocationCache>,
     keys: Arc<KeyService>,
     issue_log: Arc<IssueLog>,
+    clock: SharedClock,
     resync_every: Duration,
     feed: Option<Box<dyn ChangeFeed>>,
 }
@@ -35,6 +36,7 @@ impl Propagation {
         revocations: Arc<RevocationCache>,
         keys: Arc<KeyService>,
         issue_log: Arc<IssueLog>,
+        clock: SharedClock,
         resync_every: Duration,
     ) -> Result<Self, StoreError> {
         let feed = store.listen().await?;
@@ -43,6 +45,7 @@ impl Propagation {
             revocations,
             keys,
             issue_log,
+            clock,
             resync_every,
             feed,
         };
@@ -94,20 +97,20 @@ impl Propagation {
 
     async fn apply(&self, change: Change) {
         match change {
-            Change::KeysRotated => {
+            Change::KeysChanged => {
                 if let Err(error) = self.keys.reload().await {
                     tracing::warn!(%error, "key ring reload failed");
                 }
             }
-            change => self.revocations.apply(&change, now_ms()),
+            Change::Revocation(fact) => self.revocations.apply(fact, self.clock.now_ms()),
         }
     }
 
     /// Loads every revocation and deletion within retention into the cache.
     async fn sync_revocations(&self) -> Result<(), StoreError> {
-        let now = now_ms();
-        let rows = self.store.revocations_since(now - RETENTION_MS).await?;
-        self.revocations.resync(&rows, now);
+        let now = self.clock.now_ms();
+        let snapshot = self.store.revocations_since(now - RETENTION_MS).await?;
+        self.revocations.resync(&snapshot, now);
         Ok(())
     }
 
@@ -127,7 +130,11 @@ impl Propagation {
     }
 
     async fn purge(&self) {
-        match self.store.purge_tombstones(now_ms() - RETENTION_MS).await {
+        match self
+            .store
+            .purge_tombstones(self.clock.now_ms() - RETENTION_MS)
+            .await
+        {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged expired identity tombstones"),
             Err(error) => tracing::warn!(%error, "tombstone purge failed"),

@@ -8,13 +8,28 @@ use std::sync::RwLock;
 
 use uuid::Uuid;
 
-use crate::changes::Change;
-use crate::store::RevocationRow;
-use crate::token::Lifetime;
+/// How long revocation state must be remembered: 25 hours, the longest token lifetime (24 h,
+/// `token::Lifetime::MAX`, which asserts it) plus a margin for clock skew. After that every
+/// token it could reject has expired anyway.
+pub const RETENTION_MS: i64 = 25 * 60 * 60 * 1000;
 
-/// How long revocation state must be remembered: the longest token lifetime plus a margin for
-/// clock skew. After that every token it could reject has expired anyway.
-pub const RETENTION_MS: i64 = Lifetime::MAX.as_millis() as i64 + 60 * 60 * 1000;
+/// A committed revocation fact, as the store keeps it and every instance applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// Tokens of `id` issued at or before `before_ms` are dead.
+    Revoked { id: Uuid, before_ms: i64 },
+    /// `id` is gone, and every token it had with it.
+    Deleted { id: Uuid },
+}
+
+impl Revocation {
+    fn entry(self, seen_ms: i64) -> (Uuid, Entry) {
+        match self {
+            Revocation::Revoked { id, before_ms } => (id, Entry::Revoked { before_ms, seen_ms }),
+            Revocation::Deleted { id } => (id, Entry::Deleted { seen_ms }),
+        }
+    }
+}
 
 /// What the cache says of a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,34 +114,14 @@ impl RevocationCache {
         matches!(entries.get(&id), Some(Entry::Deleted { .. }))
     }
 
-    /// Applies one change, from this instance or another.
-    pub fn apply(&self, change: &Change, now_ms: i64) {
-        let (id, entry) = match *change {
-            Change::Revoked { id, before_ms } => (
-                id,
-                Entry::Revoked {
-                    before_ms,
-                    seen_ms: now_ms,
-                },
-            ),
-            Change::Deleted { id } => (id, Entry::Deleted { seen_ms: now_ms }),
-            Change::KeysRotated => return,
-        };
-        self.insert(std::iter::once((id, entry)));
+    /// Applies one revocation, from this instance or another.
+    pub fn apply(&self, revocation: Revocation, now_ms: i64) {
+        self.insert(std::iter::once(revocation.entry(now_ms)));
     }
 
     /// Merges a full snapshot from the store and forgets what is past retention.
-    pub fn resync(&self, rows: &[RevocationRow], now_ms: i64) {
-        self.insert(rows.iter().map(|row| match *row {
-            RevocationRow::Revoked { id, before_ms } => (
-                id,
-                Entry::Revoked {
-                    before_ms,
-                    seen_ms: now_ms,
-                },
-            ),
-            RevocationRow::Deleted { id } => (id, Entry::Deleted { seen_ms: now_ms }),
-        }));
+    pub fn resync(&self, snapshot: &[Revocation], now_ms: i64) {
+        self.insert(snapshot.iter().map(|fact| fact.entry(now_ms)));
         let horizon = now_ms - RETENTION_MS;
         self.entries
             .write()
@@ -176,7 +171,7 @@ mod tests {
     fn tokens_issued_up_to_the_cut_off_are_revoked() {
         let cache = RevocationCache::new();
         let id = Uuid::new_v4();
-        cache.apply(&Change::Revoked { id, before_ms: 2 }, 0);
+        cache.apply(Revocation::Revoked { id, before_ms: 2 }, 0);
         assert_eq!(cache.state(id, 1), TokenState::Revoked);
         assert_eq!(cache.state(id, 2), TokenState::Revoked);
         assert_eq!(cache.state(id, 3), TokenState::Live);
@@ -186,8 +181,8 @@ mod tests {
     fn a_stale_resync_cannot_move_the_cut_off_back() {
         let cache = RevocationCache::new();
         let id = Uuid::new_v4();
-        cache.apply(&Change::Revoked { id, before_ms: 3 }, 0);
-        cache.resync(&[RevocationRow::Revoked { id, before_ms: 1 }], 1);
+        cache.apply(Revocation::Revoked { id, before_ms: 3 }, 0);
+        cache.resync(&[Revocation::Revoked { id, before_ms: 1 }], 1);
         assert_eq!(cache.state(id, 2), TokenState::Revoked);
     }
 
@@ -195,8 +190,8 @@ mod tests {
     fn deletion_is_final() {
         let cache = RevocationCache::new();
         let id = Uuid::new_v4();
-        cache.apply(&Change::Deleted { id }, 0);
-        cache.apply(&Change::Revoked { id, before_ms: 9 }, 1);
+        cache.apply(Revocation::Deleted { id }, 0);
+        cache.apply(Revocation::Revoked { id, before_ms: 9 }, 1);
         assert_eq!(cache.state(id, 100), TokenState::Deleted);
     }
 
@@ -204,7 +199,7 @@ mod tests {
     fn state_past_retention_is_forgotten() {
         let cache = RevocationCache::new();
         let old = Uuid::new_v4();
-        cache.apply(&Change::Deleted { id: old }, 0);
+        cache.apply(Revocation::Deleted { id: old }, 0);
         cache.resync(&[], RETENTION_MS + 1);
         assert_eq!(cache.state(old, 0), TokenState::Live);
         assert!(cache.is_empty());

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, TlsMode, normalize_endpoint};
 use crate::http::{self, AppState, connection_string};
-use crate::identity::{Identities, IdentityId, IssueLog, ResourceId};
-use crate::keys::service::SeedKeys;
-use crate::keys::{Bootstrap, KeyService, KeySlot, MasterKey, decode_access_key};
+use crate::identity::{Identities, IdentityStores, IssueLog};
+use crate::ids::{IdentityId, ResourceId};
+use crate::keys::{Bootstrap, KeyService, KeySlot, MasterKey, SeedKeys, decode_access_key};
 use crate::propagation::Propagation;
 use crate::revocation::RevocationCache;
 use crate::store::{self, Backend, PoolOptions, Store, StoreError};
@@ -103,10 +103,11 @@ fn seed_keys(config: &Config) -> anyhow::Result<Option<SeedKeys>> {
 pub async fn key_service(
     config: &Config,
     store: Arc<dyn Store>,
+    clock: SharedClock,
 ) -> anyhow::Result<(KeyService, Bootstrap)> {
     let seed = seed_keys(config)?;
     let master = master_key(config, store.backend())?;
-    let (keys, bootstrap) = KeyService::bootstrap(store, master, seed, crate::clock::now_ms())
+    let (keys, bootstrap) = KeyService::bootstrap(store, master, seed, clock)
         .await
         .context("cannot load the key ring")?;
     if bootstrap == Bootstrap::Loaded && config.primary_key.is_some() {
@@ -134,15 +135,20 @@ async fn resource_id(config: &Config, store: &dyn Store) -> anyhow::Result<Resou
     ResourceId::parse(&stored).map_err(anyhow::Error::msg)
 }
 
-/// Mints and verifies one token, so a broken crypto setup fails at start, not on a request.
-fn self_test(tokens: &TokenAuthority, revocations: &RevocationCache) -> anyhow::Result<()> {
+/// Mints and verifies one token per signing key, so a broken crypto setup fails at start, not
+/// on a request.
+fn self_test(
+    tokens: &TokenAuthority,
+    revocations: &RevocationCache,
+    clock: &SharedClock,
+) -> anyhow::Result<()> {
     let request = TokenRequest {
         scopes: ScopeSet::parse(&["chat"]).map_err(anyhow::Error::msg)?,
         lifetime: Lifetime::DEFAULT,
     };
-    let now = OffsetDateTime::now_utc();
+    let now = clock.now();
     let ring = tokens.ring().load();
-    for key in ring.both() {
+    for key in KeySlot::BOTH.map(|slot| ring.signer(slot)) {
         let issued = tokens
             .mint(IdentityId::generate(), &request, key, now)
             .context("token self-test: signing failed")?;
@@ -154,13 +160,18 @@ fn self_test(tokens: &TokenAuthority, revocations: &RevocationCache) -> anyhow::
 }
 
 impl Application {
+    /// Builds the application on the wall clock.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: &Config, clock: SharedClock) -> anyhow::Result<Self> {
         // One TLS provider for the process; a second install (tests) is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
 
         let store = open_store(config).await?;
         let resource = resource_id(config, store.as_ref()).await?;
-        let (keys, bootstrap) = key_service(config, store.clone()).await?;
+        let (keys, bootstrap) = key_service(config, store.clone(), clock.clone()).await?;
         let keys = Arc::new(keys);
 
         let listener = TcpListener::bind(config.listen)
@@ -185,18 +196,23 @@ impl Application {
             resource,
             endpoint.clone(),
         ));
-        self_test(&tokens, &revocations)?;
+        self_test(&tokens, &revocations, &clock)?;
         let identities = Arc::new(Identities::new(
-            store.clone(),
+            IdentityStores {
+                identities: store.clone(),
+                revocations: store.clone(),
+            },
             tokens.clone(),
             revocations.clone(),
             issue_log.clone(),
+            clock.clone(),
         ));
         let propagation = Propagation::start(
             store.clone(),
             revocations.clone(),
             keys.clone(),
             issue_log,
+            clock.clone(),
             Duration::from_millis(config.resync_interval_ms.max(100)),
         )
         .await
@@ -212,6 +228,7 @@ impl Application {
                 tokens,
                 revocations,
                 store,
+                clock,
                 endpoint,
             },
         })
@@ -230,10 +247,7 @@ impl Application {
     /// The connection string of `slot`'s current key.
     pub fn connection_string(&self, slot: KeySlot) -> String {
         let ring = self.state.keys.ring().load();
-        connection_string(
-            &self.state.endpoint,
-            &ring.get(slot).credential.access_key_base64(),
-        )
+        connection_string(&self.state.endpoint, &ring.access_key(slot).to_base64())
     }
 
     /// The file clients should trust, when serving a generated certificate.

@@ -1,7 +1,5 @@
 //! Authentication of backend services: ACS-style HMAC-SHA256 signed requests made with an
-//! access key ([`hmac`] verifies, [`middleware`] plugs it into the router).
+//! access key. Pure checks with their time as a parameter; `http::access_key` plugs them into
+//! the router.
 
 pub mod hmac;
-pub mod middleware;
-
-pub use middleware::{Authenticated, require_access_key};

@@ -4,7 +4,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
+use super::{ApiError, ErrorCode};
 
 /// The first ACS Identity API version; everything from it on is served with today's behaviour.
 const OLDEST: &str = "2021-03-07";
@@ -35,12 +35,12 @@ pub async fn require_api_version(request: Request, next: Next) -> Response {
     });
     match version {
         None => ApiError::bad_request(
-            "MissingApiVersionParameter",
+            ErrorCode::MissingApiVersionParameter,
             "The api-version query parameter is required, e.g. ?api-version=2023-10-01.",
         )
         .into_response(),
         Some(v) if !is_supported(&v) => ApiError::bad_request(
-            "UnsupportedApiVersion",
+            ErrorCode::UnsupportedApiVersion,
             format!("api-version must be {OLDEST} or later, as YYYY-MM-DD[-preview]."),
         )
         .into_response(),

@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::identity::{ExternalIdError, IdentityError, IdentityIdError};
+pub use super::error_code::ErrorCode;
+use crate::identity::{ExternalIdError, IdentityError};
+use crate::ids::IdentityIdError;
 use crate::keys::KeyError;
 use crate::store::StoreError;
 use crate::token::{LifetimeError, ScopeError};
@@ -14,12 +16,12 @@ use crate::token::{LifetimeError, ScopeError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -27,7 +29,7 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
@@ -35,7 +37,7 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "Denied",
+            ErrorCode::Denied,
             "Denied by the resource provider: the request is not signed with a valid access key.",
         )
     }
@@ -43,7 +45,7 @@ impl ApiError {
     pub fn identity_not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "IdentityNotFound",
+            ErrorCode::IdentityNotFound,
             "The identity does not exist or was deleted.",
         )
     }
@@ -51,7 +53,7 @@ impl ApiError {
     pub fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
+            ErrorCode::RequestEntityTooLarge,
             format!("The request body exceeds {} bytes.", super::MAX_BODY_BYTES),
         )
     }
@@ -59,7 +61,7 @@ impl ApiError {
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
+            ErrorCode::ServiceUnavailable,
             "The database is unavailable; retry later.",
         )
     }
@@ -67,7 +69,7 @@ impl ApiError {
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
+            ErrorCode::InternalError,
             "An internal error occurred; it has been logged.",
         )
     }
@@ -75,7 +77,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let body = json!({ "error": { "code": self.code.as_str(), "message": self.message } });
         (self.status, Json(body)).into_response()
     }
 }
@@ -124,7 +126,7 @@ impl From<IdentityIdError> for ApiError {
     fn from(error: IdentityIdError) -> Self {
         match error {
             IdentityIdError::Malformed(_) => {
-                ApiError::bad_request("InvalidIdentity", error.to_string())
+                ApiError::bad_request(ErrorCode::InvalidIdentity, error.to_string())
             }
             IdentityIdError::OtherResource(_) => ApiError::identity_not_found(),
         }
@@ -133,18 +135,18 @@ impl From<IdentityIdError> for ApiError {
 
 impl From<ScopeError> for ApiError {
     fn from(error: ScopeError) -> Self {
-        ApiError::bad_request("InvalidScopes", error.to_string())
+        ApiError::bad_request(ErrorCode::InvalidScopes, error.to_string())
     }
 }
 
 impl From<LifetimeError> for ApiError {
     fn from(error: LifetimeError) -> Self {
-        ApiError::bad_request("InvalidExpiresInMinutes", error.to_string())
+        ApiError::bad_request(ErrorCode::InvalidExpiresInMinutes, error.to_string())
     }
 }
 
 impl From<ExternalIdError> for ApiError {
     fn from(error: ExternalIdError) -> Self {
-        ApiError::bad_request("InvalidExternalId", error.to_string())
+        ApiError::bad_request(ErrorCode::InvalidExternalId, error.to_string())
     }
 }

@@ -7,7 +7,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
+use super::{ApiError, ErrorCode};
 
 /// A JSON body. An empty body reads as `{}`: the SDKs send none where every field is optional.
 pub struct JsonBody<T>(pub T);
@@ -34,7 +34,7 @@ where
         } else if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UnsupportedMediaType",
+                ErrorCode::UnsupportedMediaType,
                 "The request body must be JSON, sent with Content-Type: application/json.",
             ));
         } else {
@@ -42,7 +42,7 @@ where
         };
         serde_json::from_slice(body).map(JsonBody).map_err(|error| {
             ApiError::bad_request(
-                "InvalidRequestBody",
+                ErrorCode::InvalidRequestBody,
                 format!("The request body is not valid: {error}."),
             )
         })
@@ -65,7 +65,7 @@ where
             .map(|Path(value)| AcsPath(value))
             .map_err(|rejection| {
                 ApiError::bad_request(
-                    "InvalidPath",
+                    ErrorCode::InvalidPath,
                     format!("The path is not valid: {}.", rejection.body_text()),
                 )
             })

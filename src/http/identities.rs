@@ -10,9 +10,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::extract::{AcsPath, JsonBody, expect_action};
-use super::{ApiError, AppState};
-use crate::auth::Authenticated;
-use crate::identity::{ExternalId, Identity, IdentityId};
+use super::{ApiError, AppState, Authenticated, ErrorCode};
+use crate::identity::{ExternalId, Identity};
+use crate::ids::IdentityId;
 use crate::token::{IssuedToken, Lifetime, ScopeSet, TokenRequest};
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,7 +101,7 @@ pub async fn create(
         Some(scopes) => Some(token_request(scopes, body.expires_in_minutes)?),
         None if body.expires_in_minutes.is_some() => {
             return Err(ApiError::bad_request(
-                "InvalidRequestBody",
+                ErrorCode::InvalidRequestBody,
                 "expiresInMinutes needs createTokenWithScopes.",
             ));
         }
@@ -114,12 +114,7 @@ pub async fn create(
         .transpose()?;
     let created = state
         .identities
-        .create(
-            external_id.as_ref(),
-            token.as_ref(),
-            auth.signing_key(),
-            OffsetDateTime::now_utc(),
-        )
+        .create(external_id.as_ref(), token.as_ref(), auth.signing_key())
         .await?;
     let status = if created.is_new {
         StatusCode::CREATED
@@ -148,10 +143,7 @@ pub async fn delete(
     AcsPath(id): AcsPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = state.parse_id(&id)?;
-    state
-        .identities
-        .delete(id, OffsetDateTime::now_utc())
-        .await?;
+    state.identities.delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -167,7 +159,7 @@ pub async fn action(
         ":issueAccessToken" => {
             let scopes = body.scopes.ok_or_else(|| {
                 ApiError::bad_request(
-                    "InvalidRequestBody",
+                    ErrorCode::InvalidRequestBody,
                     "The request body is not valid: missing field `scopes`.",
                 )
             })?;
@@ -175,16 +167,13 @@ pub async fn action(
             let id = state.parse_id(&id)?;
             let issued = state
                 .identities
-                .issue(id, &request, auth.signing_key(), OffsetDateTime::now_utc())
+                .issue(id, &request, auth.signing_key())
                 .await?;
             Ok(Json(token_view(issued)).into_response())
         }
         ":revokeAccessTokens" => {
             let id = state.parse_id(&id)?;
-            state
-                .identities
-                .revoke(id, OffsetDateTime::now_utc())
-                .await?;
+            state.identities.revoke(id).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         _ => Err(super::not_found_error()),
@@ -197,7 +186,7 @@ pub async fn teams_exchange(AcsPath(action): AcsPath<String>) -> ApiError {
         return not_found;
     }
     ApiError::bad_request(
-        "TeamsUserExchangeNotSupported",
+        ErrorCode::TeamsUserExchangeNotSupported,
         "Callsign does not federate with Microsoft Entra ID, so exchanging a Teams user's token \
          is not supported. Create a communication identity and issue it a token instead.",
     )

@@ -4,10 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::extract::{AcsPath, JsonBody, expect_action};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorCode};
 use crate::keys::{KeySlot, RingState};
 
 /// Holds both access keys: no `Debug`, and never logged.
@@ -33,8 +32,8 @@ pub fn connection_string(endpoint: &str, access_key: &str) -> String {
 }
 
 fn view(endpoint: &str, ring: &RingState) -> KeysView {
-    let primary = ring.get(KeySlot::Primary).credential.access_key_base64();
-    let secondary = ring.get(KeySlot::Secondary).credential.access_key_base64();
+    let primary = ring.access_key(KeySlot::Primary).to_base64();
+    let secondary = ring.access_key(KeySlot::Secondary).to_base64();
     KeysView {
         primary_connection_string: connection_string(endpoint, &primary),
         secondary_connection_string: connection_string(endpoint, &secondary),
@@ -57,12 +56,12 @@ pub async fn regenerate(
 ) -> Result<Json<KeysView>, ApiError> {
     expect_action(&action, ":regenerate")?;
     let slot = KeySlot::parse(&body.key_type).ok_or_else(|| {
-        ApiError::bad_request("InvalidKeyType", "keyType must be Primary or Secondary.")
+        ApiError::bad_request(
+            ErrorCode::InvalidKeyType,
+            "keyType must be Primary or Secondary.",
+        )
     })?;
-    state
-        .keys
-        .regenerate(slot, OffsetDateTime::now_utc())
-        .await?;
+    state.keys.regenerate(slot).await?;
     tracing::info!(%slot, "access key regenerated");
     Ok(Json(view(&state.endpoint, &state.keys.ring().load())))
 }

@@ -1,8 +1,10 @@
 //! The HTTP surface: the ACS-compatible identity API and Callsign's own token and key routes
 //! (all access-key authenticated), the ops probes, and the middleware around them.
 
+mod access_key;
 mod api_version;
 mod error;
+mod error_code;
 mod extract;
 mod identities;
 mod keys;
@@ -26,15 +28,17 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub use error::ApiError;
+pub use access_key::Authenticated;
+pub use error::{ApiError, ErrorCode};
 pub use keys::connection_string;
 
-use crate::auth::require_access_key;
+use crate::clock::SharedClock;
 use crate::identity::Identities;
 use crate::keys::KeyService;
 use crate::revocation::RevocationCache;
 use crate::store::Store;
 use crate::token::TokenAuthority;
+use access_key::require_access_key;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -52,6 +56,7 @@ pub struct AppState {
     pub tokens: Arc<TokenAuthority>,
     pub revocations: Arc<RevocationCache>,
     pub store: Arc<dyn Store>,
+    pub clock: SharedClock,
     /// The public endpoint put in connection strings.
     pub endpoint: String,
 }
@@ -88,7 +93,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "MethodNotAllowed",
+                ErrorCode::MethodNotAllowed,
                 "This method is not allowed on this route.",
             )
         })
@@ -151,7 +156,7 @@ async fn deadline(
             tracing::warn!("request timed out");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "RequestTimeout",
+                ErrorCode::RequestTimeout,
                 "The request took too long; retry later.",
             )
             .into_response()
@@ -162,7 +167,7 @@ async fn deadline(
 fn not_found_error() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "NotFound",
+        ErrorCode::NotFound,
         "No such route. See the README for the routes Callsign serves.",
     )
 }

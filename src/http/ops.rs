@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorCode};
 use crate::store::StoreError;
 
 /// `GET /healthz`: the process is alive.
@@ -24,7 +24,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
             };
             Err(ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "NotReady",
+                ErrorCode::NotReady,
                 message,
             ))
         }

@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::extract::{AcsPath, JsonBody, expect_action};
 use super::{ApiError, AppState};
@@ -48,7 +47,7 @@ pub async fn introspect(
     expect_action(&action, ":introspect")?;
     let verified = state
         .tokens
-        .verify(&body.token, &state.revocations, OffsetDateTime::now_utc());
+        .verify(&body.token, &state.revocations, state.clock.now());
     let details = match verified {
         Ok(token) => Some(ActiveDetails {
             scope: token.scopes.join(" "),

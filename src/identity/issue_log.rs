@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use uuid::Uuid;
 
-use crate::store::{Store, StoreError};
+use crate::store::{IssueLogStore, StoreError};
 
 #[derive(Debug, Default)]
 pub struct IssueLog {
@@ -41,7 +41,7 @@ impl IssueLog {
 
     /// Writes the pending batch. Entries stay visible to [`IssueLog::pending`] until written,
     /// and are kept for the next flush on failure.
-    pub async fn flush(&self, store: &dyn Store) -> Result<usize, StoreError> {
+    pub async fn flush(&self, store: &dyn IssueLogStore) -> Result<usize, StoreError> {
         let batch: Vec<(Uuid, i64)> = self.lock().iter().map(|(id, at)| (*id, *at)).collect();
         if batch.is_empty() {
             return Ok(0);

@@ -2,11 +2,9 @@
 //! revoking and deleting them. Nothing here knows HTTP or SQL.
 
 mod external_id;
-mod id;
 mod issue_log;
 mod service;
 
 pub use external_id::{ExternalId, ExternalIdError};
-pub use id::{IdentityId, IdentityIdError, ResourceId};
 pub use issue_log::IssueLog;
-pub use service::{CreatedIdentity, Identities, Identity, IdentityError};
+pub use service::{CreatedIdentity, Identities, Identity, IdentityError, IdentityStores};

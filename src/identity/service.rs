@@ -16,12 +16,12 @@ use moka::sync::Cache;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{ExternalId, IdentityId, IssueLog};
-use crate::changes::Change;
-use crate::clock::{from_millis, millis};
-use crate::keys::ActiveKey;
-use crate::revocation::RevocationCache;
-use crate::store::{Created, IdentityRecord, Store, StoreError};
+use super::{ExternalId, IssueLog};
+use crate::clock::{SharedClock, from_millis, millis};
+use crate::ids::IdentityId;
+use crate::keys::SigningKey;
+use crate::revocation::{Revocation, RevocationCache};
+use crate::store::{Created, IdentityRecord, IdentityStore, RevocationStore, StoreError};
 use crate::token::{IssuedToken, TokenAuthority, TokenRequest};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,35 +56,62 @@ pub struct CreatedIdentity {
 pub const COMMIT_WAIT: Duration = Duration::from_millis(20);
 /// How long an identity known to exist is trusted without asking the store. Far shorter than
 /// deletion tombstones are kept, so a deletion is always seen before this expires.
-const KNOWN_FOR: Duration = Duration::from_secs(3600);
+const KNOWN_FOR: time::Duration = time::Duration::hours(1);
 const KNOWN_CAPACITY: u64 = 1_000_000;
 
+/// How long `revoke` still waits after its write committed at `now` for the cut-off to pass on
+/// every clock within the skew bound (one millisecond past it, as cut-offs are inclusive).
+fn commit_wait_remaining(cut_off: OffsetDateTime, now: OffsetDateTime) -> Duration {
+    let remaining = cut_off - now + time::Duration::milliseconds(1);
+    if remaining.is_positive() {
+        remaining.unsigned_abs()
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// The stores the identity use cases write to.
+pub struct IdentityStores {
+    pub identities: Arc<dyn IdentityStore>,
+    pub revocations: Arc<dyn RevocationStore>,
+}
+
 pub struct Identities {
-    store: Arc<dyn Store>,
+    store: IdentityStores,
     tokens: Arc<TokenAuthority>,
     revocations: Arc<RevocationCache>,
     issue_log: Arc<IssueLog>,
-    /// Identities recently seen to exist.
-    known: Cache<Uuid, ()>,
+    clock: SharedClock,
+    /// Identities recently seen to exist, each with the instant (ms) it is trusted until.
+    known: Cache<Uuid, i64>,
 }
 
 impl Identities {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: IdentityStores,
         tokens: Arc<TokenAuthority>,
         revocations: Arc<RevocationCache>,
         issue_log: Arc<IssueLog>,
+        clock: SharedClock,
     ) -> Self {
         Identities {
             store,
             tokens,
             revocations,
             issue_log,
-            known: Cache::builder()
-                .max_capacity(KNOWN_CAPACITY)
-                .time_to_live(KNOWN_FOR)
-                .build(),
+            clock,
+            known: Cache::builder().max_capacity(KNOWN_CAPACITY).build(),
         }
+    }
+
+    fn remember(&self, id: Uuid, now: OffsetDateTime) {
+        self.known.insert(id, millis(now + KNOWN_FOR));
+    }
+
+    fn is_known(&self, id: Uuid, now: OffsetDateTime) -> bool {
+        self.known
+            .get(&id)
+            .is_some_and(|until_ms| millis(now) < until_ms)
     }
 
     /// Creates an identity (or finds the one with this external id), with a token if asked.
@@ -92,11 +119,12 @@ impl Identities {
         &self,
         external_id: Option<&ExternalId>,
         token: Option<&TokenRequest>,
-        signer: &ActiveKey,
-        now: OffsetDateTime,
+        signer: &SigningKey,
     ) -> Result<CreatedIdentity, IdentityError> {
+        let now = self.clock.now();
         let created = self
             .store
+            .identities
             .create_identity(
                 IdentityId::generate().uuid(),
                 external_id.map(ExternalId::as_str),
@@ -107,7 +135,7 @@ impl Identities {
             Created::New(record) => (record, true),
             Created::Existing(record) => (record, false),
         };
-        self.known.insert(record.id, ());
+        self.remember(record.id, now);
         let token = match token {
             Some(request) => {
                 Some(self.mint(IdentityId::from_uuid(record.id), request, signer, now)?)
@@ -131,46 +159,55 @@ impl Identities {
         &self,
         id: IdentityId,
         request: &TokenRequest,
-        signer: &ActiveKey,
-        now: OffsetDateTime,
+        signer: &SigningKey,
     ) -> Result<IssuedToken, IdentityError> {
+        let now = self.clock.now();
         let uuid = id.uuid();
         if self.revocations.is_deleted(uuid) {
             return Err(IdentityError::NotFound);
         }
-        if !self.known.contains_key(&uuid) {
+        if !self.is_known(uuid, now) {
             self.find(id).await?;
         }
         self.mint(id, request, signer, now)
     }
 
     /// Kills every token the identity was issued until now; tokens issued after it returns work.
-    pub async fn revoke(&self, id: IdentityId, now: OffsetDateTime) -> Result<(), IdentityError> {
+    pub async fn revoke(&self, id: IdentityId) -> Result<(), IdentityError> {
+        let now = self.clock.now();
         let cut_off = now + COMMIT_WAIT;
         let before_ms = millis(cut_off);
-        if !self.store.revoke_tokens(id.uuid(), before_ms).await? {
+        if !self
+            .store
+            .revocations
+            .revoke_tokens(id.uuid(), before_ms)
+            .await?
+        {
             return Err(IdentityError::NotFound);
         }
-        let change = Change::Revoked {
+        let fact = Revocation::Revoked {
             id: id.uuid(),
             before_ms,
         };
-        self.revocations.apply(&change, millis(now));
+        self.revocations.apply(fact, millis(now));
         // Commit wait: return only once every clock within the skew bound is past the cut-off.
-        let remaining = cut_off - OffsetDateTime::now_utc() + time::Duration::milliseconds(1);
-        if remaining.is_positive() {
-            tokio::time::sleep(remaining.unsigned_abs()).await;
-        }
+        tokio::time::sleep(commit_wait_remaining(cut_off, self.clock.now())).await;
         Ok(())
     }
 
     /// Erases the identity; its tokens die and it can never get another.
-    pub async fn delete(&self, id: IdentityId, now: OffsetDateTime) -> Result<(), IdentityError> {
-        if !self.store.delete_identity(id.uuid(), millis(now)).await? {
+    pub async fn delete(&self, id: IdentityId) -> Result<(), IdentityError> {
+        let now_ms = self.clock.now_ms();
+        if !self
+            .store
+            .identities
+            .delete_identity(id.uuid(), now_ms)
+            .await?
+        {
             return Err(IdentityError::NotFound);
         }
         self.revocations
-            .apply(&Change::Deleted { id: id.uuid() }, millis(now));
+            .apply(Revocation::Deleted { id: id.uuid() }, now_ms);
         self.known.invalidate(&id.uuid());
         self.issue_log.forget(id.uuid());
         Ok(())
@@ -179,10 +216,11 @@ impl Identities {
     async fn find(&self, id: IdentityId) -> Result<IdentityRecord, IdentityError> {
         let record = self
             .store
+            .identities
             .find_identity(id.uuid())
             .await?
             .ok_or(IdentityError::NotFound)?;
-        self.known.insert(record.id, ());
+        self.remember(record.id, self.clock.now());
         Ok(record)
     }
 
@@ -190,7 +228,7 @@ impl Identities {
         &self,
         id: IdentityId,
         request: &TokenRequest,
-        signer: &ActiveKey,
+        signer: &SigningKey,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, IdentityError> {
         let issued = self.tokens.mint(id, request, signer, now)?;
@@ -206,5 +244,169 @@ impl Identities {
             external_id: record.external_id,
             last_token_issued_at: last_ms.and_then(from_millis),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::keys::KeySlot;
+    use crate::testing::{Fixture, START, chat_request};
+
+    fn ms(n: i64) -> time::Duration {
+        time::Duration::milliseconds(n)
+    }
+
+    #[test]
+    fn commit_wait_ends_one_millisecond_past_the_cut_off() {
+        let cut_off = START + ms(20);
+        assert_eq!(
+            commit_wait_remaining(cut_off, START),
+            Duration::from_millis(21)
+        );
+        assert_eq!(
+            commit_wait_remaining(cut_off, cut_off),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            commit_wait_remaining(cut_off, cut_off + ms(1)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            commit_wait_remaining(cut_off, cut_off + ms(500)),
+            Duration::ZERO
+        );
+    }
+
+    #[tokio::test]
+    async fn tokens_issued_before_a_revoke_die_and_later_ones_live() {
+        let f = Fixture::new().await;
+        let ring = f.keys.ring().load();
+        let signer = ring.signer(KeySlot::Primary);
+        let created = f.identities.create(None, None, signer).await.unwrap();
+        let id = created.identity.id;
+        let before = f
+            .identities
+            .issue(id, &chat_request(), signer)
+            .await
+            .unwrap();
+
+        f.identities.revoke(id).await.unwrap();
+        assert!(!f.is_active(&before.token));
+        // Within the commit-wait window a token would still fall under the cut-off.
+        f.clock.advance(ms(COMMIT_WAIT.as_millis() as i64));
+        let at_cut_off = f
+            .identities
+            .issue(id, &chat_request(), signer)
+            .await
+            .unwrap();
+        assert!(!f.is_active(&at_cut_off.token));
+        f.clock.advance(ms(1));
+        let after = f
+            .identities
+            .issue(id, &chat_request(), signer)
+            .await
+            .unwrap();
+        assert!(f.is_active(&after.token));
+    }
+
+    #[tokio::test]
+    async fn a_known_identity_is_trusted_from_memory_for_an_hour_only() {
+        let f = Fixture::new().await;
+        let ring = f.keys.ring().load();
+        let signer = ring.signer(KeySlot::Primary);
+        let id = f
+            .identities
+            .create(None, None, signer)
+            .await
+            .unwrap()
+            .identity
+            .id;
+        // Gone from the store without this instance hearing of it.
+        assert!(
+            f.store
+                .delete_identity(id.uuid(), f.clock.now_ms())
+                .await
+                .unwrap()
+        );
+
+        f.clock.advance(KNOWN_FOR - ms(1));
+        assert!(
+            f.identities
+                .issue(id, &chat_request(), signer)
+                .await
+                .is_ok()
+        );
+        f.clock.advance(ms(1));
+        assert!(matches!(
+            f.identities.issue(id, &chat_request(), signer).await,
+            Err(IdentityError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_deleted_identity_gets_no_token_and_its_tokens_die() {
+        let f = Fixture::new().await;
+        let ring = f.keys.ring().load();
+        let signer = ring.signer(KeySlot::Secondary);
+        let id = f
+            .identities
+            .create(None, None, signer)
+            .await
+            .unwrap()
+            .identity
+            .id;
+        let token = f
+            .identities
+            .issue(id, &chat_request(), signer)
+            .await
+            .unwrap();
+        assert!(f.is_active(&token.token));
+
+        f.identities.delete(id).await.unwrap();
+        assert!(!f.is_active(&token.token));
+        assert!(matches!(
+            f.identities.issue(id, &chat_request(), signer).await,
+            Err(IdentityError::NotFound)
+        ));
+        assert!(matches!(
+            f.identities.delete(id).await,
+            Err(IdentityError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn last_token_issued_at_is_visible_before_and_after_the_flush() {
+        let f = Fixture::new().await;
+        let ring = f.keys.ring().load();
+        let signer = ring.signer(KeySlot::Primary);
+        let id = f
+            .identities
+            .create(None, None, signer)
+            .await
+            .unwrap()
+            .identity
+            .id;
+        assert_eq!(
+            f.identities.get(id).await.unwrap().last_token_issued_at,
+            None
+        );
+
+        f.clock.advance(ms(1234));
+        f.identities
+            .issue(id, &chat_request(), signer)
+            .await
+            .unwrap();
+        let issued_at = Some(START + ms(1234));
+        assert_eq!(
+            f.identities.get(id).await.unwrap().last_token_issued_at,
+            issued_at
+        );
+        assert_eq!(f.issue_log.flush(f.store.as_ref()).await.unwrap(), 1);
+        assert_eq!(
+            f.identities.get(id).await.unwrap().last_token_issued_at,
+            issued_at
+        );
     }
 }

@@ -1,28 +1,35 @@
-//! The key ring: two access keys (primary, secondary) that backends sign requests with, each
-//! paired with the token-signing key that mints tokens for requests it authenticated. Keys live
-//! in the database sealed with the master key ([`master`]); each instance holds the active ones
-//! in memory ([`ring`]); [`service`] bootstraps and regenerates them.
+//! The key ring. Two access keys (primary, secondary) authenticate backends' signed requests
+//! ([`access`]). Tokens are signed with signing keys ([`signing`]) that have states, as kanidm
+//! models them: *valid* (one per slot: it signs), *retained* (rotated out: verifies until the
+//! last token it could have signed has expired), *revoked* (its tokens are dead).
+//!
+//! - A request authenticated by an access key gets tokens signed by its slot's valid key.
+//! - Callers without an access key (app users, guests, bearer-authenticated backends) get tokens
+//!   signed by the **primary** slot's valid key ([`RingState::service_signer`]).
+//! - Regenerating an access key revokes every signing key of its slot: all their tokens die.
+//! - Rotating signing keys (`callsign keys rotate-signing`) retains the old ones: no token dies.
+//!
+//! Keys live in the database sealed with the master key ([`master`]); each instance holds the
+//! live ones in memory ([`ring`]); [`service`] bootstraps, reloads, regenerates and rotates them.
 
-pub mod master;
-pub mod ring;
-pub mod service;
+mod access;
+mod master;
+mod ring;
+mod service;
+mod signing;
 
 use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use secrecy::{ExposeSecret, SecretSlice};
-use uuid::Uuid;
 
+pub use access::AccessKey;
 pub use master::{MasterKey, MasterKeyError};
-pub use ring::{ActiveKey, KeyRing, RingState};
-pub use service::{Bootstrap, KeyError, KeyService};
+pub use ring::{KeyRing, RingState};
+pub use service::{Bootstrap, KeyError, KeyService, SeedKeys};
+pub use signing::{SigningKey, SigningKeyState};
 
-/// Bytes in a generated access key (512 bits, as ACS generates them).
-const ACCESS_KEY_LEN: usize = 64;
-/// Bytes in a token-signing key (256 bits, HS256's block-sized minimum we accept).
-const SIGNING_KEY_LEN: usize = 32;
-/// The least any key may have.
+/// The least any key may have: 256 bits.
 pub const MIN_KEY_LEN: usize = 32;
 
 /// Which of the two access keys.
@@ -56,52 +63,6 @@ impl fmt::Display for KeySlot {
     }
 }
 
-/// One access key with its paired signing key, in plaintext (only ever in memory).
-pub struct Credential {
-    pub kid: String,
-    pub slot: KeySlot,
-    pub access_key: SecretSlice<u8>,
-    pub signing_key: SecretSlice<u8>,
-    pub created_at_ms: i64,
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential")
-            .field("kid", &self.kid)
-            .field("slot", &self.slot)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Credential {
-    /// Fresh random keys for `slot`.
-    pub fn generate(slot: KeySlot, now_ms: i64) -> Result<Self, KeyError> {
-        Self::with_access_key(slot, random_bytes(ACCESS_KEY_LEN)?, now_ms)
-    }
-
-    /// An operator-supplied access key with a fresh signing key.
-    pub fn with_access_key(
-        slot: KeySlot,
-        access_key: Vec<u8>,
-        now_ms: i64,
-    ) -> Result<Self, KeyError> {
-        check_strength(&access_key).map_err(KeyError::Weak)?;
-        Ok(Credential {
-            kid: Uuid::new_v4().simple().to_string(),
-            slot,
-            access_key: access_key.into(),
-            signing_key: random_bytes(SIGNING_KEY_LEN)?.into(),
-            created_at_ms: now_ms,
-        })
-    }
-
-    /// The access key as a backend pastes it into a connection string.
-    pub fn access_key_base64(&self) -> String {
-        STANDARD.encode(self.access_key.expose_secret())
-    }
-}
-
 /// Decodes an access key given in configuration and checks it is strong enough.
 pub fn decode_access_key(encoded: &str) -> Result<Vec<u8>, String> {
     let bytes = STANDARD
@@ -112,7 +73,7 @@ pub fn decode_access_key(encoded: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Refuses keys under 256 bits and keys that are plainly not random.
-fn check_strength(key: &[u8]) -> Result<(), String> {
+pub(crate) fn check_strength(key: &[u8]) -> Result<(), String> {
     if key.len() < MIN_KEY_LEN {
         return Err(format!(
             "an access key must have at least {} bits; this one has {}",
@@ -128,7 +89,7 @@ fn check_strength(key: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn random_bytes(len: usize) -> Result<Vec<u8>, KeyError> {
+pub(crate) fn random_bytes(len: usize) -> Result<Vec<u8>, KeyError> {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
     Ok(bytes)
@@ -149,12 +110,12 @@ mod tests {
 
     #[test]
     fn generated_keys_are_strong_and_distinct() {
-        let a = Credential::generate(KeySlot::Primary, 0).unwrap();
-        let b = Credential::generate(KeySlot::Primary, 0).unwrap();
-        assert_ne!(a.kid, b.kid);
-        assert_ne!(a.access_key_base64(), b.access_key_base64());
-        assert!(decode_access_key(&a.access_key_base64()).is_ok());
-        assert_eq!(a.signing_key.expose_secret().len(), 32);
+        let a = AccessKey::generate(KeySlot::Primary, 0).unwrap();
+        let b = AccessKey::generate(KeySlot::Primary, 0).unwrap();
+        assert_ne!(a.kid(), b.kid());
+        assert_ne!(a.to_base64(), b.to_base64());
+        assert!(decode_access_key(&a.to_base64()).is_ok());
+        assert!(AccessKey::configured(KeySlot::Primary, vec![1; 64], 0).is_err());
     }
 
     #[test]

@@ -4,60 +4,85 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use jsonwebtoken::{DecodingKey, EncodingKey};
-use secrecy::ExposeSecret;
 
-use super::{Credential, KeySlot};
+use super::{AccessKey, KeyError, KeySlot, SigningKey, SigningKeyState};
 
-/// An active access key with the prepared signing and verifying keys of its pair.
-pub struct ActiveKey {
-    pub credential: Credential,
-    pub encoding: EncodingKey,
-    pub decoding: DecodingKey,
-}
-
-impl ActiveKey {
-    pub fn new(credential: Credential) -> Self {
-        let secret = credential.signing_key.expose_secret();
-        ActiveKey {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            credential,
-        }
-    }
-
-    pub fn kid(&self) -> &str {
-        &self.credential.kid
-    }
-}
-
-/// The two active keys. A regenerated key is simply no longer here, so its tokens fail
-/// verification by `kid`.
+/// The active access keys and the live signing keys (valid and retained).
 pub struct RingState {
-    primary: ActiveKey,
-    secondary: ActiveKey,
+    /// Primary, then secondary.
+    access: [AccessKey; 2],
+    signing: Vec<SigningKey>,
+    /// Index into `signing` of each slot's valid key, primary then secondary.
+    signers: [usize; 2],
+}
+
+fn index(slot: KeySlot) -> usize {
+    match slot {
+        KeySlot::Primary => 0,
+        KeySlot::Secondary => 1,
+    }
 }
 
 impl RingState {
-    pub fn new(primary: ActiveKey, secondary: ActiveKey) -> Self {
-        RingState { primary, secondary }
-    }
-
-    pub fn get(&self, slot: KeySlot) -> &ActiveKey {
-        match slot {
-            KeySlot::Primary => &self.primary,
-            KeySlot::Secondary => &self.secondary,
+    /// Requires one access key and one valid signing key for each slot.
+    pub fn new(access: Vec<AccessKey>, signing: Vec<SigningKey>) -> Result<Self, KeyError> {
+        let mut by_slot: [Option<AccessKey>; 2] = [None, None];
+        for key in access {
+            let slot = index(key.slot());
+            by_slot[slot] = Some(key);
         }
+        let [Some(primary), Some(secondary)] = by_slot else {
+            return Err(KeyError::Incomplete(
+                "a primary and a secondary access key are required".into(),
+            ));
+        };
+        let signer = |slot: KeySlot| {
+            signing
+                .iter()
+                .position(|key| key.slot() == slot && key.state() == SigningKeyState::Valid)
+                .ok_or_else(|| KeyError::Incomplete(format!("no valid signing key for {slot}")))
+        };
+        let signers = [signer(KeySlot::Primary)?, signer(KeySlot::Secondary)?];
+        Ok(RingState {
+            access: [primary, secondary],
+            signing,
+            signers,
+        })
     }
 
-    /// Both active keys, primary first.
-    pub fn both(&self) -> [&ActiveKey; 2] {
-        [&self.primary, &self.secondary]
+    pub fn access_key(&self, slot: KeySlot) -> &AccessKey {
+        &self.access[index(slot)]
     }
 
-    /// The active key with this `kid`: the only way a verifier picks a key.
-    pub fn by_kid(&self, kid: &str) -> Option<&ActiveKey> {
-        self.both().into_iter().find(|key| key.kid() == kid)
+    /// Both access keys, primary first.
+    pub fn access_keys(&self) -> &[AccessKey; 2] {
+        &self.access
+    }
+
+    /// The valid signing key of `slot`: it signs tokens for requests that slot's access key
+    /// authenticated.
+    pub fn signer(&self, slot: KeySlot) -> &SigningKey {
+        &self.signing[self.signers[index(slot)]]
+    }
+
+    /// The key that signs for callers without an access key (app users, guests, backends with
+    /// a bearer token): the primary slot's valid key.
+    pub fn service_signer(&self) -> &SigningKey {
+        self.signer(KeySlot::Primary)
+    }
+
+    /// Every live signing key: valid and retained.
+    pub fn signing_keys(&self) -> &[SigningKey] {
+        &self.signing
+    }
+
+    /// The signing key with this `kid`, if it still verifies at `now_ms`: the only way a
+    /// verifier picks a key.
+    pub fn verifier(&self, kid: &str, now_ms: i64) -> Option<&SigningKey> {
+        self.signing
+            .iter()
+            .find(|key| key.kid() == kid)
+            .filter(|key| key.verifies_at(now_ms))
     }
 }
 

@@ -1,13 +1,15 @@
 //! Key ring life cycle against the store: first-start bootstrap, reload when another instance
-//! changed the keys, and regeneration (which, as in ACS, kills every token the old key minted).
+//! changed the keys, regeneration of an access key (which, as in ACS, kills every token its slot
+//! signed) and rotation of signing keys (which kills none).
 
 use std::sync::Arc;
 
-use secrecy::ExposeSecret;
-use time::OffsetDateTime;
-
-use super::{ActiveKey, Credential, KeyRing, KeySlot, MasterKey, MasterKeyError, RingState};
-use crate::store::{KeyRecord, Store, StoreError};
+use super::{
+    AccessKey, KeyRing, KeySlot, MasterKey, MasterKeyError, RingState, SigningKey, SigningKeyState,
+};
+use crate::clock::SharedClock;
+use crate::revocation::RETENTION_MS;
+use crate::store::{AccessKeyRecord, KeyStore, SigningKeyRecord, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -41,47 +43,65 @@ pub struct SeedKeys {
 }
 
 pub struct KeyService {
-    store: Arc<dyn Store>,
+    store: Arc<dyn KeyStore>,
     master: MasterKey,
     ring: Arc<KeyRing>,
+    clock: SharedClock,
     /// Serialises read-then-replace of the ring, so a resync that read the store before a
-    /// regeneration committed cannot put the retired key back after it.
+    /// change committed cannot put the old keys back after it.
     changing: tokio::sync::Mutex<()>,
 }
 
 impl KeyService {
     /// Loads the ring, creating it on first start (from `seed` if given, else random keys).
     pub async fn bootstrap(
-        store: Arc<dyn Store>,
+        store: Arc<dyn KeyStore>,
         master: MasterKey,
         seed: Option<SeedKeys>,
-        now_ms: i64,
+        clock: SharedClock,
     ) -> Result<(Self, Bootstrap), KeyError> {
+        let now_ms = clock.now_ms();
         let mut outcome = Bootstrap::Loaded;
-        if store.active_keys().await?.is_empty() {
-            let (primary, secondary, fresh) = match seed {
+        if store.active_access_keys().await?.is_empty() {
+            let (access, fresh) = match seed {
                 Some(seed) => (
-                    Credential::with_access_key(KeySlot::Primary, seed.primary, now_ms)?,
-                    Credential::with_access_key(KeySlot::Secondary, seed.secondary, now_ms)?,
+                    [
+                        AccessKey::configured(KeySlot::Primary, seed.primary, now_ms)?,
+                        AccessKey::configured(KeySlot::Secondary, seed.secondary, now_ms)?,
+                    ],
                     Bootstrap::Seeded,
                 ),
                 None => (
-                    Credential::generate(KeySlot::Primary, now_ms)?,
-                    Credential::generate(KeySlot::Secondary, now_ms)?,
+                    [
+                        AccessKey::generate(KeySlot::Primary, now_ms)?,
+                        AccessKey::generate(KeySlot::Secondary, now_ms)?,
+                    ],
                     Bootstrap::Generated,
                 ),
             };
-            let records = [seal(&master, &primary)?, seal(&master, &secondary)?];
+            let signing = [
+                SigningKey::generate(KeySlot::Primary, now_ms)?,
+                SigningKey::generate(KeySlot::Secondary, now_ms)?,
+            ];
+            let access = access
+                .iter()
+                .map(|key| seal_access(&master, key))
+                .collect::<Result<Vec<_>, _>>()?;
+            let signing = signing
+                .iter()
+                .map(|key| seal_signing(&master, key))
+                .collect::<Result<Vec<_>, _>>()?;
             // Another instance may have raced us to it; then its keys win.
-            if store.insert_initial_keys(&records).await? {
+            if store.insert_initial_keys(&access, &signing).await? {
                 outcome = fresh;
             }
         }
-        let state = load_state(store.as_ref(), &master).await?;
+        let state = load_state(store.as_ref(), &master, now_ms).await?;
         let service = KeyService {
             store,
             master,
             ring: Arc::new(KeyRing::new(state)),
+            clock,
             changing: tokio::sync::Mutex::new(()),
         };
         Ok((service, outcome))
@@ -91,86 +111,227 @@ impl KeyService {
         &self.ring
     }
 
-    /// Re-reads the active keys (another instance regenerated one).
+    /// Re-reads the keys (another instance changed them, or retained keys ran out).
     pub async fn reload(&self) -> Result<(), KeyError> {
         let _changing = self.changing.lock().await;
-        self.ring
-            .replace(load_state(self.store.as_ref(), &self.master).await?);
-        Ok(())
+        self.reload_locked().await
     }
 
-    /// Replaces the key of `slot` with a fresh one; tokens it minted die, the other slot is
-    /// untouched. Returns once committed and applied to this instance's ring.
-    pub async fn regenerate(&self, slot: KeySlot, now: OffsetDateTime) -> Result<(), KeyError> {
-        let now_ms = crate::clock::millis(now);
-        let credential = Credential::generate(slot, now_ms)?;
+    /// Replaces the access key of `slot` with a fresh one, with a fresh signing key: every
+    /// token the slot's signing keys minted dies; the other slot is untouched. Returns once
+    /// committed and applied to this instance's ring.
+    pub async fn regenerate(&self, slot: KeySlot) -> Result<(), KeyError> {
+        let now_ms = self.clock.now_ms();
+        let access = AccessKey::generate(slot, now_ms)?;
+        let signing = SigningKey::generate(slot, now_ms)?;
         let _changing = self.changing.lock().await;
         self.store
-            .replace_key(&seal(&self.master, &credential)?, now_ms)
+            .replace_access_key(
+                &seal_access(&self.master, &access)?,
+                &seal_signing(&self.master, &signing)?,
+                now_ms,
+            )
             .await?;
-        self.ring
-            .replace(load_state(self.store.as_ref(), &self.master).await?);
+        self.reload_locked().await
+    }
+
+    /// Gives `slot` a fresh valid signing key; the old one is retained until every token it
+    /// could have signed has expired, so no token dies.
+    pub async fn rotate_signing(&self, slot: KeySlot) -> Result<(), KeyError> {
+        let now_ms = self.clock.now_ms();
+        let signing = SigningKey::generate(slot, now_ms)?;
+        let _changing = self.changing.lock().await;
+        self.store
+            .rotate_signing_key(
+                &seal_signing(&self.master, &signing)?,
+                retained_until(now_ms),
+            )
+            .await?;
+        self.reload_locked().await
+    }
+
+    async fn reload_locked(&self) -> Result<(), KeyError> {
+        let state = load_state(self.store.as_ref(), &self.master, self.clock.now_ms()).await?;
+        self.ring.replace(state);
         Ok(())
     }
+}
+
+/// Until when a signing key rotated out at `now_ms` keeps verifying: past the expiry of the
+/// longest-lived token it could have signed, with the same skew margin revocation state has.
+pub fn retained_until(now_ms: i64) -> i64 {
+    now_ms + RETENTION_MS
 }
 
 fn aad(kid: &str, slot: &str, purpose: &str) -> Vec<u8> {
     format!("callsign:{kid}:{slot}:{purpose}").into_bytes()
 }
 
-fn seal(master: &MasterKey, credential: &Credential) -> Result<KeyRecord, KeyError> {
-    let slot = credential.slot.as_str();
-    Ok(KeyRecord {
-        kid: credential.kid.clone(),
+fn seal_access(master: &MasterKey, key: &AccessKey) -> Result<AccessKeyRecord, KeyError> {
+    let slot = key.slot().as_str();
+    Ok(AccessKeyRecord {
+        kid: key.kid().to_owned(),
         slot: slot.to_owned(),
-        access_key_sealed: master.seal(
-            credential.access_key.expose_secret(),
-            &aad(&credential.kid, slot, "access"),
-        )?,
-        signing_key_sealed: master.seal(
-            credential.signing_key.expose_secret(),
-            &aad(&credential.kid, slot, "signing"),
-        )?,
-        created_at_ms: credential.created_at_ms,
+        sealed: master.seal(key.secret(), &aad(key.kid(), slot, "access"))?,
+        created_at_ms: key.created_at_ms(),
     })
 }
 
-fn unseal(master: &MasterKey, record: &KeyRecord) -> Result<Credential, KeyError> {
-    let slot = KeySlot::parse(&record.slot)
-        .ok_or_else(|| KeyError::Incomplete(format!("unknown slot '{}'", record.slot)))?;
-    Ok(Credential {
-        kid: record.kid.clone(),
-        slot,
-        access_key: master
-            .open(
-                &record.access_key_sealed,
-                &aad(&record.kid, &record.slot, "access"),
-            )?
-            .into(),
-        signing_key: master
-            .open(
-                &record.signing_key_sealed,
-                &aad(&record.kid, &record.slot, "signing"),
-            )?
-            .into(),
-        created_at_ms: record.created_at_ms,
+fn seal_signing(master: &MasterKey, key: &SigningKey) -> Result<SigningKeyRecord, KeyError> {
+    let slot = key.slot().as_str();
+    Ok(SigningKeyRecord {
+        kid: key.kid().to_owned(),
+        slot: slot.to_owned(),
+        sealed: master.seal(key.secret(), &aad(key.kid(), slot, "signing"))?,
+        created_at_ms: key.created_at_ms(),
+        retained_until_ms: None,
     })
 }
 
-async fn load_state(store: &dyn Store, master: &MasterKey) -> Result<RingState, KeyError> {
-    let mut primary = None;
-    let mut secondary = None;
-    for record in store.active_keys().await? {
-        let credential = unseal(master, &record)?;
-        match credential.slot {
-            KeySlot::Primary => primary = Some(ActiveKey::new(credential)),
-            KeySlot::Secondary => secondary = Some(ActiveKey::new(credential)),
-        }
+fn slot_of(stored: &str) -> Result<KeySlot, KeyError> {
+    KeySlot::parse(stored).ok_or_else(|| KeyError::Incomplete(format!("unknown slot '{stored}'")))
+}
+
+fn unseal_access(master: &MasterKey, record: &AccessKeyRecord) -> Result<AccessKey, KeyError> {
+    let secret = master.open(&record.sealed, &aad(&record.kid, &record.slot, "access"))?;
+    AccessKey::stored(
+        record.kid.clone(),
+        slot_of(&record.slot)?,
+        secret,
+        record.created_at_ms,
+    )
+}
+
+fn unseal_signing(master: &MasterKey, record: &SigningKeyRecord) -> Result<SigningKey, KeyError> {
+    let secret = master.open(&record.sealed, &aad(&record.kid, &record.slot, "signing"))?;
+    let state = match record.retained_until_ms {
+        None => SigningKeyState::Valid,
+        Some(until_ms) => SigningKeyState::Retained { until_ms },
+    };
+    Ok(SigningKey::new(
+        record.kid.clone(),
+        slot_of(&record.slot)?,
+        state,
+        record.created_at_ms,
+        secret,
+    ))
+}
+
+async fn load_state(
+    store: &dyn KeyStore,
+    master: &MasterKey,
+    now_ms: i64,
+) -> Result<RingState, KeyError> {
+    let access = store
+        .active_access_keys()
+        .await?
+        .iter()
+        .map(|record| unseal_access(master, record))
+        .collect::<Result<Vec<_>, _>>()?;
+    let signing = store
+        .live_signing_keys(now_ms)
+        .await?
+        .iter()
+        .map(|record| unseal_signing(master, record))
+        .collect::<Result<Vec<_>, _>>()?;
+    RingState::new(access, signing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::ids::IdentityId;
+    use crate::testing::{Fixture, chat_request};
+
+    fn mint(f: &Fixture, slot: KeySlot) -> String {
+        let ring = f.keys.ring().load();
+        f.tokens
+            .mint(
+                IdentityId::generate(),
+                &chat_request(),
+                ring.signer(slot),
+                f.clock.now(),
+            )
+            .unwrap()
+            .token
     }
-    match (primary, secondary) {
-        (Some(primary), Some(secondary)) => Ok(RingState::new(primary, secondary)),
-        _ => Err(KeyError::Incomplete(
-            "a primary and a secondary key are required".into(),
-        )),
+
+    #[tokio::test]
+    async fn rotating_a_signing_key_kills_no_token_until_it_has_expired() {
+        let f = Fixture::new().await;
+        let old = mint(&f, KeySlot::Primary);
+        let old_kid = f
+            .keys
+            .ring()
+            .load()
+            .signer(KeySlot::Primary)
+            .kid()
+            .to_owned();
+
+        f.keys.rotate_signing(KeySlot::Primary).await.unwrap();
+        let ring = f.keys.ring().load();
+        assert_ne!(ring.signer(KeySlot::Primary).kid(), old_kid);
+        assert!(f.is_active(&old));
+        let new = mint(&f, KeySlot::Primary);
+        assert!(f.is_active(&new));
+
+        // The retained key verifies until its retention ends (the token itself lives 1 h).
+        let retained = ring.verifier(&old_kid, f.clock.now_ms()).unwrap();
+        let until = retained_until(crate::testing::START.unix_timestamp() * 1000);
+        assert_eq!(
+            retained.state(),
+            SigningKeyState::Retained { until_ms: until }
+        );
+        assert!(ring.verifier(&old_kid, until - 1).is_some());
+        assert!(ring.verifier(&old_kid, until).is_none());
+        // And a reload after that forgets it.
+        f.clock.advance(time::Duration::milliseconds(RETENTION_MS));
+        f.keys.reload().await.unwrap();
+        let ring = f.keys.ring().load();
+        assert_eq!(ring.signing_keys().len(), 2);
+        assert!(ring.verifier(&old_kid, f.clock.now_ms()).is_none());
+    }
+
+    #[tokio::test]
+    async fn regenerating_an_access_key_kills_its_slots_tokens_only() {
+        let f = Fixture::new().await;
+        f.keys.rotate_signing(KeySlot::Secondary).await.unwrap();
+        let primary = mint(&f, KeySlot::Primary);
+        let secondary = mint(&f, KeySlot::Secondary);
+        let old_access = f
+            .keys
+            .ring()
+            .load()
+            .access_key(KeySlot::Secondary)
+            .to_base64();
+
+        f.keys.regenerate(KeySlot::Secondary).await.unwrap();
+        let ring = f.keys.ring().load();
+        assert_ne!(ring.access_key(KeySlot::Secondary).to_base64(), old_access);
+        assert!(f.is_active(&primary));
+        assert!(!f.is_active(&secondary));
+        // Both of the slot's signing keys (valid and retained) are revoked: one per slot is left.
+        assert_eq!(ring.signing_keys().len(), 2);
+        assert!(f.is_active(&mint(&f, KeySlot::Secondary)));
+    }
+
+    #[tokio::test]
+    async fn callers_without_an_access_key_are_signed_for_by_the_primary_slot() {
+        let f = Fixture::new().await;
+        let ring = f.keys.ring().load();
+        assert_eq!(
+            ring.service_signer().kid(),
+            ring.signer(KeySlot::Primary).kid()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_stored_ring_opens_only_with_its_master_key() {
+        let f = Fixture::new().await;
+        let master = MasterKey::generate();
+        // A different master key cannot open the stored keys.
+        let wrong = KeyService::bootstrap(f.store.clone(), master, None, f.clock.clone()).await;
+        assert!(matches!(wrong, Err(KeyError::Master(_))));
     }
 }

@@ -1,16 +1,18 @@
-//! Storage errors, classified at the boundary: a database that is down is not a bug.
+//! Storage errors, classified at the boundary: a database that is down is not a bug. Nothing of
+//! `sqlx` leaves the store; the domain sees only this small type.
+
+/// The underlying cause, kept for logs.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or is overloaded right now; retrying later may work.
     #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Cause),
     /// Anything else the database reported.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Other(#[source] Cause),
     /// The schema is behind the code.
     #[error("database is not migrated: {0}")]
     NotMigrated(String),
@@ -25,7 +27,7 @@ impl StoreError {
     /// For readiness checks: a query the schema cannot answer means "not migrated".
     pub(super) fn readiness(error: sqlx::Error) -> Self {
         match StoreError::from(error) {
-            StoreError::Database(error) => StoreError::NotMigrated(error.to_string()),
+            StoreError::Other(error) => StoreError::NotMigrated(error.to_string()),
             other => other,
         }
     }
@@ -34,9 +36,18 @@ impl StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if is_unavailable(&error) {
-            StoreError::Unavailable(error)
+            StoreError::Unavailable(error.into())
         } else {
-            StoreError::Database(error)
+            StoreError::Other(error.into())
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        match error {
+            sqlx::migrate::MigrateError::Execute(error) => error.into(),
+            other => StoreError::Other(other.into()),
         }
     }
 }

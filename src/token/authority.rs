@@ -1,5 +1,6 @@
-//! Minting and verifying tokens. The signing key is the one paired with the access key that
-//! authenticated the request; verification picks the key by `kid` from the ring and nothing else.
+//! Minting and verifying tokens. The caller names the signing key (see [`crate::keys`] for which
+//! key signs for whom); verification picks the key by `kid` from the ring, and nothing else, and
+//! asks it whether it still verifies.
 
 use std::sync::Arc;
 
@@ -8,8 +9,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Claims, ScopeSet, TokenRequest};
-use crate::identity::{IdentityId, ResourceId};
-use crate::keys::{ActiveKey, KeyRing};
+use crate::clock::millis;
+use crate::ids::{IdentityId, ResourceId};
+use crate::keys::{KeyRing, SigningKey};
 use crate::revocation::{RevocationCache, TokenState};
 
 /// Tokens longer than this are refused before any parsing.
@@ -94,11 +96,11 @@ impl TokenAuthority {
         &self,
         identity: IdentityId,
         request: &TokenRequest,
-        key: &ActiveKey,
+        key: &SigningKey,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let iat = now.unix_timestamp();
-        let iat_ms = crate::clock::millis(now);
+        let iat_ms = millis(now);
         let exp = iat + i64::from(request.lifetime.minutes()) * 60;
         let sub = identity.to_raw(&self.resource);
         let claims = Claims {
@@ -116,7 +118,7 @@ impl TokenAuthority {
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(key.kid().to_owned());
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)?;
+        let token = jsonwebtoken::encode(&header, &claims, key.encoding())?;
         // Whole seconds, so `expiresOn` is exactly the `exp` claim.
         let expires_on = now - time::Duration::nanoseconds(i64::from(now.nanosecond()))
             + request.lifetime.as_duration();
@@ -139,8 +141,10 @@ impl TokenAuthority {
         }
         let kid = header.kid.ok_or(Inactive::UnknownKey)?;
         let ring = self.ring.load();
-        let key = ring.by_kid(&kid).ok_or(Inactive::UnknownKey)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
+        let key = ring
+            .verifier(&kid, millis(now))
+            .ok_or(Inactive::UnknownKey)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, key.decoding(), &self.validation)
             .map_err(|_| Inactive::Invalid)?
             .claims;
 
@@ -173,23 +177,23 @@ impl TokenAuthority {
 
 #[cfg(test)]
 mod tests {
-    use secrecy::ExposeSecret;
     use serde_json::json;
     use time::macros::datetime;
 
     use super::*;
-    use crate::changes::Change;
-    use crate::keys::{ActiveKey, Credential, KeySlot, RingState};
+    use crate::keys::{AccessKey, KeySlot, RingState};
+    use crate::revocation::Revocation;
     use crate::token::Lifetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-23 18:00:00 UTC);
 
     fn ring() -> Arc<KeyRing> {
-        let key = |slot| ActiveKey::new(Credential::generate(slot, 0).unwrap());
-        Arc::new(KeyRing::new(RingState::new(
-            key(KeySlot::Primary),
-            key(KeySlot::Secondary),
-        )))
+        let slots = KeySlot::BOTH;
+        let access = slots.map(|slot| AccessKey::generate(slot, 0).unwrap());
+        let signing = slots.map(|slot| SigningKey::generate(slot, 0).unwrap());
+        Arc::new(KeyRing::new(
+            RingState::new(access.into(), signing.into()).unwrap(),
+        ))
     }
 
     fn authority(ring: Arc<KeyRing>, resource: &str) -> TokenAuthority {
@@ -219,7 +223,7 @@ mod tests {
             slot: KeySlot,
             now: OffsetDateTime,
         ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
-            self.mint(id, request, self.ring.load().get(slot), now)
+            self.mint(id, request, self.ring.load().signer(slot), now)
         }
     }
 
@@ -233,16 +237,10 @@ mod tests {
     /// Signs arbitrary claims with the ring's primary signing key.
     fn sign_raw(ring: &KeyRing, alg: Algorithm, claims: &serde_json::Value) -> String {
         let state = ring.load();
-        let key = state.get(KeySlot::Primary);
+        let key = state.signer(KeySlot::Primary);
         let mut header = Header::new(alg);
         header.kid = Some(key.kid().to_owned());
-        let secret = key.credential.signing_key.expose_secret();
-        jsonwebtoken::encode(
-            &header,
-            claims,
-            &jsonwebtoken::EncodingKey::from_secret(secret),
-        )
-        .unwrap()
+        jsonwebtoken::encode(&header, claims, key.encoding()).unwrap()
     }
 
     #[test]
@@ -369,9 +367,9 @@ mod tests {
         let old = authority
             .mint_as(id, &request(60), KeySlot::Primary, NOW)
             .unwrap();
-        let cut_off = crate::clock::millis(NOW);
+        let cut_off = millis(NOW);
         cache.apply(
-            &Change::Revoked {
+            Revocation::Revoked {
                 id: id.uuid(),
                 before_ms: cut_off,
             },
@@ -390,7 +388,7 @@ mod tests {
             )
             .unwrap();
         assert!(authority.verify(&new.token, &cache, NOW).is_ok());
-        cache.apply(&Change::Deleted { id: id.uuid() }, 0);
+        cache.apply(Revocation::Deleted { id: id.uuid() }, 0);
         assert_eq!(
             authority.verify(&new.token, &cache, NOW),
             Err(Inactive::Deleted)

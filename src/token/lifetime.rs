@@ -20,6 +20,11 @@ pub enum LifetimeError {
     TooLong(i64),
 }
 
+// Revocation state (and a retained signing key) is kept as long as the longest token lives,
+// plus an hour for clock skew.
+const _: () =
+    assert!(crate::revocation::RETENTION_MS == Lifetime::MAX.as_millis() as i64 + 60 * 60 * 1000);
+
 impl Lifetime {
     pub const MIN_MINUTES: u16 = 60;
     pub const MAX_MINUTES: u16 = 1440;

@@ -9,6 +9,7 @@ backend_tests!(
     regenerating_primary_kills_its_tokens_and_keeps_secondary,
     keys_list_shows_connection_strings,
     bad_key_type_is_400,
+    rotating_signing_keys_keeps_every_token_alive,
 );
 
 async fn regenerating_primary_kills_its_tokens_and_keeps_secondary(app: TestApp) {
@@ -96,4 +97,53 @@ async fn bad_key_type_is_400(app: TestApp) {
         .send()
         .await;
     assert_error(response, 400, "InvalidKeyType").await;
+}
+
+/// `callsign keys rotate-signing` against the running server's database: new tokens get a new
+/// `kid`, and tokens signed before keep verifying.
+async fn rotating_signing_keys_keeps_every_token_alive(app: TestApp) {
+    let id = app.create_identity().await;
+    let before = app.token_for(&id).await;
+    let old_kid = header_kid(&before);
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
+        .args(app.settings.args())
+        .args(["keys", "rotate-signing"])
+        .output()
+        .await
+        .expect("run callsign keys rotate-signing");
+    assert!(output.status.success(), "{output:?}");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("signing key rotated"), "{printed}");
+
+    // The running server learns of it by notification (PostgreSQL) or resync (SQLite, 1 s here).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let after = loop {
+        let token = app.token_for(&id).await;
+        if header_kid(&token) != old_kid {
+            break token;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never rotated"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        app.is_active(&before).await,
+        "a rotation must not kill a token"
+    );
+    assert!(app.is_active(&after).await);
+}
+
+fn header_kid(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
 }

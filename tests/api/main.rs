@@ -1,6 +1,10 @@
 //! API tests: the real server over HTTPS, each test against a fresh SQLite database and a fresh
 //! PostgreSQL database. One binary, so it links once.
 
+// These tests drive a real server from outside and measure it with real time; the injected
+// clock is for the service's own code.
+#![allow(clippy::disallowed_methods)]
+
 mod helpers;
 
 mod auth;

@@ -1,4 +1,5 @@
-//! Communication identity ids: `8:acs:<resourceId>_<uuid>`, the raw id format the ACS SDKs use.
+//! Identifiers: communication identity ids (`8:acs:<resourceId>_<uuid>`, the raw id format the
+//! ACS SDKs use) and the resource id of a deployment. Parsed once at the edge, trusted inside.
 
 use std::fmt;
 use uuid::Uuid;

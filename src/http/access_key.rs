@@ -7,14 +7,11 @@ use axum::http::header::{AUTHORIZATION, DATE, HOST};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use secrecy::ExposeSecret;
-use time::OffsetDateTime;
-
-use super::hmac::{self, SignedRequest};
-use crate::http::{ApiError, AppState, MAX_BODY_BYTES};
 use std::sync::Arc;
 
-use crate::keys::{ActiveKey, KeySlot, RingState};
+use super::{ApiError, AppState, MAX_BODY_BYTES};
+use crate::auth::hmac::{self, SignedRequest};
+use crate::keys::{KeySlot, RingState, SigningKey};
 
 /// Set on requests that passed: the ring they were checked against and which access key signed
 /// them. Tokens are minted with that key's pair from that same ring, so a request that raced a
@@ -26,9 +23,9 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
-    /// The key whose pair signs tokens for this request.
-    pub fn signing_key(&self) -> &ActiveKey {
-        self.ring.get(self.slot)
+    /// The valid signing key of the slot that authenticated this request.
+    pub fn signing_key(&self) -> &SigningKey {
+        self.ring.signer(self.slot)
     }
 }
 
@@ -64,12 +61,8 @@ pub async fn require_access_key(
         authorization: header(&parts, AUTHORIZATION.as_str()),
     };
     let ring = state.keys.ring().load();
-    let [primary, secondary] = ring.both();
-    let keys = [
-        primary.credential.access_key.expose_secret(),
-        secondary.credential.access_key.expose_secret(),
-    ];
-    match hmac::verify(&signed, &body, &keys, OffsetDateTime::now_utc()) {
+    let keys = ring.access_keys().each_ref().map(|key| key.secret());
+    match hmac::verify(&signed, &body, &keys, state.clock.now()) {
         Ok(index) => {
             parts.extensions.insert(Authenticated {
                 slot: KeySlot::BOTH[index],

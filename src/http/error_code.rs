@@ -1,0 +1,75 @@
+//! Every `error.code` Callsign answers with, in one place. The names are part of the API: ACS's
+//! own codes where ACS has one, Callsign's where it does not.
+
+/// Declares the enum and its wire name (the variant's name) in one list.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// The `code` of an ACS-shaped error body.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name),*
+        }
+
+        impl ErrorCode {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$name => stringify!($name)),*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// 401: authentication failed (one answer for every reason).
+    Denied,
+    /// 404: the identity does not exist, was deleted, or belongs to another resource.
+    IdentityNotFound,
+    /// 404: no such route or action.
+    NotFound,
+    /// 405
+    MethodNotAllowed,
+    /// 400: a body that is not valid JSON or misses a required field.
+    InvalidRequestBody,
+    /// 400: a path parameter that cannot be decoded.
+    InvalidPath,
+    /// 400
+    InvalidScopes,
+    /// 400
+    InvalidExpiresInMinutes,
+    /// 400: not a communication identity id.
+    InvalidIdentity,
+    /// 400
+    InvalidExternalId,
+    /// 400: `keyType` is neither `Primary` nor `Secondary`.
+    InvalidKeyType,
+    /// 400
+    MissingApiVersionParameter,
+    /// 400
+    UnsupportedApiVersion,
+    /// 400: Callsign does not federate with Microsoft Entra ID.
+    TeamsUserExchangeNotSupported,
+    /// 413
+    RequestEntityTooLarge,
+    /// 415
+    UnsupportedMediaType,
+    /// 503: the database is unavailable.
+    ServiceUnavailable,
+    /// 503: the request took longer than the request deadline.
+    RequestTimeout,
+    /// 503 from `/readyz`.
+    NotReady,
+    /// 500: logged with details, never sent.
+    InternalError,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn wire_names_are_the_variant_names() {
+        assert_eq!(ErrorCode::IdentityNotFound.as_str(), "IdentityNotFound");
+        assert_eq!(ErrorCode::Denied.as_str(), "Denied");
+    }
+}

@@ -1,0 +1,294 @@
+//! The key ring as stored: access keys (one active per slot) and signing keys with states, all
+//! sealed with the master key. A signing key is *valid* (one per slot: it signs), *retained*
+//! (rotated out: still verifies until `retained_until_ms`) or *revoked* (its tokens are dead).
+//! Both backends run the same SQL; PostgreSQL serialises key changes with an advisory lock and
+//! announces them, SQLite's write lock serialises them already.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::StoreError;
+use super::postgres::{self, PgStore};
+use super::sqlite::SqliteStore;
+use crate::changes::Change;
+
+/// An access key, sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub kid: String,
+    /// `primary` or `secondary`.
+    pub slot: String,
+    pub sealed: Vec<u8>,
+    pub created_at_ms: i64,
+}
+
+/// A token-signing key, sealed. Only valid and retained keys are ever read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub slot: String,
+    pub sealed: Vec<u8>,
+    pub created_at_ms: i64,
+    /// `None` while valid; when rotated out, the instant it stops verifying.
+    pub retained_until_ms: Option<i64>,
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// The active access key of each slot.
+    async fn active_access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError>;
+    /// Signing keys that still verify at `now_ms`: valid ones and retained ones not yet past.
+    async fn live_signing_keys(&self, now_ms: i64) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Stores the first keys of an empty ring; `false` if another instance got there first.
+    async fn insert_initial_keys(
+        &self,
+        access: &[AccessKeyRecord],
+        signing: &[SigningKeyRecord],
+    ) -> Result<bool, StoreError>;
+    /// Regeneration: retires the slot's access key, revokes all its signing keys, and makes the
+    /// given pair the slot's keys, atomically.
+    async fn replace_access_key(
+        &self,
+        access: &AccessKeyRecord,
+        signing: &SigningKeyRecord,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Rotation: the slot's valid signing key is retained until `retain_until_ms` and `signing`
+    /// becomes the valid one, atomically.
+    async fn rotate_signing_key(
+        &self,
+        signing: &SigningKeyRecord,
+        retain_until_ms: i64,
+    ) -> Result<(), StoreError>;
+}
+
+const SELECT_ACCESS: &str = "SELECT kid, slot, access_key_sealed AS sealed, created_at_ms \
+     FROM access_keys WHERE revoked_at_ms IS NULL ORDER BY slot";
+const SELECT_SIGNING: &str = "SELECT kid, slot, key_sealed AS sealed, created_at_ms, retained_until_ms \
+     FROM signing_keys WHERE revoked_at_ms IS NULL \
+       AND (retained_until_ms IS NULL OR retained_until_ms > $1) \
+     ORDER BY slot, created_at_ms";
+const INSERT_ACCESS: &str =
+    "INSERT INTO access_keys (kid, slot, access_key_sealed, created_at_ms) VALUES ($1, $2, $3, $4)";
+const INSERT_ACCESS_IF_FREE: &str = "INSERT INTO access_keys (kid, slot, access_key_sealed, created_at_ms) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+const INSERT_SIGNING: &str =
+    "INSERT INTO signing_keys (kid, slot, key_sealed, created_at_ms) VALUES ($1, $2, $3, $4)";
+const RETIRE_ACCESS: &str =
+    "UPDATE access_keys SET revoked_at_ms = $2 WHERE slot = $1 AND revoked_at_ms IS NULL";
+const REVOKE_SIGNING: &str =
+    "UPDATE signing_keys SET revoked_at_ms = $2 WHERE slot = $1 AND revoked_at_ms IS NULL";
+const RETAIN_VALID_SIGNING: &str = "UPDATE signing_keys SET retained_until_ms = $2 \
+     WHERE slot = $1 AND retained_until_ms IS NULL AND revoked_at_ms IS NULL";
+
+/// Binds an [`AccessKeyRecord`] or [`SigningKeyRecord`] in `INSERT_*` column order.
+macro_rules! bind_key {
+    ($sql:expr, $key:expr) => {
+        sqlx::query($sql)
+            .bind(&$key.kid)
+            .bind(&$key.slot)
+            .bind(&$key.sealed)
+            .bind($key.created_at_ms)
+    };
+}
+
+/// Reads rows of [`SELECT_ACCESS`] (the same on both backends).
+macro_rules! access_from_rows {
+    ($rows:expr) => {
+        $rows
+            .iter()
+            .map(|row| {
+                Ok(AccessKeyRecord {
+                    kid: row.try_get("kid")?,
+                    slot: row.try_get("slot")?,
+                    sealed: row.try_get("sealed")?,
+                    created_at_ms: row.try_get("created_at_ms")?,
+                })
+            })
+            .collect()
+    };
+}
+
+/// Reads rows of [`SELECT_SIGNING`] (the same on both backends).
+macro_rules! signing_from_rows {
+    ($rows:expr) => {
+        $rows
+            .iter()
+            .map(|row| {
+                Ok(SigningKeyRecord {
+                    kid: row.try_get("kid")?,
+                    slot: row.try_get("slot")?,
+                    sealed: row.try_get("sealed")?,
+                    created_at_ms: row.try_get("created_at_ms")?,
+                    retained_until_ms: row.try_get("retained_until_ms")?,
+                })
+            })
+            .collect()
+    };
+}
+
+/// The statements of [`KeyStore::insert_initial_keys`], in an open transaction `$tx`.
+macro_rules! insert_initial {
+    ($tx:expr, $access:expr, $signing:expr) => {{
+        let mut all_free = true;
+        for key in $access {
+            let inserted = bind_key!(INSERT_ACCESS_IF_FREE, key)
+                .execute(&mut *$tx)
+                .await?
+                .rows_affected();
+            all_free &= inserted == 1;
+        }
+        if all_free {
+            for key in $signing {
+                bind_key!(INSERT_SIGNING, key).execute(&mut *$tx).await?;
+            }
+        }
+        all_free
+    }};
+}
+
+/// The statements of [`KeyStore::replace_access_key`], in an open transaction `$tx`.
+macro_rules! replace_access {
+    ($tx:expr, $access:expr, $signing:expr, $now_ms:expr) => {{
+        sqlx::query(RETIRE_ACCESS)
+            .bind(&$access.slot)
+            .bind($now_ms)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query(REVOKE_SIGNING)
+            .bind(&$access.slot)
+            .bind($now_ms)
+            .execute(&mut *$tx)
+            .await?;
+        bind_key!(INSERT_ACCESS, $access).execute(&mut *$tx).await?;
+        bind_key!(INSERT_SIGNING, $signing)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+/// The statements of [`KeyStore::rotate_signing_key`], in an open transaction `$tx`.
+macro_rules! rotate_signing {
+    ($tx:expr, $signing:expr, $retain_until_ms:expr) => {{
+        sqlx::query(RETAIN_VALID_SIGNING)
+            .bind(&$signing.slot)
+            .bind($retain_until_ms)
+            .execute(&mut *$tx)
+            .await?;
+        bind_key!(INSERT_SIGNING, $signing)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn active_access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError> {
+        let rows = sqlx::query(SELECT_ACCESS).fetch_all(self.pool()).await?;
+        access_from_rows!(rows)
+    }
+
+    async fn live_signing_keys(&self, now_ms: i64) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query(SELECT_SIGNING)
+            .bind(now_ms)
+            .fetch_all(self.pool())
+            .await?;
+        signing_from_rows!(rows)
+    }
+
+    async fn insert_initial_keys(
+        &self,
+        access: &[AccessKeyRecord],
+        signing: &[SigningKeyRecord],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let inserted = insert_initial!(tx, access, signing);
+        if inserted {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(inserted)
+    }
+
+    async fn replace_access_key(
+        &self,
+        access: &AccessKeyRecord,
+        signing: &SigningKeyRecord,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        postgres::lock_keys(&mut tx).await?;
+        replace_access!(tx, access, signing, now_ms);
+        postgres::notify(&mut tx, Change::KeysChanged).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        signing: &SigningKeyRecord,
+        retain_until_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        postgres::lock_keys(&mut tx).await?;
+        rotate_signing!(tx, signing, retain_until_ms);
+        postgres::notify(&mut tx, Change::KeysChanged).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn active_access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError> {
+        let rows = sqlx::query(SELECT_ACCESS).fetch_all(self.pool()).await?;
+        access_from_rows!(rows)
+    }
+
+    async fn live_signing_keys(&self, now_ms: i64) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query(SELECT_SIGNING)
+            .bind(now_ms)
+            .fetch_all(self.pool())
+            .await?;
+        signing_from_rows!(rows)
+    }
+
+    async fn insert_initial_keys(
+        &self,
+        access: &[AccessKeyRecord],
+        signing: &[SigningKeyRecord],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let inserted = insert_initial!(tx, access, signing);
+        if inserted {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(inserted)
+    }
+
+    async fn replace_access_key(
+        &self,
+        access: &AccessKeyRecord,
+        signing: &SigningKeyRecord,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        replace_access!(tx, access, signing, now_ms);
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        signing: &SigningKeyRecord,
+        retain_until_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        rotate_signing!(tx, signing, retain_until_ms);
+        tx.commit().await?;
+        Ok(())
+    }
+}

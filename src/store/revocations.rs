@@ -1,0 +1,154 @@
+//! Revocation facts as stored: each identity's token cut-off (a column of `identities`) and the
+//! tombstones deleted identities leave until every token they could have had has expired.
+//! PostgreSQL announces each fact in the writing transaction; SQLite serves one instance.
+
+use async_trait::async_trait;
+use sqlx::{Postgres, Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::StoreError;
+use super::postgres::{self, PgStore};
+use super::sqlite::{self, SqliteStore};
+use crate::changes::Change;
+use crate::revocation::Revocation;
+
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Revokes the identity's tokens issued at or before `before_ms` (never moving an earlier
+    /// cut-off back); `false` if it does not exist.
+    async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError>;
+    /// Revocations and deletions that happened after `since_ms`.
+    async fn revocations_since(&self, since_ms: i64) -> Result<Vec<Revocation>, StoreError>;
+    /// Forgets tombstones older than `before_ms`; returns how many.
+    async fn purge_tombstones(&self, before_ms: i64) -> Result<u64, StoreError>;
+}
+
+const REVOKE_TOKENS: &str = "UPDATE identities SET tokens_revoked_before_ms = \
+     CASE WHEN tokens_revoked_before_ms > $2 THEN tokens_revoked_before_ms ELSE $2 END \
+     WHERE id = $1";
+/// Cut-offs and tombstones in one list; `deleted` tells them apart.
+const SINCE: &str = "SELECT id, tokens_revoked_before_ms AS before_ms, 0 AS deleted FROM identities \
+       WHERE tokens_revoked_before_ms > $1 \
+     UNION ALL \
+     SELECT id, deleted_at_ms, 1 FROM identity_tombstones WHERE deleted_at_ms > $1";
+const INSERT_TOMBSTONE: &str =
+    "INSERT INTO identity_tombstones (id, deleted_at_ms) VALUES ($1, $2)";
+const PURGE_TOMBSTONES: &str = "DELETE FROM identity_tombstones WHERE deleted_at_ms < $1";
+
+/// A row of [`SINCE`].
+fn fact(id: Uuid, deleted: i32, before_ms: i64) -> Revocation {
+    if deleted == 1 {
+        Revocation::Deleted { id }
+    } else {
+        Revocation::Revoked { id, before_ms }
+    }
+}
+
+/// Leaves the tombstone of a deleted identity, inside the deleting transaction.
+pub(super) async fn pg_tombstone(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT_TOMBSTONE)
+        .bind(id)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+    postgres::notify(tx, Change::Revocation(Revocation::Deleted { id })).await
+}
+
+/// Leaves the tombstone of a deleted identity, inside the deleting transaction.
+pub(super) async fn sqlite_tombstone(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: Uuid,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT_TOMBSTONE)
+        .bind(id.hyphenated())
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl RevocationStore for PgStore {
+    async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let revoked = sqlx::query(REVOKE_TOKENS)
+            .bind(id)
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        if revoked {
+            let fact = Revocation::Revoked { id, before_ms };
+            postgres::notify(&mut tx, Change::Revocation(fact)).await?;
+        }
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn revocations_since(&self, since_ms: i64) -> Result<Vec<Revocation>, StoreError> {
+        let rows = sqlx::query(SINCE)
+            .bind(since_ms)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(fact(
+                    row.try_get("id")?,
+                    row.try_get("deleted")?,
+                    row.try_get("before_ms")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn purge_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(PURGE_TOMBSTONES)
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+}
+
+#[async_trait]
+impl RevocationStore for SqliteStore {
+    async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query(REVOKE_TOKENS)
+            .bind(id.hyphenated())
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?
+            .rows_affected()
+            > 0)
+    }
+
+    async fn revocations_since(&self, since_ms: i64) -> Result<Vec<Revocation>, StoreError> {
+        let rows = sqlx::query(SINCE)
+            .bind(since_ms)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(fact(
+                    sqlite::uuid_from(row, "id")?,
+                    row.try_get("deleted")?,
+                    row.try_get("before_ms")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn purge_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(PURGE_TOMBSTONES)
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+}
