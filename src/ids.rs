@@ -87,6 +87,37 @@ impl IdentityId {
     }
 }
 
+/// An app user: a person of a client app, signed in with a built-in account or by the app's
+/// OpenID Connect provider. Written as a hyphenated UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AppUserId(Uuid);
+
+impl AppUserId {
+    pub fn generate() -> Self {
+        AppUserId(Uuid::new_v4())
+    }
+
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        AppUserId(uuid)
+    }
+
+    pub fn uuid(self) -> Uuid {
+        self.0
+    }
+
+    /// Accepts only the hyphenated form Callsign writes.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let uuid = Uuid::try_parse(raw).ok()?;
+        (uuid.hyphenated().to_string() == raw.to_ascii_lowercase()).then_some(AppUserId(uuid))
+    }
+}
+
+impl fmt::Display for AppUserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
 fn echo(raw: &str) -> String {
     crate::text::echo(raw, 80)
 }

@@ -4,6 +4,7 @@
 //! - [`cli`], [`startup`]: commands; building and running the application.
 //! - [`http`]: routes, thin handlers, middleware, the one error type.
 //! - [`propagation`]: keeps every instance's caches current.
+//! - [`users`]: app users: accounts, sessions, guests, identity mapping, erasure.
 //! - [`identity`]: the identity use cases (create, issue, revoke, delete).
 //! - [`token`]: minting and verifying JWTs; [`keys`]: access and signing keys.
 //! - [`auth`]: pure request-signature checks.
@@ -29,3 +30,4 @@ mod testing;
 mod text;
 mod tls;
 pub mod token;
+pub mod users;

@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::oidc::{JwksVerifier, OidcSettings};
 use crate::clock::{SharedClock, SystemClock};
+use crate::config::{AppUserConfig, Registration, Switch};
 use crate::config::{Config, TlsMode, normalize_endpoint};
 use crate::http::{self, AppState, connection_string};
 use crate::identity::{Identities, IdentityStores, IssueLog};
@@ -18,9 +20,13 @@ use crate::ids::{IdentityId, ResourceId};
 use crate::keys::{Bootstrap, KeyService, KeySlot, MasterKey, SeedKeys, decode_access_key};
 use crate::propagation::Propagation;
 use crate::revocation::RevocationCache;
+use crate::store::RefreshLimits;
 use crate::store::{self, Backend, PoolOptions, Store, StoreError};
 use crate::tls::{self, TlsSource};
 use crate::token::{Lifetime, ScopeSet, TokenAuthority, TokenRequest};
+use crate::users::{
+    Accounts, AppPolicy, AppUserStores, AppUsers, GuestPolicy, Guests, Passwords, Sessions,
+};
 
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -159,6 +165,64 @@ fn self_test(
     Ok(())
 }
 
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+fn scope_list(name: &str, raw: &str) -> anyhow::Result<ScopeSet> {
+    let names: Vec<&str> = raw.split(',').map(str::trim).collect();
+    ScopeSet::parse(&names).with_context(|| format!("{name} is invalid"))
+}
+
+/// What app users and guests may have, from configuration.
+pub fn app_policy(config: &AppUserConfig) -> anyhow::Result<AppPolicy> {
+    let guests = match config.guests {
+        Switch::Off => None,
+        Switch::On => Some(GuestPolicy {
+            scopes: scope_list("CALLSIGN_GUEST_SCOPES", &config.guest_scopes)?,
+            lifetime: Lifetime::from_minutes(Some(config.guest_token_minutes))
+                .context("CALLSIGN_GUEST_TOKEN_MINUTES is invalid")?,
+            per_minute: config.guests_per_minute.max(1),
+        }),
+    };
+    if config.refresh_idle_days == 0 || config.refresh_absolute_days < config.refresh_idle_days {
+        bail!(
+            "refresh lifetimes must satisfy 0 < CALLSIGN_REFRESH_IDLE_DAYS <= CALLSIGN_REFRESH_ABSOLUTE_DAYS"
+        );
+    }
+    Ok(AppPolicy {
+        scopes: scope_list("CALLSIGN_APP_SCOPES", &config.app_scopes)?,
+        guests,
+        refresh: RefreshLimits {
+            idle_ms: i64::from(config.refresh_idle_days) * DAY_MS,
+            absolute_ms: i64::from(config.refresh_absolute_days) * DAY_MS,
+        },
+        open_registration: config.accounts_registration == Registration::Open,
+    })
+}
+
+/// The app's identity provider, when one is configured.
+fn oidc_verifier(
+    config: &AppUserConfig,
+    clock: &SharedClock,
+) -> anyhow::Result<Option<Arc<JwksVerifier>>> {
+    let Some(issuer) = &config.oidc_issuer else {
+        if config.oidc_jwks_url.is_some() || config.oidc_audience.is_some() {
+            bail!("CALLSIGN_OIDC_JWKS_URL and CALLSIGN_OIDC_AUDIENCE need CALLSIGN_OIDC_ISSUER");
+        }
+        return Ok(None);
+    };
+    let settings = OidcSettings {
+        issuer: issuer.clone(),
+        audience: config
+            .oidc_audience
+            .clone()
+            .context("CALLSIGN_OIDC_AUDIENCE is required with CALLSIGN_OIDC_ISSUER")?,
+        jwks_url: config.oidc_jwks_url.clone(),
+        refetch_cooldown: Duration::from_secs(config.oidc_jwks_cooldown_secs),
+    };
+    let verifier = JwksVerifier::new(settings, clock.clone()).map_err(anyhow::Error::msg)?;
+    Ok(Some(Arc::new(verifier)))
+}
+
 impl Application {
     /// Builds the application on the wall clock.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
@@ -207,6 +271,27 @@ impl Application {
             issue_log.clone(),
             clock.clone(),
         ));
+        let policy = Arc::new(app_policy(&config.app_users)?);
+        let oidc = oidc_verifier(&config.app_users, &clock)?;
+        if let Some(oidc) = &oidc {
+            oidc.warm_up().await;
+        }
+        let users = Arc::new(AppUsers::new(
+            AppUserStores {
+                users: store.clone(),
+                mapping: store.clone(),
+                refresh: store.clone(),
+            },
+            identities.clone(),
+            keys.ring().clone(),
+            policy.clone(),
+            clock.clone(),
+        ));
+        let passwords = Passwords::new(config.app_users.password_hash_concurrency)
+            .context("cannot set up password hashing")?;
+        let accounts = Arc::new(Accounts::new(store.clone(), passwords, clock.clone()));
+        let sessions = Arc::new(Sessions::new(users.clone(), clock.clone()));
+        let guests = Arc::new(Guests::new(users.clone(), policy.guests.as_ref()));
         let propagation = Propagation::start(
             store.clone(),
             revocations.clone(),
@@ -229,6 +314,11 @@ impl Application {
                 revocations,
                 store,
                 clock,
+                users,
+                accounts,
+                sessions,
+                guests,
+                oidc,
                 endpoint,
             },
         })
@@ -269,7 +359,7 @@ impl Application {
             tracing::info!("shutting down");
             stopper.graceful_shutdown(Some(SHUTDOWN_GRACE));
         });
-        let app = http::router(self.state).into_make_service();
+        let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = match self.tls {
             Some(tls) => {
                 axum_server::from_tcp_rustls(self.listener, tls.config)?

@@ -2,7 +2,7 @@
 //! `{"error":{"code":"…","message":"…"}}`; internal details are logged, never sent.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -12,12 +12,15 @@ use crate::ids::IdentityIdError;
 use crate::keys::KeyError;
 use crate::store::StoreError;
 use crate::token::{LifetimeError, ScopeError};
+use crate::users::AppUserError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// A header the status calls for (`Retry-After`, `WWW-Authenticate`).
+    pub header: Option<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -26,7 +29,38 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            header: None,
         }
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.header = Some((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    /// 429 with `Retry-After` in whole seconds (at least one).
+    pub fn too_many_requests(retry_after: std::time::Duration, message: &str) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TooManyRequests,
+            message,
+        );
+        error.header = Some((header::RETRY_AFTER, HeaderValue::from(seconds.max(1))));
+        error
+    }
+
+    /// 401 for a missing or bad bearer token, with the RFC 6750 challenge.
+    pub fn invalid_bearer() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken,
+            "A valid bearer token from the app's identity provider is required.",
+        )
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            r#"Bearer realm="callsign", error="invalid_token""#,
+        )
     }
 
     pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -78,7 +112,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code.as_str(), "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some((name, value)) = self.header {
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
 }
 
@@ -148,5 +186,61 @@ impl From<LifetimeError> for ApiError {
 impl From<ExternalIdError> for ApiError {
     fn from(error: ExternalIdError) -> Self {
         ApiError::bad_request(ErrorCode::InvalidExternalId, error.to_string())
+    }
+}
+
+impl From<AppUserError> for ApiError {
+    fn from(error: AppUserError) -> Self {
+        use AppUserError as E;
+        let message = error.to_string();
+        match error {
+            E::UserNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::UserNotFound,
+                "The app user does not exist or was erased.",
+            ),
+            E::IdentityNotFound => ApiError::identity_not_found(),
+            E::NotUsersIdentity => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::IdentityNotLinked,
+                "The identity is not one of this app user's identities.",
+            ),
+            E::ScopeNotAllowed(_) | E::Scopes(_) => {
+                Self::bad_request(ErrorCode::InvalidScopes, message)
+            }
+            E::Lifetime(_) => Self::bad_request(ErrorCode::InvalidExpiresInMinutes, message),
+            E::UsernameTaken => Self::new(
+                StatusCode::CONFLICT,
+                ErrorCode::UsernameTaken,
+                "An account with this username (after normalisation) already exists.",
+            ),
+            E::InvalidUsername(_) => Self::bad_request(ErrorCode::InvalidUsername, message),
+            E::InvalidPassword(_) => Self::bad_request(ErrorCode::InvalidPassword, message),
+            E::BadCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidCredentials,
+                "The username or password is incorrect.",
+            ),
+            E::Throttled { retry_after } => Self::too_many_requests(
+                retry_after,
+                "Too many attempts from this account or address; retry after the time given.",
+            ),
+            E::InvalidRefreshToken => Self::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidRefreshToken,
+                "The refresh token is unknown, already used, expired, or its session has ended; sign in again.",
+            ),
+            E::GuestsDisabled => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::GuestsDisabled,
+                "Guests are not enabled on this deployment (CALLSIGN_GUESTS=on enables them).",
+            ),
+            E::Hashing(_) => {
+                tracing::error!(%error, "password hashing failed");
+                ApiError::internal()
+            }
+            E::Store(error) => error.into(),
+            E::Identity(error) => error.into(),
+        }
     }
 }

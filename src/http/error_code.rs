@@ -59,6 +59,28 @@ error_codes! {
     RequestTimeout,
     /// 503 from `/readyz`.
     NotReady,
+    /// 401: a missing or bad bearer token (with `WWW-Authenticate: Bearer`).
+    InvalidToken,
+    /// 401: sign-in with an unknown username or a wrong password (the same answer for both).
+    InvalidCredentials,
+    /// 401: the refresh token is unknown, spent, expired, or its session ended.
+    InvalidRefreshToken,
+    /// 404: no such app user.
+    UserNotFound,
+    /// 404: the identity is not one of the app user's.
+    IdentityNotLinked,
+    /// 404: guests are off on this deployment.
+    GuestsDisabled,
+    /// 409: the username is taken.
+    UsernameTaken,
+    /// 400
+    InvalidUsername,
+    /// 400
+    InvalidPassword,
+    /// 400: not an app user id (a hyphenated UUID).
+    InvalidUserId,
+    /// 429: with `Retry-After`.
+    TooManyRequests,
     /// 500: logged with details, never sent.
     InternalError,
 }

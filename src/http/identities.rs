@@ -34,11 +34,12 @@ pub struct ActionBody {
     expires_in_minutes: Option<i64>,
 }
 
+/// `{"token","expiresOn"}`, the ACS shape of an access token.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessTokenView {
-    token: String,
-    expires_on: String,
+    pub token: String,
+    pub expires_on: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,11 +60,11 @@ pub struct CreatedView {
     access_token: Option<AccessTokenView>,
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
+pub(super) fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
-fn token_view(issued: IssuedToken) -> AccessTokenView {
+pub(super) fn token_view(issued: IssuedToken) -> AccessTokenView {
     AccessTokenView {
         token: issued.token,
         expires_on: rfc3339(issued.expires_on),
@@ -73,13 +74,18 @@ fn token_view(issued: IssuedToken) -> AccessTokenView {
 impl AppState {
     fn identity_view(&self, identity: Identity) -> IdentityView {
         IdentityView {
-            id: identity.id.to_raw(self.tokens.resource()),
+            id: self.raw_id(identity.id),
             external_id: identity.external_id,
             last_token_issued_at: identity.last_token_issued_at.map(rfc3339),
         }
     }
 
-    fn parse_id(&self, raw: &str) -> Result<IdentityId, ApiError> {
+    /// The raw id (`8:acs:…`) of an identity of this deployment.
+    pub(super) fn raw_id(&self, id: IdentityId) -> String {
+        id.to_raw(self.tokens.resource())
+    }
+
+    pub(super) fn parse_id(&self, raw: &str) -> Result<IdentityId, ApiError> {
         Ok(IdentityId::parse(raw, self.tokens.resource())?)
     }
 }

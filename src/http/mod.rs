@@ -1,20 +1,30 @@
-//! The HTTP surface: the ACS-compatible identity API and Callsign's own token and key routes
-//! (all access-key authenticated), the ops probes, and the middleware around them.
+//! The HTTP surface, one file per resource: the ACS-compatible identity API and Callsign's own
+//! token, key and app-user administration routes (access-key authenticated); the routes client
+//! apps call for their users (sessions, guests, and, with an identity provider, the bearer
+//! routes); the ops probes; and the middleware around them.
 
 mod access_key;
+mod accounts;
 mod api_version;
+mod bearer;
+mod client_address;
 mod error;
 mod error_code;
 mod extract;
+mod guests;
+mod hero;
 mod identities;
 mod keys;
 mod ops;
+mod sessions;
 mod tokens;
+mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
@@ -32,12 +42,14 @@ pub use access_key::Authenticated;
 pub use error::{ApiError, ErrorCode};
 pub use keys::connection_string;
 
+use crate::auth::oidc::JwksVerifier;
 use crate::clock::SharedClock;
 use crate::identity::Identities;
 use crate::keys::KeyService;
 use crate::revocation::RevocationCache;
 use crate::store::Store;
 use crate::token::TokenAuthority;
+use crate::users::{Accounts, AppUsers, Guests, Sessions};
 use access_key::require_access_key;
 
 /// The largest request body accepted.
@@ -57,6 +69,12 @@ pub struct AppState {
     pub revocations: Arc<RevocationCache>,
     pub store: Arc<dyn Store>,
     pub clock: SharedClock,
+    pub users: Arc<AppUsers>,
+    pub accounts: Arc<Accounts>,
+    pub sessions: Arc<Sessions>,
+    pub guests: Arc<Guests>,
+    /// The app's identity provider, when app users sign in with its bearer tokens.
+    pub oidc: Option<Arc<JwksVerifier>>,
     /// The public endpoint put in connection strings.
     pub endpoint: String,
 }
@@ -74,10 +92,48 @@ pub fn router(state: AppState) -> Router {
     let own = Router::new()
         .route("/tokens/{action}", post(tokens::introspect))
         .route("/keys", get(keys::list))
-        .route("/keys/{action}", post(keys::regenerate));
+        .route("/keys/{action}", post(keys::regenerate))
+        .route("/v1/users/{user_id}", get(users::get).delete(users::erase))
+        .route(
+            "/v1/users/{user_id}/identities",
+            post(users::create_identity),
+        )
+        .route(
+            "/v1/users/{user_id}/identities/{id}",
+            post(users::link).delete(users::unlink),
+        )
+        .route("/v1/identities/{id}/users", get(users::users_of));
+    // App users and guests authenticate themselves (a password, a refresh token, a bearer).
+    let mut app = Router::new()
+        .route("/v1/sessions", post(sessions::sign_in))
+        .route("/v1/sessions/refresh", post(sessions::refresh))
+        .route("/v1/sessions/sign-out", post(sessions::sign_out))
+        .route(
+            "/v1/sessions/sign-out-everywhere",
+            post(sessions::sign_out_everywhere),
+        )
+        .route("/v1/guests", post(guests::admit));
+    if state.oidc.is_some() {
+        app = app
+            .route(
+                "/api/user",
+                get(hero::get_user)
+                    .post(hero::create_user)
+                    .delete(hero::delete_user),
+            )
+            .route("/api/token", get(hero::token))
+            .route("/v1/token", post(hero::v1_token));
+    }
+    let (app, own) = if state.users.policy().open_registration {
+        (app.route("/v1/accounts", post(accounts::create)), own)
+    } else {
+        (app, own.route("/v1/accounts", post(accounts::create)))
+    };
     let authenticated = acs
         .merge(own)
-        .route_layer(from_fn_with_state(state.clone(), require_access_key))
+        .route_layer(from_fn_with_state(state.clone(), require_access_key));
+    let api = authenticated
+        .merge(app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
         // Responses carry tokens and keys: no cache may keep them.
         .route_layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -87,8 +143,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
 
-    authenticated
-        .merge(ops)
+    api.merge(ops)
         .fallback(|| async { not_found_error() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

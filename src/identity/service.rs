@@ -104,6 +104,21 @@ impl Identities {
         }
     }
 
+    /// Notes an identity created outside [`Identities::create`] (with an app user's mapping).
+    pub fn note_exists(&self, id: Uuid) {
+        self.remember(id, self.clock.now());
+    }
+
+    /// Applies deletions committed outside [`Identities::delete`] (an app user's erasure).
+    pub fn forget_deleted(&self, ids: &[Uuid]) {
+        let now_ms = self.clock.now_ms();
+        for &id in ids {
+            self.revocations.apply(Revocation::Deleted { id }, now_ms);
+            self.known.invalidate(&id);
+            self.issue_log.forget(id);
+        }
+    }
+
     fn remember(&self, id: Uuid, now: OffsetDateTime) {
         self.known.insert(id, millis(now + KNOWN_FOR));
     }
@@ -206,10 +221,7 @@ impl Identities {
         {
             return Err(IdentityError::NotFound);
         }
-        self.revocations
-            .apply(Revocation::Deleted { id: id.uuid() }, now_ms);
-        self.known.invalidate(&id.uuid());
-        self.issue_log.forget(id.uuid());
+        self.forget_deleted(&[id.uuid()]);
         Ok(())
     }
 

@@ -6,16 +6,22 @@
 //! - [`RevocationStore`] (`revocations.rs`): token cut-offs and deletion tombstones;
 //! - [`IssueLogStore`] (`issue_log.rs`): `lastTokenIssuedAt`, written in batches;
 //! - [`KeyStore`] (`keys.rs`): sealed access keys and signing keys with their states;
-//! - [`SettingStore`] (`settings.rs`): deployment-wide settings fixed at first start.
+//! - [`SettingStore`] (`settings.rs`): deployment-wide settings fixed at first start;
+//! - [`AppUserStore`] (`app_users.rs`): built-in accounts, OpenID Connect users, erasure;
+//! - [`MappingStore`] (`mapping.rs`): which identities each app user holds;
+//! - [`RefreshStore`] (`refresh.rs`): refresh-token families, rotation and reuse detection.
 //!
 //! [`Store`] is all of them plus what concerns the database as a whole (migrations, readiness,
 //! the change feed). The domain sees only these traits and [`StoreError`], never `sqlx`.
 
+mod app_users;
 mod error;
 mod identities;
 mod issue_log;
 mod keys;
+mod mapping;
 mod postgres;
+mod refresh;
 mod revocations;
 mod settings;
 mod sqlite;
@@ -24,11 +30,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use app_users::{AppUserRecord, AppUserStore};
 pub use error::StoreError;
 pub use identities::{Created, IdentityRecord, IdentityStore};
 pub use issue_log::IssueLogStore;
 pub use keys::{AccessKeyRecord, KeyStore, SigningKeyRecord};
+pub use mapping::{Linked, MappingStore};
 pub use postgres::PgStore;
+pub use refresh::{RefreshLimits, RefreshStore, Rotation};
 pub use revocations::RevocationStore;
 pub use settings::SettingStore;
 pub use sqlite::SqliteStore;
@@ -60,7 +69,17 @@ pub trait ChangeFeed: Send + Sync {
 /// means committed.
 #[async_trait]
 pub trait Store:
-    IdentityStore + RevocationStore + IssueLogStore + KeyStore + SettingStore + Send + Sync + 'static
+    IdentityStore
+    + RevocationStore
+    + IssueLogStore
+    + KeyStore
+    + SettingStore
+    + AppUserStore
+    + MappingStore
+    + RefreshStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 

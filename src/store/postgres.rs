@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+use uuid::Uuid;
 
 use super::{Backend, ChangeFeed, FeedEvent, PoolOptions, Store, StoreError};
 use crate::changes::Change;
@@ -45,6 +46,34 @@ impl PgStore {
 
     pub(super) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A write transaction (READ COMMITTED; statements that must serialise lock rows).
+    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Locks an app user's row until `tx` ends, so its first identity is created once.
+    pub(super) async fn lock_app_user(
+        tx: &mut Transaction<'_, Postgres>,
+        id: Uuid,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT 1 FROM app_users WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// A UUID as a statement parameter: PostgreSQL has a `uuid` type.
+    pub(super) fn uuid_param(id: Uuid) -> Uuid {
+        id
+    }
+
+    pub(super) fn uuid_col(row: &PgRow, column: &str) -> Result<Uuid, StoreError> {
+        Ok(row.try_get(column)?)
     }
 }
 

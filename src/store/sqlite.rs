@@ -71,6 +71,27 @@ impl SqliteStore {
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+
+    /// The write transaction already holds the database lock; this only checks the user exists.
+    pub(super) async fn lock_app_user(
+        tx: &mut Transaction<'_, Sqlite>,
+        id: Uuid,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 FROM app_users WHERE id = $1")
+            .bind(id.hyphenated())
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some())
+    }
+
+    /// A UUID as a statement parameter: SQLite keeps the hyphenated text.
+    pub(super) fn uuid_param(id: Uuid) -> uuid::fmt::Hyphenated {
+        id.hyphenated()
+    }
+
+    pub(super) fn uuid_col(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
+        uuid_from(row, column)
+    }
 }
 
 async fn create_dir(dir: &Path) -> Result<(), StoreError> {

@@ -206,7 +206,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 /// Starts the server in this process with `settings` plus `extra` arguments.
 pub async fn spawn_app_with(
     settings: ServerSettings,
-    dir: tempfile::TempDir,
+    dir: impl Into<Arc<tempfile::TempDir>>,
     extra: &[&str],
 ) -> TestApp {
     let args = settings
@@ -236,7 +236,17 @@ pub async fn spawn_app_with(
         trust_file,
         stop: Some(stop),
         _child: None,
-        _dir: Some(Arc::new(dir)),
+        _dir: Some(dir.into()),
+    }
+}
+
+impl TestApp {
+    /// Stops this server and starts another on the same database with `extra` arguments.
+    pub async fn restart_with(mut self, extra: &[&str]) -> TestApp {
+        let dir = self._dir.take().expect("an in-process server");
+        let settings = self.settings.clone();
+        drop(self);
+        spawn_app_with(settings, dir, extra).await
     }
 }
 

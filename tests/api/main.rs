@@ -5,16 +5,22 @@
 // clock is for the service's own code.
 #![allow(clippy::disallowed_methods)]
 
+mod app_client;
+mod app_users;
 mod helpers;
 
 mod auth;
 mod cluster;
 mod faults;
+mod guests;
 mod hostile_input;
 mod identities;
+mod idp;
 mod introspection;
 mod keys;
+mod oidc;
 mod ops;
 mod sdk_js;
 mod sdk_python;
+mod sessions;
 mod tokens;

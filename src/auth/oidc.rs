@@ -1,0 +1,352 @@
+//! Bearer tokens from an OpenID Connect provider, verified against its JWKS: the app's own IdP
+//! signing app users in (and, later, an organisation's IdP vouching for backends). One
+//! implementation, one key cache per issuer.
+//!
+//! - Asymmetric algorithms only (RS256, ES256, EdDSA), and the key's type and curve must match
+//!   the header's `alg`: an HS256 token "signed" with a public key's bytes is refused.
+//! - `iss` must be the configured issuer, `aud` contain the configured audience; `exp`, `iss`,
+//!   `aud` and `sub` are required; `exp` and `nbf` are checked against the injected clock with
+//!   [`LEEWAY_SECS`] of leeway.
+//! - The JWKS comes from the configured URL or from discovery
+//!   (`<issuer>/.well-known/openid-configuration`); https, or http only on a loopback address.
+//!   It is cached, refetched when a token names an unknown `kid` (at most once per cooldown, so
+//!   a flood of made-up `kid`s costs one fetch) or when older than [`MAX_KEY_AGE_MS`], and the
+//!   last good keys are kept while the IdP is unreachable.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use crate::clock::SharedClock;
+
+/// Clock difference tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: i64 = 30;
+/// Keys older than this are refetched (subject to the cooldown).
+const MAX_KEY_AGE_MS: i64 = 60 * 60 * 1000;
+const MAX_TOKEN_LEN: usize = 16 * 1024;
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
+
+/// Where bearer tokens come from and whom they must be for.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub audience: String,
+    /// Discovered from the issuer when `None`.
+    pub jwks_url: Option<String>,
+    pub refetch_cooldown: Duration,
+}
+
+/// A verified bearer token: who it names, and every claim (for authorisation rules).
+#[derive(Debug, Clone)]
+pub struct BearerClaims {
+    pub issuer: String,
+    pub subject: String,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why a bearer token is refused. Logged; the client only hears "invalid token".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BearerError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("algorithm not allowed (only RS256, ES256, EdDSA)")]
+    Algorithm,
+    #[error("no key in the issuer's JWKS matches the token's kid and algorithm")]
+    UnknownKey,
+    #[error("the issuer's keys are unavailable")]
+    KeysUnavailable,
+    #[error("invalid signature, issuer, audience or claims: {0}")]
+    Invalid(String),
+    #[error("expired")]
+    Expired,
+    #[error("not yet valid")]
+    NotYetValid,
+}
+
+#[derive(Deserialize)]
+struct RequiredClaims {
+    iss: String,
+    sub: String,
+    exp: i64,
+    nbf: Option<i64>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Discovery {
+    jwks_uri: String,
+}
+
+struct CachedKeys {
+    set: JwkSet,
+    fetched_at_ms: i64,
+}
+
+pub struct JwksVerifier {
+    settings: OidcSettings,
+    http: reqwest::Client,
+    clock: SharedClock,
+    keys: ArcSwapOption<CachedKeys>,
+    /// When the last fetch was tried; one fetch at a time.
+    last_fetch_ms: tokio::sync::Mutex<Option<i64>>,
+}
+
+/// https, or http on a loopback address only.
+pub fn check_url(what: &str, url: &str) -> Result<(), String> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    let host = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .map(|authority| match authority.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => authority,
+        })
+        .map(|host| host.trim_start_matches('[').trim_end_matches(']'));
+    let loopback = host.is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    });
+    if loopback {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} '{url}' must be https (http only on a loopback address)"
+        ))
+    }
+}
+
+impl JwksVerifier {
+    pub fn new(settings: OidcSettings, clock: SharedClock) -> Result<Self, String> {
+        check_url("the OIDC issuer", &settings.issuer)?;
+        if let Some(url) = &settings.jwks_url {
+            check_url("the JWKS URL", url)?;
+        }
+        if settings.audience.is_empty() {
+            return Err("an OIDC audience is required with an issuer".into());
+        }
+        // reqwest needs a process-wide TLS provider; a second install is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build the JWKS client: {e}"))?;
+        Ok(JwksVerifier {
+            settings,
+            http,
+            clock,
+            keys: ArcSwapOption::empty(),
+            last_fetch_ms: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
+    /// Fetches the keys once at start-up; an IdP that is down is logged, not fatal.
+    pub async fn warm_up(&self) {
+        self.refetch().await;
+        if self.keys.load().is_none() {
+            tracing::warn!(issuer = %self.settings.issuer, "the OIDC issuer's keys could not be fetched yet; will retry on use");
+        }
+    }
+
+    /// Verifies a bearer token completely.
+    pub async fn verify(&self, token: &str) -> Result<BearerClaims, BearerError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(BearerError::Malformed);
+        }
+        // `alg: none` and unknown algorithms fail here: the header cannot even be read.
+        let header = jsonwebtoken::decode_header(token).map_err(|_| BearerError::Malformed)?;
+        if !ALGORITHMS.contains(&header.alg) {
+            return Err(BearerError::Algorithm);
+        }
+        let key = match self.find_key(header.kid.as_deref(), header.alg) {
+            Some(key) => key,
+            None => {
+                self.refetch().await;
+                self.find_key(header.kid.as_deref(), header.alg)
+                    .ok_or_else(|| match self.keys.load().as_ref() {
+                        Some(_) => BearerError::UnknownKey,
+                        None => BearerError::KeysUnavailable,
+                    })?
+            }
+        };
+        if self
+            .keys
+            .load()
+            .as_ref()
+            .is_some_and(|k| self.clock.now_ms() - k.fetched_at_ms > MAX_KEY_AGE_MS)
+        {
+            self.refetch().await;
+        }
+
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_audience(&[&self.settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Time is checked below against the injected clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        let claims = jsonwebtoken::decode::<RequiredClaims>(token, &key, &validation)
+            .map_err(|e| BearerError::Invalid(e.to_string()))?
+            .claims;
+        let now = self.clock.now().unix_timestamp();
+        if claims.exp + LEEWAY_SECS <= now {
+            return Err(BearerError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
+            return Err(BearerError::NotYetValid);
+        }
+        if claims.sub.is_empty() {
+            return Err(BearerError::Invalid("empty sub".into()));
+        }
+        Ok(BearerClaims {
+            issuer: claims.iss,
+            subject: claims.sub,
+            claims: claims.rest,
+        })
+    }
+
+    /// The cached key for `kid` fit for `alg`.
+    fn find_key(&self, kid: Option<&str>, alg: Algorithm) -> Option<DecodingKey> {
+        let cached = self.keys.load_full()?;
+        let fits = |jwk: &&Jwk| key_fits(jwk, alg);
+        let jwk = match kid {
+            Some(kid) => cached
+                .set
+                .keys
+                .iter()
+                .filter(|jwk| jwk.common.key_id.as_deref() == Some(kid))
+                .find(fits)?,
+            // No `kid`: only an unambiguous key will do.
+            None => {
+                let mut candidates = cached.set.keys.iter().filter(fits);
+                let only = candidates.next()?;
+                if candidates.next().is_some() {
+                    return None;
+                }
+                only
+            }
+        };
+        DecodingKey::from_jwk(jwk).ok()
+    }
+
+    /// Fetches the JWKS unless a fetch was tried within the cooldown; keeps the old keys on
+    /// failure.
+    async fn refetch(&self) {
+        let mut last = self.last_fetch_ms.lock().await;
+        let now_ms = self.clock.now_ms();
+        let cooldown_ms = self.settings.refetch_cooldown.as_millis() as i64;
+        if last.is_some_and(|at| now_ms - at < cooldown_ms) {
+            return;
+        }
+        *last = Some(now_ms);
+        match self.fetch().await {
+            Ok(set) => {
+                tracing::info!(issuer = %self.settings.issuer, keys = set.keys.len(), "fetched the OIDC issuer's keys");
+                self.keys.store(Some(Arc::new(CachedKeys {
+                    set,
+                    fetched_at_ms: now_ms,
+                })));
+            }
+            Err(error) => {
+                tracing::warn!(issuer = %self.settings.issuer, %error, "fetching the OIDC issuer's keys failed; keeping the last good keys")
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, String> {
+        let url = match &self.settings.jwks_url {
+            Some(url) => url.clone(),
+            None => {
+                let discovery = format!(
+                    "{}/.well-known/openid-configuration",
+                    self.settings.issuer.trim_end_matches('/')
+                );
+                let found: Discovery = self.get_json(&discovery).await?;
+                check_url("the discovered JWKS URL", &found.jwks_uri)?;
+                found.jwks_uri
+            }
+        };
+        self.get_json(&url).await
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| format!("GET {url}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET {url}: not the expected JSON: {e}"))
+    }
+}
+
+/// Whether a JWK may verify a token of `alg`: its type and curve match, its own `alg` (if any)
+/// is `alg`, and (for Ed25519) its key has the right length.
+fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
+    let declared_ok = match jwk.common.key_algorithm {
+        None => true,
+        Some(declared) => matches!(
+            (declared, alg),
+            (KeyAlgorithm::RS256, Algorithm::RS256)
+                | (KeyAlgorithm::ES256, Algorithm::ES256)
+                | (KeyAlgorithm::EdDSA, Algorithm::EdDSA)
+        ),
+    };
+    let shape_ok = match (&jwk.algorithm, alg) {
+        (AlgorithmParameters::RSA(_), Algorithm::RS256) => true,
+        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256) => {
+            ec.curve == EllipticCurve::P256
+        }
+        (AlgorithmParameters::OctetKeyPair(okp), Algorithm::EdDSA) => {
+            okp.curve == EllipticCurve::Ed25519
+                && base64::Engine::decode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    okp.x.as_bytes(),
+                )
+                .is_ok_and(|x| x.len() == 32)
+        }
+        _ => false,
+    };
+    declared_ok && shape_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        for ok in [
+            "https://idp.example/",
+            "http://127.0.0.1:8080/jwks",
+            "http://localhost/x",
+            "http://[::1]:9/",
+        ] {
+            assert!(check_url("u", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://idp.example/",
+            "http://127.0.0.1.evil.example/",
+            "ftp://x",
+            "http://10.0.0.1/",
+        ] {
+            assert!(check_url("u", bad).is_err(), "{bad}");
+        }
+    }
+}

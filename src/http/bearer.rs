@@ -1,0 +1,38 @@
+//! The `Authorization: Bearer <jwt>` of an app user, verified against the app's OpenID Connect
+//! provider. A missing or bad bearer is 401 with `WWW-Authenticate: Bearer`.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::{ApiError, AppState};
+use crate::auth::oidc::BearerClaims;
+
+/// A verified bearer token of the app's identity provider.
+pub struct AppBearer(pub BearerClaims);
+
+impl FromRequestParts<AppState> for AppBearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let verifier = state.oidc.as_ref().ok_or_else(ApiError::invalid_bearer)?;
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(ApiError::invalid_bearer)?;
+        match verifier.verify(token).await {
+            Ok(claims) => Ok(AppBearer(claims)),
+            Err(reason) => {
+                tracing::info!(%reason, "bearer token refused");
+                Err(ApiError::invalid_bearer())
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! App users as stored: built-in accounts (username and argon2id hash) and users of the app's
+//! OpenID Connect provider (issuer and subject), and their erasure. Both backends run the same
+//! SQL and the same code, stamped out by `impl_app_user_store!`; they differ only in the helpers
+//! each backend file defines (UUID columns, write transactions, row locks). Erasure leaves a
+//! tombstone per deleted identity and announces it, as a deletion through the ACS API does.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+use super::{StoreError, revocations};
+
+/// An app user as stored (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppUserRecord {
+    pub id: Uuid,
+    pub username: Option<String>,
+    pub oidc_issuer: Option<String>,
+    pub oidc_subject: Option<String>,
+    pub created_at_ms: i64,
+}
+
+#[async_trait]
+pub trait AppUserStore: Send + Sync {
+    /// Creates a built-in account; `false` if the (normalised) username is taken.
+    async fn create_account(
+        &self,
+        id: Uuid,
+        username: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// The id and password hash of the account with this (normalised) username.
+    async fn find_account(&self, username: &str) -> Result<Option<(Uuid, String)>, StoreError>;
+    /// The app user of an OpenID Connect subject, created (as `id`) if new.
+    async fn oidc_user(
+        &self,
+        id: Uuid,
+        issuer: &str,
+        subject: &str,
+        now_ms: i64,
+    ) -> Result<Uuid, StoreError>;
+    /// The app user of an OpenID Connect subject, if it exists.
+    async fn find_oidc_user(&self, issuer: &str, subject: &str)
+    -> Result<Option<Uuid>, StoreError>;
+    async fn find_app_user(&self, id: Uuid) -> Result<Option<AppUserRecord>, StoreError>;
+    /// Erases the app user in one transaction: every identity only it holds (leaving
+    /// tombstones), its mapping rows, refresh families and account. Identities shared with
+    /// other users stay theirs. Returns the deleted identities, or `None` if there was no user.
+    async fn erase_app_user(&self, id: Uuid, now_ms: i64) -> Result<Option<Vec<Uuid>>, StoreError>;
+}
+
+const INSERT_ACCOUNT: &str = "INSERT INTO app_users (id, username, password_hash, created_at_ms) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+const SELECT_ACCOUNT: &str = "SELECT id, password_hash FROM app_users WHERE username = $1";
+const INSERT_OIDC_USER: &str = "INSERT INTO app_users (id, oidc_issuer, oidc_subject, created_at_ms) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+const SELECT_OIDC_USER: &str =
+    "SELECT id FROM app_users WHERE oidc_issuer = $1 AND oidc_subject = $2";
+const SELECT_APP_USER: &str = "SELECT id, username, oidc_issuer, oidc_subject, created_at_ms \
+     FROM app_users WHERE id = $1";
+/// Identities this user holds that no other user holds.
+const SELECT_SOLE_IDENTITIES: &str = "SELECT m.identity_id FROM app_user_identities m \
+     WHERE m.user_id = $1 AND NOT EXISTS ( \
+       SELECT 1 FROM app_user_identities o WHERE o.identity_id = m.identity_id AND o.user_id <> $1)";
+const DELETE_IDENTITY: &str = "DELETE FROM identities WHERE id = $1";
+/// Mapping rows, refresh families and tokens go with it (`ON DELETE CASCADE`).
+const DELETE_APP_USER: &str = "DELETE FROM app_users WHERE id = $1";
+
+macro_rules! impl_app_user_store {
+    ($store:ident, $tombstone:path) => {
+        #[async_trait]
+        impl AppUserStore for $store {
+            async fn create_account(
+                &self,
+                id: Uuid,
+                username: &str,
+                password_hash: &str,
+                now_ms: i64,
+            ) -> Result<bool, StoreError> {
+                let inserted = sqlx::query(INSERT_ACCOUNT)
+                    .bind($store::uuid_param(id))
+                    .bind(username)
+                    .bind(password_hash)
+                    .bind(now_ms)
+                    .execute(self.pool())
+                    .await?
+                    .rows_affected();
+                Ok(inserted == 1)
+            }
+
+            async fn find_account(
+                &self,
+                username: &str,
+            ) -> Result<Option<(Uuid, String)>, StoreError> {
+                sqlx::query(SELECT_ACCOUNT)
+                    .bind(username)
+                    .fetch_optional(self.pool())
+                    .await?
+                    .map(|row| Ok(($store::uuid_col(&row, "id")?, row.try_get("password_hash")?)))
+                    .transpose()
+            }
+
+            async fn oidc_user(
+                &self,
+                id: Uuid,
+                issuer: &str,
+                subject: &str,
+                now_ms: i64,
+            ) -> Result<Uuid, StoreError> {
+                sqlx::query(INSERT_OIDC_USER)
+                    .bind($store::uuid_param(id))
+                    .bind(issuer)
+                    .bind(subject)
+                    .bind(now_ms)
+                    .execute(self.pool())
+                    .await?;
+                self.find_oidc_user(issuer, subject).await?.ok_or_else(|| {
+                    // Erased between the two statements; the caller may simply retry.
+                    StoreError::Other("app user erased while signing in".into())
+                })
+            }
+
+            async fn find_oidc_user(
+                &self,
+                issuer: &str,
+                subject: &str,
+            ) -> Result<Option<Uuid>, StoreError> {
+                sqlx::query(SELECT_OIDC_USER)
+                    .bind(issuer)
+                    .bind(subject)
+                    .fetch_optional(self.pool())
+                    .await?
+                    .map(|row| $store::uuid_col(&row, "id"))
+                    .transpose()
+            }
+
+            async fn find_app_user(&self, id: Uuid) -> Result<Option<AppUserRecord>, StoreError> {
+                sqlx::query(SELECT_APP_USER)
+                    .bind($store::uuid_param(id))
+                    .fetch_optional(self.pool())
+                    .await?
+                    .map(|row| {
+                        Ok(AppUserRecord {
+                            id: $store::uuid_col(&row, "id")?,
+                            username: row.try_get("username")?,
+                            oidc_issuer: row.try_get("oidc_issuer")?,
+                            oidc_subject: row.try_get("oidc_subject")?,
+                            created_at_ms: row.try_get("created_at_ms")?,
+                        })
+                    })
+                    .transpose()
+            }
+
+            async fn erase_app_user(
+                &self,
+                id: Uuid,
+                now_ms: i64,
+            ) -> Result<Option<Vec<Uuid>>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                if !$store::lock_app_user(&mut tx, id).await? {
+                    return Ok(None);
+                }
+                let sole = sqlx::query(SELECT_SOLE_IDENTITIES)
+                    .bind($store::uuid_param(id))
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|row| $store::uuid_col(row, "identity_id"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                for identity in &sole {
+                    sqlx::query(DELETE_IDENTITY)
+                        .bind($store::uuid_param(*identity))
+                        .execute(&mut *tx)
+                        .await?;
+                    $tombstone(&mut tx, *identity, now_ms).await?;
+                }
+                sqlx::query(DELETE_APP_USER)
+                    .bind($store::uuid_param(id))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(sole))
+            }
+        }
+    };
+}
+
+impl_app_user_store!(PgStore, revocations::pg_tombstone);
+impl_app_user_store!(SqliteStore, revocations::sqlite_tombstone);

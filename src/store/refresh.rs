@@ -1,0 +1,212 @@
+//! Refresh-token families. A sign-in starts a family; each refresh spends the presented token
+//! and adds its successor, atomically, so of many concurrent uses exactly one wins. Presenting
+//! a spent token is reuse: the family is revoked, and that revocation is committed although the
+//! request fails. Tokens are stored only as their SHA-256. Both backends run the same SQL and
+//! code, stamped out by `impl_refresh_store!`.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::StoreError;
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+
+/// How long families and their tokens live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshLimits {
+    /// A token unused for this long expires.
+    pub idle_ms: i64,
+    /// A family older than this expires, however active.
+    pub absolute_ms: i64,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was live: it is spent and its successor stored.
+    Rotated { user: Uuid, identity: Uuid },
+    /// The token was already spent: its family is now revoked.
+    Reused { user: Uuid, identity: Uuid },
+    /// Unknown, signed out, erased, or past its idle or absolute lifetime.
+    Invalid,
+}
+
+#[async_trait]
+pub trait RefreshStore: Send + Sync {
+    /// Starts a family for a sign-in, with its first token.
+    async fn start_family(
+        &self,
+        family: Uuid,
+        user: Uuid,
+        identity: Uuid,
+        token_hash: &[u8],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Spends `token_hash` and stores `successor_hash` in its family, if it is live.
+    async fn rotate(
+        &self,
+        token_hash: &[u8],
+        successor_hash: &[u8],
+        limits: RefreshLimits,
+        now_ms: i64,
+    ) -> Result<Rotation, StoreError>;
+    /// Revokes the family of a live token (sign-out); its user, or `None` if the token is not
+    /// live.
+    async fn revoke_family(
+        &self,
+        token_hash: &[u8],
+        limits: RefreshLimits,
+        now_ms: i64,
+    ) -> Result<Option<Uuid>, StoreError>;
+    /// Revokes every family of a user (sign-out everywhere); how many were live.
+    async fn revoke_user_families(&self, user: Uuid, now_ms: i64) -> Result<u64, StoreError>;
+}
+
+const INSERT_FAMILY: &str = "INSERT INTO refresh_families (id, user_id, identity_id, created_at_ms) \
+     VALUES ($1, $2, $3, $4)";
+const INSERT_TOKEN: &str =
+    "INSERT INTO refresh_tokens (hash, family_id, issued_at_ms) VALUES ($1, $2, $3)";
+/// Spends a token once: of concurrent statements, one matches; the others find it spent.
+const SPEND: &str = "UPDATE refresh_tokens SET spent_at_ms = $2 \
+     WHERE hash = $1 AND spent_at_ms IS NULL RETURNING family_id";
+/// A token with its family, for the lifetime checks (`$2` idle, `$3` absolute cut-offs).
+const SELECT_LIVE: &str = "SELECT t.family_id, f.user_id, f.identity_id FROM refresh_tokens t \
+     JOIN refresh_families f ON f.id = t.family_id \
+     WHERE t.hash = $1 AND f.revoked_at_ms IS NULL \
+       AND t.issued_at_ms > $2 AND f.created_at_ms > $3";
+const SELECT_FAMILY_OF: &str = "SELECT t.family_id, f.user_id, f.identity_id FROM refresh_tokens t \
+     JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = $1";
+const REVOKE_FAMILY: &str =
+    "UPDATE refresh_families SET revoked_at_ms = $2 WHERE id = $1 AND revoked_at_ms IS NULL";
+const REVOKE_USER_FAMILIES: &str =
+    "UPDATE refresh_families SET revoked_at_ms = $2 WHERE user_id = $1 AND revoked_at_ms IS NULL";
+
+macro_rules! impl_refresh_store {
+    ($store:ident) => {
+        #[async_trait]
+        impl RefreshStore for $store {
+            async fn start_family(
+                &self,
+                family: Uuid,
+                user: Uuid,
+                identity: Uuid,
+                token_hash: &[u8],
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(INSERT_FAMILY)
+                    .bind($store::uuid_param(family))
+                    .bind($store::uuid_param(user))
+                    .bind($store::uuid_param(identity))
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(INSERT_TOKEN)
+                    .bind(token_hash)
+                    .bind($store::uuid_param(family))
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rotate(
+                &self,
+                token_hash: &[u8],
+                successor_hash: &[u8],
+                limits: RefreshLimits,
+                now_ms: i64,
+            ) -> Result<Rotation, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let spent = sqlx::query(SPEND)
+                    .bind(token_hash)
+                    .bind(now_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if spent.is_none() {
+                    // Unknown, or spent before: reuse revokes the family, committed now.
+                    let Some(row) = sqlx::query(SELECT_FAMILY_OF)
+                        .bind(token_hash)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    else {
+                        return Ok(Rotation::Invalid);
+                    };
+                    sqlx::query(REVOKE_FAMILY)
+                        .bind($store::uuid_param($store::uuid_col(&row, "family_id")?))
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(Rotation::Reused {
+                        user: $store::uuid_col(&row, "user_id")?,
+                        identity: $store::uuid_col(&row, "identity_id")?,
+                    });
+                }
+                let live = sqlx::query(SELECT_LIVE)
+                    .bind(token_hash)
+                    .bind(now_ms - limits.idle_ms)
+                    .bind(now_ms - limits.absolute_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = live else {
+                    // Signed out or expired: nothing changes (the spend rolls back).
+                    return Ok(Rotation::Invalid);
+                };
+                sqlx::query(INSERT_TOKEN)
+                    .bind(successor_hash)
+                    .bind($store::uuid_param($store::uuid_col(&row, "family_id")?))
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Rotation::Rotated {
+                    user: $store::uuid_col(&row, "user_id")?,
+                    identity: $store::uuid_col(&row, "identity_id")?,
+                })
+            }
+
+            async fn revoke_family(
+                &self,
+                token_hash: &[u8],
+                limits: RefreshLimits,
+                now_ms: i64,
+            ) -> Result<Option<Uuid>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let Some(row) = sqlx::query(SELECT_LIVE)
+                    .bind(token_hash)
+                    .bind(now_ms - limits.idle_ms)
+                    .bind(now_ms - limits.absolute_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                sqlx::query(REVOKE_FAMILY)
+                    .bind($store::uuid_param($store::uuid_col(&row, "family_id")?))
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some($store::uuid_col(&row, "user_id")?))
+            }
+
+            async fn revoke_user_families(
+                &self,
+                user: Uuid,
+                now_ms: i64,
+            ) -> Result<u64, StoreError> {
+                Ok(sqlx::query(REVOKE_USER_FAMILIES)
+                    .bind($store::uuid_param(user))
+                    .bind(now_ms)
+                    .execute(self.pool())
+                    .await?
+                    .rows_affected())
+            }
+        }
+    };
+}
+
+impl_refresh_store!(PgStore);
+impl_refresh_store!(SqliteStore);

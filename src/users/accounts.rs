@@ -1,0 +1,204 @@
+//! Built-in accounts for apps without an identity provider. Usernames are NFKC-normalised and
+//! lower-cased, so look-alike spellings (full-width letters, ligatures, case) are one name;
+//! passwords are length-bounded and hashed with argon2id. A sign-in with an unknown username and
+//! one with a wrong password get the same answer in about the same time, and failures are
+//! throttled per account and per client address.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use unicode_normalization::UnicodeNormalization;
+
+use super::{AppUserError, Passwords, Throttle};
+use crate::clock::SharedClock;
+use crate::ids::AppUserId;
+use crate::store::AppUserStore;
+
+const USERNAME_MAX_CHARS: usize = 64;
+const PASSWORD_MIN_CHARS: usize = 8;
+const PASSWORD_MAX_CHARS: usize = 256;
+/// Failed sign-ins per account, and per client address, from which on each failure locks.
+const FREE_FAILURES_PER_ACCOUNT: u32 = 5;
+const FREE_FAILURES_PER_ADDRESS: u32 = 20;
+
+/// A normalised username: NFKC, lower case, 1 to 64 letters, digits or `.` `_` `-` `@` `+`, and
+/// not mixing ASCII letters with other letters (`pаypal` with a Cyrillic `а` is refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, AppUserError> {
+        let name: String = raw.nfkc().collect::<String>().to_lowercase();
+        let invalid = |why: &str| AppUserError::InvalidUsername(format!("username {why}"));
+        let length = name.chars().count();
+        if length == 0 || length > USERNAME_MAX_CHARS {
+            return Err(invalid("must have 1 to 64 characters"));
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || ".-_@+".contains(c))
+        {
+            return Err(invalid(
+                "may contain only letters, digits and . _ - @ + (no spaces or control characters)",
+            ));
+        }
+        let ascii_letters = name.chars().any(|c| c.is_ascii_alphabetic());
+        let other_letters = name.chars().any(|c| c.is_alphabetic() && !c.is_ascii());
+        if ascii_letters && other_letters {
+            return Err(invalid(
+                "must not mix Latin letters with letters of other scripts",
+            ));
+        }
+        Ok(Username(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password: 8 to 256 characters, no NUL. Never logged, no `Debug`.
+#[derive(Clone)]
+pub struct Password(SecretString);
+
+impl Password {
+    pub fn parse(raw: String) -> Result<Self, AppUserError> {
+        let length = raw.chars().count();
+        if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&length) {
+            return Err(AppUserError::InvalidPassword(format!(
+                "password must have {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters"
+            )));
+        }
+        if raw.contains('\0') {
+            return Err(AppUserError::InvalidPassword(
+                "password must not contain NUL characters".into(),
+            ));
+        }
+        Ok(Password(raw.into()))
+    }
+
+    pub(super) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+pub struct Accounts {
+    store: Arc<dyn AppUserStore>,
+    passwords: Passwords,
+    per_account: Throttle,
+    per_address: Throttle,
+    clock: SharedClock,
+}
+
+impl Accounts {
+    pub fn new(store: Arc<dyn AppUserStore>, passwords: Passwords, clock: SharedClock) -> Self {
+        Accounts {
+            store,
+            passwords,
+            per_account: Throttle::new(FREE_FAILURES_PER_ACCOUNT, clock.clone()),
+            per_address: Throttle::new(FREE_FAILURES_PER_ADDRESS, clock.clone()),
+            clock,
+        }
+    }
+
+    /// Creates an account; the username must be free.
+    pub async fn create(
+        &self,
+        username: &Username,
+        password: &Password,
+    ) -> Result<AppUserId, AppUserError> {
+        let hash = self.passwords.hash(password).await?;
+        let id = AppUserId::generate();
+        let created = self
+            .store
+            .create_account(id.uuid(), username.as_str(), &hash, self.clock.now_ms())
+            .await?;
+        if created {
+            Ok(id)
+        } else {
+            Err(AppUserError::UsernameTaken)
+        }
+    }
+
+    /// Checks a sign-in. Unknown user and wrong password are both [`AppUserError::BadCredentials`].
+    pub async fn verify(
+        &self,
+        username: &Username,
+        password: &Password,
+        client: IpAddr,
+    ) -> Result<AppUserId, AppUserError> {
+        let account_key = format!("account:{}", username.as_str());
+        let address_key = format!("address:{client}");
+        self.per_account
+            .check(&account_key)
+            .and_then(|()| self.per_address.check(&address_key))
+            .map_err(|retry_after| AppUserError::Throttled { retry_after })?;
+        let account = self.store.find_account(username.as_str()).await?;
+        let (id, hash) = match account {
+            Some((id, hash)) => (Some(id), Some(hash)),
+            None => (None, None),
+        };
+        let matches = self.passwords.verify(password, hash).await?;
+        match id {
+            Some(id) if matches => {
+                self.per_account.clear(&account_key);
+                Ok(AppUserId::from_uuid(id))
+            }
+            _ => {
+                self.per_account.record_failure(&account_key);
+                self.per_address.record_failure(&address_key);
+                Err(AppUserError::BadCredentials)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_normalised_so_look_alikes_collide() {
+        let plain = Username::parse("alice").unwrap();
+        assert_eq!(Username::parse("ALICE").unwrap(), plain);
+        assert_eq!(Username::parse("ａｌｉｃｅ").unwrap(), plain); // full-width
+        assert_eq!(Username::parse("Ａlice").unwrap(), plain);
+        assert_eq!(Username::parse("ﬁona").unwrap().as_str(), "fiona"); // ligature
+        assert_eq!(Username::parse("мария").unwrap().as_str(), "мария");
+    }
+
+    #[test]
+    fn bad_usernames_are_refused_with_a_reason() {
+        for bad in [
+            "",
+            "a b",
+            "tab\there",
+            "nul\0",
+            "аlice",
+            "x".repeat(65).as_str(),
+            "a/b",
+        ] {
+            assert!(
+                matches!(Username::parse(bad), Err(AppUserError::InvalidUsername(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_are_bounded() {
+        assert!(Password::parse("correct horse".into()).is_ok());
+        for bad in [
+            "".to_owned(),
+            "short".to_owned(),
+            "x".repeat(257),
+            "with\0nul..".to_owned(),
+        ] {
+            assert!(matches!(
+                Password::parse(bad),
+                Err(AppUserError::InvalidPassword(_))
+            ));
+        }
+    }
+}

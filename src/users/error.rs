@@ -1,0 +1,55 @@
+//! What can go wrong acting for an app user.
+
+use std::time::Duration;
+
+use crate::identity::IdentityError;
+use crate::store::StoreError;
+use crate::token::{LifetimeError, ScopeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppUserError {
+    #[error("app user not found")]
+    UserNotFound,
+    #[error("identity not found")]
+    IdentityNotFound,
+    #[error("the identity is not one of this user's")]
+    NotUsersIdentity,
+    #[error("scope '{0}' is not allowed for app users on this deployment")]
+    ScopeNotAllowed(String),
+    #[error(transparent)]
+    Scopes(#[from] ScopeError),
+    #[error(transparent)]
+    Lifetime(#[from] LifetimeError),
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("{0}")]
+    InvalidUsername(String),
+    #[error("{0}")]
+    InvalidPassword(String),
+    /// Unknown user and wrong password alike.
+    #[error("bad credentials")]
+    BadCredentials,
+    #[error("too many failed attempts")]
+    Throttled { retry_after: Duration },
+    /// Unknown, spent, signed out, expired, or its user erased.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("guests are disabled")]
+    GuestsDisabled,
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Identity(IdentityError),
+}
+
+impl From<IdentityError> for AppUserError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::NotFound => AppUserError::IdentityNotFound,
+            IdentityError::Store(error) => AppUserError::Store(error),
+            other => AppUserError::Identity(other),
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The identity mapping and tokens of app users. An app user gets an identity the first time it
+//! needs one (1:1); backends may create more (1:N) or link identities to several users (N:1,
+//! N:M). Erasing an app user deletes every identity only it holds (their tokens die on every
+//! instance) and its mapping rows, refresh families and account, in one transaction; an
+//! identity shared with other users stays theirs, and keeps its tokens.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{AppPolicy, AppUserError};
+use crate::clock::SharedClock;
+use crate::identity::Identities;
+use crate::ids::{AppUserId, IdentityId};
+use crate::keys::KeyRing;
+use crate::store::{AppUserRecord, AppUserStore, Linked, MappingStore, RefreshStore};
+use crate::token::{IssuedToken, TokenRequest};
+
+/// The stores the app-user use cases work on.
+#[derive(Clone)]
+pub struct AppUserStores {
+    pub users: Arc<dyn AppUserStore>,
+    pub mapping: Arc<dyn MappingStore>,
+    pub refresh: Arc<dyn RefreshStore>,
+}
+
+/// An app user with its identities, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppUser {
+    pub record: AppUserRecord,
+    pub identities: Vec<IdentityId>,
+}
+
+pub struct AppUsers {
+    stores: AppUserStores,
+    identities: Arc<Identities>,
+    ring: Arc<KeyRing>,
+    policy: Arc<AppPolicy>,
+    clock: SharedClock,
+}
+
+fn identity_ids(uuids: Vec<Uuid>) -> Vec<IdentityId> {
+    uuids.into_iter().map(IdentityId::from_uuid).collect()
+}
+
+impl AppUsers {
+    pub fn new(
+        stores: AppUserStores,
+        identities: Arc<Identities>,
+        ring: Arc<KeyRing>,
+        policy: Arc<AppPolicy>,
+        clock: SharedClock,
+    ) -> Self {
+        AppUsers {
+            stores,
+            identities,
+            ring,
+            policy,
+            clock,
+        }
+    }
+
+    pub fn policy(&self) -> &AppPolicy {
+        &self.policy
+    }
+
+    pub(super) fn stores(&self) -> &AppUserStores {
+        &self.stores
+    }
+
+    pub(super) fn identity_use_cases(&self) -> &Identities {
+        &self.identities
+    }
+
+    /// The app user of an OpenID Connect subject, created if new.
+    pub async fn oidc_user(&self, issuer: &str, subject: &str) -> Result<AppUserId, AppUserError> {
+        let id = self
+            .stores
+            .users
+            .oidc_user(Uuid::new_v4(), issuer, subject, self.clock.now_ms())
+            .await?;
+        Ok(AppUserId::from_uuid(id))
+    }
+
+    /// The app user of an OpenID Connect subject, if it has ever been seen.
+    pub async fn find_oidc_user(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<AppUserId>, AppUserError> {
+        let id = self.stores.users.find_oidc_user(issuer, subject).await?;
+        Ok(id.map(AppUserId::from_uuid))
+    }
+
+    pub async fn get(&self, user: AppUserId) -> Result<AppUser, AppUserError> {
+        let record = self
+            .stores
+            .users
+            .find_app_user(user.uuid())
+            .await?
+            .ok_or(AppUserError::UserNotFound)?;
+        Ok(AppUser {
+            record,
+            identities: self.identities_of(user).await?,
+        })
+    }
+
+    pub async fn identities_of(&self, user: AppUserId) -> Result<Vec<IdentityId>, AppUserError> {
+        let ids = self.stores.mapping.identities_of(user.uuid()).await?;
+        Ok(identity_ids(ids.ok_or(AppUserError::UserNotFound)?))
+    }
+
+    /// The user's default (first) identity, if it has one.
+    pub async fn find_default_identity(
+        &self,
+        user: AppUserId,
+    ) -> Result<Option<IdentityId>, AppUserError> {
+        Ok(self.identities_of(user).await?.first().copied())
+    }
+
+    /// The user's default identity, created now if it has none; `true` when created.
+    pub async fn default_identity(
+        &self,
+        user: AppUserId,
+    ) -> Result<(IdentityId, bool), AppUserError> {
+        let (id, created) = self
+            .stores
+            .mapping
+            .ensure_identity(user.uuid(), Uuid::new_v4(), self.clock.now_ms())
+            .await?
+            .ok_or(AppUserError::UserNotFound)?;
+        if created {
+            self.identities.note_exists(id);
+        }
+        Ok((IdentityId::from_uuid(id), created))
+    }
+
+    /// A token for one of the user's identities (its default one, created if need be, when
+    /// `identity` is `None`), signed by the key for callers without an access key.
+    pub async fn issue(
+        &self,
+        user: AppUserId,
+        identity: Option<IdentityId>,
+        request: &TokenRequest,
+    ) -> Result<(IdentityId, IssuedToken), AppUserError> {
+        let identity = match identity {
+            None => self.default_identity(user).await?.0,
+            Some(id) if self.identities_of(user).await?.contains(&id) => id,
+            Some(_) => return Err(AppUserError::NotUsersIdentity),
+        };
+        Ok((identity, self.issue_for(identity, request).await?))
+    }
+
+    /// A token for an identity already known to be the user's.
+    pub(super) async fn issue_for(
+        &self,
+        identity: IdentityId,
+        request: &TokenRequest,
+    ) -> Result<IssuedToken, AppUserError> {
+        let ring = self.ring.load();
+        Ok(self
+            .identities
+            .issue(identity, request, ring.service_signer())
+            .await?)
+    }
+
+    /// One more identity for the user (1:N).
+    pub async fn create_identity(&self, user: AppUserId) -> Result<IdentityId, AppUserError> {
+        let id = Uuid::new_v4();
+        let created = self
+            .stores
+            .mapping
+            .create_linked_identity(user.uuid(), id, self.clock.now_ms())
+            .await?;
+        if !created {
+            return Err(AppUserError::UserNotFound);
+        }
+        self.identities.note_exists(id);
+        Ok(IdentityId::from_uuid(id))
+    }
+
+    /// Links an existing identity to the user (N:1, N:M); `true` if it was not linked before.
+    pub async fn link(&self, user: AppUserId, identity: IdentityId) -> Result<bool, AppUserError> {
+        match self
+            .stores
+            .mapping
+            .link(user.uuid(), identity.uuid(), self.clock.now_ms())
+            .await?
+        {
+            Linked::New => Ok(true),
+            Linked::Already => Ok(false),
+            Linked::NoSuchUser => Err(AppUserError::UserNotFound),
+            Linked::NoSuchIdentity => Err(AppUserError::IdentityNotFound),
+        }
+    }
+
+    /// Removes a link; the identity itself and its tokens stay.
+    pub async fn unlink(&self, user: AppUserId, identity: IdentityId) -> Result<(), AppUserError> {
+        if self
+            .stores
+            .mapping
+            .unlink(user.uuid(), identity.uuid())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppUserError::NotUsersIdentity)
+        }
+    }
+
+    pub async fn users_of(&self, identity: IdentityId) -> Result<Vec<AppUserId>, AppUserError> {
+        let users = self.stores.mapping.users_of(identity.uuid()).await?;
+        Ok(users.into_iter().map(AppUserId::from_uuid).collect())
+    }
+
+    /// Erases the user (see the module documentation for shared identities).
+    pub async fn erase(&self, user: AppUserId) -> Result<(), AppUserError> {
+        let deleted = self
+            .stores
+            .users
+            .erase_app_user(user.uuid(), self.clock.now_ms())
+            .await?
+            .ok_or(AppUserError::UserNotFound)?;
+        self.identities.forget_deleted(&deleted);
+        Ok(())
+    }
+
+    /// A fresh identity, held by no app user, with a token signed for callers without an
+    /// access key.
+    pub(super) async fn admit_guest(
+        &self,
+        request: &TokenRequest,
+    ) -> Result<crate::identity::CreatedIdentity, AppUserError> {
+        let ring = self.ring.load();
+        Ok(self
+            .identities
+            .create(None, Some(request), ring.service_signer())
+            .await?)
+    }
+
+    /// Revokes the tokens of every identity the user holds.
+    pub async fn revoke_tokens(&self, user: AppUserId) -> Result<(), AppUserError> {
+        for identity in self.identities_of(user).await? {
+            match self.identities.revoke(identity).await {
+                Ok(()) | Err(crate::identity::IdentityError::NotFound) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! Sessions of app users: a sign-in starts a refresh-token family; each refresh returns a new
+//! access token and a new refresh token (rotation); presenting a spent refresh token is taken as
+//! theft: the family dies, committed although that request fails, and the tokens of its
+//! identity are revoked. Sign-out ends one family; sign-out everywhere ends them all and
+//! revokes the tokens of every identity the user holds.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{AppUserError, AppUsers};
+use crate::clock::SharedClock;
+use crate::ids::{AppUserId, IdentityId};
+use crate::keys::random_bytes;
+use crate::store::Rotation;
+use crate::token::{IssuedToken, TokenRequest};
+
+/// Marks Callsign refresh tokens, so secret scanners and people can tell them apart.
+const PREFIX: &str = "csr_";
+/// 256 random bits.
+const RANDOM_BYTES: usize = 32;
+const MAX_LEN: usize = 128;
+
+/// An opaque refresh token. Only its SHA-256 is ever stored; no `Debug`, never logged.
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    fn generate() -> Result<Self, AppUserError> {
+        let random =
+            random_bytes(RANDOM_BYTES).map_err(|e| AppUserError::Hashing(e.to_string()))?;
+        Ok(RefreshToken(format!(
+            "{PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(random)
+        )))
+    }
+
+    /// A token a client presented; anything not shaped like one is refused without a lookup.
+    pub fn presented(raw: String) -> Result<Self, AppUserError> {
+        if raw.len() <= MAX_LEN && raw.starts_with(PREFIX) {
+            Ok(RefreshToken(raw))
+        } else {
+            Err(AppUserError::InvalidRefreshToken)
+        }
+    }
+
+    fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.0.as_bytes()).into()
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// What a sign-in or a refresh returns. No `Debug`: it holds bearer credentials.
+pub struct SessionTokens {
+    pub refresh_token: RefreshToken,
+    pub access_token: IssuedToken,
+    pub user: AppUserId,
+    pub identity: IdentityId,
+}
+
+pub struct Sessions {
+    users: Arc<AppUsers>,
+    clock: SharedClock,
+}
+
+impl Sessions {
+    pub fn new(users: Arc<AppUsers>, clock: SharedClock) -> Self {
+        Sessions { users, clock }
+    }
+
+    /// Starts a session for a user who has just proved who they are.
+    pub async fn sign_in(
+        &self,
+        user: AppUserId,
+        request: &TokenRequest,
+    ) -> Result<SessionTokens, AppUserError> {
+        let (identity, _) = self.users.default_identity(user).await?;
+        let refresh_token = RefreshToken::generate()?;
+        self.users
+            .stores()
+            .refresh
+            .start_family(
+                Uuid::new_v4(),
+                user.uuid(),
+                identity.uuid(),
+                &refresh_token.hash(),
+                self.clock.now_ms(),
+            )
+            .await?;
+        let access_token = self.users.issue_for(identity, request).await?;
+        Ok(SessionTokens {
+            refresh_token,
+            access_token,
+            user,
+            identity,
+        })
+    }
+
+    /// Rotates `presented` into a new refresh token, with a new access token.
+    pub async fn refresh(
+        &self,
+        presented: &RefreshToken,
+        request: &TokenRequest,
+    ) -> Result<SessionTokens, AppUserError> {
+        let successor = RefreshToken::generate()?;
+        let rotation = self
+            .users
+            .stores()
+            .refresh
+            .rotate(
+                &presented.hash(),
+                &successor.hash(),
+                self.users.policy().refresh,
+                self.clock.now_ms(),
+            )
+            .await?;
+        match rotation {
+            Rotation::Rotated { user, identity } => {
+                let identity = IdentityId::from_uuid(identity);
+                let access_token = match self.users.issue_for(identity, request).await {
+                    // Deleted since: the session ended with it.
+                    Err(AppUserError::IdentityNotFound) => {
+                        return Err(AppUserError::InvalidRefreshToken);
+                    }
+                    other => other?,
+                };
+                Ok(SessionTokens {
+                    refresh_token: successor,
+                    access_token,
+                    user: AppUserId::from_uuid(user),
+                    identity,
+                })
+            }
+            Rotation::Reused { user, identity } => {
+                tracing::warn!(
+                    user = %AppUserId::from_uuid(user),
+                    "a spent refresh token was presented again: its family is revoked and its identity's tokens too"
+                );
+                match self
+                    .users
+                    .identity_use_cases()
+                    .revoke(IdentityId::from_uuid(identity))
+                    .await
+                {
+                    Ok(()) | Err(crate::identity::IdentityError::NotFound) => {}
+                    Err(error) => return Err(error.into()),
+                }
+                Err(AppUserError::InvalidRefreshToken)
+            }
+            Rotation::Invalid => Err(AppUserError::InvalidRefreshToken),
+        }
+    }
+
+    /// Ends the session (the family) of a live refresh token.
+    pub async fn sign_out(&self, presented: &RefreshToken) -> Result<AppUserId, AppUserError> {
+        let user = self
+            .users
+            .stores()
+            .refresh
+            .revoke_family(
+                &presented.hash(),
+                self.users.policy().refresh,
+                self.clock.now_ms(),
+            )
+            .await?
+            .ok_or(AppUserError::InvalidRefreshToken)?;
+        Ok(AppUserId::from_uuid(user))
+    }
+
+    /// Ends every session of the user of a live refresh token, and revokes the tokens of every
+    /// identity it holds.
+    pub async fn sign_out_everywhere(
+        &self,
+        presented: &RefreshToken,
+    ) -> Result<AppUserId, AppUserError> {
+        let user = self.sign_out(presented).await?;
+        self.users
+            .stores()
+            .refresh
+            .revoke_user_families(user.uuid(), self.clock.now_ms())
+            .await?;
+        self.users.revoke_tokens(user).await?;
+        Ok(user)
+    }
+}

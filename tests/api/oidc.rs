@@ -1,0 +1,323 @@
+//! App users of the app's OpenID Connect provider: the `/api/*` routes of the ACS
+//! authentication hero samples and `POST /v1/token`, against a local provider.
+
+use jsonwebtoken::Algorithm;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::app_client::*;
+use crate::helpers::*;
+use crate::idp::{AUDIENCE, EC_KID, ED_KID, LocalIdp};
+
+backend_tests!(
+    hero_routes_work_as_the_samples_call_them,
+    concurrent_first_requests_create_one_identity,
+    bad_bearers_are_refused_with_a_challenge,
+    an_unknown_kid_flood_refetches_the_keys_at_most_once,
+    cached_keys_keep_working_while_the_provider_is_down,
+    v1_token_takes_scopes_lifetime_and_identity,
+    bearer_routes_are_absent_without_a_provider,
+);
+
+async fn with_idp(app: TestApp) -> (TestApp, LocalIdp) {
+    let idp = LocalIdp::start().await;
+    let app = app
+        .restart_with(&["--oidc-issuer", &idp.issuer, "--oidc-audience", AUDIENCE])
+        .await;
+    (app, idp)
+}
+
+async fn hero_routes_work_as_the_samples_call_them(app: TestApp) {
+    let (app, idp) = with_idp(app).await;
+    let bearer = idp.token("user-1");
+
+    let none = app
+        .bearer(Method::GET, "/api/user", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_error(none, 404, "IdentityNotFound").await;
+    let created = app
+        .bearer(Method::POST, "/api/user", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let identity = body(created).await["acsUserIdentity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(identity.starts_with("8:acs:"), "{identity}");
+    let existing = app
+        .bearer(Method::POST, "/api/user", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(existing.status(), 200);
+    assert_eq!(body(existing).await["acsUserIdentity"], identity.as_str());
+    let read = app
+        .bearer(Method::GET, "/api/user", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(read).await["acsUserIdentity"], identity.as_str());
+
+    let response = app
+        .bearer(Method::GET, "/api/token", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let token = body(response).await;
+    assert_eq!(token["user"]["communicationUserId"], identity.as_str());
+    let jwt = token["token"].as_str().unwrap();
+    let claims = claims(jwt);
+    assert_eq!(claims["sub"], identity.as_str());
+    assert_eq!(claims["acsScope"], "chat,voip");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        86_400
+    );
+    assert!(app.is_active(jwt).await);
+
+    // Another subject of the same provider is another user; an EdDSA token works as well.
+    let other = idp.sign(Algorithm::EdDSA, Some(ED_KID), &idp.claims("user-2"));
+    let theirs = app
+        .bearer(Method::GET, "/api/token", &other)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        body(theirs).await["user"]["communicationUserId"],
+        identity.as_str()
+    );
+
+    let deleted = app
+        .bearer(Method::DELETE, "/api/user", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert!(!app.is_active(jwt).await);
+    let gone = app
+        .bearer(Method::GET, "/api/user", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_error(gone, 404, "IdentityNotFound").await;
+    let identity_gone = app
+        .signed(Method::GET, &identity_path(&identity, ""))
+        .send()
+        .await;
+    assert_error(identity_gone, 404, "IdentityNotFound").await;
+}
+
+async fn concurrent_first_requests_create_one_identity(app: TestApp) {
+    let (app, idp) = with_idp(app).await;
+    let bearer = idp.token("racer");
+    let requests = (0..10).map(|i| {
+        let method = if i % 2 == 0 {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let path = if i % 2 == 0 {
+            "/api/user"
+        } else {
+            "/api/token"
+        };
+        app.bearer(method, path, &bearer).send()
+    });
+    let mut identities = Vec::new();
+    for response in futures_util::future::join_all(requests).await {
+        let response = response.unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        let body = body(response).await;
+        let id = body["acsUserIdentity"]
+            .as_str()
+            .or(body["user"]["communicationUserId"].as_str())
+            .unwrap()
+            .to_owned();
+        identities.push(id);
+    }
+    identities.dedup();
+    assert_eq!(identities.len(), 1, "{identities:?}");
+}
+
+async fn bad_bearers_are_refused_with_a_challenge(app: TestApp) {
+    let (app, idp) = with_idp(app).await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let with = |field: &str, value: serde_json::Value| {
+        let mut claims = idp.claims("mallory");
+        claims[field] = value;
+        idp.sign(Algorithm::ES256, Some(EC_KID), &claims)
+    };
+    let mut no_sub = idp.claims("mallory");
+    no_sub.as_object_mut().unwrap().remove("sub");
+    let cases = [
+        ("wrong issuer", with("iss", json!("https://evil.example"))),
+        ("wrong audience", with("aud", json!("api://someone-else"))),
+        ("expired", with("exp", json!(now - 120))),
+        ("not yet valid", with("nbf", json!(now + 600))),
+        ("no sub", idp.sign(Algorithm::ES256, Some(EC_KID), &no_sub)),
+        ("alg none", idp.unsigned("mallory")),
+        (
+            "HS256 with the public key",
+            idp.sign(Algorithm::HS256, Some(EC_KID), &idp.claims("mallory")),
+        ),
+        (
+            "kid not in the JWKS",
+            idp.sign(Algorithm::ES256, Some("nope"), &idp.claims("mallory")),
+        ),
+        (
+            "EdDSA under the EC kid",
+            idp.sign(Algorithm::EdDSA, Some(EC_KID), &idp.claims("mallory")),
+        ),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (case, token) in cases {
+        let response = app
+            .bearer(Method::GET, "/api/token", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{case}");
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(challenge.starts_with("Bearer"), "{case}: {challenge}");
+        assert_error(response, 401, "InvalidToken").await;
+    }
+    let missing = app
+        .client
+        .get(format!("{}/api/token", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_error(missing, 401, "InvalidToken").await;
+}
+
+async fn an_unknown_kid_flood_refetches_the_keys_at_most_once(app: TestApp) {
+    let (app, idp) = with_idp(app).await;
+    let before = idp.jwks_fetches();
+    assert!(before >= 1, "keys are fetched at start-up");
+    let flood = (0..50).map(|i| {
+        let token = idp.sign(
+            Algorithm::ES256,
+            Some(&format!("made-up-{i}")),
+            &idp.claims("x"),
+        );
+        let request = app.bearer(Method::GET, "/api/token", &token);
+        async move { request.send().await.unwrap().status() }
+    });
+    let statuses = futures_util::future::join_all(flood).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(
+        idp.jwks_fetches() - before <= 1,
+        "{} refetches",
+        idp.jwks_fetches() - before
+    );
+}
+
+async fn cached_keys_keep_working_while_the_provider_is_down(app: TestApp) {
+    let (app, mut idp) = with_idp(app).await;
+    let token = idp.token("steady");
+    idp.stop().await;
+    let response = app
+        .bearer(Method::GET, "/api/token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // An unknown kid now cannot be fetched: still a clean 401.
+    let unknown = idp.sign(Algorithm::ES256, Some("rotated"), &idp.claims("steady"));
+    let response = app
+        .bearer(Method::GET, "/api/token", &unknown)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 401, "InvalidToken").await;
+}
+
+async fn v1_token_takes_scopes_lifetime_and_identity(app: TestApp) {
+    let (app, idp) = with_idp(app).await;
+    let bearer = idp.token("picky");
+    let response = app
+        .bearer(Method::POST, "/v1/token", &bearer)
+        .json(&json!({ "scopes": ["voip"], "expiresInMinutes": 90 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let first = body(response).await;
+    let claims = claims(first["token"].as_str().unwrap());
+    assert_eq!(claims["acsScope"], "voip");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        5400
+    );
+    assert_eq!(claims["sub"], first["communicationUserId"]);
+
+    // A second identity of the user (1:N), chosen by the client.
+    let user = body(
+        app.signed(
+            Method::GET,
+            &format!(
+                "/v1/identities/{}/users",
+                encoded(first["communicationUserId"].as_str().unwrap())
+            ),
+        )
+        .send()
+        .await,
+    )
+    .await["users"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second =
+        body(app.post(&user_path(&user, "/identities")).send().await).await["communicationUserId"]
+            .clone();
+    let chosen = app
+        .bearer(Method::POST, "/v1/token", &bearer)
+        .json(&json!({ "identity": second }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(chosen).await["communicationUserId"], second);
+
+    // Someone else's identity, a scope the deployment does not allow, an empty body.
+    let stranger = app.create_identity().await;
+    let response = app
+        .bearer(Method::POST, "/v1/token", &bearer)
+        .json(&json!({ "identity": stranger }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 404, "IdentityNotLinked").await;
+    let response = app
+        .bearer(Method::POST, "/v1/token", &bearer)
+        .json(&json!({ "scopes": ["chat.join"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 400, "InvalidScopes").await;
+    let empty = app
+        .bearer(Method::POST, "/v1/token", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 200);
+}
+
+async fn bearer_routes_are_absent_without_a_provider(app: TestApp) {
+    let response = app
+        .client
+        .get(format!("{}/api/user", app.base))
+        .bearer_auth("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 404, "NotFound").await;
+}
