@@ -352,6 +352,10 @@ impl Application {
     ) -> anyhow::Result<()> {
         let cancel = CancellationToken::new();
         let background = tokio::spawn(self.propagation.run(cancel.clone()));
+        tokio::spawn(forget_quiet_guests(
+            self.state.guests.clone(),
+            cancel.clone(),
+        ));
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
         tokio::spawn(async move {
@@ -377,6 +381,17 @@ impl Application {
         cancel.cancel();
         let _ = background.await;
         served.context("server failed")
+    }
+}
+
+/// Keeps the guests' per-address rate limiter from growing without bound.
+async fn forget_quiet_guests(guests: Arc<Guests>, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = every.tick() => guests.forget_quiet_addresses(),
+        }
     }
 }
 

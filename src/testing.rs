@@ -11,8 +11,10 @@ use crate::identity::{Identities, IdentityStores, IssueLog};
 use crate::ids::ResourceId;
 use crate::keys::{KeyService, MasterKey};
 use crate::revocation::RevocationCache;
+use crate::store::RefreshLimits;
 use crate::store::SqliteStore;
 use crate::token::{Lifetime, ScopeSet, TokenAuthority, TokenRequest};
+use crate::users::{AppPolicy, AppUserStores, AppUsers, Sessions};
 
 pub const START: OffsetDateTime = datetime!(2026-11-26 12:00:00 UTC);
 
@@ -23,8 +25,16 @@ pub struct Fixture {
     pub tokens: Arc<TokenAuthority>,
     pub revocations: Arc<RevocationCache>,
     pub issue_log: Arc<IssueLog>,
-    pub identities: Identities,
+    pub identities: Arc<Identities>,
+    pub users: Arc<AppUsers>,
+    pub sessions: Sessions,
 }
+
+/// Refresh tokens idle for 14 days, or in a family older than 90 days, expire.
+pub const REFRESH: RefreshLimits = RefreshLimits {
+    idle_ms: 14 * 24 * 3600 * 1000,
+    absolute_ms: 90 * 24 * 3600 * 1000,
+};
 
 impl Fixture {
     pub async fn new() -> Self {
@@ -42,7 +52,7 @@ impl Fixture {
         ));
         let revocations = Arc::new(RevocationCache::new());
         let issue_log = Arc::new(IssueLog::new());
-        let identities = Identities::new(
+        let identities = Arc::new(Identities::new(
             IdentityStores {
                 identities: store.clone(),
                 revocations: store.clone(),
@@ -51,7 +61,25 @@ impl Fixture {
             revocations.clone(),
             issue_log.clone(),
             clock.clone(),
-        );
+        ));
+        let policy = AppPolicy {
+            scopes: ScopeSet::parse(&["chat", "voip"]).expect("scopes"),
+            guests: None,
+            refresh: REFRESH,
+            open_registration: false,
+        };
+        let users = Arc::new(AppUsers::new(
+            AppUserStores {
+                users: store.clone(),
+                mapping: store.clone(),
+                refresh: store.clone(),
+            },
+            identities.clone(),
+            keys.ring().clone(),
+            Arc::new(policy),
+            clock.clone(),
+        ));
+        let sessions = Sessions::new(users.clone(), clock.clone());
         Fixture {
             store,
             clock,
@@ -60,7 +88,22 @@ impl Fixture {
             revocations,
             issue_log,
             identities,
+            users,
+            sessions,
         }
+    }
+
+    /// An app user with a built-in account (its password hash is not a real one).
+    pub async fn app_user(&self, name: &str) -> crate::ids::AppUserId {
+        use crate::store::AppUserStore;
+        let id = crate::ids::AppUserId::generate();
+        assert!(
+            self.store
+                .create_account(id.uuid(), name, "not-a-hash", 0)
+                .await
+                .expect("account")
+        );
+        id
     }
 
     /// Whether `token` verifies now, on the fixture's clock.

@@ -249,3 +249,51 @@ impl AppUsers {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Fixture, chat_request};
+
+    #[tokio::test]
+    async fn concurrent_first_requests_get_one_identity() {
+        let f = Fixture::new().await;
+        let user = f.app_user("racer").await;
+        let all = futures_util::future::join_all((0..8).map(|_| f.users.default_identity(user)));
+        let results: Vec<_> = all.await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
+        assert!(results.iter().all(|(id, _)| *id == results[0].0));
+    }
+
+    #[tokio::test]
+    async fn erasure_kills_sole_identities_tokens_and_leaves_shared_ones() {
+        let f = Fixture::new().await;
+        let (alice, bob) = (f.app_user("alice").await, f.app_user("bob").await);
+        let (own, _) = f.users.issue(alice, None, &chat_request()).await.unwrap();
+        let shared = f.users.create_identity(alice).await.unwrap();
+        assert!(f.users.link(bob, shared).await.unwrap());
+        let (_, own_token) = f
+            .users
+            .issue(alice, Some(own), &chat_request())
+            .await
+            .unwrap();
+        let (_, shared_token) = f
+            .users
+            .issue(bob, Some(shared), &chat_request())
+            .await
+            .unwrap();
+
+        f.users.erase(alice).await.unwrap();
+        assert!(!f.is_active(&own_token.token));
+        assert!(f.is_active(&shared_token.token));
+        assert_eq!(f.users.identities_of(bob).await.unwrap(), vec![shared]);
+        assert!(matches!(
+            f.users.erase(alice).await,
+            Err(AppUserError::UserNotFound)
+        ));
+        assert!(matches!(
+            f.users.issue(bob, Some(own), &chat_request()).await,
+            Err(AppUserError::NotUsersIdentity)
+        ));
+    }
+}

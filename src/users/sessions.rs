@@ -188,3 +188,87 @@ impl Sessions {
         Ok(user)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Fixture, REFRESH, chat_request};
+
+    fn ms(n: i64) -> time::Duration {
+        time::Duration::milliseconds(n)
+    }
+
+    async fn refresh(f: &Fixture, token: &RefreshToken) -> Result<SessionTokens, AppUserError> {
+        f.sessions.refresh(token, &chat_request()).await
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_idle_for_too_long_expires() {
+        let f = Fixture::new().await;
+        let user = f.app_user("idle").await;
+        let first = f.sessions.sign_in(user, &chat_request()).await.unwrap();
+
+        f.clock.advance(ms(REFRESH.idle_ms - 1));
+        let second = refresh(&f, &first.refresh_token).await.unwrap();
+        f.clock.advance(ms(REFRESH.idle_ms));
+        assert!(matches!(
+            refresh(&f, &second.refresh_token).await,
+            Err(AppUserError::InvalidRefreshToken)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_at_its_absolute_lifetime_however_active() {
+        let f = Fixture::new().await;
+        let user = f.app_user("busy").await;
+        let mut current = f.sessions.sign_in(user, &chat_request()).await.unwrap();
+        let step = REFRESH.idle_ms / 2;
+        let mut elapsed = 0;
+        while elapsed + step < REFRESH.absolute_ms {
+            f.clock.advance(ms(step));
+            elapsed += step;
+            current = refresh(&f, &current.refresh_token).await.unwrap();
+        }
+        f.clock.advance(ms(REFRESH.absolute_ms - elapsed));
+        assert!(matches!(
+            refresh(&f, &current.refresh_token).await,
+            Err(AppUserError::InvalidRefreshToken)
+        ));
+    }
+
+    #[tokio::test]
+    async fn reuse_revokes_the_family_and_the_identitys_tokens() {
+        let f = Fixture::new().await;
+        let user = f.app_user("victim").await;
+        let first = f.sessions.sign_in(user, &chat_request()).await.unwrap();
+        f.clock.advance(ms(1));
+        let second = refresh(&f, &first.refresh_token).await.unwrap();
+        assert!(f.is_active(&second.access_token.token));
+
+        // The thief replays the first token: refused, and everything of the family dies.
+        assert!(matches!(
+            refresh(&f, &first.refresh_token).await,
+            Err(AppUserError::InvalidRefreshToken)
+        ));
+        assert!(!f.is_active(&second.access_token.token));
+        assert!(matches!(
+            refresh(&f, &second.refresh_token).await,
+            Err(AppUserError::InvalidRefreshToken)
+        ));
+        // A new sign-in works again, once past the revocation's cut-off.
+        f.clock.advance(ms(100));
+        let again = f.sessions.sign_in(user, &chat_request()).await.unwrap();
+        assert!(f.is_active(&again.access_token.token));
+        assert_eq!(again.identity, first.identity);
+    }
+
+    #[test]
+    fn refresh_tokens_are_256_bit_and_only_their_shape_is_checked_before_a_lookup() {
+        let token = RefreshToken::generate().unwrap();
+        let text = token.into_string();
+        assert_eq!(text.len(), PREFIX.len() + 43);
+        assert!(RefreshToken::presented(text).is_ok());
+        assert!(RefreshToken::presented("csr_x".repeat(40)).is_err());
+        assert!(RefreshToken::presented("bearer".into()).is_err());
+    }
+}

@@ -16,6 +16,8 @@ use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+pub use crate::process::{spawn_process, spawn_process_logging};
+
 pub const API: &str = "api-version=2023-10-01";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,10 +185,10 @@ pub struct TestApp {
     pub settings: ServerSettings,
     pub connection_string: String,
     pub trust_file: std::path::PathBuf,
-    stop: Option<oneshot::Sender<()>>,
+    pub(crate) stop: Option<oneshot::Sender<()>>,
     /// A server running as its own process (multi-instance tests); killed on drop.
-    _child: Option<tokio::process::Child>,
-    _dir: Option<Arc<tempfile::TempDir>>,
+    pub(crate) _child: Option<tokio::process::Child>,
+    pub(crate) _dir: Option<Arc<tempfile::TempDir>>,
 }
 
 impl Drop for TestApp {
@@ -247,56 +249,6 @@ impl TestApp {
         let settings = self.settings.clone();
         drop(self);
         spawn_app_with(settings, dir, extra).await
-    }
-}
-
-/// Starts the `callsign` binary as a separate process over plain HTTP, sharing `dir`.
-pub async fn spawn_process(
-    settings: &ServerSettings,
-    dir: Arc<tempfile::TempDir>,
-    extra: &[&str],
-) -> TestApp {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
-        .args(settings.args())
-        .args(["--tls", "off"])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start callsign");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let port = loop {
-        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("callsign starts within 30 s")
-            .unwrap()
-            .expect("callsign prints its address");
-        if let Some(bound) = line.split("bound to ").nth(1) {
-            break bound
-                .trim_end_matches(')')
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .parse::<u16>()
-                .unwrap();
-        }
-    };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        host: format!("127.0.0.1:{port}"),
-        client: plain_client(),
-        primary_key: STANDARD.decode(&settings.primary_key).unwrap(),
-        secondary_key: STANDARD.decode(&settings.secondary_key).unwrap(),
-        settings: settings.clone(),
-        connection_string: String::new(),
-        trust_file: std::path::PathBuf::new(),
-        stop: None,
-        _child: Some(child),
-        _dir: Some(dir),
     }
 }
 

@@ -4,15 +4,44 @@
 
 use crate::helpers::*;
 
-backend_tests!(js_sdk_works_unchanged);
+backend_tests!(
+    js_sdk_works_unchanged,
+    js_credential_stays_fresh_through_session_refresh
+);
 
-async fn js_sdk_works_unchanged(app: TestApp) {
-    let Some(node) = required_env(
+fn node() -> Option<String> {
+    required_env(
         "CALLSIGN_TEST_NODE",
         "./scripts/test installs the SDK and sets it",
-    ) else {
-        return;
-    };
+    )
+}
+
+/// `AzureCommunicationTokenCredential` with a `tokenRefresher` calling `/v1/sessions/refresh`.
+async fn js_credential_stays_fresh_through_session_refresh(app: TestApp) {
+    let Some(node) = node() else { return };
+    let session = app.new_session("js-user").await;
+    let output = tokio::process::Command::new(node)
+        .arg("refresher.mjs")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/js"))
+        .env("CALLSIGN_BASE_URL", &app.base)
+        .env(
+            "CALLSIGN_REFRESH_TOKEN",
+            session["refreshToken"].as_str().unwrap(),
+        )
+        .env("NODE_EXTRA_CA_CERTS", &app.trust_file)
+        .output()
+        .await
+        .expect("run node");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "JS refresher failed:\n{log}");
+    assert!(log.contains("OK"), "{log}");
+    let last = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert_eq!(claims(&last)["sub"], session["user"]["communicationUserId"]);
+    assert!(!app.is_active(&last).await);
+}
+
+async fn js_sdk_works_unchanged(app: TestApp) {
+    let Some(node) = node() else { return };
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/js");
     let output = tokio::process::Command::new(node)
         .args(["--test", "test.mjs"])

@@ -3,7 +3,10 @@
 
 use crate::helpers::*;
 
-backend_tests!(python_sdk_works_unchanged);
+backend_tests!(
+    python_sdk_works_unchanged,
+    python_credential_stays_fresh_through_session_refresh
+);
 
 async fn python_sdk_works_unchanged(app: TestApp) {
     let Some(python) = python() else { return };
@@ -18,6 +21,31 @@ async fn python_sdk_works_unchanged(app: TestApp) {
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "Python SDK tests failed:\n{log}");
     assert!(log.contains("OK"), "{log}");
+}
+
+/// `CommunicationTokenCredential` with a `token_refresher` calling `/v1/sessions/refresh`.
+async fn python_credential_stays_fresh_through_session_refresh(app: TestApp) {
+    let Some(python) = python() else { return };
+    let session = app.new_session("python-user").await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/refresher_python.py");
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .env("CALLSIGN_BASE_URL", &app.base)
+        .env(
+            "CALLSIGN_REFRESH_TOKEN",
+            session["refreshToken"].as_str().unwrap(),
+        )
+        .env("REQUESTS_CA_BUNDLE", &app.trust_file)
+        .output()
+        .await
+        .expect("run python");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "Python refresher failed:\n{log}");
+    assert!(log.contains("OK"), "{log}");
+    // The last token the refresher got was revoked by the sign-out everywhere.
+    let last = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert_eq!(claims(&last)["sub"], session["user"]["communicationUserId"]);
+    assert!(!app.is_active(&last).await);
 }
 
 fn python() -> Option<String> {

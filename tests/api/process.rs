@@ -1,0 +1,90 @@
+//! The `callsign` binary as a separate process over plain HTTP, for multi-instance, crash and
+//! log tests.
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+use crate::helpers::{ServerSettings, TestApp, plain_client};
+
+/// Starts the binary sharing `dir`, logging warnings only.
+pub async fn spawn_process(
+    settings: &ServerSettings,
+    dir: Arc<tempfile::TempDir>,
+    extra: &[&str],
+) -> TestApp {
+    spawn_process_logging(settings, dir, extra, "warn").await.0
+}
+
+/// Starts the binary with `RUST_LOG=<rust_log>`; everything it writes (stdout and stderr) is
+/// collected in the returned buffer.
+pub async fn spawn_process_logging(
+    settings: &ServerSettings,
+    dir: Arc<tempfile::TempDir>,
+    extra: &[&str],
+    rust_log: &str,
+) -> (TestApp, Arc<Mutex<String>>) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
+        .args(settings.args())
+        .args(["--tls", "off"])
+        .args(extra)
+        .env("RUST_LOG", rust_log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start callsign");
+    let output = Arc::new(Mutex::new(String::new()));
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("callsign starts within 30 s")
+            .unwrap()
+            .expect("callsign prints its address");
+        collect(&output, &line);
+        if let Some(bound) = line.split("bound to ").nth(1) {
+            break bound
+                .trim_end_matches(')')
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse::<u16>()
+                .unwrap();
+        }
+    };
+    // Keep draining both pipes so the child never blocks on a full one.
+    drain(lines.into_inner(), output.clone());
+    drain(child.stderr.take().unwrap(), output.clone());
+    let app = TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        host: format!("127.0.0.1:{port}"),
+        client: plain_client(),
+        primary_key: STANDARD.decode(&settings.primary_key).unwrap(),
+        secondary_key: STANDARD.decode(&settings.secondary_key).unwrap(),
+        settings: settings.clone(),
+        connection_string: String::new(),
+        trust_file: std::path::PathBuf::new(),
+        stop: None,
+        _child: Some(child),
+        _dir: Some(dir),
+    };
+    (app, output)
+}
+
+fn collect(output: &Mutex<String>, line: &str) {
+    let mut output = output.lock().unwrap();
+    output.push_str(line);
+    output.push('\n');
+}
+
+fn drain(pipe: impl AsyncRead + Unpin + Send + 'static, output: Arc<Mutex<String>>) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(pipe).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            collect(&output, &line);
+        }
+    });
+}

@@ -1,0 +1,115 @@
+//! No secret reaches the logs: a server at `RUST_LOG=debug` goes through every flow that
+//! handles one (access keys, HMAC signatures, passwords, refresh tokens, access tokens, bearer
+//! tokens), and its whole output is searched for each of them.
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::app_client::*;
+use crate::helpers::*;
+use crate::idp::{AUDIENCE, LocalIdp};
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_sqlite() {
+    no_secret_reaches_the_logs(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_postgres() {
+    no_secret_reaches_the_logs(Backend::Postgres).await;
+}
+
+async fn no_secret_reaches_the_logs(backend: Backend) {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let Some(settings) = ServerSettings::new(backend, dir.path()).await else {
+        return;
+    };
+    let idp = LocalIdp::start().await;
+    let extra = [
+        "--oidc-issuer",
+        &idp.issuer,
+        "--oidc-audience",
+        AUDIENCE,
+        "--guests",
+        "on",
+    ];
+    let (app, log) = spawn_process_logging(&settings, dir, &extra, "debug").await;
+    let mut secrets = vec![
+        settings.primary_key.clone(),
+        settings.secondary_key.clone(),
+        settings.master_key.clone(),
+        PASSWORD.to_owned(),
+        "a wrong password".to_owned(),
+    ];
+
+    // Backends: HMAC-signed identity and token calls.
+    let id = app.create_identity().await;
+    let token = app.token_for(&id).await;
+    assert!(app.is_active(&token).await);
+    secrets.push(token);
+    let keys = body(app.signed(Method::GET, "/keys").send().await).await;
+    secrets.push(keys["primaryConnectionString"].as_str().unwrap().to_owned());
+
+    // App users: password sign-in, a failed one, refresh, reuse, sign-out.
+    let session = app.new_session("logged").await;
+    assert_eq!(
+        app.sign_in("logged", "a wrong password").await.status(),
+        401
+    );
+    let first = session["refreshToken"].as_str().unwrap().to_owned();
+    let rotated = body(app.refresh(&first).await).await;
+    assert_eq!(app.refresh(&first).await.status(), 401);
+    for value in [&session, &rotated] {
+        secrets.push(value["refreshToken"].as_str().unwrap().to_owned());
+        secrets.push(value["accessToken"]["token"].as_str().unwrap().to_owned());
+    }
+
+    // Bearer tokens of the app's provider, good and bad; guests.
+    let bearer = idp.token("logged-oidc-user");
+    let issued = app
+        .bearer(Method::GET, "/api/token", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 201);
+    secrets.push(body(issued).await["token"].as_str().unwrap().to_owned());
+    let forged = idp.unsigned("intruder");
+    let refused = app
+        .bearer(Method::GET, "/api/token", &forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    secrets.push(bearer);
+    secrets.push(forged);
+    let guest = body(app.public_post("/v1/guests", &json!({})).await).await;
+    secrets.push(guest["token"].as_str().unwrap().to_owned());
+
+    drop(app);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains("app user signed in"),
+        "debug logs were captured:\n{log}"
+    );
+    for secret in &secrets {
+        // A JWT's signature alone is a secret too: look for it on its own.
+        let signature = secret
+            .strip_prefix("ey")
+            .and_then(|jwt| jwt.rsplit('.').next())
+            .filter(|signature| signature.len() >= 16);
+        if let Some(signature) = signature {
+            assert!(
+                !log.contains(signature),
+                "a token signature reached the logs"
+            );
+        }
+        assert!(!log.contains(secret.as_str()), "a secret reached the logs");
+    }
+    assert!(
+        !log.contains("Signature="),
+        "an HMAC signature reached the logs"
+    );
+}
