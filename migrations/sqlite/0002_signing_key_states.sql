@@ -17,3 +17,5 @@ INSERT INTO signing_keys (kid, slot, key_sealed, created_at_ms, revoked_at_ms)
 
 ALTER TABLE keys DROP COLUMN signing_key_sealed;
 ALTER TABLE keys RENAME TO access_keys;
+DROP INDEX keys_one_active_per_slot;
+CREATE UNIQUE INDEX access_keys_one_active_per_slot ON access_keys (slot) WHERE revoked_at_ms IS NULL;

@@ -1,6 +1,5 @@
-//! Bearer tokens from an OpenID Connect provider, verified against its JWKS: the app's own IdP
-//! signing app users in (and, later, an organisation's IdP vouching for backends). One
-//! implementation, one key cache per issuer.
+//! Bearer tokens from an OpenID Connect provider, verified against its JWKS, one key cache per
+//! issuer: the app's own IdP signing app users in.
 //!
 //! - Asymmetric algorithms only (RS256, ES256, EdDSA), and the key's type and curve must match
 //!   the header's `alg`: an HS256 token "signed" with a public key's bytes is refused.
@@ -10,15 +9,18 @@
 //! - The JWKS comes from the configured URL or from discovery
 //!   (`<issuer>/.well-known/openid-configuration`); https, or http only on a loopback address.
 //!   It is cached, refetched when a token names an unknown `kid` (at most once per cooldown, so
-//!   a flood of made-up `kid`s costs one fetch) or when older than [`MAX_KEY_AGE_MS`], and the
-//!   last good keys are kept while the IdP is unreachable.
+//!   a flood of made-up `kid`s costs one fetch) and in the background once older than
+//!   [`MAX_KEY_AGE_MS`] ([`JwksVerifier::refresh_if_stale`]); the last good keys are kept while
+//!   the IdP is unreachable. Keys marked for encryption (`use: enc`) never verify.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
@@ -26,7 +28,7 @@ use crate::clock::SharedClock;
 
 /// Clock difference tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 30;
-/// Keys older than this are refetched (subject to the cooldown).
+/// Keys older than this are refetched in the background (subject to the cooldown).
 const MAX_KEY_AGE_MS: i64 = 60 * 60 * 1000;
 const MAX_TOKEN_LEN: usize = 16 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -149,10 +151,6 @@ impl JwksVerifier {
         })
     }
 
-    pub fn issuer(&self) -> &str {
-        &self.settings.issuer
-    }
-
     /// Fetches the keys once at start-up; an IdP that is down is logged, not fatal.
     pub async fn warm_up(&self) {
         self.refetch().await;
@@ -182,15 +180,6 @@ impl JwksVerifier {
                     })?
             }
         };
-        if self
-            .keys
-            .load()
-            .as_ref()
-            .is_some_and(|k| self.clock.now_ms() - k.fetched_at_ms > MAX_KEY_AGE_MS)
-        {
-            self.refetch().await;
-        }
-
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.settings.issuer]);
         validation.set_audience(&[&self.settings.audience]);
@@ -217,6 +206,19 @@ impl JwksVerifier {
             subject: claims.sub,
             claims: claims.rest,
         })
+    }
+
+    /// Refetches keys older than [`MAX_KEY_AGE_MS`] (or never fetched); run periodically, off
+    /// the request path.
+    pub async fn refresh_if_stale(&self) {
+        let stale = self
+            .keys
+            .load()
+            .as_ref()
+            .is_none_or(|k| self.clock.now_ms() - k.fetched_at_ms > MAX_KEY_AGE_MS);
+        if stale {
+            self.refetch().await;
+        }
     }
 
     /// The cached key for `kid` fit for `alg`.
@@ -323,7 +325,8 @@ fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
         }
         _ => false,
     };
-    declared_ok && shape_ok
+    let for_signing = !matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption));
+    declared_ok && shape_ok && for_signing
 }
 
 #[cfg(test)]

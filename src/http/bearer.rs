@@ -5,8 +5,10 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use super::{ApiError, AppState};
-use crate::auth::oidc::BearerClaims;
+use axum::http::StatusCode;
+
+use super::{ApiError, AppState, ErrorCode};
+use crate::auth::oidc::{BearerClaims, BearerError};
 
 /// A verified bearer token of the app's identity provider.
 pub struct AppBearer(pub BearerClaims);
@@ -29,6 +31,16 @@ impl FromRequestParts<AppState> for AppBearer {
             .ok_or_else(ApiError::invalid_bearer)?;
         match verifier.verify(token).await {
             Ok(claims) => Ok(AppBearer(claims)),
+            Err(BearerError::KeysUnavailable) => {
+                tracing::warn!(
+                    "bearer token not checked: the identity provider's keys are unavailable"
+                );
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::IdentityProviderUnavailable,
+                    "The identity provider's keys cannot be fetched right now; retry later.",
+                ))
+            }
             Err(reason) => {
                 tracing::info!(%reason, "bearer token refused");
                 Err(ApiError::invalid_bearer())

@@ -57,6 +57,8 @@ error_codes! {
     ServiceUnavailable,
     /// 503: the request took longer than the request deadline.
     RequestTimeout,
+    /// 503: the app's identity provider's keys cannot be fetched (and none are cached).
+    IdentityProviderUnavailable,
     /// 503 from `/readyz`.
     NotReady,
     /// 401: a missing or bad bearer token (with `WWW-Authenticate: Bearer`).

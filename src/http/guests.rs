@@ -4,33 +4,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
 
 use super::client_address::ClientAddress;
-use super::identities::rfc3339;
+use super::hero::TokenView;
 use super::{ApiError, AppState};
-
-/// Holds a token: no `Debug`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GuestView {
-    token: String,
-    expires_on: String,
-    communication_user_id: String,
-}
 
 pub async fn admit(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
-) -> Result<(StatusCode, Json<GuestView>), ApiError> {
+) -> Result<(StatusCode, Json<TokenView>), ApiError> {
     let created = state.guests.admit(client).await?;
     let token = created.token.ok_or_else(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,
-        Json(GuestView {
-            token: token.token,
-            expires_on: rfc3339(token.expires_on),
-            communication_user_id: state.raw_id(created.identity.id),
-        }),
+        Json(state.token_for_view(created.identity.id, token)),
     ))
 }

@@ -12,8 +12,8 @@ use super::bearer::AppBearer;
 use super::extract::JsonBody;
 use super::identities::rfc3339;
 use super::{ApiError, AppState};
-use crate::ids::AppUserId;
-use crate::token::{Lifetime, TokenRequest};
+use crate::ids::{AppUserId, IdentityId};
+use crate::token::IssuedToken;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,13 +45,24 @@ pub struct TokenBody {
     identity: Option<String>,
 }
 
-/// Holds a token: no `Debug`.
+/// `{"token","expiresOn","communicationUserId"}`: a token with the identity it is for. Holds
+/// a token: no `Debug`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenView {
     token: String,
     expires_on: String,
     communication_user_id: String,
+}
+
+impl AppState {
+    pub(super) fn token_for_view(&self, identity: IdentityId, issued: IssuedToken) -> TokenView {
+        TokenView {
+            token: issued.token,
+            expires_on: rfc3339(issued.expires_on),
+            communication_user_id: self.raw_id(identity),
+        }
+    }
 }
 
 impl AppState {
@@ -127,10 +138,7 @@ pub async fn token(
     bearer: AppBearer,
 ) -> Result<(StatusCode, Json<HeroTokenView>), ApiError> {
     let user = state.bearer_user(&bearer).await?;
-    let request = TokenRequest {
-        scopes: state.users.policy().scopes.clone(),
-        lifetime: Lifetime::DEFAULT,
-    };
+    let request = state.users.policy().standard_request();
     let (identity, issued) = state.users.issue(user, None, &request).await?;
     Ok((
         StatusCode::CREATED,
@@ -162,9 +170,5 @@ pub async fn v1_token(
         .transpose()?;
     let user = state.bearer_user(&bearer).await?;
     let (identity, issued) = state.users.issue(user, identity, &request).await?;
-    Ok(Json(TokenView {
-        token: issued.token,
-        expires_on: rfc3339(issued.expires_on),
-        communication_user_id: state.raw_id(identity),
-    }))
+    Ok(Json(state.token_for_view(identity, issued)))
 }

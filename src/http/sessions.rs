@@ -121,7 +121,6 @@ pub async fn sign_out_everywhere(
     JsonBody(body): JsonBody<SignOutBody>,
 ) -> Result<StatusCode, ApiError> {
     let presented = RefreshToken::presented(body.refresh_token)?;
-    let user = state.sessions.sign_out_everywhere(&presented).await?;
-    tracing::info!(%user, "app user signed out everywhere");
+    state.sessions.sign_out_everywhere(&presented).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -210,6 +210,14 @@ impl Identities {
         Ok(())
     }
 
+    /// [`Identities::revoke`], where an identity deleted meanwhile is as good as revoked.
+    pub async fn revoke_if_exists(&self, id: IdentityId) -> Result<(), IdentityError> {
+        match self.revoke(id).await {
+            Err(IdentityError::NotFound) => Ok(()),
+            other => other,
+        }
+    }
+
     /// Erases the identity; its tokens die and it can never get another.
     pub async fn delete(&self, id: IdentityId) -> Result<(), IdentityError> {
         let now_ms = self.clock.now_ms();

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::StoreError;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use super::{StoreError, revocations};
 
 /// An app user as stored (no password hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,7 @@ const DELETE_IDENTITY: &str = "DELETE FROM identities WHERE id = $1";
 const DELETE_APP_USER: &str = "DELETE FROM app_users WHERE id = $1";
 
 macro_rules! impl_app_user_store {
-    ($store:ident, $tombstone:path) => {
+    ($store:ident) => {
         #[async_trait]
         impl AppUserStore for $store {
             async fn create_account(
@@ -163,6 +163,7 @@ macro_rules! impl_app_user_store {
                 if !$store::lock_app_user(&mut tx, id).await? {
                     return Ok(None);
                 }
+                $store::lock_identities_of(&mut tx, id).await?;
                 let sole = sqlx::query(SELECT_SOLE_IDENTITIES)
                     .bind($store::uuid_param(id))
                     .fetch_all(&mut *tx)
@@ -175,7 +176,7 @@ macro_rules! impl_app_user_store {
                         .bind($store::uuid_param(*identity))
                         .execute(&mut *tx)
                         .await?;
-                    $tombstone(&mut tx, *identity, now_ms).await?;
+                    $store::tombstone(&mut tx, *identity, now_ms).await?;
                 }
                 sqlx::query(DELETE_APP_USER)
                     .bind($store::uuid_param(id))
@@ -188,5 +189,5 @@ macro_rules! impl_app_user_store {
     };
 }
 
-impl_app_user_store!(PgStore, revocations::pg_tombstone);
-impl_app_user_store!(SqliteStore, revocations::sqlite_tombstone);
+impl_app_user_store!(PgStore);
+impl_app_user_store!(SqliteStore);

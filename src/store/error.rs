@@ -62,14 +62,15 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // SQLite reports extended codes; the primary code is the low byte.
-            let sqlite_primary = code.parse::<u32>().ok().map(|c| c & 0xff);
-            // PostgreSQL: connection exceptions (08…), shutdown (57P…), too many connections,
-            // statement timeout (57014). SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6).
-            code.starts_with("08")
-                || code.starts_with("57")
-                || code == "53300"
-                || matches!(sqlite_primary, Some(5 | 6))
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite reports extended codes; the primary code is the low byte:
+                // SQLITE_BUSY (5) and SQLITE_LOCKED (6).
+                matches!(code.parse::<u32>().map(|c| c & 0xff), Ok(5 | 6))
+            } else {
+                // PostgreSQL: connection exceptions (08…), shutdown and statement timeout
+                // (57…), too many connections (53300).
+                code.starts_with("08") || code.starts_with("57") || code == "53300"
+            }
         }
         _ => false,
     }

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::StoreError;
 use super::postgres::PgStore;
 use super::sqlite::{self, SqliteStore};
-use super::{StoreError, revocations};
 
 /// A communication identity as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +125,7 @@ impl IdentityStore for PgStore {
             .rows_affected()
             > 0;
         if deleted {
-            revocations::pg_tombstone(&mut tx, id, now_ms).await?;
+            PgStore::tombstone(&mut tx, id, now_ms).await?;
         }
         tx.commit().await?;
         Ok(deleted)
@@ -179,7 +179,7 @@ impl IdentityStore for SqliteStore {
             .rows_affected()
             > 0;
         if deleted {
-            revocations::sqlite_tombstone(&mut tx, id, now_ms).await?;
+            SqliteStore::tombstone(&mut tx, id, now_ms).await?;
         }
         tx.commit().await?;
         Ok(deleted)

@@ -51,7 +51,6 @@ const SELECT_IDENTITIES: &str = "SELECT identity_id FROM app_user_identities WHE
 const SELECT_USERS: &str =
     "SELECT user_id FROM app_user_identities WHERE identity_id = $1 ORDER BY linked_at_ms, user_id";
 const USER_EXISTS: &str = "SELECT 1 FROM app_users WHERE id = $1";
-const IDENTITY_EXISTS: &str = "SELECT 1 FROM identities WHERE id = $1";
 const INSERT_IDENTITY: &str = "INSERT INTO identities (id, created_at_ms) VALUES ($1, $2)";
 const INSERT_LINK: &str = "INSERT INTO app_user_identities (user_id, identity_id, linked_at_ms) \
      VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
@@ -164,12 +163,7 @@ macro_rules! impl_mapping_store {
                 if !$store::lock_app_user(&mut tx, user).await? {
                     return Ok(Linked::NoSuchUser);
                 }
-                let identity_exists = sqlx::query(IDENTITY_EXISTS)
-                    .bind($store::uuid_param(identity))
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-                if !identity_exists {
+                if !$store::identity_exists_locked(&mut tx, identity).await? {
                     return Ok(Linked::NoSuchIdentity);
                 }
                 let inserted = sqlx::query(INSERT_LINK)

@@ -53,6 +53,14 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// Announces `change` to every instance when `tx` commits.
+    pub(super) async fn announce(
+        tx: &mut Transaction<'_, Postgres>,
+        change: Change,
+    ) -> Result<(), StoreError> {
+        notify(tx, change).await
+    }
+
     /// Locks an app user's row until `tx` ends, so its first identity is created once.
     pub(super) async fn lock_app_user(
         tx: &mut Transaction<'_, Postgres>,
@@ -60,6 +68,37 @@ impl PgStore {
     ) -> Result<bool, StoreError> {
         Ok(
             sqlx::query("SELECT 1 FROM app_users WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Locks the identities an app user holds until `tx` ends, so which of them only it holds
+    /// cannot change under an erasure (a concurrent link waits, then finds them gone).
+    pub(super) async fn lock_identities_of(
+        tx: &mut Transaction<'_, Postgres>,
+        user: Uuid,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "SELECT i.id FROM identities i JOIN app_user_identities m ON m.identity_id = i.id \
+             WHERE m.user_id = $1 FOR UPDATE OF i",
+        )
+        .bind(user)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether an identity exists, holding it (shared) until `tx` ends so an erasure cannot
+    /// delete it under a new link.
+    pub(super) async fn identity_exists_locked(
+        tx: &mut Transaction<'_, Postgres>,
+        id: Uuid,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT 1 FROM identities WHERE id = $1 FOR SHARE")
                 .bind(id)
                 .fetch_optional(&mut **tx)
                 .await?

@@ -25,9 +25,11 @@ pub struct RefreshLimits {
 pub enum Rotation {
     /// The token was live: it is spent and its successor stored.
     Rotated { user: Uuid, identity: Uuid },
-    /// The token was already spent: its family is now revoked.
+    /// The token was already spent and its family was live: the family is now revoked.
     Reused { user: Uuid, identity: Uuid },
-    /// Unknown, signed out, erased, or past its idle or absolute lifetime.
+    /// Unknown, signed out, erased, unlinked from its identity, or past its idle or absolute
+    /// lifetime. (A spent token of a family that has ended is this too: replaying it harms no
+    /// one.)
     Invalid,
 }
 
@@ -50,6 +52,13 @@ pub trait RefreshStore: Send + Sync {
         limits: RefreshLimits,
         now_ms: i64,
     ) -> Result<Rotation, StoreError>;
+    /// The user and identity of a live token's session, without changing anything.
+    async fn session_of(
+        &self,
+        token_hash: &[u8],
+        limits: RefreshLimits,
+        now_ms: i64,
+    ) -> Result<Option<(Uuid, Uuid)>, StoreError>;
     /// Revokes the family of a live token (sign-out); its user, or `None` if the token is not
     /// live.
     async fn revoke_family(
@@ -69,13 +78,17 @@ const INSERT_TOKEN: &str =
 /// Spends a token once: of concurrent statements, one matches; the others find it spent.
 const SPEND: &str = "UPDATE refresh_tokens SET spent_at_ms = $2 \
      WHERE hash = $1 AND spent_at_ms IS NULL RETURNING family_id";
-/// A token with its family, for the lifetime checks (`$2` idle, `$3` absolute cut-offs).
+/// A token of a live family whose user still holds its identity (`$2` idle, `$3` absolute
+/// cut-offs).
 const SELECT_LIVE: &str = "SELECT t.family_id, f.user_id, f.identity_id FROM refresh_tokens t \
      JOIN refresh_families f ON f.id = t.family_id \
+     JOIN app_user_identities m ON m.user_id = f.user_id AND m.identity_id = f.identity_id \
      WHERE t.hash = $1 AND f.revoked_at_ms IS NULL \
        AND t.issued_at_ms > $2 AND f.created_at_ms > $3";
-const SELECT_FAMILY_OF: &str = "SELECT t.family_id, f.user_id, f.identity_id FROM refresh_tokens t \
-     JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = $1";
+/// The family of a (spent) token, if that family is still live (`$2` absolute cut-off).
+const SELECT_LIVE_FAMILY_OF: &str = "SELECT t.family_id, f.user_id, f.identity_id FROM refresh_tokens t \
+     JOIN refresh_families f ON f.id = t.family_id \
+     WHERE t.hash = $1 AND f.revoked_at_ms IS NULL AND f.created_at_ms > $2";
 const REVOKE_FAMILY: &str =
     "UPDATE refresh_families SET revoked_at_ms = $2 WHERE id = $1 AND revoked_at_ms IS NULL";
 const REVOKE_USER_FAMILIES: &str =
@@ -125,9 +138,10 @@ macro_rules! impl_refresh_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 if spent.is_none() {
-                    // Unknown, or spent before: reuse revokes the family, committed now.
-                    let Some(row) = sqlx::query(SELECT_FAMILY_OF)
+                    // Spent before, in a live family: reuse revokes the family, committed now.
+                    let Some(row) = sqlx::query(SELECT_LIVE_FAMILY_OF)
                         .bind(token_hash)
+                        .bind(now_ms - limits.absolute_ms)
                         .fetch_optional(&mut *tx)
                         .await?
                     else {
@@ -165,6 +179,27 @@ macro_rules! impl_refresh_store {
                     user: $store::uuid_col(&row, "user_id")?,
                     identity: $store::uuid_col(&row, "identity_id")?,
                 })
+            }
+
+            async fn session_of(
+                &self,
+                token_hash: &[u8],
+                limits: RefreshLimits,
+                now_ms: i64,
+            ) -> Result<Option<(Uuid, Uuid)>, StoreError> {
+                sqlx::query(SELECT_LIVE)
+                    .bind(token_hash)
+                    .bind(now_ms - limits.idle_ms)
+                    .bind(now_ms - limits.absolute_ms)
+                    .fetch_optional(self.pool())
+                    .await?
+                    .map(|row| {
+                        Ok((
+                            $store::uuid_col(&row, "user_id")?,
+                            $store::uuid_col(&row, "identity_id")?,
+                        ))
+                    })
+                    .transpose()
             }
 
             async fn revoke_family(

@@ -1,14 +1,15 @@
 //! Revocation facts as stored: each identity's token cut-off (a column of `identities`) and the
 //! tombstones deleted identities leave until every token they could have had has expired.
-//! PostgreSQL announces each fact in the writing transaction; SQLite serves one instance.
+//! Both backends run the same SQL and code, stamped out by `impl_revocation_store!`; PostgreSQL
+//! announces each fact in the writing transaction, SQLite serves one instance.
 
 use async_trait::async_trait;
 use sqlx::{Postgres, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::postgres::{self, PgStore};
-use super::sqlite::{self, SqliteStore};
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
 use crate::changes::Change;
 use crate::revocation::Revocation;
 
@@ -44,111 +45,73 @@ fn fact(id: Uuid, deleted: i32, before_ms: i64) -> Revocation {
     }
 }
 
-/// Leaves the tombstone of a deleted identity, inside the deleting transaction.
-pub(super) async fn pg_tombstone(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    now_ms: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(INSERT_TOMBSTONE)
-        .bind(id)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await?;
-    postgres::notify(tx, Change::Revocation(Revocation::Deleted { id })).await
-}
-
-/// Leaves the tombstone of a deleted identity, inside the deleting transaction.
-pub(super) async fn sqlite_tombstone(
-    tx: &mut Transaction<'_, Sqlite>,
-    id: Uuid,
-    now_ms: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(INSERT_TOMBSTONE)
-        .bind(id.hyphenated())
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-#[async_trait]
-impl RevocationStore for PgStore {
-    async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let revoked = sqlx::query(REVOKE_TOKENS)
-            .bind(id)
-            .bind(before_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if revoked {
-            let fact = Revocation::Revoked { id, before_ms };
-            postgres::notify(&mut tx, Change::Revocation(fact)).await?;
+macro_rules! impl_revocation_store {
+    ($store:ident, $db:ty) => {
+        impl $store {
+            /// Leaves the tombstone of a deleted identity, inside the deleting transaction, and
+            /// announces the deletion.
+            pub(super) async fn tombstone(
+                tx: &mut Transaction<'_, $db>,
+                id: Uuid,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(INSERT_TOMBSTONE)
+                    .bind($store::uuid_param(id))
+                    .bind(now_ms)
+                    .execute(&mut **tx)
+                    .await?;
+                $store::announce(tx, Change::Revocation(Revocation::Deleted { id })).await
+            }
         }
-        tx.commit().await?;
-        Ok(revoked)
-    }
 
-    async fn revocations_since(&self, since_ms: i64) -> Result<Vec<Revocation>, StoreError> {
-        let rows = sqlx::query(SINCE)
-            .bind(since_ms)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(fact(
-                    row.try_get("id")?,
-                    row.try_get("deleted")?,
-                    row.try_get("before_ms")?,
-                ))
-            })
-            .collect()
-    }
+        #[async_trait]
+        impl RevocationStore for $store {
+            async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let revoked = sqlx::query(REVOKE_TOKENS)
+                    .bind($store::uuid_param(id))
+                    .bind(before_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if revoked {
+                    let fact = Revocation::Revoked { id, before_ms };
+                    $store::announce(&mut tx, Change::Revocation(fact)).await?;
+                }
+                tx.commit().await?;
+                Ok(revoked)
+            }
 
-    async fn purge_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query(PURGE_TOMBSTONES)
-            .bind(before_ms)
-            .execute(self.pool())
-            .await?
-            .rows_affected())
-    }
+            async fn revocations_since(
+                &self,
+                since_ms: i64,
+            ) -> Result<Vec<Revocation>, StoreError> {
+                let rows = sqlx::query(SINCE)
+                    .bind(since_ms)
+                    .fetch_all(self.pool())
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(fact(
+                            $store::uuid_col(row, "id")?,
+                            row.try_get("deleted")?,
+                            row.try_get("before_ms")?,
+                        ))
+                    })
+                    .collect()
+            }
+
+            async fn purge_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
+                Ok(sqlx::query(PURGE_TOMBSTONES)
+                    .bind(before_ms)
+                    .execute(self.pool())
+                    .await?
+                    .rows_affected())
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl RevocationStore for SqliteStore {
-    async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query(REVOKE_TOKENS)
-            .bind(id.hyphenated())
-            .bind(before_ms)
-            .execute(self.pool())
-            .await?
-            .rows_affected()
-            > 0)
-    }
-
-    async fn revocations_since(&self, since_ms: i64) -> Result<Vec<Revocation>, StoreError> {
-        let rows = sqlx::query(SINCE)
-            .bind(since_ms)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(fact(
-                    sqlite::uuid_from(row, "id")?,
-                    row.try_get("deleted")?,
-                    row.try_get("before_ms")?,
-                ))
-            })
-            .collect()
-    }
-
-    async fn purge_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query(PURGE_TOMBSTONES)
-            .bind(before_ms)
-            .execute(self.pool())
-            .await?
-            .rows_affected())
-    }
-}
+impl_revocation_store!(PgStore, Postgres);
+impl_revocation_store!(SqliteStore, Sqlite);

@@ -72,12 +72,39 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// SQLite serves one instance: there is nobody to tell.
+    pub(super) async fn announce(
+        _tx: &mut Transaction<'_, Sqlite>,
+        _change: crate::changes::Change,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The write transaction already holds the database lock; this only checks the user exists.
     pub(super) async fn lock_app_user(
         tx: &mut Transaction<'_, Sqlite>,
         id: Uuid,
     ) -> Result<bool, StoreError> {
         Ok(sqlx::query("SELECT 1 FROM app_users WHERE id = $1")
+            .bind(id.hyphenated())
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some())
+    }
+
+    /// The write transaction already holds the database lock.
+    pub(super) async fn lock_identities_of(
+        _tx: &mut Transaction<'_, Sqlite>,
+        _user: Uuid,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    pub(super) async fn identity_exists_locked(
+        tx: &mut Transaction<'_, Sqlite>,
+        id: Uuid,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 FROM identities WHERE id = $1")
             .bind(id.hyphenated())
             .fetch_optional(&mut **tx)
             .await?

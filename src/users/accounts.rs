@@ -10,6 +10,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
 
+use super::throttle::client_key;
 use super::{AppUserError, Passwords, Throttle};
 use crate::clock::SharedClock;
 use crate::ids::AppUserId;
@@ -18,12 +19,16 @@ use crate::store::AppUserStore;
 const USERNAME_MAX_CHARS: usize = 64;
 const PASSWORD_MIN_CHARS: usize = 8;
 const PASSWORD_MAX_CHARS: usize = 256;
-/// Failed sign-ins per account, and per client address, from which on each failure locks.
-const FREE_FAILURES_PER_ACCOUNT: u32 = 5;
+/// Failed sign-ins from which on each failure locks: for one account from one client address;
+/// for one account from anywhere (much higher, so others cannot easily keep a victim locked out
+/// of it from their own addresses, yet a distributed guess is bounded); for one address.
+const FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS: u32 = 5;
+const FREE_FAILURES_PER_ACCOUNT: u32 = 50;
 const FREE_FAILURES_PER_ADDRESS: u32 = 20;
 
 /// A normalised username: NFKC, lower case, 1 to 64 letters, digits or `.` `_` `-` `@` `+`, and
-/// not mixing ASCII letters with other letters (`pаypal` with a Cyrillic `а` is refused).
+/// not mixing Latin letters with letters of another script (`pаypal` with a Cyrillic `а` is
+/// refused; `josé` and `мария` are fine).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
@@ -43,9 +48,11 @@ impl Username {
                 "may contain only letters, digits and . _ - @ + (no spaces or control characters)",
             ));
         }
-        let ascii_letters = name.chars().any(|c| c.is_ascii_alphabetic());
-        let other_letters = name.chars().any(|c| c.is_alphabetic() && !c.is_ascii());
-        if ascii_letters && other_letters {
+        let latin = name.chars().any(is_latin_letter);
+        let other = name
+            .chars()
+            .any(|c| c.is_alphabetic() && !is_latin_letter(c));
+        if latin && other {
             return Err(invalid(
                 "must not mix Latin letters with letters of other scripts",
             ));
@@ -56,6 +63,14 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Basic Latin, Latin-1 Supplement, Latin Extended-A and -B, Latin Extended Additional.
+fn is_latin_letter(c: char) -> bool {
+    c.is_alphabetic()
+        && (c.is_ascii()
+            || ('\u{00C0}'..='\u{024F}').contains(&c)
+            || ('\u{1E00}'..='\u{1EFF}').contains(&c))
 }
 
 /// A password: 8 to 256 characters, no NUL. Never logged, no `Debug`.
@@ -86,6 +101,7 @@ impl Password {
 pub struct Accounts {
     store: Arc<dyn AppUserStore>,
     passwords: Passwords,
+    per_pair: Throttle,
     per_account: Throttle,
     per_address: Throttle,
     clock: SharedClock,
@@ -96,6 +112,7 @@ impl Accounts {
         Accounts {
             store,
             passwords,
+            per_pair: Throttle::new(FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS, clock.clone()),
             per_account: Throttle::new(FREE_FAILURES_PER_ACCOUNT, clock.clone()),
             per_address: Throttle::new(FREE_FAILURES_PER_ADDRESS, clock.clone()),
             clock,
@@ -128,12 +145,15 @@ impl Accounts {
         password: &Password,
         client: IpAddr,
     ) -> Result<AppUserId, AppUserError> {
-        let account_key = format!("account:{}", username.as_str());
-        let address_key = format!("address:{client}");
-        self.per_account
-            .check(&account_key)
-            .and_then(|()| self.per_address.check(&address_key))
-            .map_err(|retry_after| AppUserError::Throttled { retry_after })?;
+        let client = client_key(client);
+        let pair_key = format!("{client} {}", username.as_str());
+        let account_key = username.as_str();
+        let address_key = client.to_string();
+        let locked = |retry_after| AppUserError::Throttled { retry_after };
+        self.per_pair.attempt(&pair_key).map_err(locked)?;
+        self.per_account.attempt(account_key).map_err(locked)?;
+        self.per_address.attempt(&address_key).map_err(locked)?;
+
         let account = self.store.find_account(username.as_str()).await?;
         let (id, hash) = match account {
             Some((id, hash)) => (Some(id), Some(hash)),
@@ -142,14 +162,13 @@ impl Accounts {
         let matches = self.passwords.verify(password, hash).await?;
         match id {
             Some(id) if matches => {
-                self.per_account.clear(&account_key);
+                self.per_pair.clear(&pair_key);
+                self.per_account.forgive(account_key);
+                self.per_address.forgive(&address_key);
                 Ok(AppUserId::from_uuid(id))
             }
-            _ => {
-                self.per_account.record_failure(&account_key);
-                self.per_address.record_failure(&address_key);
-                Err(AppUserError::BadCredentials)
-            }
+            // Already counted as failures when let through.
+            _ => Err(AppUserError::BadCredentials),
         }
     }
 }
@@ -166,6 +185,10 @@ mod tests {
         assert_eq!(Username::parse("Ａlice").unwrap(), plain);
         assert_eq!(Username::parse("ﬁona").unwrap().as_str(), "fiona"); // ligature
         assert_eq!(Username::parse("мария").unwrap().as_str(), "мария");
+        assert_eq!(
+            Username::parse("José.Müller").unwrap().as_str(),
+            "josé.müller"
+        );
     }
 
     #[test]

@@ -27,16 +27,28 @@ pub struct AppPolicy {
 }
 
 impl AppPolicy {
+    /// What an app user gets without asking: every allowed scope, the longest lifetime (the
+    /// hero samples' 24-hour chat and voip token).
+    pub fn standard_request(&self) -> TokenRequest {
+        TokenRequest {
+            scopes: self.scopes.clone(),
+            lifetime: Lifetime::DEFAULT,
+        }
+    }
+
     /// The token an app user asked for, within what the deployment allows.
     pub fn token_request(
         &self,
         scopes: Option<&[String]>,
         minutes: Option<i64>,
     ) -> Result<TokenRequest, AppUserError> {
-        let scopes = match scopes {
-            None => self.scopes.clone(),
-            Some(names) => ScopeSet::parse(names)?,
+        let Some(names) = scopes else {
+            return Ok(TokenRequest {
+                lifetime: Lifetime::from_minutes(minutes)?,
+                ..self.standard_request()
+            });
         };
+        let scopes = ScopeSet::parse(names)?;
         if let Some(scope) = scopes.iter().find(|s| !self.scopes.iter().any(|a| a == *s)) {
             return Err(AppUserError::ScopeNotAllowed(scope.as_str().to_owned()));
         }

@@ -129,9 +129,8 @@ impl AppUsers {
             .ensure_identity(user.uuid(), Uuid::new_v4(), self.clock.now_ms())
             .await?
             .ok_or(AppUserError::UserNotFound)?;
-        if created {
-            self.identities.note_exists(id);
-        }
+        // Found or created inside the transaction: known to exist.
+        self.identities.note_exists(id);
         Ok((IdentityId::from_uuid(id), created))
     }
 
@@ -238,12 +237,12 @@ impl AppUsers {
             .await?)
     }
 
-    /// Revokes the tokens of every identity the user holds.
-    pub async fn revoke_tokens(&self, user: AppUserId) -> Result<(), AppUserError> {
+    /// Revokes the tokens of every identity the user holds alone. An identity shared with other
+    /// users keeps its tokens: one user signing out must not sign the others out.
+    pub async fn revoke_sole_identities_tokens(&self, user: AppUserId) -> Result<(), AppUserError> {
         for identity in self.identities_of(user).await? {
-            match self.identities.revoke(identity).await {
-                Ok(()) | Err(crate::identity::IdentityError::NotFound) => {}
-                Err(error) => return Err(error.into()),
+            if self.users_of(identity).await?.len() <= 1 {
+                self.identities.revoke_if_exists(identity).await?;
             }
         }
         Ok(())

@@ -121,6 +121,9 @@ impl Sessions {
             .await?;
         match rotation {
             Rotation::Rotated { user, identity } => {
+                // The rotation just proved the identity exists: issuing needs no further read,
+                // so nothing can fail between handing out the successor and the access token.
+                self.users.identity_use_cases().note_exists(identity);
                 let identity = IdentityId::from_uuid(identity);
                 let access_token = match self.users.issue_for(identity, request).await {
                     // Deleted since: the session ended with it.
@@ -141,15 +144,10 @@ impl Sessions {
                     user = %AppUserId::from_uuid(user),
                     "a spent refresh token was presented again: its family is revoked and its identity's tokens too"
                 );
-                match self
-                    .users
+                self.users
                     .identity_use_cases()
-                    .revoke(IdentityId::from_uuid(identity))
-                    .await
-                {
-                    Ok(()) | Err(crate::identity::IdentityError::NotFound) => {}
-                    Err(error) => return Err(error.into()),
-                }
+                    .revoke_if_exists(IdentityId::from_uuid(identity))
+                    .await?;
                 Err(AppUserError::InvalidRefreshToken)
             }
             Rotation::Invalid => Err(AppUserError::InvalidRefreshToken),
@@ -173,18 +171,24 @@ impl Sessions {
     }
 
     /// Ends every session of the user of a live refresh token, and revokes the tokens of every
-    /// identity it holds.
+    /// identity only it holds. Tokens go first: should anything fail, the presented refresh
+    /// token still works, so the client can simply try again.
     pub async fn sign_out_everywhere(
         &self,
         presented: &RefreshToken,
     ) -> Result<AppUserId, AppUserError> {
-        let user = self.sign_out(presented).await?;
-        self.users
-            .stores()
-            .refresh
+        let refresh = &self.users.stores().refresh;
+        let limits = self.users.policy().refresh;
+        let (user, _) = refresh
+            .session_of(&presented.hash(), limits, self.clock.now_ms())
+            .await?
+            .ok_or(AppUserError::InvalidRefreshToken)?;
+        let user = AppUserId::from_uuid(user);
+        self.users.revoke_sole_identities_tokens(user).await?;
+        let ended = refresh
             .revoke_user_families(user.uuid(), self.clock.now_ms())
             .await?;
-        self.users.revoke_tokens(user).await?;
+        tracing::info!(%user, sessions = ended, "app user signed out everywhere");
         Ok(user)
     }
 }
@@ -260,6 +264,58 @@ mod tests {
         let again = f.sessions.sign_in(user, &chat_request()).await.unwrap();
         assert!(f.is_active(&again.access_token.token));
         assert_eq!(again.identity, first.identity);
+    }
+
+    #[tokio::test]
+    async fn a_spent_token_of_an_ended_session_harms_no_one() {
+        let f = Fixture::new().await;
+        let user = f.app_user("careful").await;
+        let old = f.sessions.sign_in(user, &chat_request()).await.unwrap();
+        let rotated = refresh(&f, &old.refresh_token).await.unwrap();
+        f.sessions.sign_out(&rotated.refresh_token).await.unwrap();
+
+        f.clock.advance(ms(100));
+        let current = f.sessions.sign_in(user, &chat_request()).await.unwrap();
+        // Someone replays the long-spent token of the ended session: refused, nothing revoked.
+        assert!(matches!(
+            refresh(&f, &old.refresh_token).await,
+            Err(AppUserError::InvalidRefreshToken)
+        ));
+        assert!(f.is_active(&current.access_token.token));
+        assert!(refresh(&f, &current.refresh_token).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn unlinking_the_identity_ends_the_sessions_that_use_it() {
+        let f = Fixture::new().await;
+        let user = f.app_user("moved").await;
+        let session = f.sessions.sign_in(user, &chat_request()).await.unwrap();
+        f.users.unlink(user, session.identity).await.unwrap();
+        assert!(matches!(
+            refresh(&f, &session.refresh_token).await,
+            Err(AppUserError::InvalidRefreshToken)
+        ));
+    }
+
+    #[tokio::test]
+    async fn signing_out_everywhere_spares_identities_shared_with_others() {
+        let f = Fixture::new().await;
+        let (alice, bob) = (f.app_user("alice").await, f.app_user("bob").await);
+        let session = f.sessions.sign_in(alice, &chat_request()).await.unwrap();
+        let shared = f.users.create_identity(alice).await.unwrap();
+        f.users.link(bob, shared).await.unwrap();
+        let (_, bobs) = f
+            .users
+            .issue(bob, Some(shared), &chat_request())
+            .await
+            .unwrap();
+
+        f.sessions
+            .sign_out_everywhere(&session.refresh_token)
+            .await
+            .unwrap();
+        assert!(!f.is_active(&session.access_token.token));
+        assert!(f.is_active(&bobs.token));
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! Throttling of failed sign-ins, per key (an account name, a client address). Temporary and
-//! incremental: the first failures are free; from the `free_failures`-th on, each failure locks
-//! the key for twice as long as the last (2 s, 4 s, 8 s, … up to 15 min), and a key quiet for
-//! 15 minutes starts afresh. So guessing is slowed to a crawl, and nobody can lock a victim out
-//! for good.
+//! Throttling of failed sign-ins, per key (an account name, a client address, or the pair).
+//! Temporary and incremental: the first failures are free; from the `free_failures`-th on,
+//! each failure locks the key for twice as long as the last (2 s, 4 s, 8 s, … up to 15 min),
+//! and a key quiet for 15 minutes starts afresh.
+//!
+//! An attempt counts as a failure from the moment it is let through, atomically with the check,
+//! so a burst of concurrent guesses cannot all slip past before the first failure is recorded;
+//! a success then forgives it.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
+use moka::ops::compute::Op;
 use moka::sync::Cache;
 
 use crate::clock::SharedClock;
@@ -29,57 +34,92 @@ pub struct Throttle {
     clock: SharedClock,
 }
 
+/// The address a client is throttled under: IPv4 as is, IPv6 by its /64 (one subscriber's
+/// network), so rotating through one's own addresses does not escape a limit.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(network))
+        }
+    }
+}
+
 impl Throttle {
-    /// Allows `free_failures` failures before locking.
+    /// Locks from the `free_failures`-th failure on.
     pub fn new(free_failures: u32, clock: SharedClock) -> Self {
         Throttle {
-            free_failures,
+            free_failures: free_failures.max(1),
             records: Cache::builder().max_capacity(MAX_KEYS).build(),
             clock,
         }
     }
 
-    fn current(&self, key: &str, now_ms: i64) -> Option<Record> {
+    /// Lets an attempt through and counts it as a failure, or `Err(retry_after)` while `key` is
+    /// locked.
+    pub fn attempt(&self, key: &str) -> Result<(), Duration> {
+        let now_ms = self.clock.now_ms();
+        let mut verdict = Ok(());
         self.records
-            .get(key)
-            .filter(|record| now_ms - record.last_failure_ms < FORGET_AFTER_MS)
+            .entry(key.to_owned())
+            .and_compute_with(|current| {
+                let current = current
+                    .map(|entry| entry.into_value())
+                    .filter(|record| now_ms - record.last_failure_ms < FORGET_AFTER_MS);
+                if let Some(record) = current.filter(|r| r.locked_until_ms > now_ms) {
+                    verdict = Err(Duration::from_millis(
+                        (record.locked_until_ms - now_ms) as u64,
+                    ));
+                    return Op::Nop;
+                }
+                let failures = current.map_or(0, |r| r.failures) + 1;
+                Op::Put(Record {
+                    failures,
+                    last_failure_ms: now_ms,
+                    locked_until_ms: self.lock_until(failures, now_ms),
+                })
+            });
+        verdict
     }
 
-    /// `Err(retry_after)` while `key` is locked.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
+    /// Takes back the failure an attempt that succeeded was counted as.
+    pub fn forgive(&self, key: &str) {
         let now_ms = self.clock.now_ms();
-        match self.current(key, now_ms) {
-            Some(record) if record.locked_until_ms > now_ms => Err(Duration::from_millis(
-                (record.locked_until_ms - now_ms) as u64,
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn record_failure(&self, key: &str) {
-        let now_ms = self.clock.now_ms();
-        let failures = self.current(key, now_ms).map_or(0, |r| r.failures) + 1;
-        let locked_until_ms = match failures.checked_sub(self.free_failures) {
-            Some(over) => {
-                let lock_ms = BASE_LOCK_MS
-                    .saturating_mul(1 << over.min(20))
-                    .min(FORGET_AFTER_MS);
-                now_ms + lock_ms
-            }
-            None => now_ms,
-        };
-        self.records.insert(
-            key.to_owned(),
-            Record {
-                failures,
-                last_failure_ms: now_ms,
-                locked_until_ms,
-            },
-        );
+        self.records
+            .entry(key.to_owned())
+            .and_compute_with(|current| match current.map(|e| e.into_value()) {
+                Some(record) if record.failures > 1 => {
+                    let failures = record.failures - 1;
+                    Op::Put(Record {
+                        failures,
+                        locked_until_ms: if failures < self.free_failures {
+                            now_ms
+                        } else {
+                            record.locked_until_ms
+                        },
+                        ..record
+                    })
+                }
+                Some(_) => Op::Remove,
+                None => Op::Nop,
+            });
     }
 
     pub fn clear(&self, key: &str) {
         self.records.invalidate(key);
+    }
+
+    fn lock_until(&self, failures: u32, now_ms: i64) -> i64 {
+        match failures.checked_sub(self.free_failures) {
+            Some(over) => {
+                now_ms
+                    + BASE_LOCK_MS
+                        .saturating_mul(1 << over.min(20))
+                        .min(FORGET_AFTER_MS)
+            }
+            None => now_ms,
+        }
     }
 }
 
@@ -99,43 +139,68 @@ mod tests {
     #[test]
     fn locks_from_the_last_free_failure_on_for_doubling_times() {
         let (throttle, clock) = throttle();
-        for _ in 0..2 {
-            throttle.record_failure("alice");
-            assert_eq!(throttle.check("alice"), Ok(()));
+        for _ in 0..3 {
+            assert_eq!(throttle.attempt("alice"), Ok(()));
         }
-        throttle.record_failure("alice");
-        assert_eq!(throttle.check("alice"), Err(Duration::from_secs(2)));
-        assert_eq!(throttle.check("bob"), Ok(()));
+        assert_eq!(throttle.attempt("alice"), Err(Duration::from_secs(2)));
+        assert_eq!(throttle.attempt("bob"), Ok(()));
 
         clock.advance(time::Duration::seconds(2));
-        assert_eq!(throttle.check("alice"), Ok(()));
-        throttle.record_failure("alice");
-        assert_eq!(throttle.check("alice"), Err(Duration::from_secs(4)));
+        assert_eq!(throttle.attempt("alice"), Ok(()));
+        assert_eq!(throttle.attempt("alice"), Err(Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn a_burst_cannot_slip_past_the_lock() {
+        let (throttle, _) = throttle();
+        let admitted = (0..100)
+            .filter(|_| throttle.attempt("alice").is_ok())
+            .count();
+        assert_eq!(admitted, 3);
     }
 
     #[test]
     fn locks_are_bounded_and_lift_after_a_quiet_spell() {
         let (throttle, clock) = throttle();
+        let mut longest = Duration::ZERO;
+        // A persistent guesser who waits out every lock.
         for _ in 0..40 {
-            throttle.record_failure("alice");
+            if let Err(wait) = throttle.attempt("alice") {
+                longest = longest.max(wait);
+                clock.advance(time::Duration::try_from(wait).unwrap());
+            }
         }
-        assert_eq!(throttle.check("alice"), Err(Duration::from_secs(15 * 60)));
+        assert_eq!(longest, Duration::from_secs(15 * 60));
+        let _ = throttle.attempt("alice");
         clock.advance(time::Duration::minutes(15));
-        assert_eq!(throttle.check("alice"), Ok(()));
-        // Forgotten: the free failures are free again.
-        throttle.record_failure("alice");
-        throttle.record_failure("alice");
-        assert_eq!(throttle.check("alice"), Ok(()));
+        // Forgotten after a quiet spell: the free failures are free again.
+        assert_eq!(throttle.attempt("alice"), Ok(()));
+        assert_eq!(throttle.attempt("alice"), Ok(()));
     }
 
     #[test]
-    fn success_clears() {
+    fn a_success_is_forgiven_and_clear_resets() {
         let (throttle, _) = throttle();
-        for _ in 0..5 {
-            throttle.record_failure("alice");
+        for _ in 0..3 {
+            throttle.attempt("alice").unwrap();
+            throttle.forgive("alice");
         }
-        assert!(throttle.check("alice").is_err());
+        assert_eq!(throttle.attempt("alice"), Ok(()));
+        throttle.attempt("alice").unwrap();
+        throttle.attempt("alice").unwrap();
+        assert!(throttle.attempt("alice").is_err());
         throttle.clear("alice");
-        assert_eq!(throttle.check("alice"), Ok(()));
+        assert_eq!(throttle.attempt("alice"), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_bit_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(c));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(client_key(v4), v4);
     }
 }

@@ -268,3 +268,34 @@ async fn last_token_issued_at_is_written_in_batches_and_seen_by_other_instances(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_rotated_on_one_instance_rotates_on_and_is_guarded_by_the_other() {
+    let Some((a, b)) = cluster().await else {
+        return;
+    };
+    let session = a.new_session("roaming").await;
+    let first = session["refreshToken"].as_str().unwrap().to_owned();
+    let second = body(a.refresh(&first).await).await;
+    let second_rt = second["refreshToken"].as_str().unwrap();
+
+    // The successor rotated on A works on B, and B's access token verifies on A.
+    let third = b.refresh(second_rt).await;
+    assert_eq!(third.status(), 200);
+    let third = body(third).await;
+    let access = third["accessToken"]["token"].as_str().unwrap();
+    assert!(a.is_active(access).await);
+
+    // The token spent on A, replayed on B, is reuse: the family dies on both instances.
+    assert_eq!(b.refresh(&first).await.status(), 401);
+    let third_rt = third["refreshToken"].as_str().unwrap();
+    assert_eq!(a.refresh(third_rt).await.status(), 401);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while a.is_active(access).await {
+        assert!(
+            Instant::now() < deadline,
+            "the reuse revocation never reached A"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

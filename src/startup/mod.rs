@@ -1,5 +1,11 @@
 //! Builds the application from configuration and runs it: store, key ring, caches, background
-//! propagation, router, TLS listener, graceful shutdown.
+//! propagation, router, TLS listener, graceful shutdown. [`app_users`] turns the app-user
+//! settings into their domain policy and identity-provider verifier.
+
+mod app_users;
+
+pub use app_users::app_policy;
+use app_users::oidc_verifier;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -10,9 +16,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::oidc::{JwksVerifier, OidcSettings};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{AppUserConfig, Registration, Switch};
+
 use crate::config::{Config, TlsMode, normalize_endpoint};
 use crate::http::{self, AppState, connection_string};
 use crate::identity::{Identities, IdentityStores, IssueLog};
@@ -20,13 +25,10 @@ use crate::ids::{IdentityId, ResourceId};
 use crate::keys::{Bootstrap, KeyService, KeySlot, MasterKey, SeedKeys, decode_access_key};
 use crate::propagation::Propagation;
 use crate::revocation::RevocationCache;
-use crate::store::RefreshLimits;
 use crate::store::{self, Backend, PoolOptions, Store, StoreError};
 use crate::tls::{self, TlsSource};
 use crate::token::{Lifetime, ScopeSet, TokenAuthority, TokenRequest};
-use crate::users::{
-    Accounts, AppPolicy, AppUserStores, AppUsers, GuestPolicy, Guests, Passwords, Sessions,
-};
+use crate::users::{Accounts, AppUserStores, AppUsers, Guests, Passwords, Sessions};
 
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -165,64 +167,6 @@ fn self_test(
     Ok(())
 }
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-
-fn scope_list(name: &str, raw: &str) -> anyhow::Result<ScopeSet> {
-    let names: Vec<&str> = raw.split(',').map(str::trim).collect();
-    ScopeSet::parse(&names).with_context(|| format!("{name} is invalid"))
-}
-
-/// What app users and guests may have, from configuration.
-pub fn app_policy(config: &AppUserConfig) -> anyhow::Result<AppPolicy> {
-    let guests = match config.guests {
-        Switch::Off => None,
-        Switch::On => Some(GuestPolicy {
-            scopes: scope_list("CALLSIGN_GUEST_SCOPES", &config.guest_scopes)?,
-            lifetime: Lifetime::from_minutes(Some(config.guest_token_minutes))
-                .context("CALLSIGN_GUEST_TOKEN_MINUTES is invalid")?,
-            per_minute: config.guests_per_minute.max(1),
-        }),
-    };
-    if config.refresh_idle_days == 0 || config.refresh_absolute_days < config.refresh_idle_days {
-        bail!(
-            "refresh lifetimes must satisfy 0 < CALLSIGN_REFRESH_IDLE_DAYS <= CALLSIGN_REFRESH_ABSOLUTE_DAYS"
-        );
-    }
-    Ok(AppPolicy {
-        scopes: scope_list("CALLSIGN_APP_SCOPES", &config.app_scopes)?,
-        guests,
-        refresh: RefreshLimits {
-            idle_ms: i64::from(config.refresh_idle_days) * DAY_MS,
-            absolute_ms: i64::from(config.refresh_absolute_days) * DAY_MS,
-        },
-        open_registration: config.accounts_registration == Registration::Open,
-    })
-}
-
-/// The app's identity provider, when one is configured.
-fn oidc_verifier(
-    config: &AppUserConfig,
-    clock: &SharedClock,
-) -> anyhow::Result<Option<Arc<JwksVerifier>>> {
-    let Some(issuer) = &config.oidc_issuer else {
-        if config.oidc_jwks_url.is_some() || config.oidc_audience.is_some() {
-            bail!("CALLSIGN_OIDC_JWKS_URL and CALLSIGN_OIDC_AUDIENCE need CALLSIGN_OIDC_ISSUER");
-        }
-        return Ok(None);
-    };
-    let settings = OidcSettings {
-        issuer: issuer.clone(),
-        audience: config
-            .oidc_audience
-            .clone()
-            .context("CALLSIGN_OIDC_AUDIENCE is required with CALLSIGN_OIDC_ISSUER")?,
-        jwks_url: config.oidc_jwks_url.clone(),
-        refetch_cooldown: Duration::from_secs(config.oidc_jwks_cooldown_secs),
-    };
-    let verifier = JwksVerifier::new(settings, clock.clone()).map_err(anyhow::Error::msg)?;
-    Ok(Some(Arc::new(verifier)))
-}
-
 impl Application {
     /// Builds the application on the wall clock.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
@@ -291,7 +235,11 @@ impl Application {
             .context("cannot set up password hashing")?;
         let accounts = Arc::new(Accounts::new(store.clone(), passwords, clock.clone()));
         let sessions = Arc::new(Sessions::new(users.clone(), clock.clone()));
-        let guests = Arc::new(Guests::new(users.clone(), policy.guests.as_ref()));
+        let guests = Arc::new(Guests::new(
+            users.clone(),
+            policy.guests.as_ref(),
+            clock.clone(),
+        ));
         let propagation = Propagation::start(
             store.clone(),
             revocations.clone(),
@@ -352,10 +300,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let cancel = CancellationToken::new();
         let background = tokio::spawn(self.propagation.run(cancel.clone()));
-        tokio::spawn(forget_quiet_guests(
-            self.state.guests.clone(),
-            cancel.clone(),
-        ));
+        tokio::spawn(housekeeping(self.state.clone(), cancel.clone()));
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
         tokio::spawn(async move {
@@ -384,13 +329,19 @@ impl Application {
     }
 }
 
-/// Keeps the guests' per-address rate limiter from growing without bound.
-async fn forget_quiet_guests(guests: Arc<Guests>, cancel: CancellationToken) {
-    let mut every = tokio::time::interval(Duration::from_secs(600));
+/// Periodic upkeep off the request path: the guests' per-address rate limiter forgets quiet
+/// addresses, and the identity provider's keys are refetched once stale.
+async fn housekeeping(state: AppState, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = every.tick() => guests.forget_quiet_addresses(),
+            _ = every.tick() => {
+                state.guests.forget_quiet_addresses();
+                if let Some(oidc) = &state.oidc {
+                    oidc.refresh_if_stale().await;
+                }
+            }
         }
     }
 }
