@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::client_address::ClientAddress;
 use super::extract::JsonBody;
 use super::{ApiError, AppState};
 use crate::users::{Password, Username};
@@ -25,11 +26,19 @@ pub struct AccountView {
 
 pub async fn create(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     JsonBody(body): JsonBody<CreateAccountBody>,
 ) -> Result<(StatusCode, Json<AccountView>), ApiError> {
     let username = Username::parse(&body.username)?;
     let password = Password::parse(body.password)?;
-    let id = state.accounts.create(&username, &password).await?;
+    let id = if state.users.policy().open_registration {
+        state
+            .accounts
+            .register(&username, &password, client)
+            .await?
+    } else {
+        state.accounts.create(&username, &password).await?
+    };
     tracing::info!(user = %id, "account created");
     Ok((
         StatusCode::CREATED,

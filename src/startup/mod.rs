@@ -330,7 +330,8 @@ impl Application {
 }
 
 /// Periodic upkeep off the request path: the guests' per-address rate limiter forgets quiet
-/// addresses, and the identity provider's keys are refetched once stale.
+/// addresses, ended sessions are purged, and the identity provider's keys are refetched once
+/// stale.
 async fn housekeeping(state: AppState, cancel: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
     loop {
@@ -338,6 +339,11 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
             _ = cancel.cancelled() => break,
             _ = every.tick() => {
                 state.guests.forget_quiet_addresses();
+                match state.sessions.purge_ended().await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "purged ended sessions"),
+                    Err(error) => tracing::warn!(%error, "purging ended sessions failed"),
+                }
                 if let Some(oidc) = &state.oidc {
                     oidc.refresh_if_stale().await;
                 }

@@ -69,6 +69,9 @@ pub trait RefreshStore: Send + Sync {
     ) -> Result<Option<Uuid>, StoreError>;
     /// Revokes every family of a user (sign-out everywhere); how many were live.
     async fn revoke_user_families(&self, user: Uuid, now_ms: i64) -> Result<u64, StoreError>;
+    /// Forgets families that have ended (revoked, or older than `created_before_ms`), with
+    /// their tokens; how many.
+    async fn purge_ended_families(&self, created_before_ms: i64) -> Result<u64, StoreError>;
 }
 
 const INSERT_FAMILY: &str = "INSERT INTO refresh_families (id, user_id, identity_id, created_at_ms) \
@@ -93,6 +96,10 @@ const REVOKE_FAMILY: &str =
     "UPDATE refresh_families SET revoked_at_ms = $2 WHERE id = $1 AND revoked_at_ms IS NULL";
 const REVOKE_USER_FAMILIES: &str =
     "UPDATE refresh_families SET revoked_at_ms = $2 WHERE user_id = $1 AND revoked_at_ms IS NULL";
+
+/// Tokens go with their family (`ON DELETE CASCADE`).
+const PURGE_ENDED: &str =
+    "DELETE FROM refresh_families WHERE revoked_at_ms IS NOT NULL OR created_at_ms <= $1";
 
 macro_rules! impl_refresh_store {
     ($store:ident) => {
@@ -235,6 +242,17 @@ macro_rules! impl_refresh_store {
                 Ok(sqlx::query(REVOKE_USER_FAMILIES)
                     .bind($store::uuid_param(user))
                     .bind(now_ms)
+                    .execute(self.pool())
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn purge_ended_families(
+                &self,
+                created_before_ms: i64,
+            ) -> Result<u64, StoreError> {
+                Ok(sqlx::query(PURGE_ENDED)
+                    .bind(created_before_ms)
                     .execute(self.pool())
                     .await?
                     .rows_affected())

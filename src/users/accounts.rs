@@ -25,6 +25,8 @@ const PASSWORD_MAX_CHARS: usize = 256;
 const FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS: u32 = 5;
 const FREE_FAILURES_PER_ACCOUNT: u32 = 50;
 const FREE_FAILURES_PER_ADDRESS: u32 = 20;
+/// Open registration: accounts one client address may create before each further one locks.
+const FREE_REGISTRATIONS_PER_ADDRESS: u32 = 10;
 
 /// A normalised username: NFKC, lower case, 1 to 64 letters, digits or `.` `_` `-` `@` `+`, and
 /// not mixing Latin letters with letters of another script (`pаypal` with a Cyrillic `а` is
@@ -104,6 +106,7 @@ pub struct Accounts {
     per_pair: Throttle,
     per_account: Throttle,
     per_address: Throttle,
+    registrations: Throttle,
     clock: SharedClock,
 }
 
@@ -115,6 +118,7 @@ impl Accounts {
             per_pair: Throttle::new(FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS, clock.clone()),
             per_account: Throttle::new(FREE_FAILURES_PER_ACCOUNT, clock.clone()),
             per_address: Throttle::new(FREE_FAILURES_PER_ADDRESS, clock.clone()),
+            registrations: Throttle::new(FREE_REGISTRATIONS_PER_ADDRESS, clock.clone()),
             clock,
         }
     }
@@ -136,6 +140,19 @@ impl Accounts {
         } else {
             Err(AppUserError::UsernameTaken)
         }
+    }
+
+    /// Open self-registration: [`Accounts::create`], throttled per client address.
+    pub async fn register(
+        &self,
+        username: &Username,
+        password: &Password,
+        client: IpAddr,
+    ) -> Result<AppUserId, AppUserError> {
+        self.registrations
+            .attempt(&client_key(client).to_string())
+            .map_err(|retry_after| AppUserError::Throttled { retry_after })?;
+        self.create(username, password).await
     }
 
     /// Checks a sign-in. Unknown user and wrong password are both [`AppUserError::BadCredentials`].

@@ -154,6 +154,17 @@ impl Sessions {
         }
     }
 
+    /// Forgets sessions that have ended (signed out, revoked or past their absolute lifetime).
+    pub async fn purge_ended(&self) -> Result<u64, AppUserError> {
+        let limits = self.users.policy().refresh;
+        Ok(self
+            .users
+            .stores()
+            .refresh
+            .purge_ended_families(self.clock.now_ms() - limits.absolute_ms)
+            .await?)
+    }
+
     /// Ends the session (the family) of a live refresh token.
     pub async fn sign_out(&self, presented: &RefreshToken) -> Result<AppUserId, AppUserError> {
         let user = self

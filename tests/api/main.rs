@@ -5,6 +5,7 @@
 // clock is for the service's own code.
 #![allow(clippy::disallowed_methods)]
 
+mod acs_client;
 mod app_client;
 mod app_users;
 mod helpers;
