@@ -1,6 +1,8 @@
 //! Authentication: ACS-style HMAC-SHA256 signed requests made with an access key ([`hmac`], a
-//! pure check with its time as a parameter, plugged in by `http::access_key`), and bearer
-//! tokens from an OpenID Connect provider verified against its JWKS ([`oidc`]).
+//! pure check with its time as a parameter), bearer tokens from an OpenID Connect provider
+//! verified against its JWKS ([`oidc`]), and which backends such tokens admit ([`backend`]).
+//! `http::backend_auth` and `http::bearer` plug them into the router.
 
+pub mod backend;
 pub mod hmac;
 pub mod oidc;

@@ -1,9 +1,11 @@
 //! Bearer tokens from an OpenID Connect provider, verified against its JWKS, one key cache per
-//! issuer: the app's own IdP signing app users in.
+//! issuer: the app's own IdP signing app users in, and an organisation's IdP vouching for
+//! backend services ([`super::backend`]). A [`BearerAuthority`] pairs an issuer's verifier with
+//! the audience one kind of caller's tokens must carry.
 //!
 //! - Asymmetric algorithms only (RS256, ES256, EdDSA), and the key's type and curve must match
 //!   the header's `alg`: an HS256 token "signed" with a public key's bytes is refused.
-//! - `iss` must be the configured issuer, `aud` contain the configured audience; `exp`, `iss`,
+//! - `iss` must be the configured issuer, `aud` contain the expected audience; `exp`, `iss`,
 //!   `aud` and `sub` are required; `exp` and `nbf` are checked against the injected clock with
 //!   [`LEEWAY_SECS`] of leeway.
 //! - The JWKS comes from the configured URL or from discovery
@@ -34,14 +36,26 @@ const MAX_TOKEN_LEN: usize = 16 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
 
-/// Where bearer tokens come from and whom they must be for.
-#[derive(Debug, Clone)]
+/// Where bearer tokens come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcSettings {
     pub issuer: String,
-    pub audience: String,
     /// Discovered from the issuer when `None`.
     pub jwks_url: Option<String>,
     pub refetch_cooldown: Duration,
+}
+
+/// An issuer's verifier and the audience the tokens of one kind of caller must carry.
+#[derive(Clone)]
+pub struct BearerAuthority {
+    pub verifier: Arc<JwksVerifier>,
+    pub audience: String,
+}
+
+impl BearerAuthority {
+    pub async fn verify(&self, token: &str) -> Result<BearerClaims, BearerError> {
+        self.verifier.verify(token, &self.audience).await
+    }
 }
 
 /// A verified bearer token: who it names, and every claim (for authorisation rules).
@@ -132,9 +146,6 @@ impl JwksVerifier {
         if let Some(url) = &settings.jwks_url {
             check_url("the JWKS URL", url)?;
         }
-        if settings.audience.is_empty() {
-            return Err("an OIDC audience is required with an issuer".into());
-        }
         // reqwest needs a process-wide TLS provider; a second install is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -159,8 +170,12 @@ impl JwksVerifier {
         }
     }
 
-    /// Verifies a bearer token completely.
-    pub async fn verify(&self, token: &str) -> Result<BearerClaims, BearerError> {
+    pub fn settings(&self) -> &OidcSettings {
+        &self.settings
+    }
+
+    /// Verifies a bearer token completely; `aud` must contain `audience`.
+    pub async fn verify(&self, token: &str, audience: &str) -> Result<BearerClaims, BearerError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(BearerError::Malformed);
         }
@@ -182,7 +197,7 @@ impl JwksVerifier {
         };
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(&[&self.settings.audience]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Time is checked below against the injected clock.
         validation.validate_exp = false;

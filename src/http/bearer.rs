@@ -17,7 +17,7 @@ impl FromRequestParts<AppState> for AppBearer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let verifier = state.oidc.as_ref().ok_or_else(ApiError::invalid_bearer)?;
+        let authority = state.oidc.as_ref().ok_or_else(ApiError::invalid_bearer)?;
         let token = parts
             .headers
             .get(AUTHORIZATION)
@@ -29,7 +29,7 @@ impl FromRequestParts<AppState> for AppBearer {
             })
             .map(str::trim)
             .ok_or_else(ApiError::invalid_bearer)?;
-        match verifier.verify(token).await {
+        match authority.verify(token).await {
             Ok(claims) => Ok(AppBearer(claims)),
             Err(BearerError::KeysUnavailable) => {
                 tracing::warn!(

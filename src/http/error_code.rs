@@ -23,6 +23,8 @@ macro_rules! error_codes {
 error_codes! {
     /// 401: authentication failed (one answer for every reason).
     Denied,
+    /// 403: a valid bearer token whose client is not allowed (or lacks the admin role).
+    Forbidden,
     /// 404: the identity does not exist, was deleted, or belongs to another resource.
     IdentityNotFound,
     /// 404: no such route or action.

@@ -2,11 +2,11 @@
 //! `listKeys` / `regenerateKey` for a Communication Services resource.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{AcsPath, JsonBody, expect_action};
-use super::{ApiError, AppState, ErrorCode};
+use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::keys::{KeySlot, RingState};
 
 /// Holds both access keys: no `Debug`, and never logged.
@@ -43,18 +43,24 @@ fn view(endpoint: &str, ring: &RingState) -> KeysView {
 }
 
 /// `GET /keys`
-pub async fn list(State(state): State<AppState>) -> Json<KeysView> {
-    Json(view(&state.endpoint, &state.keys.ring().load()))
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+) -> Result<Json<KeysView>, ApiError> {
+    auth.require_key_administration()?;
+    Ok(Json(view(&state.endpoint, &state.keys.ring().load())))
 }
 
 /// `POST /keys/:regenerate` with `{"keyType":"Primary"}`: the old key and every token it
 /// minted stop working on every instance; the other key is untouched.
 pub async fn regenerate(
     State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
     AcsPath(action): AcsPath<String>,
     JsonBody(body): JsonBody<RegenerateBody>,
 ) -> Result<Json<KeysView>, ApiError> {
     expect_action(&action, ":regenerate")?;
+    auth.require_key_administration()?;
     let slot = KeySlot::parse(&body.key_type).ok_or_else(|| {
         ApiError::bad_request(
             ErrorCode::InvalidKeyType,

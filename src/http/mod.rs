@@ -3,9 +3,9 @@
 //! apps call for their users (sessions, guests, and, with an identity provider, the bearer
 //! routes); the ops probes; and the middleware around them.
 
-mod access_key;
 mod accounts;
 mod api_version;
+mod backend_auth;
 mod bearer;
 mod client_address;
 mod error;
@@ -38,11 +38,12 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub use access_key::Authenticated;
+pub use backend_auth::Authenticated;
 pub use error::{ApiError, ErrorCode};
 pub use keys::connection_string;
 
-use crate::auth::oidc::JwksVerifier;
+use crate::auth::backend::BackendPolicy;
+use crate::auth::oidc::BearerAuthority;
 use crate::clock::SharedClock;
 use crate::identity::Identities;
 use crate::keys::KeyService;
@@ -50,7 +51,7 @@ use crate::revocation::RevocationCache;
 use crate::store::Store;
 use crate::token::TokenAuthority;
 use crate::users::{Accounts, AppUsers, Guests, Sessions};
-use access_key::require_access_key;
+use backend_auth::require_backend;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -74,7 +75,9 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub guests: Arc<Guests>,
     /// The app's identity provider, when app users sign in with its bearer tokens.
-    pub oidc: Option<Arc<JwksVerifier>>,
+    pub oidc: Option<BearerAuthority>,
+    /// The organisation's identity provider, when backends may call with its bearer tokens.
+    pub backends: Option<(BearerAuthority, Arc<BackendPolicy>)>,
     /// The public endpoint put in connection strings.
     pub endpoint: String,
 }
@@ -131,7 +134,7 @@ pub fn router(state: AppState) -> Router {
     };
     let authenticated = acs
         .merge(own)
-        .route_layer(from_fn_with_state(state.clone(), require_access_key));
+        .route_layer(from_fn_with_state(state.clone(), require_backend));
     let api = authenticated
         .merge(app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
         // Responses carry tokens and keys: no cache may keep them.
@@ -166,7 +169,7 @@ pub fn router(state: AppState) -> Router {
                 .get(REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, client = tracing::field::Empty)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
         // Outermost, so no layer inside ever sees the signature in logs.

@@ -1,14 +1,16 @@
-//! App-user settings, checked and turned into what the domain uses: the [`AppPolicy`] and the
-//! verifier of the app's identity provider. Bad values refuse start-up with the variable named.
+//! App-user and identity-provider settings, checked and turned into what the domain uses: the
+//! [`AppPolicy`], and the bearer authorities of the app's and the organisation's identity
+//! providers. Bad values refuse start-up with the variable named.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::auth::oidc::{JwksVerifier, OidcSettings};
+use crate::auth::backend::BackendPolicy;
+use crate::auth::oidc::{BearerAuthority, JwksVerifier, OidcSettings};
 use crate::clock::SharedClock;
-use crate::config::{AppUserConfig, Registration, Switch};
+use crate::config::{AppUserConfig, Config, Registration, Switch};
 use crate::store::RefreshLimits;
 use crate::token::{Lifetime, ScopeSet};
 use crate::users::{AppPolicy, GuestPolicy};
@@ -47,26 +49,73 @@ pub fn app_policy(config: &AppUserConfig) -> anyhow::Result<AppPolicy> {
     })
 }
 
-/// The app's identity provider, when one is configured.
-pub(super) fn oidc_verifier(
-    config: &AppUserConfig,
+/// The identity providers whose bearer tokens Callsign accepts: the app's (app users) and the
+/// organisation's (backends). One verifier, with one key cache, per issuer.
+pub(super) struct IdentityProviders {
+    pub app: Option<BearerAuthority>,
+    pub backends: Option<(BearerAuthority, Arc<BackendPolicy>)>,
+}
+
+pub(super) fn identity_providers(
+    config: &Config,
     clock: &SharedClock,
-) -> anyhow::Result<Option<Arc<JwksVerifier>>> {
-    let Some(issuer) = &config.oidc_issuer else {
-        if config.oidc_jwks_url.is_some() || config.oidc_audience.is_some() {
-            bail!("CALLSIGN_OIDC_JWKS_URL and CALLSIGN_OIDC_AUDIENCE need CALLSIGN_OIDC_ISSUER");
+) -> anyhow::Result<IdentityProviders> {
+    let mut verifiers: Vec<Arc<JwksVerifier>> = Vec::new();
+    let mut verifier = |settings: OidcSettings| -> anyhow::Result<Arc<JwksVerifier>> {
+        if let Some(shared) = verifiers.iter().find(|v| *v.settings() == settings) {
+            return Ok(shared.clone());
         }
-        return Ok(None);
+        let new = Arc::new(JwksVerifier::new(settings, clock.clone()).map_err(anyhow::Error::msg)?);
+        verifiers.push(new.clone());
+        Ok(new)
     };
-    let settings = OidcSettings {
-        issuer: issuer.clone(),
-        audience: config
-            .oidc_audience
-            .clone()
-            .context("CALLSIGN_OIDC_AUDIENCE is required with CALLSIGN_OIDC_ISSUER")?,
-        jwks_url: config.oidc_jwks_url.clone(),
-        refetch_cooldown: Duration::from_secs(config.oidc_jwks_cooldown_secs),
+    let cooldown = Duration::from_secs(config.app_users.oidc_jwks_cooldown_secs);
+
+    let users = &config.app_users;
+    let app = match &users.oidc_issuer {
+        None if users.oidc_jwks_url.is_some() || users.oidc_audience.is_some() => {
+            bail!("CALLSIGN_OIDC_JWKS_URL and CALLSIGN_OIDC_AUDIENCE need CALLSIGN_OIDC_ISSUER")
+        }
+        None => None,
+        Some(issuer) => Some(BearerAuthority {
+            verifier: verifier(OidcSettings {
+                issuer: issuer.clone(),
+                jwks_url: users.oidc_jwks_url.clone(),
+                refetch_cooldown: cooldown,
+            })?,
+            audience: users
+                .oidc_audience
+                .clone()
+                .filter(|a| !a.is_empty())
+                .context("CALLSIGN_OIDC_AUDIENCE is required with CALLSIGN_OIDC_ISSUER")?,
+        }),
     };
-    let verifier = JwksVerifier::new(settings, clock.clone()).map_err(anyhow::Error::msg)?;
-    Ok(Some(Arc::new(verifier)))
+
+    let backends = &config.backends;
+    let backends = match &backends.backend_oidc_issuer {
+        None => None,
+        Some(issuer) => {
+            let policy = BackendPolicy {
+                clients: backends.backend_clients.clone(),
+                roles: backends.backend_roles.clone(),
+                admin_roles: backends.admin_roles.clone(),
+            };
+            if policy == BackendPolicy::default() {
+                bail!(
+                    "CALLSIGN_BACKEND_OIDC_ISSUER admits no one without CALLSIGN_BACKEND_CLIENTS, \
+                     CALLSIGN_BACKEND_ROLES or CALLSIGN_ADMIN_ROLES"
+                );
+            }
+            let authority = BearerAuthority {
+                verifier: verifier(OidcSettings {
+                    issuer: issuer.clone(),
+                    jwks_url: backends.backend_oidc_jwks_url.clone(),
+                    refetch_cooldown: cooldown,
+                })?,
+                audience: backends.backend_oidc_audience.clone(),
+            };
+            Some((authority, Arc::new(policy)))
+        }
+    };
+    Ok(IdentityProviders { app, backends })
 }

@@ -5,7 +5,7 @@
 mod app_users;
 
 pub use app_users::app_policy;
-use app_users::oidc_verifier;
+use app_users::identity_providers;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -216,9 +216,9 @@ impl Application {
             clock.clone(),
         ));
         let policy = Arc::new(app_policy(&config.app_users)?);
-        let oidc = oidc_verifier(&config.app_users, &clock)?;
-        if let Some(oidc) = &oidc {
-            oidc.warm_up().await;
+        let idps = identity_providers(config, &clock)?;
+        for authority in idps.app.iter().chain(idps.backends.iter().map(|(a, _)| a)) {
+            authority.verifier.warm_up().await;
         }
         let users = Arc::new(AppUsers::new(
             AppUserStores {
@@ -266,7 +266,8 @@ impl Application {
                 accounts,
                 sessions,
                 guests,
-                oidc,
+                oidc: idps.app,
+                backends: idps.backends,
                 endpoint,
             },
         })
@@ -344,8 +345,9 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
                     Ok(purged) => tracing::info!(purged, "purged ended sessions"),
                     Err(error) => tracing::warn!(%error, "purging ended sessions failed"),
                 }
-                if let Some(oidc) = &state.oidc {
-                    oidc.refresh_if_stale().await;
+                let backends = state.backends.iter().map(|(authority, _)| authority);
+                for authority in state.oidc.iter().chain(backends) {
+                    authority.verifier.refresh_if_stale().await;
                 }
             }
         }

@@ -18,6 +18,7 @@ pub struct Signed<'a> {
     date: String,
     content_type: Option<&'static str>,
     sign: bool,
+    bearer: Option<String>,
 }
 
 impl<'a> Signed<'a> {
@@ -50,6 +51,11 @@ impl<'a> Signed<'a> {
         self.sign = false;
         self
     }
+    /// Also sends `Authorization: Bearer <token>`, beside the signature.
+    pub fn with_bearer(mut self, token: &str) -> Self {
+        self.bearer = Some(token.to_owned());
+        self
+    }
 
     pub async fn send(self) -> Response {
         let url = format!("{}{}", self.app.base, self.path);
@@ -71,6 +77,9 @@ impl<'a> Signed<'a> {
                     "authorization",
                     format!("HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}"),
                 );
+        }
+        if let Some(token) = &self.bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
         }
         if let Some(content_type) = self.content_type {
             request = request.header("content-type", content_type);
@@ -108,6 +117,7 @@ impl TestApp {
             date: http_date(0),
             content_type: Some("application/json"),
             sign: true,
+            bearer: None,
         }
     }
 

@@ -13,6 +13,25 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 pub const AUDIENCE: &str = "api://callsign-test";
+/// What backends' client-credentials tokens are for (the Azure SDKs' default).
+pub const BACKEND_AUDIENCE: &str = "https://communication.azure.com";
+
+/// The roles the provider grants each client of its client-credentials grant; every client's
+/// secret is `<client id>-secret`.
+fn roles_of(client: &str) -> Vec<&'static str> {
+    match client {
+        "backend-by-role" => vec!["Callsign.Backend"],
+        "backend-admin" => vec!["Callsign.Backend", "Callsign.Admin"],
+        _ => vec![],
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenForm {
+    grant_type: String,
+    client_id: String,
+    client_secret: String,
+}
 
 pub struct LocalIdp {
     pub issuer: String,
@@ -45,6 +64,8 @@ impl LocalIdp {
         let discovery = json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks") });
         let fetches = Arc::new(AtomicUsize::new(0));
         let counter = fetches.clone();
+        let signing = EncodingKey::from_ec_der(ec.serialized_der());
+        let token_issuer = issuer.clone();
         let app = axum::Router::new()
             .route(
                 "/.well-known/openid-configuration",
@@ -55,6 +76,24 @@ impl LocalIdp {
                 get(move || async move {
                     counter.fetch_add(1, Ordering::SeqCst);
                     Json(jwks)
+                }),
+            )
+            .route(
+                "/token",
+                axum::routing::post(move |axum::Form(form): axum::Form<TokenForm>| async move {
+                    let valid = form.grant_type == "client_credentials"
+                        && form.client_secret == format!("{}-secret", form.client_id);
+                    if !valid {
+                        return Err(axum::http::StatusCode::UNAUTHORIZED);
+                    }
+                    let claims =
+                        client_claims(&token_issuer, &form.client_id, &roles_of(&form.client_id));
+                    let mut header = Header::new(Algorithm::ES256);
+                    header.kid = Some(EC_KID.to_owned());
+                    let token = jsonwebtoken::encode(&header, &claims, &signing).unwrap();
+                    Ok(Json(
+                        json!({ "access_token": token, "token_type": "Bearer", "expires_in": 600 }),
+                    ))
                 }),
             );
         let (stop, stopped) = oneshot::channel::<()>();
@@ -94,6 +133,20 @@ impl LocalIdp {
         json!({ "iss": self.issuer, "aud": AUDIENCE, "sub": sub, "iat": now, "nbf": now, "exp": now + 600 })
     }
 
+    /// A client-credentials token for a backend, as the provider's token endpoint issues it.
+    pub fn client_token(&self, client: &str, roles: &[&str]) -> String {
+        self.sign(
+            Algorithm::ES256,
+            Some(EC_KID),
+            &client_claims(&self.issuer, client, roles),
+        )
+    }
+
+    /// The provider's token endpoint (client-credentials grant).
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.issuer)
+    }
+
     /// An ES256 token for `sub`.
     pub fn token(&self, sub: &str) -> String {
         self.sign(Algorithm::ES256, Some(EC_KID), &self.claims(sub))
@@ -117,6 +170,13 @@ impl LocalIdp {
         let payload = b64(self.claims(sub).to_string().as_bytes());
         format!("{header}.{payload}.")
     }
+}
+
+/// The claims of a client-credentials token, Entra ID style (`azp` and `roles`).
+fn client_claims(issuer: &str, client: &str, roles: &[&str]) -> Value {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    json!({ "iss": issuer, "aud": BACKEND_AUDIENCE, "sub": client, "azp": client, "roles": roles,
+            "iat": now, "nbf": now, "exp": now + 600 })
 }
 
 impl Drop for LocalIdp {

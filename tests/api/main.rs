@@ -11,6 +11,7 @@ mod app_users;
 mod helpers;
 
 mod auth;
+mod backend_bearer;
 mod cluster;
 mod faults;
 mod guests;

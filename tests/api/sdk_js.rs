@@ -6,8 +6,33 @@ use crate::helpers::*;
 
 backend_tests!(
     js_sdk_works_unchanged,
-    js_credential_stays_fresh_through_session_refresh
+    js_credential_stays_fresh_through_session_refresh,
+    js_sdk_works_with_a_token_credential_instead_of_a_key,
 );
+
+/// `new CommunicationIdentityClient(endpoint, credential)` with a client-credentials
+/// `TokenCredential` of a local identity provider: no access key anywhere.
+async fn js_sdk_works_with_a_token_credential_instead_of_a_key(app: TestApp) {
+    let Some(node) = node() else { return };
+    let (app, idp) = crate::backend_bearer::with_backend_idp(app).await;
+    let output = tokio::process::Command::new(node)
+        .arg("bearer.mjs")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/js"))
+        .env("CALLSIGN_ENDPOINT", format!("{}/", app.base))
+        .env("CALLSIGN_IDP_TOKEN_URL", idp.token_url())
+        .env("NODE_EXTRA_CA_CERTS", &app.trust_file)
+        .output()
+        .await
+        .expect("run node");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "JS SDK with a TokenCredential failed:\n{log}"
+    );
+    assert!(log.contains("OK"), "{log}");
+    let last = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(!app.is_active(&last).await);
+}
 
 fn node() -> Option<String> {
     required_env(

@@ -1,0 +1,175 @@
+//! The axum layer in front of the backend routes. A request is admitted when it is signed with
+//! an active access key (HMAC-SHA256, as the SDKs sign with a connection string), or, when an
+//! organisation's identity provider is configured, when it carries that provider's bearer token
+//! for an allowed client (as the SDKs send with a `TokenCredential`). Carrying both is refused
+//! as ambiguous. For the HMAC check the body is buffered (bounded) to check its hash, then
+//! handed on unchanged.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, DATE, HOST};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+use super::{ApiError, AppState, ErrorCode, MAX_BODY_BYTES};
+use crate::auth::backend::BackendCaller;
+use crate::auth::hmac::{self, SignedRequest};
+use crate::keys::{KeySlot, RingState, SigningKey};
+
+/// Who a request was admitted as.
+#[derive(Clone)]
+enum Caller {
+    AccessKey(KeySlot),
+    Bearer(BackendCaller),
+}
+
+/// Set on requests that passed: the ring they were checked against and who the caller is.
+/// Tokens are minted from that same ring, so a request that raced a regeneration gets a token
+/// that dies with the key that authorised it.
+#[derive(Clone)]
+pub struct Authenticated {
+    ring: Arc<RingState>,
+    caller: Caller,
+}
+
+impl Authenticated {
+    /// The signing key for tokens this request asks for: its access key's slot's valid key, or
+    /// for a bearer-authenticated backend, the key for callers without an access key.
+    pub fn signing_key(&self) -> &SigningKey {
+        match &self.caller {
+            Caller::AccessKey(slot) => self.ring.signer(*slot),
+            Caller::Bearer(_) => self.ring.service_signer(),
+        }
+    }
+
+    /// Key administration: any access key, or a bearer with an admin role.
+    pub fn require_key_administration(&self) -> Result<(), ApiError> {
+        match &self.caller {
+            Caller::AccessKey(_) => Ok(()),
+            Caller::Bearer(backend) if backend.may_administer_keys => Ok(()),
+            Caller::Bearer(backend) => {
+                tracing::info!(client = %backend.client, "key administration refused: no admin role");
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    "Key administration needs an access key, or a bearer token with an admin role.",
+                ))
+            }
+        }
+    }
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub async fn require_backend(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut authorizations = request.headers().get_all(AUTHORIZATION).iter();
+    let first = authorizations.next();
+    let bearer = first
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let signed_too = request.headers().contains_key("x-ms-content-sha256");
+    if authorizations.next().is_some() || (bearer.is_some() && signed_too) {
+        tracing::info!("request refused: both an access-key signature and a bearer token");
+        return ApiError::unauthorized().into_response();
+    }
+    match bearer {
+        Some(token) => admit_bearer(state, request, next, &token).await,
+        None => admit_signed(state, request, next).await,
+    }
+}
+
+async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: &str) -> Response {
+    let Some((authority, policy)) = &state.backends else {
+        tracing::info!(
+            "request refused: a bearer token, but no backend identity provider is configured"
+        );
+        return ApiError::unauthorized().into_response();
+    };
+    let claims = match authority.verify(token).await {
+        Ok(claims) => claims,
+        Err(reason) => {
+            tracing::info!(%reason, "request refused: backend bearer token invalid");
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Denied,
+                "Denied: the bearer token is not valid for this service.",
+            )
+            .with_header(
+                axum::http::header::WWW_AUTHENTICATE,
+                r#"Bearer error="invalid_token""#,
+            )
+            .into_response();
+        }
+    };
+    match policy.authorize(&claims) {
+        Ok(caller) => {
+            tracing::Span::current().record("client", caller.client.as_str());
+            request.extensions_mut().insert(Authenticated {
+                ring: state.keys.ring().load(),
+                caller: Caller::Bearer(caller),
+            });
+            next.run(request).await
+        }
+        Err(refused) => {
+            tracing::info!(client = %refused.client, "request refused: client not allowed");
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "The bearer token's client is not allowed to call this service.",
+            )
+            .into_response()
+        }
+    }
+}
+
+async fn admit_signed(state: AppState, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return ApiError::payload_too_large().into_response(),
+    };
+    let host = header(&parts, HOST.as_str())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path_and_query,
+        host,
+        x_ms_date: header(&parts, "x-ms-date"),
+        date: header(&parts, DATE.as_str()),
+        content_sha256: header(&parts, "x-ms-content-sha256"),
+        authorization: header(&parts, AUTHORIZATION.as_str()),
+    };
+    let ring = state.keys.ring().load();
+    let keys = ring.access_keys().each_ref().map(|key| key.secret());
+    match hmac::verify(&signed, &body, &keys, state.clock.now()) {
+        Ok(index) => {
+            let slot = KeySlot::BOTH[index];
+            tracing::Span::current().record("client", slot.as_str());
+            parts.extensions.insert(Authenticated {
+                caller: Caller::AccessKey(slot),
+                ring: ring.clone(),
+            });
+            next.run(Request::from_parts(parts, Body::from(body))).await
+        }
+        Err(reason) => {
+            tracing::info!(%reason, "request refused: access key authentication failed");
+            ApiError::unauthorized().into_response()
+        }
+    }
+}

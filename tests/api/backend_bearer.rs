@@ -1,0 +1,242 @@
+//! Backends without a shared secret: the organisation's identity provider vouches for them with
+//! client-credentials bearer tokens, admitted by client id or role; key administration needs an
+//! admin role.
+
+use jsonwebtoken::Algorithm;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::idp::{AUDIENCE, EC_KID, LocalIdp};
+
+backend_tests!(
+    allowed_clients_and_roles_use_the_acs_api_with_a_bearer,
+    unauthorised_clients_get_403_and_bad_tokens_401,
+    key_administration_needs_an_admin_role,
+    a_request_with_both_a_signature_and_a_bearer_is_refused,
+    cached_keys_keep_backends_working_while_the_provider_is_down,
+    bearers_are_refused_when_no_backend_provider_is_configured,
+);
+
+/// Restarts `app` admitting the local provider's `backend-allowed` client, the
+/// `Callsign.Backend` role, and `Callsign.Admin` for key administration.
+pub async fn with_backend_idp(app: TestApp) -> (TestApp, LocalIdp) {
+    let idp = LocalIdp::start().await;
+    let app = app
+        .restart_with(&[
+            "--backend-oidc-issuer",
+            &idp.issuer,
+            "--backend-clients",
+            "backend-allowed",
+            "--backend-roles",
+            "Callsign.Backend",
+            "--admin-roles",
+            "Callsign.Admin",
+        ])
+        .await;
+    (app, idp)
+}
+
+fn kid(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn allowed_clients_and_roles_use_the_acs_api_with_a_bearer(app: TestApp) {
+    let (app, idp) = with_backend_idp(app).await;
+    for (client, roles) in [
+        ("backend-allowed", vec![]),
+        ("backend-by-role", vec!["Callsign.Backend"]),
+    ] {
+        let bearer = idp.client_token(client, &roles);
+        let created = app
+            .bearer(Method::POST, &format!("/identities?{API}"), &bearer)
+            .json(&json!({ "createTokenWithScopes": ["chat"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201, "{client}");
+        let created = body(created).await;
+        let id = created["identity"]["id"].as_str().unwrap().to_owned();
+        let first = created["accessToken"]["token"].as_str().unwrap().to_owned();
+        // Signed by the primary slot's key, as tokens for the primary access key are.
+        assert_eq!(kid(&first), kid(&app.token_for(&id).await));
+
+        let issued = app
+            .bearer(
+                Method::POST,
+                &identity_path(&id, "/:issueAccessToken"),
+                &bearer,
+            )
+            .json(&json!({ "scopes": ["voip"] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(issued.status(), 200);
+        let token = body(issued).await["token"].as_str().unwrap().to_owned();
+        let introspected = app
+            .bearer(Method::POST, "/tokens/:introspect", &bearer)
+            .json(&json!({ "token": token }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(body(introspected).await["active"], true);
+
+        let revoked = app
+            .bearer(
+                Method::POST,
+                &identity_path(&id, "/:revokeAccessTokens"),
+                &bearer,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoked.status(), 204);
+        assert!(!app.is_active(&token).await);
+        let deleted = app
+            .bearer(Method::DELETE, &identity_path(&id, ""), &bearer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 204);
+    }
+}
+
+async fn unauthorised_clients_get_403_and_bad_tokens_401(app: TestApp) {
+    let (app, idp) = with_backend_idp(app).await;
+    let create = |token: String| {
+        app.bearer(Method::POST, &format!("/identities?{API}"), &token)
+            .send()
+    };
+    let stranger = create(idp.client_token("stranger", &["Reader"]))
+        .await
+        .unwrap();
+    assert_error(stranger, 403, "Forbidden").await;
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let base = serde_json::from_slice::<serde_json::Value>(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            idp.client_token("backend-allowed", &[])
+                .split('.')
+                .nth(1)
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let with = |field: &str, value: serde_json::Value| {
+        let mut claims = base.clone();
+        claims[field] = value;
+        idp.sign(Algorithm::ES256, Some(EC_KID), &claims)
+    };
+    let cases = [
+        ("wrong issuer", with("iss", json!("https://evil.example"))),
+        ("the app users' audience", with("aud", json!(AUDIENCE))),
+        ("expired", with("exp", json!(now - 120))),
+        ("alg none", idp.unsigned("backend-allowed")),
+        (
+            "HS256 with the public key",
+            idp.sign(Algorithm::HS256, Some(EC_KID), &base),
+        ),
+        (
+            "unknown kid",
+            idp.sign(Algorithm::ES256, Some("other"), &base),
+        ),
+    ];
+    for (case, token) in cases {
+        let response = create(token).await.unwrap();
+        assert_eq!(response.status(), 401, "{case}");
+        assert!(
+            response.headers().contains_key("www-authenticate"),
+            "{case}"
+        );
+        assert_error(response, 401, "Denied").await;
+    }
+}
+
+async fn key_administration_needs_an_admin_role(app: TestApp) {
+    let (app, idp) = with_backend_idp(app).await;
+    let backend = idp.client_token("backend-allowed", &[]);
+    let listed = app
+        .bearer(Method::GET, "/keys", &backend)
+        .send()
+        .await
+        .unwrap();
+    assert_error(listed, 403, "Forbidden").await;
+    let regenerate = app
+        .bearer(Method::POST, "/keys/:regenerate", &backend)
+        .json(&json!({ "keyType": "Secondary" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(regenerate, 403, "Forbidden").await;
+
+    let admin = idp.client_token("backend-admin", &["Callsign.Admin"]);
+    let listed = app
+        .bearer(Method::GET, "/keys", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let regenerated = app
+        .bearer(Method::POST, "/keys/:regenerate", &admin)
+        .json(&json!({ "keyType": "Secondary" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(regenerated.status(), 200);
+    let keys = body(regenerated).await;
+    assert_ne!(keys["secondaryKey"], app.settings.secondary_key.as_str());
+}
+
+async fn a_request_with_both_a_signature_and_a_bearer_is_refused(app: TestApp) {
+    let (app, idp) = with_backend_idp(app).await;
+    let bearer = idp.client_token("backend-allowed", &[]);
+    let both = app
+        .post(&format!("/identities?{API}"))
+        .with_bearer(&bearer)
+        .send()
+        .await;
+    assert_error(both, 401, "Denied").await;
+    let marked = app
+        .bearer(Method::POST, &format!("/identities?{API}"), &bearer)
+        .header(
+            "x-ms-content-sha256",
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(marked, 401, "Denied").await;
+}
+
+async fn cached_keys_keep_backends_working_while_the_provider_is_down(app: TestApp) {
+    let (app, mut idp) = with_backend_idp(app).await;
+    let bearer = idp.client_token("backend-allowed", &[]);
+    idp.stop().await;
+    let created = app
+        .bearer(Method::POST, &format!("/identities?{API}"), &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+}
+
+async fn bearers_are_refused_when_no_backend_provider_is_configured(app: TestApp) {
+    let idp = LocalIdp::start().await;
+    let bearer = idp.client_token("backend-allowed", &[]);
+    let response = app
+        .bearer(Method::POST, &format!("/identities?{API}"), &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 401, "Denied").await;
+}
