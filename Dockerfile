@@ -1,7 +1,10 @@
 # Multi-stage build: compile with the Rust toolchain, run on a slim base as a non-root user.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+# The commit /version and callsign_build_info report (no .git in the build context).
+ARG CALLSIGN_GIT_COMMIT=unknown
+ENV CALLSIGN_GIT_COMMIT=$CALLSIGN_GIT_COMMIT
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 RUN cargo build --release --locked --bin callsign
@@ -16,6 +19,7 @@ WORKDIR /var/lib/callsign
 ENV CALLSIGN_LISTEN=0.0.0.0:8080 \
     CALLSIGN_DATA_DIR=/var/lib/callsign/data \
     CALLSIGN_LOG_FORMAT=json
+VOLUME /var/lib/callsign/data
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/callsign"]
 CMD ["serve"]

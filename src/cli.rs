@@ -1,5 +1,6 @@
 //! The `callsign` commands: `serve` (default), `migrate`, `keys list|regenerate|rotate-signing`.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -33,10 +34,17 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         app.local_addr()
     );
     if app.generated_keys {
-        println!(
-            "callsign: access keys generated; this connection string is shown once (`callsign keys list` shows it again):"
-        );
-        println!("{}", app.connection_string(KeySlot::Primary));
+        // Only to a person: logs collected from a container must never hold a key.
+        if std::io::stdout().is_terminal() || config.print_connection_string {
+            println!(
+                "callsign: access keys generated; this connection string is shown once (`callsign keys list` shows it again):"
+            );
+            println!("{}", app.connection_string(KeySlot::Primary));
+        } else {
+            println!(
+                "callsign: access keys generated; `callsign keys list` shows them (standard output is not a terminal, so they are not printed here)"
+            );
+        }
     }
     if let Some(cert) = app.trust_file() {
         let cert = cert.canonicalize().unwrap_or_else(|_| cert.to_owned());

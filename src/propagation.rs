@@ -10,10 +10,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::changes::Change;
 use crate::clock::SharedClock;
-use crate::identity::IssueLog;
+use crate::identity::{COMMIT_WAIT, IssueLog};
 use crate::keys::KeyService;
+use crate::revocation::Revocation;
 use crate::revocation::{RETENTION_MS, RevocationCache};
 use crate::store::{ChangeFeed, FeedEvent, Store, StoreError};
+use crate::telemetry::metrics;
 
 /// How often tombstones past retention are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
@@ -102,7 +104,16 @@ impl Propagation {
                     tracing::warn!(%error, "key ring reload failed");
                 }
             }
-            Change::Revocation(fact) => self.revocations.apply(fact, self.clock.now_ms()),
+            Change::Revocation(fact) => {
+                let now_ms = self.clock.now_ms();
+                if let Revocation::Revoked { before_ms, .. } = fact {
+                    // The cut-off is the commit instant plus the commit wait.
+                    let committed_ms = before_ms - COMMIT_WAIT.as_millis() as i64;
+                    let lag_ms = u64::try_from(now_ms - committed_ms).unwrap_or(0);
+                    metrics::revocation_feed_lag(Duration::from_millis(lag_ms));
+                }
+                self.revocations.apply(fact, now_ms);
+            }
         }
     }
 
@@ -115,7 +126,9 @@ impl Propagation {
     }
 
     async fn resync(&self) {
-        if let Err(error) = self.sync_revocations().await {
+        let synced = self.sync_revocations().await;
+        metrics::resync(synced.is_ok());
+        if let Err(error) = synced {
             tracing::warn!(%error, "revocation resync failed; serving cached state");
         }
         if let Err(error) = self.keys.reload().await {

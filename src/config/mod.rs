@@ -10,9 +10,11 @@ use crate::telemetry::LogFormat;
 
 mod app_users;
 mod backends;
+mod secrets;
 
 pub use app_users::{AppUserConfig, Registration, Switch};
 pub use backends::BackendConfig;
+pub use secrets::SecretFiles;
 
 #[derive(Parser)]
 #[command(
@@ -194,19 +196,52 @@ pub struct Config {
     )]
     pub log_format: LogFormat,
 
+    /// Prometheus metrics at `/metrics` (no access key needed).
+    #[arg(
+        long,
+        env = "CALLSIGN_METRICS",
+        value_enum,
+        default_value = "on",
+        global = true
+    )]
+    pub metrics: Switch,
+
     #[command(flatten)]
     pub app_users: AppUserConfig,
 
     #[command(flatten)]
     pub backends: BackendConfig,
+
+    #[command(flatten)]
+    pub secret_files: SecretFiles,
+
+    /// Print the connection string of generated access keys even when standard output is not a
+    /// terminal (by default it is printed only to a terminal, so container logs never hold a
+    /// key).
+    #[arg(long, global = true)]
+    pub print_connection_string: bool,
 }
 
 impl Config {
-    /// The database URL, defaulting to a SQLite file in the data directory.
-    pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("callsign.db").display()))
+    /// The database URL (given, or from its file), defaulting to a SQLite file in the data
+    /// directory.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        let url = secrets::secret(&self.database_url, &self.secret_files.database_url_file)?;
+        Ok(url
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("callsign.db").display())))
+    }
+
+    /// The master key (given, or from its file).
+    pub fn master_key_secret(&self) -> anyhow::Result<Option<String>> {
+        secrets::secret(&self.master_key, &self.secret_files.master_key_file)
+    }
+
+    /// The access keys that seed an empty ring (given, or from their files).
+    pub fn seed_key_secrets(&self) -> anyhow::Result<(Option<String>, Option<String>)> {
+        Ok((
+            secrets::secret(&self.primary_key, &self.secret_files.primary_key_file)?,
+            secrets::secret(&self.secondary_key, &self.secret_files.secondary_key_file)?,
+        ))
     }
 }
 

@@ -18,6 +18,7 @@ use super::{ApiError, AppState, ErrorCode, MAX_BODY_BYTES};
 use crate::auth::backend::BackendCaller;
 use crate::auth::hmac::{self, SignedRequest};
 use crate::keys::{KeySlot, RingState, SigningKey};
+use crate::telemetry::metrics::{self, AuthFailure};
 
 /// Who a request was admitted as.
 #[derive(Clone)]
@@ -80,6 +81,7 @@ pub async fn require_backend(
     let signed_too = request.headers().contains_key("x-ms-content-sha256");
     if authorizations.next().is_some() || (bearer.is_some() && signed_too) {
         tracing::info!("request refused: both an access-key signature and a bearer token");
+        metrics::authentication_failed(AuthFailure::Ambiguous);
         return ApiError::unauthorized().into_response();
     }
     match bearer {
@@ -93,12 +95,14 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
         tracing::info!(
             "request refused: a bearer token, but no backend identity provider is configured"
         );
+        metrics::authentication_failed(AuthFailure::Bearer);
         return ApiError::unauthorized().into_response();
     };
     let claims = match authority.verify(token).await {
         Ok(claims) => claims,
         Err(reason) => {
             tracing::info!(%reason, "request refused: backend bearer token invalid");
+            metrics::authentication_failed(AuthFailure::Bearer);
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Denied,
@@ -122,6 +126,7 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
         }
         Err(refused) => {
             tracing::info!(client = %refused.client, "request refused: client not allowed");
+            metrics::authentication_failed(AuthFailure::ClientNotAllowed);
             ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
@@ -169,6 +174,7 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
         }
         Err(reason) => {
             tracing::info!(%reason, "request refused: access key authentication failed");
+            metrics::authentication_failed(AuthFailure::AccessKey);
             ApiError::unauthorized().into_response()
         }
     }

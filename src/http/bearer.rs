@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 
 use super::{ApiError, AppState, ErrorCode};
 use crate::auth::oidc::{BearerClaims, BearerError};
+use crate::telemetry::metrics::{self, AuthFailure};
 
 /// A verified bearer token of the app's identity provider.
 pub struct AppBearer(pub BearerClaims);
@@ -43,6 +44,7 @@ impl FromRequestParts<AppState> for AppBearer {
             }
             Err(reason) => {
                 tracing::info!(%reason, "bearer token refused");
+                metrics::authentication_failed(AuthFailure::Bearer);
                 Err(ApiError::invalid_bearer())
             }
         }

@@ -15,6 +15,7 @@ mod guests;
 mod hero;
 mod identities;
 mod keys;
+mod metrics;
 mod ops;
 mod sessions;
 mod tokens;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub guests: Arc<Guests>,
     /// The app's identity provider, when app users sign in with its bearer tokens.
     pub oidc: Option<BearerAuthority>,
+    /// The Prometheus recorder, unless metrics are off.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The organisation's identity provider, when backends may call with its bearer tokens.
     pub backends: Option<(BearerAuthority, Arc<BackendPolicy>)>,
     /// The public endpoint put in connection strings.
@@ -142,11 +145,16 @@ pub fn router(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
-    let ops = Router::new()
+    let mut ops = Router::new()
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz));
+        .route("/readyz", get(ops::readyz))
+        .route("/version", get(metrics::version));
+    if state.metrics.is_some() {
+        ops = ops.route("/metrics", get(metrics::render));
+    }
 
     api.merge(ops)
+        .route_layer(from_fn(metrics::note_route))
         .fallback(|| async { not_found_error() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -161,6 +169,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::internal().into_response()
         }))
         .layer(from_fn(deadline))
+        .layer(from_fn(metrics::track))
         .layer(PropagateHeaderLayer::new(CLIENT_REQUEST_ID))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -7,4 +7,6 @@ mod service;
 
 pub use external_id::{ExternalId, ExternalIdError};
 pub use issue_log::IssueLog;
-pub use service::{CreatedIdentity, Identities, Identity, IdentityError, IdentityStores};
+pub use service::{
+    COMMIT_WAIT, CreatedIdentity, Identities, Identity, IdentityError, IdentityStores,
+};

@@ -22,6 +22,7 @@ use crate::ids::IdentityId;
 use crate::keys::SigningKey;
 use crate::revocation::{Revocation, RevocationCache};
 use crate::store::{Created, IdentityRecord, IdentityStore, RevocationStore, StoreError};
+use crate::telemetry::metrics;
 use crate::token::{IssuedToken, TokenAuthority, TokenRequest};
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +113,7 @@ impl Identities {
     /// Applies deletions committed outside [`Identities::delete`] (an app user's erasure).
     pub fn forget_deleted(&self, ids: &[Uuid]) {
         let now_ms = self.clock.now_ms();
+        metrics::identities_deleted(ids.len());
         for &id in ids {
             self.revocations.apply(Revocation::Deleted { id }, now_ms);
             self.known.invalidate(&id);
@@ -181,7 +183,9 @@ impl Identities {
         if self.revocations.is_deleted(uuid) {
             return Err(IdentityError::NotFound);
         }
-        if !self.is_known(uuid, now) {
+        let known = self.is_known(uuid, now);
+        metrics::known_identity_lookup(known);
+        if !known {
             self.find(id).await?;
         }
         self.mint(id, request, signer, now)
@@ -205,6 +209,7 @@ impl Identities {
             before_ms,
         };
         self.revocations.apply(fact, millis(now));
+        metrics::tokens_revoked();
         // Commit wait: return only once every clock within the skew bound is past the cut-off.
         tokio::time::sleep(commit_wait_remaining(cut_off, self.clock.now())).await;
         Ok(())
@@ -252,6 +257,7 @@ impl Identities {
         now: OffsetDateTime,
     ) -> Result<IssuedToken, IdentityError> {
         let issued = self.tokens.mint(id, request, signer, now)?;
+        metrics::token_issued(request.scopes.iter().map(|scope| scope.as_str()));
         self.issue_log.record(id.uuid(), millis(now));
         Ok(issued)
     }

@@ -49,7 +49,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         max_connections: config.db_max_connections,
         acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
     };
-    let store: Arc<dyn Store> = store::open(&config.database_url(), &options).await?.into();
+    let store: Arc<dyn Store> = store::open(&config.database_url()?, &options).await?.into();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(config.startup_timeout_secs);
     loop {
         match store.migrate().await {
@@ -65,8 +65,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 /// The master key: configured, or (SQLite only) generated into the data directory once.
 pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
-    if let Some(encoded) = &config.master_key {
-        return MasterKey::from_base64(encoded).context("CALLSIGN_MASTER_KEY is invalid");
+    if let Some(encoded) = config.master_key_secret()? {
+        return MasterKey::from_base64(&encoded).context("CALLSIGN_MASTER_KEY is invalid");
     }
     if backend == Backend::Postgres {
         bail!(
@@ -93,13 +93,13 @@ pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey
 }
 
 fn seed_keys(config: &Config) -> anyhow::Result<Option<SeedKeys>> {
-    match (&config.primary_key, &config.secondary_key) {
+    match config.seed_key_secrets()? {
         (None, None) => Ok(None),
         (Some(primary), Some(secondary)) => Ok(Some(SeedKeys {
-            primary: decode_access_key(primary)
+            primary: decode_access_key(&primary)
                 .map_err(anyhow::Error::msg)
                 .context("CALLSIGN_PRIMARY_KEY is refused")?,
-            secondary: decode_access_key(secondary)
+            secondary: decode_access_key(&secondary)
                 .map_err(anyhow::Error::msg)
                 .context("CALLSIGN_SECONDARY_KEY is refused")?,
         })),
@@ -115,10 +115,11 @@ pub async fn key_service(
 ) -> anyhow::Result<(KeyService, Bootstrap)> {
     let seed = seed_keys(config)?;
     let master = master_key(config, store.backend())?;
+    let seeded = seed.is_some();
     let (keys, bootstrap) = KeyService::bootstrap(store, master, seed, clock)
         .await
         .context("cannot load the key ring")?;
-    if bootstrap == Bootstrap::Loaded && config.primary_key.is_some() {
+    if bootstrap == Bootstrap::Loaded && seeded {
         tracing::warn!(
             "CALLSIGN_PRIMARY_KEY/SECONDARY_KEY ignored: the stored key ring is authoritative"
         );
@@ -266,6 +267,10 @@ impl Application {
                 accounts,
                 sessions,
                 guests,
+                metrics: match config.metrics {
+                    crate::config::Switch::On => crate::telemetry::metrics::install(),
+                    crate::config::Switch::Off => None,
+                },
                 oidc: idps.app,
                 backends: idps.backends,
                 endpoint,

@@ -35,7 +35,9 @@ impl StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        if is_unavailable(&error) {
+        let unavailable = is_unavailable(&error);
+        crate::telemetry::metrics::database_error(unavailable);
+        if unavailable {
             StoreError::Unavailable(error.into())
         } else {
             StoreError::Other(error.into())

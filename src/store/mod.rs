@@ -87,6 +87,8 @@ pub trait Store:
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Reachable and fully migrated.
     async fn check_ready(&self) -> Result<(), StoreError>;
+    /// Connections in the pool, and how many of them are idle.
+    fn pool_connections(&self) -> (u32, usize);
     /// A feed of other instances' changes, where the backend has one (PostgreSQL).
     async fn listen(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError>;
 }

@@ -167,6 +167,10 @@ impl Store for PgStore {
         }
     }
 
+    fn pool_connections(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     async fn listen(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
         let mut listener = PgListener::connect(&self.url).await?;
         listener.listen(CHANNEL).await?;

@@ -167,6 +167,10 @@ impl Store for SqliteStore {
     }
 
     /// SQLite has no cross-process notifications; the periodic resync covers a second process.
+    fn pool_connections(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     async fn listen(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
         Ok(None)
     }

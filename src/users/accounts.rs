@@ -15,6 +15,7 @@ use super::{AppUserError, Passwords, Throttle};
 use crate::clock::SharedClock;
 use crate::ids::AppUserId;
 use crate::store::AppUserStore;
+use crate::telemetry::metrics::{self, AuthFailure};
 
 const USERNAME_MAX_CHARS: usize = 64;
 const PASSWORD_MIN_CHARS: usize = 8;
@@ -185,7 +186,10 @@ impl Accounts {
                 Ok(AppUserId::from_uuid(id))
             }
             // Already counted as failures when let through.
-            _ => Err(AppUserError::BadCredentials),
+            _ => {
+                metrics::authentication_failed(AuthFailure::Password);
+                Err(AppUserError::BadCredentials)
+            }
         }
     }
 }

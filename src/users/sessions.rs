@@ -16,6 +16,7 @@ use crate::clock::SharedClock;
 use crate::ids::{AppUserId, IdentityId};
 use crate::keys::random_bytes;
 use crate::store::Rotation;
+use crate::telemetry::metrics::{self, AuthFailure};
 use crate::token::{IssuedToken, TokenRequest};
 
 /// Marks Callsign refresh tokens, so secret scanners and people can tell them apart.
@@ -150,7 +151,10 @@ impl Sessions {
                     .await?;
                 Err(AppUserError::InvalidRefreshToken)
             }
-            Rotation::Invalid => Err(AppUserError::InvalidRefreshToken),
+            Rotation::Invalid => {
+                metrics::authentication_failed(AuthFailure::RefreshToken);
+                Err(AppUserError::InvalidRefreshToken)
+            }
         }
     }
 

@@ -13,6 +13,7 @@ mod helpers;
 mod auth;
 mod backend_bearer;
 mod cluster;
+mod deployment;
 mod faults;
 mod guests;
 mod hostile_input;

@@ -1,8 +1,6 @@
-//! Liveness and readiness.
+//! Liveness, readiness, version and Prometheus metrics: answered without authentication.
 
 use crate::helpers::*;
-
-backend_tests!(health_and_readiness_answer_without_auth);
 
 async fn health_and_readiness_answer_without_auth(app: TestApp) {
     for path in ["/healthz", "/readyz"] {
@@ -15,4 +13,100 @@ async fn health_and_readiness_answer_without_auth(app: TestApp) {
         assert_eq!(response.status(), 200, "{path}");
         assert!(response.headers().contains_key("x-request-id"));
     }
+}
+
+backend_tests!(
+    health_and_readiness_answer_without_auth,
+    metrics_count_requests_by_route_template_and_tokens_by_scope,
+    random_paths_make_no_new_series,
+    version_names_the_build,
+    metrics_can_be_turned_off,
+);
+
+async fn metrics_text(app: &TestApp) -> String {
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    response.text().await.unwrap()
+}
+
+async fn metrics_count_requests_by_route_template_and_tokens_by_scope(app: TestApp) {
+    let id = app.create_identity().await;
+    app.token_for(&id).await;
+    assert_eq!(app.revoke(&id).await.status(), 204);
+    let text = metrics_text(&app).await;
+    for expected in [
+        r#"http_requests_total{method="POST",route="/identities",status="201"}"#,
+        r#"http_requests_total{method="POST",route="/identities/{id}/{action}",status="200"}"#,
+        r#"http_request_duration_seconds_bucket{method="POST",route="/identities""#,
+        r#"callsign_tokens_issued_total{scope="chat"}"#,
+        "callsign_revocations_total",
+        r#"callsign_known_identity_lookups_total{result="hit"}"#,
+        "callsign_revocation_cache_entries",
+        r#"callsign_db_pool_connections{state="idle"}"#,
+        r#"callsign_build_info{version=""#,
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+    let denied = app
+        .post(&format!("/identities?{API}"))
+        .unsigned()
+        .send()
+        .await;
+    assert_eq!(denied.status(), 401);
+    let text = metrics_text(&app).await;
+    assert!(text.contains(r#"callsign_authentication_failures_total{reason="access_key"}"#));
+}
+
+async fn random_paths_make_no_new_series(app: TestApp) {
+    for i in 0..300 {
+        let path = format!("/no-such-route-{i}/{}", uuid::Uuid::new_v4().simple());
+        let response = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+    }
+    let text = metrics_text(&app).await;
+    assert!(
+        !text.contains("no-such-route"),
+        "a random path became a label"
+    );
+    assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+}
+
+async fn version_names_the_build(app: TestApp) {
+    let version = body(
+        app.client
+            .get(format!("{}/version", app.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    assert!(!version["commit"].as_str().unwrap().is_empty());
+}
+
+async fn metrics_can_be_turned_off(app: TestApp) {
+    let app = app.restart_with(&["--metrics", "off"]).await;
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
 }

@@ -1,5 +1,5 @@
-//! Logging: one place that sets up `tracing`. Text for people, JSON for log pipelines;
-//! `RUST_LOG` filters (default `info`).
+//! Logging and metrics: one place that sets up `tracing` (text for people, JSON for log
+//! pipelines; `RUST_LOG` filters, default `info`) and the Prometheus recorder ([`metrics`]).
 
 use std::io::IsTerminal;
 
@@ -23,3 +23,9 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+pub mod metrics;
+
+/// The version and git commit this binary was built from.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const COMMIT: &str = env!("CALLSIGN_GIT_COMMIT");

@@ -1,0 +1,128 @@
+//! Prometheus metrics through the `metrics` facade: every name Callsign records is here, named
+//! and labelled as Prometheus conventions say (`_total` counters, `_seconds` histograms, base
+//! units, bounded label values). The recorder is installed once per process; `/metrics`
+//! renders it.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// HTTP requests by method, route template and status.
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+/// HTTP request latency by method and route template.
+pub const HTTP_DURATION: &str = "http_request_duration_seconds";
+const TOKENS_ISSUED: &str = "callsign_tokens_issued_total";
+const REVOCATIONS: &str = "callsign_revocations_total";
+const DELETIONS: &str = "callsign_identity_deletions_total";
+const AUTH_FAILURES: &str = "callsign_authentication_failures_total";
+const FEED_LAG: &str = "callsign_revocation_feed_lag_seconds";
+const RESYNCS: &str = "callsign_resyncs_total";
+const KNOWN_IDENTITY_LOOKUPS: &str = "callsign_known_identity_lookups_total";
+const REVOCATION_CACHE_ENTRIES: &str = "callsign_revocation_cache_entries";
+const DB_CONNECTIONS: &str = "callsign_db_pool_connections";
+const DB_ERRORS: &str = "callsign_db_errors_total";
+const BUILD_INFO: &str = "callsign_build_info";
+
+/// Latency buckets from 0.5 ms to 10 s.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder (once) and returns its handle; `None` if another
+/// recorder was installed first.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+                .ok()?
+                .install_recorder()
+                .ok()?;
+            gauge!(BUILD_INFO, "version" => super::VERSION, "commit" => super::COMMIT).set(1.0);
+            Some(recorder)
+        })
+        .clone()
+}
+
+/// Why a caller was refused: a small, fixed set of label values.
+#[derive(Debug, Clone, Copy)]
+pub enum AuthFailure {
+    AccessKey,
+    Bearer,
+    ClientNotAllowed,
+    Ambiguous,
+    Password,
+    RefreshToken,
+}
+
+impl AuthFailure {
+    fn label(self) -> &'static str {
+        match self {
+            AuthFailure::AccessKey => "access_key",
+            AuthFailure::Bearer => "bearer",
+            AuthFailure::ClientNotAllowed => "client_not_allowed",
+            AuthFailure::Ambiguous => "ambiguous",
+            AuthFailure::Password => "password",
+            AuthFailure::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+pub fn http_request(method: &str, route: &str, status: u16, took: Duration) {
+    let status = status.to_string();
+    counter!(HTTP_REQUESTS, "method" => method.to_owned(), "route" => route.to_owned(), "status" => status)
+        .increment(1);
+    histogram!(HTTP_DURATION, "method" => method.to_owned(), "route" => route.to_owned())
+        .record(took.as_secs_f64());
+}
+
+pub fn token_issued(scopes: impl Iterator<Item = &'static str>) {
+    for scope in scopes {
+        counter!(TOKENS_ISSUED, "scope" => scope).increment(1);
+    }
+}
+
+pub fn tokens_revoked() {
+    counter!(REVOCATIONS).increment(1);
+}
+
+pub fn identities_deleted(count: usize) {
+    counter!(DELETIONS).increment(count as u64);
+}
+
+pub fn authentication_failed(reason: AuthFailure) {
+    counter!(AUTH_FAILURES, "reason" => reason.label()).increment(1);
+}
+
+/// How long after its commit a revocation from another instance arrived here.
+pub fn revocation_feed_lag(lag: Duration) {
+    histogram!(FEED_LAG).record(lag.as_secs_f64());
+}
+
+pub fn resync(succeeded: bool) {
+    let outcome = if succeeded { "ok" } else { "failed" };
+    counter!(RESYNCS, "outcome" => outcome).increment(1);
+}
+
+/// Issuing for an identity this instance knew (a hit) or had to look up (a miss).
+pub fn known_identity_lookup(hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    counter!(KNOWN_IDENTITY_LOOKUPS, "result" => result).increment(1);
+}
+
+pub fn database_error(unavailable: bool) {
+    let kind = if unavailable { "unavailable" } else { "other" };
+    counter!(DB_ERRORS, "kind" => kind).increment(1);
+}
+
+/// Gauges read at scrape time.
+pub fn snapshot(revocation_entries: usize, db_connections: (u32, usize)) {
+    gauge!(REVOCATION_CACHE_ENTRIES).set(revocation_entries as f64);
+    let (size, idle) = db_connections;
+    gauge!(DB_CONNECTIONS, "state" => "idle").set(idle as f64);
+    gauge!(DB_CONNECTIONS, "state" => "in_use").set(f64::from(size) - idle as f64);
+}
