@@ -215,6 +215,24 @@ pub struct Config {
     #[command(flatten)]
     pub secret_files: SecretFiles,
 
+    /// Proxies (addresses or CIDR networks, comma-separated) whose `X-Forwarded-For` names the
+    /// client for per-address limits; others' is ignored.
+    #[arg(
+        long,
+        env = "CALLSIGN_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Origins browsers may call Callsign from (CORS), comma-separated; none by default.
+    #[arg(
+        long,
+        env = "CALLSIGN_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+
     /// Print the connection string of generated access keys even when standard output is not a
     /// terminal (by default it is printed only to a terminal, so container logs never hold a
     /// key).

@@ -40,6 +40,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use backend_auth::Authenticated;
+pub use client_address::TrustedProxies;
 pub use error::{ApiError, ErrorCode};
 pub use keys::connection_string;
 
@@ -77,6 +78,10 @@ pub struct AppState {
     pub guests: Arc<Guests>,
     /// The app's identity provider, when app users sign in with its bearer tokens.
     pub oidc: Option<BearerAuthority>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// Origins browsers may call from (CORS); empty: none.
+    pub cors_origins: Arc<Vec<HeaderValue>>,
     /// The Prometheus recorder, unless metrics are off.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The organisation's identity provider, when backends may call with its bearer tokens.
@@ -85,7 +90,32 @@ pub struct AppState {
     pub endpoint: String,
 }
 
+/// CORS for browser clients from the configured origins (none: no CORS headers at all).
+fn cors(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::POST,
+            axum::http::Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-ms-date"),
+            HeaderName::from_static("x-ms-content-sha256"),
+            CLIENT_REQUEST_ID,
+        ])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+        .max_age(Duration::from_secs(600))
+}
+
 pub fn router(state: AppState) -> Router {
+    let state_cors = state.cors_origins.clone();
     let acs = Router::new()
         .route("/identities", post(identities::create))
         .route(
@@ -170,6 +200,7 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(from_fn(deadline))
         .layer(from_fn(metrics::track))
+        .layer(cors(&state_cors))
         .layer(PropagateHeaderLayer::new(CLIENT_REQUEST_ID))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -267,6 +267,12 @@ impl Application {
                 accounts,
                 sessions,
                 guests,
+                trusted_proxies: Arc::new(
+                    http::TrustedProxies::parse(&config.trusted_proxies)
+                        .map_err(anyhow::Error::msg)
+                        .context("CALLSIGN_TRUSTED_PROXIES is invalid")?,
+                ),
+                cors_origins: Arc::new(cors_origins(&config.cors_origins)?),
                 metrics: match config.metrics {
                     crate::config::Switch::On => crate::telemetry::metrics::install(),
                     crate::config::Switch::Off => None,
@@ -333,6 +339,27 @@ impl Application {
         let _ = background.await;
         served.context("server failed")
     }
+}
+
+/// The CORS origins, each a scheme://host[:port] with no path.
+fn cors_origins(origins: &[String]) -> anyhow::Result<Vec<axum::http::HeaderValue>> {
+    origins
+        .iter()
+        .map(|origin| origin.trim().trim_end_matches('/'))
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && origin
+                    .splitn(4, '/')
+                    .nth(3)
+                    .is_none_or(|path| path.is_empty());
+            if !valid {
+                bail!("CALLSIGN_CORS_ORIGINS: '{origin}' must be scheme://host[:port]");
+            }
+            axum::http::HeaderValue::from_str(origin)
+                .with_context(|| format!("CALLSIGN_CORS_ORIGINS: '{origin}' is not a valid origin"))
+        })
+        .collect()
 }
 
 /// Periodic upkeep off the request path: the guests' per-address rate limiter forgets quiet

@@ -1,5 +1,6 @@
-//! Deployment concerns: secrets read from files as container platforms mount them, and
-//! generated keys printed only to a terminal (or when asked), never into collected logs.
+//! Deployment concerns: secrets read from files as container platforms mount them, generated
+//! keys printed only to a terminal (or when asked), never into collected logs, CORS for browser
+//! clients, and client addresses behind trusted proxies.
 
 use callsign::config::Cli;
 use callsign::keys::KeySlot;
@@ -9,7 +10,11 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::helpers::*;
 
-backend_tests!(secrets_can_come_from_files);
+backend_tests!(
+    secrets_can_come_from_files,
+    browsers_from_configured_origins_pass_cors,
+    forwarded_for_counts_only_behind_a_trusted_proxy,
+);
 
 async fn secrets_can_come_from_files(app: TestApp) {
     let dir = tempfile::tempdir().unwrap();
@@ -100,4 +105,59 @@ async fn generated_keys_are_not_printed_into_collected_logs() {
 
     let asked = first_start_output(&["--print-connection-string"]).await;
     assert!(asked.contains("accesskey="), "{asked}");
+}
+
+async fn browsers_from_configured_origins_pass_cors(app: TestApp) {
+    let preflight = |app: &TestApp, origin: &'static str| {
+        app.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/v1/sessions", app.base),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let closed = preflight(&app, "https://app.example").await.unwrap();
+    assert!(!closed.headers().contains_key("access-control-allow-origin"));
+
+    let app = app
+        .restart_with(&[
+            "--cors-origins",
+            "https://app.example,https://other.example",
+        ])
+        .await;
+    let allowed = preflight(&app, "https://app.example").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let stranger = preflight(&app, "https://evil.example").await.unwrap();
+    assert!(
+        !stranger
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+}
+
+async fn forwarded_for_counts_only_behind_a_trusted_proxy(app: TestApp) {
+    let guest = |app: &TestApp, client: &'static str| {
+        app.client
+            .post(format!("{}/v1/guests", app.base))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    let limited = ["--guests", "on", "--guests-per-minute", "1"];
+    // Not behind a trusted proxy: the header is ignored, every request is the socket's peer.
+    let app = app.restart_with(&limited).await;
+    assert_eq!(guest(&app, "203.0.113.1").await.unwrap().status(), 201);
+    assert_eq!(guest(&app, "203.0.113.2").await.unwrap().status(), 429);
+
+    let mut behind_proxy = limited.to_vec();
+    behind_proxy.extend(["--trusted-proxies", "127.0.0.0/8"]);
+    let app = app.restart_with(&behind_proxy).await;
+    assert_eq!(guest(&app, "203.0.113.1").await.unwrap().status(), 201);
+    assert_eq!(guest(&app, "203.0.113.2").await.unwrap().status(), 201);
+    assert_eq!(guest(&app, "203.0.113.1").await.unwrap().status(), 429);
 }
