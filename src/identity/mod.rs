@@ -4,6 +4,8 @@
 mod external_id;
 mod issue_log;
 mod service;
+#[cfg(test)]
+mod tests;
 
 pub use external_id::{ExternalId, ExternalIdError};
 pub use issue_log::IssueLog;

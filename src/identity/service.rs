@@ -57,12 +57,12 @@ pub struct CreatedIdentity {
 pub const COMMIT_WAIT: Duration = Duration::from_millis(20);
 /// How long an identity known to exist is trusted without asking the store. Far shorter than
 /// deletion tombstones are kept, so a deletion is always seen before this expires.
-const KNOWN_FOR: time::Duration = time::Duration::hours(1);
+pub(super) const KNOWN_FOR: time::Duration = time::Duration::hours(1);
 const KNOWN_CAPACITY: u64 = 1_000_000;
 
 /// How long `revoke` still waits after its write committed at `now` for the cut-off to pass on
 /// every clock within the skew bound (one millisecond past it, as cut-offs are inclusive).
-fn commit_wait_remaining(cut_off: OffsetDateTime, now: OffsetDateTime) -> Duration {
+pub(super) fn commit_wait_remaining(cut_off: OffsetDateTime, now: OffsetDateTime) -> Duration {
     let remaining = cut_off - now + time::Duration::milliseconds(1);
     if remaining.is_positive() {
         remaining.unsigned_abs()
@@ -270,169 +270,5 @@ impl Identities {
             external_id: record.external_id,
             last_token_issued_at: last_ms.and_then(from_millis),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::Clock;
-    use crate::keys::KeySlot;
-    use crate::testing::{Fixture, START, chat_request};
-
-    fn ms(n: i64) -> time::Duration {
-        time::Duration::milliseconds(n)
-    }
-
-    #[test]
-    fn commit_wait_ends_one_millisecond_past_the_cut_off() {
-        let cut_off = START + ms(20);
-        assert_eq!(
-            commit_wait_remaining(cut_off, START),
-            Duration::from_millis(21)
-        );
-        assert_eq!(
-            commit_wait_remaining(cut_off, cut_off),
-            Duration::from_millis(1)
-        );
-        assert_eq!(
-            commit_wait_remaining(cut_off, cut_off + ms(1)),
-            Duration::ZERO
-        );
-        assert_eq!(
-            commit_wait_remaining(cut_off, cut_off + ms(500)),
-            Duration::ZERO
-        );
-    }
-
-    #[tokio::test]
-    async fn tokens_issued_before_a_revoke_die_and_later_ones_live() {
-        let f = Fixture::new().await;
-        let ring = f.keys.ring().load();
-        let signer = ring.signer(KeySlot::Primary);
-        let created = f.identities.create(None, None, signer).await.unwrap();
-        let id = created.identity.id;
-        let before = f
-            .identities
-            .issue(id, &chat_request(), signer)
-            .await
-            .unwrap();
-
-        f.identities.revoke(id).await.unwrap();
-        assert!(!f.is_active(&before.token));
-        // Within the commit-wait window a token would still fall under the cut-off.
-        f.clock.advance(ms(COMMIT_WAIT.as_millis() as i64));
-        let at_cut_off = f
-            .identities
-            .issue(id, &chat_request(), signer)
-            .await
-            .unwrap();
-        assert!(!f.is_active(&at_cut_off.token));
-        f.clock.advance(ms(1));
-        let after = f
-            .identities
-            .issue(id, &chat_request(), signer)
-            .await
-            .unwrap();
-        assert!(f.is_active(&after.token));
-    }
-
-    #[tokio::test]
-    async fn a_known_identity_is_trusted_from_memory_for_an_hour_only() {
-        let f = Fixture::new().await;
-        let ring = f.keys.ring().load();
-        let signer = ring.signer(KeySlot::Primary);
-        let id = f
-            .identities
-            .create(None, None, signer)
-            .await
-            .unwrap()
-            .identity
-            .id;
-        // Gone from the store without this instance hearing of it.
-        assert!(
-            f.store
-                .delete_identity(id.uuid(), f.clock.now_ms())
-                .await
-                .unwrap()
-        );
-
-        f.clock.advance(KNOWN_FOR - ms(1));
-        assert!(
-            f.identities
-                .issue(id, &chat_request(), signer)
-                .await
-                .is_ok()
-        );
-        f.clock.advance(ms(1));
-        assert!(matches!(
-            f.identities.issue(id, &chat_request(), signer).await,
-            Err(IdentityError::NotFound)
-        ));
-    }
-
-    #[tokio::test]
-    async fn a_deleted_identity_gets_no_token_and_its_tokens_die() {
-        let f = Fixture::new().await;
-        let ring = f.keys.ring().load();
-        let signer = ring.signer(KeySlot::Secondary);
-        let id = f
-            .identities
-            .create(None, None, signer)
-            .await
-            .unwrap()
-            .identity
-            .id;
-        let token = f
-            .identities
-            .issue(id, &chat_request(), signer)
-            .await
-            .unwrap();
-        assert!(f.is_active(&token.token));
-
-        f.identities.delete(id).await.unwrap();
-        assert!(!f.is_active(&token.token));
-        assert!(matches!(
-            f.identities.issue(id, &chat_request(), signer).await,
-            Err(IdentityError::NotFound)
-        ));
-        assert!(matches!(
-            f.identities.delete(id).await,
-            Err(IdentityError::NotFound)
-        ));
-    }
-
-    #[tokio::test]
-    async fn last_token_issued_at_is_visible_before_and_after_the_flush() {
-        let f = Fixture::new().await;
-        let ring = f.keys.ring().load();
-        let signer = ring.signer(KeySlot::Primary);
-        let id = f
-            .identities
-            .create(None, None, signer)
-            .await
-            .unwrap()
-            .identity
-            .id;
-        assert_eq!(
-            f.identities.get(id).await.unwrap().last_token_issued_at,
-            None
-        );
-
-        f.clock.advance(ms(1234));
-        f.identities
-            .issue(id, &chat_request(), signer)
-            .await
-            .unwrap();
-        let issued_at = Some(START + ms(1234));
-        assert_eq!(
-            f.identities.get(id).await.unwrap().last_token_issued_at,
-            issued_at
-        );
-        assert_eq!(f.issue_log.flush(f.store.as_ref()).await.unwrap(), 1);
-        assert_eq!(
-            f.identities.get(id).await.unwrap().last_token_issued_at,
-            issued_at
-        );
     }
 }

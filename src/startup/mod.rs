@@ -3,9 +3,11 @@
 //! settings into their domain policy and identity-provider verifier.
 
 mod app_users;
+mod keys;
 
 pub use app_users::app_policy;
 use app_users::identity_providers;
+pub use keys::{key_service, master_key};
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -22,10 +24,10 @@ use crate::config::{Config, TlsMode, normalize_endpoint};
 use crate::http::{self, AppState, connection_string};
 use crate::identity::{Identities, IdentityStores, IssueLog};
 use crate::ids::{IdentityId, ResourceId};
-use crate::keys::{Bootstrap, KeyService, KeySlot, MasterKey, SeedKeys, decode_access_key};
+use crate::keys::{Bootstrap, KeySlot};
 use crate::propagation::Propagation;
 use crate::revocation::RevocationCache;
-use crate::store::{self, Backend, PoolOptions, Store, StoreError};
+use crate::store::{self, PoolOptions, Store, StoreError};
 use crate::tls::{self, TlsSource};
 use crate::token::{Lifetime, ScopeSet, TokenAuthority, TokenRequest};
 use crate::users::{Accounts, AppUserStores, AppUsers, Guests, Passwords, Sessions};
@@ -61,70 +63,6 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             Err(error) => return Err(error).context("cannot migrate the database"),
         }
     }
-}
-
-/// The master key: configured, or (SQLite only) generated into the data directory once.
-pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
-    if let Some(encoded) = config.master_key_secret()? {
-        return MasterKey::from_base64(&encoded).context("CALLSIGN_MASTER_KEY is invalid");
-    }
-    if backend == Backend::Postgres {
-        bail!(
-            "CALLSIGN_MASTER_KEY is required with PostgreSQL (every instance must share it): \
-             generate one with `openssl rand -base64 32`"
-        );
-    }
-    let path = config.data_dir.join("master.key");
-    if path.exists() {
-        let encoded = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        return MasterKey::from_base64(&encoded)
-            .with_context(|| format!("{} is not a valid master key", path.display()));
-    }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    let key = MasterKey::generate();
-    tls::write_private(&path, key.to_base64().as_bytes())?;
-    tracing::warn!(
-        path = %path.display(),
-        "generated a master key for the stored keys; back it up (without it they cannot be read)"
-    );
-    Ok(key)
-}
-
-fn seed_keys(config: &Config) -> anyhow::Result<Option<SeedKeys>> {
-    match config.seed_key_secrets()? {
-        (None, None) => Ok(None),
-        (Some(primary), Some(secondary)) => Ok(Some(SeedKeys {
-            primary: decode_access_key(&primary)
-                .map_err(anyhow::Error::msg)
-                .context("CALLSIGN_PRIMARY_KEY is refused")?,
-            secondary: decode_access_key(&secondary)
-                .map_err(anyhow::Error::msg)
-                .context("CALLSIGN_SECONDARY_KEY is refused")?,
-        })),
-        _ => bail!("set both CALLSIGN_PRIMARY_KEY and CALLSIGN_SECONDARY_KEY, or neither"),
-    }
-}
-
-/// The key service over an open store (also used by the `keys` CLI).
-pub async fn key_service(
-    config: &Config,
-    store: Arc<dyn Store>,
-    clock: SharedClock,
-) -> anyhow::Result<(KeyService, Bootstrap)> {
-    let seed = seed_keys(config)?;
-    let master = master_key(config, store.backend())?;
-    let seeded = seed.is_some();
-    let (keys, bootstrap) = KeyService::bootstrap(store, master, seed, clock)
-        .await
-        .context("cannot load the key ring")?;
-    if bootstrap == Bootstrap::Loaded && seeded {
-        tracing::warn!(
-            "CALLSIGN_PRIMARY_KEY/SECONDARY_KEY ignored: the stored key ring is authoritative"
-        );
-    }
-    Ok((keys, bootstrap))
 }
 
 async fn resource_id(config: &Config, store: &dyn Store) -> anyhow::Result<ResourceId> {

@@ -1,0 +1,76 @@
+//! The key ring at start-up: the master key (configured, or generated once for SQLite), the
+//! access keys that seed an empty ring, and the key service over the store.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::keys::{Bootstrap, KeyService, MasterKey, SeedKeys, decode_access_key};
+use crate::store::{Backend, Store};
+use crate::tls;
+
+/// The master key: configured, or (SQLite only) generated into the data directory once.
+pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
+    if let Some(encoded) = config.master_key_secret()? {
+        return MasterKey::from_base64(&encoded).context("CALLSIGN_MASTER_KEY is invalid");
+    }
+    if backend == Backend::Postgres {
+        bail!(
+            "CALLSIGN_MASTER_KEY is required with PostgreSQL (every instance must share it): \
+             generate one with `openssl rand -base64 32`"
+        );
+    }
+    let path = config.data_dir.join("master.key");
+    if path.exists() {
+        let encoded = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return MasterKey::from_base64(&encoded)
+            .with_context(|| format!("{} is not a valid master key", path.display()));
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let key = MasterKey::generate();
+    tls::write_private(&path, key.to_base64().as_bytes())?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a master key for the stored keys; back it up (without it they cannot be read)"
+    );
+    Ok(key)
+}
+
+fn seed_keys(config: &Config) -> anyhow::Result<Option<SeedKeys>> {
+    match config.seed_key_secrets()? {
+        (None, None) => Ok(None),
+        (Some(primary), Some(secondary)) => Ok(Some(SeedKeys {
+            primary: decode_access_key(&primary)
+                .map_err(anyhow::Error::msg)
+                .context("CALLSIGN_PRIMARY_KEY is refused")?,
+            secondary: decode_access_key(&secondary)
+                .map_err(anyhow::Error::msg)
+                .context("CALLSIGN_SECONDARY_KEY is refused")?,
+        })),
+        _ => bail!("set both CALLSIGN_PRIMARY_KEY and CALLSIGN_SECONDARY_KEY, or neither"),
+    }
+}
+
+/// The key service over an open store (also used by the `keys` CLI).
+pub async fn key_service(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+) -> anyhow::Result<(KeyService, Bootstrap)> {
+    let seed = seed_keys(config)?;
+    let master = master_key(config, store.backend())?;
+    let seeded = seed.is_some();
+    let (keys, bootstrap) = KeyService::bootstrap(store, master, seed, clock)
+        .await
+        .context("cannot load the key ring")?;
+    if bootstrap == Bootstrap::Loaded && seeded {
+        tracing::warn!(
+            "CALLSIGN_PRIMARY_KEY/SECONDARY_KEY ignored: the stored key ring is authoritative"
+        );
+    }
+    Ok((keys, bootstrap))
+}
