@@ -1,14 +1,15 @@
 //! The key ring as stored: access keys (one active per slot) and signing keys with states, all
 //! sealed with the master key. A signing key is *valid* (one per slot: it signs), *retained*
 //! (rotated out: still verifies until `retained_until_ms`) or *revoked* (its tokens are dead).
-//! Both backends run the same SQL; PostgreSQL serialises key changes with an advisory lock and
-//! announces them, SQLite's write lock serialises them already.
+//! Both backends run the same SQL and code, stamped out by `impl_key_store!`; PostgreSQL
+//! serialises key changes with an advisory lock and announces them, SQLite's write lock
+//! serialises them already.
 
 use async_trait::async_trait;
 use sqlx::Row;
 
 use super::StoreError;
-use super::postgres::{self, PgStore};
+use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use crate::changes::Change;
 
@@ -92,203 +93,111 @@ macro_rules! bind_key {
     };
 }
 
-/// Reads rows of [`SELECT_ACCESS`] (the same on both backends).
-macro_rules! access_from_rows {
-    ($rows:expr) => {
-        $rows
-            .iter()
-            .map(|row| {
-                Ok(AccessKeyRecord {
-                    kid: row.try_get("kid")?,
-                    slot: row.try_get("slot")?,
-                    sealed: row.try_get("sealed")?,
-                    created_at_ms: row.try_get("created_at_ms")?,
-                })
-            })
-            .collect()
-    };
-}
+macro_rules! impl_key_store {
+    ($store:ident) => {
+        #[async_trait]
+        impl KeyStore for $store {
+            async fn active_access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError> {
+                let rows = sqlx::query(SELECT_ACCESS).fetch_all(self.pool()).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(AccessKeyRecord {
+                            kid: row.try_get("kid")?,
+                            slot: row.try_get("slot")?,
+                            sealed: row.try_get("sealed")?,
+                            created_at_ms: row.try_get("created_at_ms")?,
+                        })
+                    })
+                    .collect()
+            }
 
-/// Reads rows of [`SELECT_SIGNING`] (the same on both backends).
-macro_rules! signing_from_rows {
-    ($rows:expr) => {
-        $rows
-            .iter()
-            .map(|row| {
-                Ok(SigningKeyRecord {
-                    kid: row.try_get("kid")?,
-                    slot: row.try_get("slot")?,
-                    sealed: row.try_get("sealed")?,
-                    created_at_ms: row.try_get("created_at_ms")?,
-                    retained_until_ms: row.try_get("retained_until_ms")?,
-                })
-            })
-            .collect()
-    };
-}
+            async fn live_signing_keys(
+                &self,
+                now_ms: i64,
+            ) -> Result<Vec<SigningKeyRecord>, StoreError> {
+                let rows = sqlx::query(SELECT_SIGNING)
+                    .bind(now_ms)
+                    .fetch_all(self.pool())
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(SigningKeyRecord {
+                            kid: row.try_get("kid")?,
+                            slot: row.try_get("slot")?,
+                            sealed: row.try_get("sealed")?,
+                            created_at_ms: row.try_get("created_at_ms")?,
+                            retained_until_ms: row.try_get("retained_until_ms")?,
+                        })
+                    })
+                    .collect()
+            }
 
-/// The statements of [`KeyStore::insert_initial_keys`], in an open transaction `$tx`.
-macro_rules! insert_initial {
-    ($tx:expr, $access:expr, $signing:expr) => {{
-        let mut all_free = true;
-        for key in $access {
-            let inserted = bind_key!(INSERT_ACCESS_IF_FREE, key)
-                .execute(&mut *$tx)
-                .await?
-                .rows_affected();
-            all_free &= inserted == 1;
-        }
-        if all_free {
-            for key in $signing {
-                bind_key!(INSERT_SIGNING, key).execute(&mut *$tx).await?;
+            async fn insert_initial_keys(
+                &self,
+                access: &[AccessKeyRecord],
+                signing: &[SigningKeyRecord],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                for key in access {
+                    let inserted = bind_key!(INSERT_ACCESS_IF_FREE, key)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if inserted == 0 {
+                        // Another instance stored its keys first.
+                        tx.rollback().await?;
+                        return Ok(false);
+                    }
+                }
+                for key in signing {
+                    bind_key!(INSERT_SIGNING, key).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn replace_access_key(
+                &self,
+                access: &AccessKeyRecord,
+                signing: &SigningKeyRecord,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                $store::lock_keys(&mut tx).await?;
+                for sql in [RETIRE_ACCESS, REVOKE_SIGNING] {
+                    sqlx::query(sql)
+                        .bind(&access.slot)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                bind_key!(INSERT_ACCESS, access).execute(&mut *tx).await?;
+                bind_key!(INSERT_SIGNING, signing).execute(&mut *tx).await?;
+                $store::announce(&mut tx, Change::KeysChanged).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rotate_signing_key(
+                &self,
+                signing: &SigningKeyRecord,
+                retain_until_ms: i64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                $store::lock_keys(&mut tx).await?;
+                sqlx::query(RETAIN_VALID_SIGNING)
+                    .bind(&signing.slot)
+                    .bind(retain_until_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                bind_key!(INSERT_SIGNING, signing).execute(&mut *tx).await?;
+                $store::announce(&mut tx, Change::KeysChanged).await?;
+                tx.commit().await?;
+                Ok(())
             }
         }
-        all_free
-    }};
+    };
 }
 
-/// The statements of [`KeyStore::replace_access_key`], in an open transaction `$tx`.
-macro_rules! replace_access {
-    ($tx:expr, $access:expr, $signing:expr, $now_ms:expr) => {{
-        sqlx::query(RETIRE_ACCESS)
-            .bind(&$access.slot)
-            .bind($now_ms)
-            .execute(&mut *$tx)
-            .await?;
-        sqlx::query(REVOKE_SIGNING)
-            .bind(&$access.slot)
-            .bind($now_ms)
-            .execute(&mut *$tx)
-            .await?;
-        bind_key!(INSERT_ACCESS, $access).execute(&mut *$tx).await?;
-        bind_key!(INSERT_SIGNING, $signing)
-            .execute(&mut *$tx)
-            .await?;
-    }};
-}
-
-/// The statements of [`KeyStore::rotate_signing_key`], in an open transaction `$tx`.
-macro_rules! rotate_signing {
-    ($tx:expr, $signing:expr, $retain_until_ms:expr) => {{
-        sqlx::query(RETAIN_VALID_SIGNING)
-            .bind(&$signing.slot)
-            .bind($retain_until_ms)
-            .execute(&mut *$tx)
-            .await?;
-        bind_key!(INSERT_SIGNING, $signing)
-            .execute(&mut *$tx)
-            .await?;
-    }};
-}
-
-#[async_trait]
-impl KeyStore for PgStore {
-    async fn active_access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError> {
-        let rows = sqlx::query(SELECT_ACCESS).fetch_all(self.pool()).await?;
-        access_from_rows!(rows)
-    }
-
-    async fn live_signing_keys(&self, now_ms: i64) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        let rows = sqlx::query(SELECT_SIGNING)
-            .bind(now_ms)
-            .fetch_all(self.pool())
-            .await?;
-        signing_from_rows!(rows)
-    }
-
-    async fn insert_initial_keys(
-        &self,
-        access: &[AccessKeyRecord],
-        signing: &[SigningKeyRecord],
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let inserted = insert_initial!(tx, access, signing);
-        if inserted {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
-        }
-        Ok(inserted)
-    }
-
-    async fn replace_access_key(
-        &self,
-        access: &AccessKeyRecord,
-        signing: &SigningKeyRecord,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        postgres::lock_keys(&mut tx).await?;
-        replace_access!(tx, access, signing, now_ms);
-        postgres::notify(&mut tx, Change::KeysChanged).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn rotate_signing_key(
-        &self,
-        signing: &SigningKeyRecord,
-        retain_until_ms: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
-        postgres::lock_keys(&mut tx).await?;
-        rotate_signing!(tx, signing, retain_until_ms);
-        postgres::notify(&mut tx, Change::KeysChanged).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl KeyStore for SqliteStore {
-    async fn active_access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError> {
-        let rows = sqlx::query(SELECT_ACCESS).fetch_all(self.pool()).await?;
-        access_from_rows!(rows)
-    }
-
-    async fn live_signing_keys(&self, now_ms: i64) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        let rows = sqlx::query(SELECT_SIGNING)
-            .bind(now_ms)
-            .fetch_all(self.pool())
-            .await?;
-        signing_from_rows!(rows)
-    }
-
-    async fn insert_initial_keys(
-        &self,
-        access: &[AccessKeyRecord],
-        signing: &[SigningKeyRecord],
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let inserted = insert_initial!(tx, access, signing);
-        if inserted {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
-        }
-        Ok(inserted)
-    }
-
-    async fn replace_access_key(
-        &self,
-        access: &AccessKeyRecord,
-        signing: &SigningKeyRecord,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        replace_access!(tx, access, signing, now_ms);
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn rotate_signing_key(
-        &self,
-        signing: &SigningKeyRecord,
-        retain_until_ms: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        rotate_signing!(tx, signing, retain_until_ms);
-        tx.commit().await?;
-        Ok(())
-    }
-}
+impl_key_store!(PgStore);
+impl_key_store!(SqliteStore);

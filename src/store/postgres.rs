@@ -61,6 +61,15 @@ impl PgStore {
         notify(tx, change).await
     }
 
+    /// Serialises key-ring changes across instances for the rest of the transaction, so
+    /// concurrent regenerations queue instead of colliding on the one-key-per-slot indexes.
+    pub(super) async fn lock_keys(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('callsign.keys'))")
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// Locks an app user's row until `tx` ends, so its first identity is created once.
     pub(super) async fn lock_app_user(
         tx: &mut Transaction<'_, Postgres>,
@@ -117,22 +126,10 @@ impl PgStore {
 }
 
 /// Announces `change` to every instance when the transaction commits.
-pub(super) async fn notify(
-    tx: &mut Transaction<'_, Postgres>,
-    change: Change,
-) -> Result<(), StoreError> {
+async fn notify(tx: &mut Transaction<'_, Postgres>, change: Change) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CHANNEL)
         .bind(change.encode())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Serialises key-ring changes across instances for the rest of the transaction, so concurrent
-/// regenerations queue instead of colliding on the one-key-per-slot indexes.
-pub(super) async fn lock_keys(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('callsign.keys'))")
         .execute(&mut **tx)
         .await?;
     Ok(())

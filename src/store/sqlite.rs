@@ -72,6 +72,11 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// The write transaction already serialises key changes.
+    pub(super) async fn lock_keys(_tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// SQLite serves one instance: there is nobody to tell.
     pub(super) async fn announce(
         _tx: &mut Transaction<'_, Sqlite>,
