@@ -65,7 +65,6 @@ const SELECT_APP_USER: &str = "SELECT id, username, oidc_issuer, oidc_subject, c
 const SELECT_SOLE_IDENTITIES: &str = "SELECT m.identity_id FROM app_user_identities m \
      WHERE m.user_id = $1 AND NOT EXISTS ( \
        SELECT 1 FROM app_user_identities o WHERE o.identity_id = m.identity_id AND o.user_id <> $1)";
-const DELETE_IDENTITY: &str = "DELETE FROM identities WHERE id = $1";
 /// Mapping rows, refresh families and tokens go with it (`ON DELETE CASCADE`).
 const DELETE_APP_USER: &str = "DELETE FROM app_users WHERE id = $1";
 
@@ -172,11 +171,7 @@ macro_rules! impl_app_user_store {
                     .map(|row| $store::uuid_col(row, "identity_id"))
                     .collect::<Result<Vec<_>, _>>()?;
                 for identity in &sole {
-                    sqlx::query(DELETE_IDENTITY)
-                        .bind($store::uuid_param(*identity))
-                        .execute(&mut *tx)
-                        .await?;
-                    $store::tombstone(&mut tx, *identity, now_ms).await?;
+                    $store::delete_identity_in(&mut tx, *identity, now_ms).await?;
                 }
                 sqlx::query(DELETE_APP_USER)
                     .bind($store::uuid_param(id))

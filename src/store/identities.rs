@@ -1,13 +1,14 @@
-//! Communication identities as stored. PostgreSQL resolves an external-id conflict with
-//! `ON CONFLICT`; SQLite, single-writer, looks first inside its write transaction.
+//! Communication identities as stored. Creation differs by backend, in one place each:
+//! PostgreSQL resolves an external-id conflict with `ON CONFLICT`; SQLite, single-writer, looks
+//! first inside its write transaction. The rest is stamped out once by `impl_identity_store!`.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{Postgres, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::StoreError;
 use super::postgres::PgStore;
-use super::sqlite::{self, SqliteStore};
+use super::sqlite::SqliteStore;
 
 /// A communication identity as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,27 +60,21 @@ const INSERT_SQLITE: &str = "INSERT INTO identities (id, external_id, created_at
      RETURNING id, external_id, created_at_ms, last_token_issued_at_ms";
 const DELETE: &str = "DELETE FROM identities WHERE id = $1";
 
-fn pg_identity(row: &sqlx::postgres::PgRow) -> Result<IdentityRecord, StoreError> {
-    Ok(IdentityRecord {
-        id: row.try_get("id")?,
-        external_id: row.try_get("external_id")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        last_token_issued_at_ms: row.try_get("last_token_issued_at_ms")?,
-    })
+/// An [`IdentityRecord`] from a row of `select_identity_where!` or `RETURNING` (the same
+/// columns), with the backend's UUID column reader.
+macro_rules! identity_from_row {
+    ($store:ident, $row:expr) => {
+        IdentityRecord {
+            id: $store::uuid_col($row, "id")?,
+            external_id: $row.try_get("external_id")?,
+            created_at_ms: $row.try_get("created_at_ms")?,
+            last_token_issued_at_ms: $row.try_get("last_token_issued_at_ms")?,
+        }
+    };
 }
 
-fn sqlite_identity(row: &sqlx::sqlite::SqliteRow) -> Result<IdentityRecord, StoreError> {
-    Ok(IdentityRecord {
-        id: sqlite::uuid_from(row, "id")?,
-        external_id: row.try_get("external_id")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        last_token_issued_at_ms: row.try_get("last_token_issued_at_ms")?,
-    })
-}
-
-#[async_trait]
-impl IdentityStore for PgStore {
-    async fn create_identity(
+impl PgStore {
+    async fn insert_identity(
         &self,
         id: Uuid,
         external_id: Option<&str>,
@@ -93,7 +88,7 @@ impl IdentityStore for PgStore {
                 .fetch_optional(self.pool())
                 .await?;
             if let Some(row) = inserted {
-                return Ok(Created::New(pg_identity(&row)?));
+                return Ok(Created::New(identity_from_row!(PgStore, &row)));
             }
             // Only an external id can conflict: the identity already exists, return it.
             let existing = sqlx::query(select_identity_where!("external_id = $1"))
@@ -101,40 +96,15 @@ impl IdentityStore for PgStore {
                 .fetch_optional(self.pool())
                 .await?;
             if let Some(row) = existing {
-                return Ok(Created::Existing(pg_identity(&row)?));
+                return Ok(Created::Existing(identity_from_row!(PgStore, &row)));
             }
             // Deleted between the two statements: the external id is free again; try again.
         }
     }
-
-    async fn find_identity(&self, id: Uuid) -> Result<Option<IdentityRecord>, StoreError> {
-        sqlx::query(select_identity_where!("id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .map(|row| pg_identity(&row))
-            .transpose()
-    }
-
-    async fn delete_identity(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        let deleted = sqlx::query(DELETE)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if deleted {
-            PgStore::tombstone(&mut tx, id, now_ms).await?;
-        }
-        tx.commit().await?;
-        Ok(deleted)
-    }
 }
 
-#[async_trait]
-impl IdentityStore for SqliteStore {
-    async fn create_identity(
+impl SqliteStore {
+    async fn insert_identity(
         &self,
         id: Uuid,
         external_id: Option<&str>,
@@ -147,7 +117,7 @@ impl IdentityStore for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = existing {
-                return Ok(Created::Existing(sqlite_identity(&row)?));
+                return Ok(Created::Existing(identity_from_row!(SqliteStore, &row)));
             }
         }
         let row = sqlx::query(INSERT_SQLITE)
@@ -156,32 +126,66 @@ impl IdentityStore for SqliteStore {
             .bind(now_ms)
             .fetch_one(&mut *tx)
             .await?;
-        let record = sqlite_identity(&row)?;
+        let record = identity_from_row!(SqliteStore, &row);
         tx.commit().await?;
         Ok(Created::New(record))
     }
-
-    async fn find_identity(&self, id: Uuid) -> Result<Option<IdentityRecord>, StoreError> {
-        sqlx::query(select_identity_where!("id = $1"))
-            .bind(id.hyphenated())
-            .fetch_optional(self.pool())
-            .await?
-            .map(|row| sqlite_identity(&row))
-            .transpose()
-    }
-
-    async fn delete_identity(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query(DELETE)
-            .bind(id.hyphenated())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if deleted {
-            SqliteStore::tombstone(&mut tx, id, now_ms).await?;
-        }
-        tx.commit().await?;
-        Ok(deleted)
-    }
 }
+
+macro_rules! impl_identity_store {
+    ($store:ident, $db:ty) => {
+        impl $store {
+            /// Deletes an identity inside `tx`, leaving its tombstone; `false` if it did not
+            /// exist.
+            pub(super) async fn delete_identity_in(
+                tx: &mut Transaction<'_, $db>,
+                id: Uuid,
+                now_ms: i64,
+            ) -> Result<bool, StoreError> {
+                let deleted = sqlx::query(DELETE)
+                    .bind($store::uuid_param(id))
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if deleted {
+                    $store::tombstone(tx, id, now_ms).await?;
+                }
+                Ok(deleted)
+            }
+        }
+
+        #[async_trait]
+        impl IdentityStore for $store {
+            async fn create_identity(
+                &self,
+                id: Uuid,
+                external_id: Option<&str>,
+                now_ms: i64,
+            ) -> Result<Created, StoreError> {
+                self.insert_identity(id, external_id, now_ms).await
+            }
+
+            async fn find_identity(&self, id: Uuid) -> Result<Option<IdentityRecord>, StoreError> {
+                let row = sqlx::query(select_identity_where!("id = $1"))
+                    .bind($store::uuid_param(id))
+                    .fetch_optional(self.pool())
+                    .await?;
+                Ok(match row {
+                    Some(row) => Some(identity_from_row!($store, &row)),
+                    None => None,
+                })
+            }
+
+            async fn delete_identity(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let deleted = $store::delete_identity_in(&mut tx, id, now_ms).await?;
+                tx.commit().await?;
+                Ok(deleted)
+            }
+        }
+    };
+}
+
+impl_identity_store!(PgStore, Postgres);
+impl_identity_store!(SqliteStore, Sqlite);

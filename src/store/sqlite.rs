@@ -136,7 +136,7 @@ async fn create_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// SQLite keeps UUIDs as their hyphenated text.
-pub(super) fn uuid_from(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
+fn uuid_from(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
     let text: String = row.try_get(column)?;
     Uuid::try_parse(&text).map_err(|_| StoreError::Corrupt(format!("bad uuid in {column}")))
 }

@@ -37,18 +37,6 @@ pub async fn with_backend_idp(app: TestApp) -> (TestApp, LocalIdp) {
     (app, idp)
 }
 
-fn kid(token: &str) -> String {
-    use base64::Engine;
-    let header = token.split('.').next().unwrap();
-    let header: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap(),
-    )
-    .unwrap();
-    header["kid"].as_str().unwrap().to_owned()
-}
-
 async fn allowed_clients_and_roles_use_the_acs_api_with_a_bearer(app: TestApp) {
     let (app, idp) = with_backend_idp(app).await;
     for (client, roles) in [
@@ -67,7 +55,7 @@ async fn allowed_clients_and_roles_use_the_acs_api_with_a_bearer(app: TestApp) {
         let id = created["identity"]["id"].as_str().unwrap().to_owned();
         let first = created["accessToken"]["token"].as_str().unwrap().to_owned();
         // Signed by the primary slot's key, as tokens for the primary access key are.
-        assert_eq!(kid(&first), kid(&app.token_for(&id).await));
+        assert_eq!(header_kid(&first), header_kid(&app.token_for(&id).await));
 
         let issued = app
             .bearer(

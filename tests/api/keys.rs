@@ -135,15 +135,3 @@ async fn rotating_signing_keys_keeps_every_token_alive(app: TestApp) {
     );
     assert!(app.is_active(&after).await);
 }
-
-fn header_kid(token: &str) -> String {
-    use base64::Engine;
-    let header = token.split('.').next().unwrap();
-    let header: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap(),
-    )
-    .unwrap();
-    header["kid"].as_str().unwrap().to_owned()
-}
