@@ -20,6 +20,7 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod keys;
+mod private_files;
 mod propagation;
 pub mod revocation;
 pub mod startup;

@@ -11,10 +11,12 @@ use crate::telemetry::LogFormat;
 mod app_users;
 mod backends;
 mod secrets;
+mod tls;
 
 pub use app_users::{AppUserConfig, Registration, Switch};
 pub use backends::BackendConfig;
 pub use secrets::SecretFiles;
+pub use tls::{TlsConfig, TlsMode};
 
 #[derive(Parser)]
 #[command(
@@ -66,14 +68,6 @@ pub enum SlotArg {
     Secondary,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TlsMode {
-    /// Serve HTTPS (a generated localhost certificate unless one is configured).
-    On,
-    /// Serve plain HTTP, e.g. behind a TLS-terminating proxy. The Azure SDKs need HTTPS.
-    Off,
-}
-
 #[derive(Args, Clone)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
@@ -84,6 +78,12 @@ pub struct Config {
         global = true
     )]
     pub listen: SocketAddr,
+
+    /// A separate plain-HTTP listener for `/metrics`, `/healthz`, `/readyz` and `/version`
+    /// (e.g. `0.0.0.0:9090`, reachable only inside the cluster). When set, `/metrics` is served
+    /// only there.
+    #[arg(long, env = "CALLSIGN_OPS_LISTEN", global = true)]
+    pub ops_listen: Option<SocketAddr>,
 
     /// `postgres://…` or `sqlite://…`; default: `sqlite://<data dir>/callsign.db`.
     #[arg(long, env = "DATABASE_URL", global = true)]
@@ -136,21 +136,8 @@ pub struct Config {
     )]
     pub master_key: Option<String>,
 
-    /// HTTPS (`on`, default) or plain HTTP (`off`).
-    #[arg(
-        long,
-        env = "CALLSIGN_TLS",
-        value_enum,
-        default_value = "on",
-        global = true
-    )]
-    pub tls: TlsMode,
-    /// PEM certificate chain; with `--tls-key`, replaces the generated certificate.
-    #[arg(long, env = "CALLSIGN_TLS_CERT", requires = "tls_key", global = true)]
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key of `--tls-cert`.
-    #[arg(long, env = "CALLSIGN_TLS_KEY", requires = "tls_cert", global = true)]
-    pub tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsConfig,
 
     /// Database connections per instance.
     #[arg(

@@ -114,8 +114,41 @@ fn cors(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-pub fn router(state: AppState) -> Router {
-    let state_cors = state.cors_origins.clone();
+/// What a listener serves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The API and every ops route.
+    Everything,
+    /// The API and the probes; `/metrics` is on a separate ops listener.
+    ApiAndProbes,
+}
+
+/// The main listener's routes.
+pub fn router(state: AppState, surface: Surface) -> Router {
+    let api = api(&state);
+    let ops = ops_routes(&state, surface == Surface::Everything);
+    with_layers(api.merge(ops), state)
+}
+
+/// The separate ops listener's routes: probes, version and metrics.
+pub fn ops_router(state: AppState) -> Router {
+    let ops = ops_routes(&state, true);
+    with_layers(ops, state)
+}
+
+fn ops_routes(state: &AppState, with_metrics: bool) -> Router<AppState> {
+    let ops = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/version", get(metrics::version));
+    if with_metrics && state.metrics.is_some() {
+        ops.route("/metrics", get(metrics::render))
+    } else {
+        ops
+    }
+}
+
+fn api(state: &AppState) -> Router<AppState> {
     let acs = Router::new()
         .route("/identities", post(identities::create))
         .route(
@@ -168,22 +201,19 @@ pub fn router(state: AppState) -> Router {
     let authenticated = acs
         .merge(own)
         .route_layer(from_fn_with_state(state.clone(), require_backend));
-    let api = authenticated
+    authenticated
         .merge(app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
         // Responses carry tokens and keys: no cache may keep them.
         .route_layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
-        ));
-    let mut ops = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/version", get(metrics::version));
-    if state.metrics.is_some() {
-        ops = ops.route("/metrics", get(metrics::render));
-    }
+        ))
+}
 
-    api.merge(ops)
+/// The middleware every listener has, outermost last.
+fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let state_cors = state.cors_origins.clone();
+    routes
         .route_layer(from_fn(metrics::note_route))
         .fallback(|| async { not_found_error() })
         .method_not_allowed_fallback(|| async {

@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::keys::{Bootstrap, KeyService, MasterKey, SeedKeys, decode_access_key};
+use crate::private_files;
 use crate::store::{Backend, Store};
-use crate::tls;
 
 /// The master key: configured, or (SQLite only) generated into the data directory once.
 pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
@@ -29,10 +29,11 @@ pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey
         return MasterKey::from_base64(&encoded)
             .with_context(|| format!("{} is not a valid master key", path.display()));
     }
-    std::fs::create_dir_all(&config.data_dir)
+    private_files::create_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let key = MasterKey::generate();
-    tls::write_private(&path, key.to_base64().as_bytes())?;
+    private_files::write_new(&path, key.to_base64().as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::warn!(
         path = %path.display(),
         "generated a master key for the stored keys; back it up (without it they cannot be read)"

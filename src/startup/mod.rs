@@ -38,6 +38,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// A built, bound, not yet serving application.
 pub struct Application {
     listener: TcpListener,
+    /// The separate listener for the ops routes, when configured.
+    ops_listener: Option<TcpListener>,
     state: AppState,
     tls: Option<tls::Tls>,
     propagation: Propagation,
@@ -121,11 +123,13 @@ impl Application {
         let (keys, bootstrap) = key_service(config, store.clone(), clock.clone()).await?;
         let keys = Arc::new(keys);
 
-        let listener = TcpListener::bind(config.listen)
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        listener.set_nonblocking(true)?;
+        let listener = bind(config.listen)?;
         let address = listener.local_addr()?;
-        let tls = match config.tls {
+        let ops_listener = match config.ops_listen {
+            Some(address) => Some(bind(address)?),
+            None => None,
+        };
+        let tls = match config.tls.mode {
             TlsMode::Off => {
                 tracing::warn!(
                     "serving plain HTTP (--tls off): only behind a TLS-terminating proxy; the Azure SDKs require HTTPS"
@@ -191,6 +195,7 @@ impl Application {
         .context("cannot load the revocation state")?;
         Ok(Application {
             listener,
+            ops_listener,
             tls,
             propagation,
             generated_keys: bootstrap == Bootstrap::Generated,
@@ -228,6 +233,11 @@ impl Application {
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
+    /// The ops listener's address, when there is one.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     pub fn endpoint(&self) -> &str {
         &self.state.endpoint
     }
@@ -251,14 +261,35 @@ impl Application {
         let cancel = CancellationToken::new();
         let background = tokio::spawn(self.propagation.run(cancel.clone()));
         tokio::spawn(housekeeping(self.state.clone(), cancel.clone()));
+        if let Some(tls) = &self.tls {
+            tls.watch(cancel.clone());
+        }
         let handle = axum_server::Handle::new();
-        let stopper = handle.clone();
+        let ops_handle = axum_server::Handle::new();
+        let stoppers = [handle.clone(), ops_handle.clone()];
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down");
-            stopper.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            for stopper in stoppers {
+                stopper.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            }
         });
-        let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let ops = match self.ops_listener {
+            Some(listener) => {
+                let app = http::ops_router(self.state.clone())
+                    .into_make_service_with_connect_info::<SocketAddr>();
+                let server = axum_server::from_tcp(listener)?.handle(ops_handle);
+                Some(tokio::spawn(async move { server.serve(app).await }))
+            }
+            None => None,
+        };
+        let surface = if ops.is_some() {
+            http::Surface::ApiAndProbes
+        } else {
+            http::Surface::Everything
+        };
+        let app =
+            http::router(self.state, surface).into_make_service_with_connect_info::<SocketAddr>();
         let served = match self.tls {
             Some(tls) => {
                 axum_server::from_tcp_rustls(self.listener, tls.config)?
@@ -275,8 +306,20 @@ impl Application {
         };
         cancel.cancel();
         let _ = background.await;
+        if let Some(ops) = ops {
+            ops.await
+                .context("the ops listener panicked")?
+                .context("the ops listener failed")?;
+        }
         served.context("server failed")
     }
+}
+
+fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener =
+        TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }
 
 /// The CORS origins, each a scheme://host[:port] with no path.
@@ -325,13 +368,20 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
 }
 
 fn tls_source(config: &Config) -> TlsSource {
-    match (&config.tls_cert, &config.tls_key) {
+    match (&config.tls.tls_cert, &config.tls.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files {
             cert: cert.clone(),
             key: key.clone(),
         },
         _ => TlsSource::SelfSigned {
             dir: config.data_dir.join("tls"),
+            names: config
+                .tls
+                .tls_names
+                .iter()
+                .map(|name| name.trim().to_owned())
+                .filter(|name| !name.is_empty())
+                .collect(),
         },
     }
 }
@@ -340,7 +390,7 @@ fn tls_source(config: &Config) -> TlsSource {
 pub fn public_endpoint(config: &Config, bound: SocketAddr) -> anyhow::Result<String> {
     match &config.endpoint {
         Some(raw) => normalize_endpoint(raw).map_err(anyhow::Error::msg),
-        None => Ok(default_endpoint(bound, config.tls == TlsMode::On)),
+        None => Ok(default_endpoint(bound, config.tls.mode == TlsMode::On)),
     }
 }
 

@@ -16,6 +16,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::{Backend, ChangeFeed, PoolOptions, Store, StoreError};
+use crate::private_files;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -40,7 +41,16 @@ impl SqliteStore {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
         {
-            create_dir(dir).await?;
+            create_dir(dir)?;
+        }
+        let file = connect.get_filename();
+        if !file.as_os_str().is_empty() && file != Path::new(":memory:") {
+            private_files::touch(file).map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot create database file {}: {e}",
+                    file.display()
+                ))
+            })?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
@@ -126,8 +136,8 @@ impl SqliteStore {
     }
 }
 
-async fn create_dir(dir: &Path) -> Result<(), StoreError> {
-    tokio::fs::create_dir_all(dir).await.map_err(|e| {
+fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    private_files::create_dir(dir).map_err(|e| {
         StoreError::Config(format!(
             "cannot create database directory {}: {e}",
             dir.display()

@@ -152,6 +152,11 @@ impl ServerSettings {
 
 /// An HTTPS client that trusts the server's generated certificate.
 pub fn client_trusting(cert: &Path) -> reqwest::Client {
+    client_builder_trusting(cert).build().unwrap()
+}
+
+/// A client builder that trusts the certificates in `cert`.
+pub fn client_builder_trusting(cert: &Path) -> reqwest::ClientBuilder {
     let mut roots = rustls::RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(cert)
         .expect("read cert.pem")
@@ -164,10 +169,7 @@ pub fn client_trusting(cert: &Path) -> reqwest::Client {
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .build()
-        .unwrap()
+    reqwest::Client::builder().tls_backend_preconfigured(config)
 }
 
 /// A client for plain-HTTP servers.
@@ -186,6 +188,8 @@ pub struct TestApp {
     pub settings: ServerSettings,
     pub connection_string: String,
     pub trust_file: std::path::PathBuf,
+    /// The separate ops listener's base URL, when there is one.
+    pub ops: Option<String>,
     pub(crate) stop: Option<oneshot::Sender<()>>,
     /// A server running as its own process (multi-instance tests); killed on drop.
     pub(crate) _child: Option<tokio::process::Child>,
@@ -224,6 +228,7 @@ pub async fn spawn_app_with(
     let address = app.local_addr();
     let connection_string = app.connection_string(callsign::keys::KeySlot::Primary);
     let trust_file = app.trust_file().expect("generated certificate").to_owned();
+    let ops = app.ops_addr().map(|ops| format!("http://{ops}"));
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -237,6 +242,7 @@ pub async fn spawn_app_with(
         settings,
         connection_string,
         trust_file,
+        ops,
         stop: Some(stop),
         _child: None,
         _dir: Some(dir.into()),

@@ -28,4 +28,5 @@ mod sdk_js;
 mod sdk_python;
 mod secrets;
 mod sessions;
+mod tls;
 mod tokens;

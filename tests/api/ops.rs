@@ -21,6 +21,7 @@ backend_tests!(
     random_paths_make_no_new_series,
     version_names_the_build,
     metrics_can_be_turned_off,
+    a_separate_ops_listener_takes_the_metrics,
 );
 
 async fn metrics_text(app: &TestApp) -> String {
@@ -109,4 +110,44 @@ async fn metrics_can_be_turned_off(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+}
+
+async fn a_separate_ops_listener_takes_the_metrics(app: TestApp) {
+    let app = app.restart_with(&["--ops-listen", "127.0.0.1:0"]).await;
+    let ops = app.ops.clone().expect("an ops listener");
+    let main_metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        main_metrics.status(),
+        404,
+        "metrics leave the main listener"
+    );
+
+    let client = plain_client();
+    let metrics = client.get(format!("{ops}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("callsign_build_info")
+    );
+    for path in ["/healthz", "/readyz", "/version"] {
+        let on_ops = client.get(format!("{ops}{path}")).send().await.unwrap();
+        assert_eq!(on_ops.status(), 200, "{path} on the ops listener");
+        let on_main = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(on_main.status(), 200, "{path} stays on the main listener");
+    }
+    let api = client.get(format!("{ops}/keys")).send().await.unwrap();
+    assert_eq!(api.status(), 404, "the API is not on the ops listener");
 }

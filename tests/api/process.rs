@@ -26,10 +26,34 @@ pub async fn spawn_process_logging(
     extra: &[&str],
     rust_log: &str,
 ) -> (TestApp, Arc<Mutex<String>>) {
+    let mut args = settings.args();
+    args.extend(["--tls", "off"].map(String::from));
+    args.extend(extra.iter().map(|arg| arg.to_string()));
+    let (child, port, output) = start_binary(&args, rust_log).await;
+    let app = TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        host: format!("127.0.0.1:{port}"),
+        client: plain_client(),
+        primary_key: STANDARD.decode(&settings.primary_key).unwrap(),
+        secondary_key: STANDARD.decode(&settings.secondary_key).unwrap(),
+        settings: settings.clone(),
+        connection_string: String::new(),
+        trust_file: std::path::PathBuf::new(),
+        ops: None,
+        stop: None,
+        _child: Some(child),
+        _dir: Some(dir),
+    };
+    (app, output)
+}
+
+/// Starts the binary with `args`; returns it, the port it bound, and everything it writes.
+pub async fn start_binary(
+    args: &[String],
+    rust_log: &str,
+) -> (tokio::process::Child, u16, Arc<Mutex<String>>) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
-        .args(settings.args())
-        .args(["--tls", "off"])
-        .args(extra)
+        .args(args)
         .env("RUST_LOG", rust_log)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -58,20 +82,7 @@ pub async fn spawn_process_logging(
     // Keep draining both pipes so the child never blocks on a full one.
     drain(lines.into_inner(), output.clone());
     drain(child.stderr.take().unwrap(), output.clone());
-    let app = TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        host: format!("127.0.0.1:{port}"),
-        client: plain_client(),
-        primary_key: STANDARD.decode(&settings.primary_key).unwrap(),
-        secondary_key: STANDARD.decode(&settings.secondary_key).unwrap(),
-        settings: settings.clone(),
-        connection_string: String::new(),
-        trust_file: std::path::PathBuf::new(),
-        stop: None,
-        _child: Some(child),
-        _dir: Some(dir),
-    };
-    (app, output)
+    (child, port, output)
 }
 
 fn collect(output: &Mutex<String>, line: &str) {
