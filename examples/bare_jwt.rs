@@ -66,6 +66,8 @@ async fn verify(Json(body): Json<VerifyBody>) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // The same JWT crypto as Callsign, so the comparison measures only what Callsign adds.
+    callsign::jwt_crypto::install().map_err(|_| std::io::Error::other("JWT provider"))?;
     let port: u16 = std::env::args()
         .nth(1)
         .and_then(|p| p.parse().ok())

@@ -9,7 +9,8 @@
 //! - [`token`]: minting and verifying JWTs; [`keys`]: access and signing keys.
 //! - [`auth`]: pure request-signature checks.
 //! - [`store`]: one trait per aggregate, on PostgreSQL and SQLite.
-//! - [`changes`], [`revocation`], [`ids`], [`clock`]: the shared vocabulary.
+//! - [`changes`], [`revocation`], [`ids`], [`clock`]: the shared vocabulary; [`jwt_crypto`]: the
+//!   JWT signature algorithms.
 
 pub mod auth;
 mod changes;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod jwt_crypto;
 pub mod keys;
 mod private_files;
 mod propagation;

@@ -148,6 +148,8 @@ impl JwksVerifier {
         }
         // reqwest needs a process-wide TLS provider; a second install is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::jwt_crypto::install()
+            .map_err(|_| "another JWT crypto provider is installed".to_owned())?;
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())

@@ -117,6 +117,9 @@ impl Application {
     pub async fn build_with_clock(config: &Config, clock: SharedClock) -> anyhow::Result<Self> {
         // One TLS provider for the process; a second install (tests) is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::jwt_crypto::install().map_err(|_| {
+            anyhow::anyhow!("another JWT crypto provider was installed before Callsign's")
+        })?;
 
         let store = open_store(config).await?;
         let resource = resource_id(config, store.as_ref()).await?;

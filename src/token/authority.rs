@@ -65,6 +65,8 @@ pub struct TokenAuthority {
 
 impl TokenAuthority {
     pub fn new(ring: Arc<KeyRing>, resource: ResourceId, issuer: String) -> Self {
+        // Start-up checks the result; here it only makes sure signing never meets no provider.
+        let _ = crate::jwt_crypto::install();
         let audience = format!("urn:acs:{resource}");
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&issuer]);

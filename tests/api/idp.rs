@@ -50,6 +50,7 @@ fn b64(bytes: &[u8]) -> String {
 
 impl LocalIdp {
     pub async fn start() -> Self {
+        callsign::jwt_crypto::install().unwrap();
         let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
         let point = ec.public_key_raw();
