@@ -24,6 +24,7 @@ pub mod jwt_crypto;
 pub mod keys;
 mod private_files;
 mod propagation;
+mod rate_limit;
 pub mod revocation;
 pub mod startup;
 pub mod store;

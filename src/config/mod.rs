@@ -10,11 +10,13 @@ use crate::telemetry::LogFormat;
 
 mod app_users;
 mod backends;
+mod limits;
 mod secrets;
 mod tls;
 
 pub use app_users::{AppUserConfig, Registration, Switch};
 pub use backends::BackendConfig;
+pub use limits::RateLimitConfig;
 pub use secrets::SecretFiles;
 pub use tls::{TlsConfig, TlsMode};
 
@@ -198,6 +200,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub backends: BackendConfig,
+
+    #[command(flatten)]
+    pub limits: RateLimitConfig,
 
     #[command(flatten)]
     pub secret_files: SecretFiles,

@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
+use super::rate_limits::CallerKey;
 use super::{ApiError, AppState, ErrorCode, MAX_BODY_BYTES};
 use crate::auth::backend::BackendCaller;
 use crate::auth::hmac::{self, SignedRequest};
@@ -118,6 +119,12 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
     match policy.authorize(&claims) {
         Ok(caller) => {
             tracing::Span::current().record("client", caller.client.as_str());
+            if let Err(limited) = state
+                .limits
+                .check_caller(&CallerKey::Client(caller.client.clone()))
+            {
+                return limited.into_response();
+            }
             request.extensions_mut().insert(Authenticated {
                 ring: state.keys.ring().load(),
                 caller: Caller::Bearer(caller),
@@ -166,6 +173,9 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
         Ok(index) => {
             let slot = KeySlot::BOTH[index];
             tracing::Span::current().record("client", slot.as_str());
+            if let Err(limited) = state.limits.check_caller(&CallerKey::AccessKey(slot)) {
+                return limited.into_response();
+            }
             parts.extensions.insert(Authenticated {
                 caller: Caller::AccessKey(slot),
                 ring: ring.clone(),

@@ -139,6 +139,10 @@ impl From<IdentityError> for ApiError {
     fn from(error: IdentityError) -> Self {
         match error {
             IdentityError::NotFound => ApiError::identity_not_found(),
+            IdentityError::TooManyTokens { retry_after } => ApiError::too_many_requests(
+                retry_after,
+                "Too many tokens for this identity; retry later.",
+            ),
             IdentityError::Store(error) => error.into(),
             IdentityError::Signing(error) => {
                 tracing::error!(%error, "token signing failed");

@@ -17,6 +17,7 @@ mod identities;
 mod keys;
 mod metrics;
 mod ops;
+mod rate_limits;
 mod sessions;
 mod tokens;
 mod users;
@@ -43,6 +44,7 @@ pub use backend_auth::Authenticated;
 pub use client_address::TrustedProxies;
 pub use error::{ApiError, ErrorCode};
 pub use keys::connection_string;
+pub use rate_limits::RequestLimits;
 
 use crate::auth::backend::BackendPolicy;
 use crate::auth::oidc::BearerAuthority;
@@ -78,6 +80,8 @@ pub struct AppState {
     pub guests: Arc<Guests>,
     /// The app's identity provider, when app users sign in with its bearer tokens.
     pub oidc: Option<BearerAuthority>,
+    /// Rate limits per caller and per client address.
+    pub limits: Arc<RequestLimits>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Origins browsers may call from (CORS); empty: none.
@@ -201,8 +205,14 @@ fn api(state: &AppState) -> Router<AppState> {
     let authenticated = acs
         .merge(own)
         .route_layer(from_fn_with_state(state.clone(), require_backend));
+    let app = app
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            rate_limits::limit_by_address,
+        ));
     authenticated
-        .merge(app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
+        .merge(app)
         // Responses carry tokens and keys: no cache may keep them.
         .route_layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

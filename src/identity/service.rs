@@ -20,6 +20,7 @@ use super::{ExternalId, IssueLog};
 use crate::clock::{SharedClock, from_millis, millis};
 use crate::ids::IdentityId;
 use crate::keys::SigningKey;
+use crate::rate_limit::{KeyedLimit, Rate};
 use crate::revocation::{Revocation, RevocationCache};
 use crate::store::{Created, IdentityRecord, IdentityStore, RevocationStore, StoreError};
 use crate::telemetry::metrics;
@@ -33,6 +34,8 @@ pub enum IdentityError {
     Store(#[from] StoreError),
     #[error("token signing failed: {0}")]
     Signing(#[from] jsonwebtoken::errors::Error),
+    #[error("too many tokens for this identity")]
+    TooManyTokens { retry_after: std::time::Duration },
 }
 
 /// An identity as callers see it.
@@ -85,6 +88,8 @@ pub struct Identities {
     clock: SharedClock,
     /// Identities recently seen to exist, each with the instant (ms) it is trusted until.
     known: Cache<Uuid, i64>,
+    /// Tokens per identity, when limited.
+    token_limit: Option<KeyedLimit<Uuid>>,
 }
 
 impl Identities {
@@ -102,7 +107,20 @@ impl Identities {
             issue_log,
             clock,
             known: Cache::builder().max_capacity(KNOWN_CAPACITY).build(),
+            token_limit: None,
         }
+    }
+
+    /// Limits the tokens each identity may be issued to `per_minute` (0: no limit).
+    pub fn limit_tokens(mut self, per_minute: u32) -> Self {
+        self.token_limit =
+            Rate::per_minute(per_minute).map(|rate| KeyedLimit::new(rate, self.clock.clone()));
+        self
+    }
+
+    /// Forgets identities that are back to a full burst (call periodically).
+    pub fn forget_quiet_limits(&self) {
+        self.token_limit.iter().for_each(KeyedLimit::forget_quiet);
     }
 
     /// Notes an identity created outside [`Identities::create`] (with an app user's mapping).
@@ -182,6 +200,12 @@ impl Identities {
         let uuid = id.uuid();
         if self.revocations.is_deleted(uuid) {
             return Err(IdentityError::NotFound);
+        }
+        if let Some(limit) = &self.token_limit {
+            limit.check(&uuid).map_err(|retry_after| {
+                metrics::rate_limited("identity");
+                IdentityError::TooManyTokens { retry_after }
+            })?;
         }
         let known = self.is_known(uuid, now);
         metrics::known_identity_lookup(known);

@@ -151,16 +151,19 @@ impl Application {
             endpoint.clone(),
         ));
         self_test(&tokens, &revocations, &clock)?;
-        let identities = Arc::new(Identities::new(
-            IdentityStores {
-                identities: store.clone(),
-                revocations: store.clone(),
-            },
-            tokens.clone(),
-            revocations.clone(),
-            issue_log.clone(),
-            clock.clone(),
-        ));
+        let identities = Arc::new(
+            Identities::new(
+                IdentityStores {
+                    identities: store.clone(),
+                    revocations: store.clone(),
+                },
+                tokens.clone(),
+                revocations.clone(),
+                issue_log.clone(),
+                clock.clone(),
+            )
+            .limit_tokens(config.limits.per_identity()),
+        );
         let policy = Arc::new(app_policy(&config.app_users)?);
         let idps = identity_providers(config, &clock)?;
         for authority in idps.app.iter().chain(idps.backends.iter().map(|(a, _)| a)) {
@@ -208,11 +211,16 @@ impl Application {
                 tokens,
                 revocations,
                 store,
-                clock,
+                clock: clock.clone(),
                 users,
                 accounts,
                 sessions,
                 guests,
+                limits: Arc::new(http::RequestLimits::new(
+                    config.limits.per_key(),
+                    config.limits.per_address(),
+                    clock,
+                )),
                 trusted_proxies: Arc::new(
                     http::TrustedProxies::parse(&config.trusted_proxies)
                         .map_err(anyhow::Error::msg)
@@ -356,6 +364,8 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
             _ = cancel.cancelled() => break,
             _ = every.tick() => {
                 state.guests.forget_quiet_addresses();
+                state.limits.forget_quiet();
+                state.identities.forget_quiet_limits();
                 match state.sessions.purge_ended().await {
                     Ok(0) => {}
                     Ok(purged) => tracing::info!(purged, "purged ended sessions"),

@@ -23,6 +23,7 @@ const KNOWN_IDENTITY_LOOKUPS: &str = "callsign_known_identity_lookups_total";
 const REVOCATION_CACHE_ENTRIES: &str = "callsign_revocation_cache_entries";
 const DB_CONNECTIONS: &str = "callsign_db_pool_connections";
 const DB_ERRORS: &str = "callsign_db_errors_total";
+const RATE_LIMITED: &str = "callsign_rate_limited_total";
 const BUILD_INFO: &str = "callsign_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s.
@@ -96,6 +97,11 @@ pub fn identities_deleted(count: usize) {
 
 pub fn authentication_failed(reason: AuthFailure) {
     counter!(AUTH_FAILURES, "reason" => reason.label()).increment(1);
+}
+
+/// A request refused by a rate limit (`caller`, `identity`, `address`).
+pub fn rate_limited(limit: &'static str) {
+    counter!(RATE_LIMITED, "limit" => limit).increment(1);
 }
 
 /// How long after its commit a revocation from another instance arrived here.

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
 
-use super::throttle::client_key;
 use super::{AppUserError, Passwords, Throttle};
 use crate::clock::SharedClock;
 use crate::ids::AppUserId;
+use crate::rate_limit::client_key;
 use crate::store::AppUserStore;
 use crate::telemetry::metrics::{self, AuthFailure};
 

@@ -48,6 +48,7 @@ impl From<IdentityError> for AppUserError {
     fn from(error: IdentityError) -> Self {
         match error {
             IdentityError::NotFound => AppUserError::IdentityNotFound,
+            IdentityError::TooManyTokens { retry_after } => AppUserError::Throttled { retry_after },
             IdentityError::Store(error) => AppUserError::Store(error),
             other => AppUserError::Identity(other),
         }

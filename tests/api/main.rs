@@ -24,6 +24,7 @@ mod keys;
 mod oidc;
 mod ops;
 mod process;
+mod rate_limits;
 mod sdk_js;
 mod sdk_python;
 mod secrets;

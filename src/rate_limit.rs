@@ -1,0 +1,138 @@
+//! Keyed rate limits (GCRA, by `governor`) read from the injected clock, so they are tested
+//! without sleeping. Each limit is a count per period with a burst of the same size.
+
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::Clock as _;
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::clock::SharedClock;
+
+/// The address a client is limited under: IPv4 as is, IPv6 by its /64 (one subscriber's
+/// network), so rotating through one's own addresses does not escape a limit.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(network))
+        }
+    }
+}
+
+/// The injected clock, as governor reads time.
+#[derive(Clone)]
+struct LimiterClock(SharedClock);
+
+impl governor::clock::Clock for LimiterClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        Nanos::from(u64::try_from(self.0.now_ms()).unwrap_or(0) * 1_000_000)
+    }
+}
+
+/// How many requests per period one key may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: NonZeroU32,
+    pub per: Duration,
+}
+
+impl Rate {
+    /// One a minute: the least a limit may allow.
+    pub const MIN_PER_MINUTE: Rate = Rate {
+        count: NonZeroU32::MIN,
+        per: Duration::from_secs(60),
+    };
+
+    pub fn per_second(count: u32) -> Option<Rate> {
+        Self::new(count, Duration::from_secs(1))
+    }
+
+    pub fn per_minute(count: u32) -> Option<Rate> {
+        Self::new(count, Duration::from_secs(60))
+    }
+
+    /// `None` for a count of 0: no limit.
+    fn new(count: u32, per: Duration) -> Option<Rate> {
+        NonZeroU32::new(count).map(|count| Rate { count, per })
+    }
+
+    fn quota(self) -> Quota {
+        let interval = self.per / self.count.get();
+        Quota::with_period(interval.max(Duration::from_nanos(1)))
+            .unwrap_or_else(|| Quota::per_second(self.count))
+            .allow_burst(self.count)
+    }
+}
+
+/// A rate limit per key.
+pub struct KeyedLimit<K: Hash + Eq + Clone> {
+    limiter: RateLimiter<K, DashMapStateStore<K>, LimiterClock, NoOpMiddleware<Nanos>>,
+}
+
+impl<K: Hash + Eq + Clone> KeyedLimit<K> {
+    pub fn new(rate: Rate, clock: SharedClock) -> Self {
+        KeyedLimit {
+            limiter: RateLimiter::dashmap_with_clock(rate.quota(), LimiterClock(clock)),
+        }
+    }
+
+    /// Counts a request of `key`; `Err` says how long until it may ask again.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        self.limiter
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
+    }
+
+    /// Forgets keys that are back to a full burst (call periodically).
+    pub fn forget_quiet(&self) {
+        self.limiter.retain_recent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::MockClock;
+
+    #[test]
+    fn a_burst_then_one_per_interval_per_key() {
+        let clock = Arc::new(MockClock::new(time::macros::datetime!(2026-01-01 0:00 UTC)));
+        let limit = KeyedLimit::new(Rate::per_minute(3).unwrap(), clock.clone());
+        for _ in 0..3 {
+            assert!(limit.check(&"a").is_ok());
+        }
+        let wait = limit.check(&"a").unwrap_err();
+        assert_eq!(wait, Duration::from_secs(20));
+        assert!(limit.check(&"b").is_ok(), "keys are limited separately");
+        clock.advance(time::Duration::seconds(20));
+        assert!(limit.check(&"a").is_ok());
+        assert!(limit.check(&"a").is_err());
+    }
+
+    #[test]
+    fn zero_means_no_limit() {
+        assert_eq!(Rate::per_second(0), None);
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_bit_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(c));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(client_key(v4), v4);
+    }
+}
