@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::Audit;
 use crate::clock::SystemClock;
 use crate::config::{Cli, Command, Config, KeysCommand, SlotArg};
 use crate::http::connection_string;
@@ -58,7 +61,11 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
 
 async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
     let store = startup::open_store(config).await?;
-    let (keys, _) = startup::key_service(config, store, Arc::new(SystemClock)).await?;
+    let clock = Arc::new(SystemClock);
+    let (audit, writer) = Audit::new(store.clone(), clock.clone());
+    let cancel = CancellationToken::new();
+    let writing = tokio::spawn(writer.run(cancel.clone()));
+    let (keys, _) = startup::key_service(config, store, clock, audit).await?;
     match action {
         KeysCommand::List => {}
         KeysCommand::Regenerate { slot } => {
@@ -83,6 +90,9 @@ async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
             }
         }
     }
+    // The audit trail of what the operator did is written before the command returns.
+    cancel.cancel();
+    let _ = writing.await;
     let endpoint = startup::public_endpoint(config, config.listen)?;
     let ring = keys.ring().load();
     for slot in KeySlot::BOTH {

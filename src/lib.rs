@@ -12,6 +12,7 @@
 //! - [`changes`], [`revocation`], [`ids`], [`clock`]: the shared vocabulary; [`jwt_crypto`]: the
 //!   JWT signature algorithms.
 
+pub mod audit;
 pub mod auth;
 mod changes;
 pub mod cli;

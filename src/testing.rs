@@ -6,6 +6,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
+use crate::audit::Audit;
 use crate::clock::MockClock;
 use crate::identity::{Identities, IdentityStores, IssueLog};
 use crate::ids::ResourceId;
@@ -19,6 +20,7 @@ use crate::users::{AppPolicy, AppUserStores, AppUsers, Sessions};
 pub const START: OffsetDateTime = datetime!(2026-11-26 12:00:00 UTC);
 
 pub struct Fixture {
+    pub audit: Arc<Audit>,
     pub store: Arc<SqliteStore>,
     pub clock: Arc<MockClock>,
     pub keys: Arc<KeyService>,
@@ -40,10 +42,17 @@ impl Fixture {
     pub async fn new() -> Self {
         let store = Arc::new(SqliteStore::in_memory().await.expect("in-memory store"));
         let clock = Arc::new(MockClock::new(START));
-        let (keys, _) =
-            KeyService::bootstrap(store.clone(), MasterKey::generate(), None, clock.clone())
-                .await
-                .expect("key ring");
+        let (audit, writer) = Audit::new(store.clone(), clock.clone());
+        tokio::spawn(writer.run(tokio_util::sync::CancellationToken::new()));
+        let (keys, _) = KeyService::bootstrap(
+            store.clone(),
+            MasterKey::generate(),
+            None,
+            clock.clone(),
+            audit.clone(),
+        )
+        .await
+        .expect("key ring");
         let keys = Arc::new(keys);
         let tokens = Arc::new(TokenAuthority::new(
             keys.ring().clone(),
@@ -61,6 +70,7 @@ impl Fixture {
             revocations.clone(),
             issue_log.clone(),
             clock.clone(),
+            audit.clone(),
         ));
         let policy = AppPolicy {
             scopes: ScopeSet::parse(&["chat", "voip"]).expect("scopes"),
@@ -82,6 +92,7 @@ impl Fixture {
         let sessions = Sessions::new(users.clone(), clock.clone());
         Fixture {
             store,
+            audit,
             clock,
             keys,
             tokens,

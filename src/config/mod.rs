@@ -204,6 +204,15 @@ pub struct Config {
     #[command(flatten)]
     pub limits: RateLimitConfig,
 
+    /// Days audit events are kept (0: forever).
+    #[arg(
+        long,
+        env = "CALLSIGN_AUDIT_RETENTION_DAYS",
+        default_value_t = 400,
+        global = true
+    )]
+    pub audit_retention_days: u64,
+
     #[command(flatten)]
     pub secret_files: SecretFiles,
 

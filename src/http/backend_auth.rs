@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use super::rate_limits::CallerKey;
 use super::{ApiError, AppState, ErrorCode, MAX_BODY_BYTES};
+use crate::audit::{Actor, RequestContext};
 use crate::auth::backend::BackendCaller;
 use crate::auth::hmac::{self, SignedRequest};
 use crate::keys::{KeySlot, RingState, SigningKey};
@@ -125,11 +126,15 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
             {
                 return limited.into_response();
             }
+            let actor = Actor::Client(caller.client.clone());
             request.extensions_mut().insert(Authenticated {
                 ring: state.keys.ring().load(),
                 caller: Caller::Bearer(caller),
             });
-            next.run(request).await
+            RequestContext::current()
+                .acting_as(actor)
+                .scope(next.run(request))
+                .await
         }
         Err(refused) => {
             tracing::info!(client = %refused.client, "request refused: client not allowed");
@@ -180,7 +185,10 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
                 caller: Caller::AccessKey(slot),
                 ring: ring.clone(),
             });
-            next.run(Request::from_parts(parts, Body::from(body))).await
+            RequestContext::current()
+                .acting_as(Actor::AccessKey(slot.as_str()))
+                .scope(next.run(Request::from_parts(parts, Body::from(body))))
+                .await
         }
         Err(reason) => {
             tracing::info!(%reason, "request refused: access key authentication failed");

@@ -83,6 +83,7 @@ error_codes! {
     InvalidPassword,
     /// 400: not an app user id (a hyphenated UUID).
     InvalidUserId,
+    InvalidQueryParameter,
     /// 429: with `Retry-After`.
     TooManyRequests,
     /// 500: logged with details, never sent.

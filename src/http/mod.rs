@@ -5,6 +5,7 @@
 
 mod accounts;
 mod api_version;
+mod audit;
 mod backend_auth;
 mod bearer;
 mod client_address;
@@ -80,6 +81,10 @@ pub struct AppState {
     pub guests: Arc<Guests>,
     /// The app's identity provider, when app users sign in with its bearer tokens.
     pub oidc: Option<BearerAuthority>,
+    /// The audit trail.
+    pub audit: Arc<crate::audit::Audit>,
+    /// How long audit events are kept; zero: forever.
+    pub audit_retention: Duration,
     /// Rate limits per caller and per client address.
     pub limits: Arc<RequestLimits>,
     /// Proxies whose `X-Forwarded-For` names the client.
@@ -175,7 +180,8 @@ fn api(state: &AppState) -> Router<AppState> {
             "/v1/users/{user_id}/identities/{id}",
             post(users::link).delete(users::unlink),
         )
-        .route("/v1/identities/{id}/users", get(users::users_of));
+        .route("/v1/identities/{id}/users", get(users::users_of))
+        .route("/v1/audit-events", get(audit::list));
     // App users and guests authenticate themselves (a password, a refresh token, a bearer).
     let mut app = Router::new()
         .route("/v1/sessions", post(sessions::sign_in))
@@ -223,6 +229,7 @@ fn api(state: &AppState) -> Router<AppState> {
 /// The middleware every listener has, outermost last.
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let state_cors = state.cors_origins.clone();
+    let context_state = state.clone();
     routes
         .route_layer(from_fn(metrics::note_route))
         .fallback(|| async { not_found_error() })
@@ -238,6 +245,10 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             tracing::error!("a handler panicked");
             ApiError::internal().into_response()
         }))
+        .layer(from_fn_with_state(
+            context_state,
+            audit::with_request_context,
+        ))
         .layer(from_fn(deadline))
         .layer(from_fn(metrics::track))
         .layer(cors(&state_cors))

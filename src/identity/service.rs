@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
+use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{ExternalId, IssueLog};
+use crate::audit::{Action, Audit, AuditEvent};
 use crate::clock::{SharedClock, from_millis, millis};
 use crate::ids::IdentityId;
 use crate::keys::SigningKey;
@@ -90,6 +92,7 @@ pub struct Identities {
     known: Cache<Uuid, i64>,
     /// Tokens per identity, when limited.
     token_limit: Option<KeyedLimit<Uuid>>,
+    audit: Arc<Audit>,
 }
 
 impl Identities {
@@ -99,6 +102,7 @@ impl Identities {
         revocations: Arc<RevocationCache>,
         issue_log: Arc<IssueLog>,
         clock: SharedClock,
+        audit: Arc<Audit>,
     ) -> Self {
         Identities {
             store,
@@ -108,6 +112,7 @@ impl Identities {
             clock,
             known: Cache::builder().max_capacity(KNOWN_CAPACITY).build(),
             token_limit: None,
+            audit,
         }
     }
 
@@ -123,6 +128,11 @@ impl Identities {
         self.token_limit.iter().for_each(KeyedLimit::forget_quiet);
     }
 
+    /// Where the identity use cases and those built on them record audit events.
+    pub fn audit(&self) -> &Arc<Audit> {
+        &self.audit
+    }
+
     /// Notes an identity created outside [`Identities::create`] (with an app user's mapping).
     pub fn note_exists(&self, id: Uuid) {
         self.remember(id, self.clock.now());
@@ -136,7 +146,10 @@ impl Identities {
             self.revocations.apply(Revocation::Deleted { id }, now_ms);
             self.known.invalidate(&id);
             self.issue_log.forget(id);
+            self.audit
+                .record(AuditEvent::about_identity(Action::IdentityDeleted, id));
         }
+        self.audit.scrub(ids.to_vec(), None);
     }
 
     fn remember(&self, id: Uuid, now: OffsetDateTime) {
@@ -171,6 +184,12 @@ impl Identities {
             Created::Existing(record) => (record, false),
         };
         self.remember(record.id, now);
+        if is_new {
+            self.audit.record(AuditEvent::about_identity(
+                Action::IdentityCreated,
+                record.id,
+            ));
+        }
         let token = match token {
             Some(request) => {
                 Some(self.mint(IdentityId::from_uuid(record.id), request, signer, now)?)
@@ -234,6 +253,8 @@ impl Identities {
         };
         self.revocations.apply(fact, millis(now));
         metrics::tokens_revoked();
+        self.audit
+            .record(AuditEvent::about_identity(Action::TokensRevoked, id.uuid()));
         // Commit wait: return only once every clock within the skew bound is past the cut-off.
         tokio::time::sleep(commit_wait_remaining(cut_off, self.clock.now())).await;
         Ok(())
@@ -282,6 +303,12 @@ impl Identities {
     ) -> Result<IssuedToken, IdentityError> {
         let issued = self.tokens.mint(id, request, signer, now)?;
         metrics::token_issued(request.scopes.iter().map(|scope| scope.as_str()));
+        self.audit.record(
+            AuditEvent::about_identity(Action::TokenIssued, id.uuid()).with_details(json!({
+                "scopes": request.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>(),
+                "expiresInMinutes": request.lifetime.minutes(),
+            })),
+        );
         self.issue_log.record(id.uuid(), millis(now));
         Ok(issued)
     }

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use super::{
     AccessKey, KeyRing, KeySlot, MasterKey, MasterKeyError, RingState, SigningKey, SigningKeyState,
 };
+use serde_json::json;
+
+use crate::audit::{Action, Audit, AuditEvent};
 use crate::clock::SharedClock;
 use crate::revocation::RETENTION_MS;
 use crate::store::{AccessKeyRecord, KeyStore, SigningKeyRecord, StoreError};
@@ -47,6 +50,7 @@ pub struct KeyService {
     master: MasterKey,
     ring: Arc<KeyRing>,
     clock: SharedClock,
+    audit: Arc<Audit>,
     /// Serialises read-then-replace of the ring, so a resync that read the store before a
     /// change committed cannot put the old keys back after it.
     changing: tokio::sync::Mutex<()>,
@@ -59,6 +63,7 @@ impl KeyService {
         master: MasterKey,
         seed: Option<SeedKeys>,
         clock: SharedClock,
+        audit: Arc<Audit>,
     ) -> Result<(Self, Bootstrap), KeyError> {
         let now_ms = clock.now_ms();
         let mut outcome = Bootstrap::Loaded;
@@ -102,6 +107,7 @@ impl KeyService {
             master,
             ring: Arc::new(KeyRing::new(state)),
             clock,
+            audit,
             changing: tokio::sync::Mutex::new(()),
         };
         Ok((service, outcome))
@@ -132,6 +138,7 @@ impl KeyService {
                 now_ms,
             )
             .await?;
+        self.record(Action::AccessKeyRegenerated, slot);
         self.reload_locked().await
     }
 
@@ -147,7 +154,17 @@ impl KeyService {
                 retained_until(now_ms),
             )
             .await?;
+        self.record(Action::SigningKeyRotated, slot);
         self.reload_locked().await
+    }
+
+    fn record(&self, action: Action, slot: KeySlot) {
+        self.audit.record(AuditEvent {
+            action,
+            identity: None,
+            app_user: None,
+            details: Some(json!({ "slot": slot.as_str() }).to_string()),
+        });
     }
 
     async fn reload_locked(&self) -> Result<(), KeyError> {
@@ -331,7 +348,14 @@ mod tests {
         let f = Fixture::new().await;
         let master = MasterKey::generate();
         // A different master key cannot open the stored keys.
-        let wrong = KeyService::bootstrap(f.store.clone(), master, None, f.clock.clone()).await;
+        let wrong = KeyService::bootstrap(
+            f.store.clone(),
+            master,
+            None,
+            f.clock.clone(),
+            f.audit.clone(),
+        )
+        .await;
         assert!(matches!(wrong, Err(KeyError::Master(_))));
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
+use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::keys::{Bootstrap, KeyService, MasterKey, SeedKeys, decode_access_key};
@@ -61,11 +62,12 @@ pub async fn key_service(
     config: &Config,
     store: Arc<dyn Store>,
     clock: SharedClock,
+    audit: Arc<Audit>,
 ) -> anyhow::Result<(KeyService, Bootstrap)> {
     let seed = seed_keys(config)?;
     let master = master_key(config, store.backend())?;
     let seeded = seed.is_some();
-    let (keys, bootstrap) = KeyService::bootstrap(store, master, seed, clock)
+    let (keys, bootstrap) = KeyService::bootstrap(store, master, seed, clock, audit)
         .await
         .context("cannot load the key ring")?;
     if bootstrap == Bootstrap::Loaded && seeded {

@@ -18,6 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::{Audit, AuditWriter};
 use crate::clock::{SharedClock, SystemClock};
 
 use crate::config::{Config, TlsMode, normalize_endpoint};
@@ -43,6 +44,7 @@ pub struct Application {
     state: AppState,
     tls: Option<tls::Tls>,
     propagation: Propagation,
+    audit_writer: AuditWriter,
     /// Set when this start generated the access keys: shown to the operator once.
     pub generated_keys: bool,
 }
@@ -123,7 +125,9 @@ impl Application {
 
         let store = open_store(config).await?;
         let resource = resource_id(config, store.as_ref()).await?;
-        let (keys, bootstrap) = key_service(config, store.clone(), clock.clone()).await?;
+        let (audit, audit_writer) = Audit::new(store.clone(), clock.clone());
+        let (keys, bootstrap) =
+            key_service(config, store.clone(), clock.clone(), audit.clone()).await?;
         let keys = Arc::new(keys);
 
         let listener = bind(config.listen)?;
@@ -161,6 +165,7 @@ impl Application {
                 revocations.clone(),
                 issue_log.clone(),
                 clock.clone(),
+                audit.clone(),
             )
             .limit_tokens(config.limits.per_identity()),
         );
@@ -182,7 +187,12 @@ impl Application {
         ));
         let passwords = Passwords::new(config.app_users.password_hash_concurrency)
             .context("cannot set up password hashing")?;
-        let accounts = Arc::new(Accounts::new(store.clone(), passwords, clock.clone()));
+        let accounts = Arc::new(Accounts::new(
+            store.clone(),
+            passwords,
+            clock.clone(),
+            audit.clone(),
+        ));
         let sessions = Arc::new(Sessions::new(users.clone(), clock.clone()));
         let guests = Arc::new(Guests::new(
             users.clone(),
@@ -204,6 +214,7 @@ impl Application {
             ops_listener,
             tls,
             propagation,
+            audit_writer,
             generated_keys: bootstrap == Bootstrap::Generated,
             state: AppState {
                 identities,
@@ -216,6 +227,8 @@ impl Application {
                 accounts,
                 sessions,
                 guests,
+                audit,
+                audit_retention: Duration::from_secs(config.audit_retention_days * 86_400),
                 limits: Arc::new(http::RequestLimits::new(
                     config.limits.per_key(),
                     config.limits.per_address(),
@@ -271,6 +284,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let cancel = CancellationToken::new();
         let background = tokio::spawn(self.propagation.run(cancel.clone()));
+        let audit = tokio::spawn(self.audit_writer.run(cancel.clone()));
         tokio::spawn(housekeeping(self.state.clone(), cancel.clone()));
         if let Some(tls) = &self.tls {
             tls.watch(cancel.clone());
@@ -317,6 +331,7 @@ impl Application {
         };
         cancel.cancel();
         let _ = background.await;
+        let _ = audit.await;
         if let Some(ops) = ops {
             ops.await
                 .context("the ops listener panicked")?
@@ -365,6 +380,13 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
             _ = every.tick() => {
                 state.guests.forget_quiet_addresses();
                 state.limits.forget_quiet();
+                if !state.audit_retention.is_zero() {
+                    match state.audit.purge(state.audit_retention).await {
+                        Ok(0) => {}
+                        Ok(purged) => tracing::info!(purged, "purged audit events past retention"),
+                        Err(error) => tracing::warn!(%error, "purging the audit trail failed"),
+                    }
+                }
                 state.identities.forget_quiet_limits();
                 match state.sessions.purge_ended().await {
                     Ok(0) => {}

@@ -9,12 +9,14 @@
 //! - [`SettingStore`] (`settings.rs`): deployment-wide settings fixed at first start;
 //! - [`AppUserStore`] (`app_users.rs`): built-in accounts, OpenID Connect users, erasure;
 //! - [`MappingStore`] (`mapping.rs`): which identities each app user holds;
-//! - [`RefreshStore`] (`refresh.rs`): refresh-token families, rotation and reuse detection.
+//! - [`RefreshStore`] (`refresh.rs`): refresh-token families, rotation and reuse detection;
+//! - [`AuditStore`] (`audit.rs`): the audit trail.
 //!
 //! [`Store`] is all of them plus what concerns the database as a whole (migrations, readiness,
 //! the change feed). The domain sees only these traits and [`StoreError`], never `sqlx`.
 
 mod app_users;
+mod audit;
 mod error;
 mod identities;
 mod issue_log;
@@ -31,6 +33,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use app_users::{AppUserRecord, AppUserStore};
+pub use audit::{AuditFilter, AuditRecord, AuditStore};
 pub use error::StoreError;
 pub use identities::{Created, IdentityRecord, IdentityStore};
 pub use issue_log::IssueLogStore;
@@ -77,6 +80,7 @@ pub trait Store:
     + AppUserStore
     + MappingStore
     + RefreshStore
+    + AuditStore
     + Send
     + Sync
     + 'static

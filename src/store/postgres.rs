@@ -123,6 +123,10 @@ impl PgStore {
     pub(super) fn uuid_col(row: &PgRow, column: &str) -> Result<Uuid, StoreError> {
         Ok(row.try_get(column)?)
     }
+
+    pub(super) fn uuid_col_opt(row: &PgRow, column: &str) -> Result<Option<Uuid>, StoreError> {
+        Ok(row.try_get(column)?)
+    }
 }
 
 /// Announces `change` to every instance when the transaction commits.

@@ -134,6 +134,14 @@ impl SqliteStore {
     pub(super) fn uuid_col(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
         uuid_from(row, column)
     }
+
+    pub(super) fn uuid_col_opt(row: &SqliteRow, column: &str) -> Result<Option<Uuid>, StoreError> {
+        let text: Option<String> = row.try_get(column)?;
+        text.map(|text| {
+            Uuid::try_parse(&text).map_err(|_| StoreError::Corrupt(format!("bad uuid in {column}")))
+        })
+        .transpose()
+    }
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {

@@ -24,6 +24,8 @@ const REVOCATION_CACHE_ENTRIES: &str = "callsign_revocation_cache_entries";
 const DB_CONNECTIONS: &str = "callsign_db_pool_connections";
 const DB_ERRORS: &str = "callsign_db_errors_total";
 const RATE_LIMITED: &str = "callsign_rate_limited_total";
+const AUDIT_WRITTEN: &str = "callsign_audit_events_written_total";
+const AUDIT_DROPPED: &str = "callsign_audit_events_dropped_total";
 const BUILD_INFO: &str = "callsign_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s.
@@ -102,6 +104,16 @@ pub fn authentication_failed(reason: AuthFailure) {
 /// A request refused by a rate limit (`caller`, `identity`, `address`).
 pub fn rate_limited(limit: &'static str) {
     counter!(RATE_LIMITED, "limit" => limit).increment(1);
+}
+
+/// Audit rows appended to the store.
+pub fn audit_written(rows: usize) {
+    counter!(AUDIT_WRITTEN).increment(rows as u64);
+}
+
+/// An audit event dropped because the queue was full.
+pub fn audit_dropped() {
+    counter!(AUDIT_DROPPED).increment(1);
 }
 
 /// How long after its commit a revocation from another instance arrived here.

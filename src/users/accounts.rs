@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
 
 use super::{AppUserError, Passwords, Throttle};
+use crate::audit::{Action, Audit, AuditEvent};
 use crate::clock::SharedClock;
 use crate::ids::AppUserId;
 use crate::rate_limit::client_key;
@@ -109,10 +110,16 @@ pub struct Accounts {
     per_address: Throttle,
     registrations: Throttle,
     clock: SharedClock,
+    audit: Arc<Audit>,
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn AppUserStore>, passwords: Passwords, clock: SharedClock) -> Self {
+    pub fn new(
+        store: Arc<dyn AppUserStore>,
+        passwords: Passwords,
+        clock: SharedClock,
+        audit: Arc<Audit>,
+    ) -> Self {
         Accounts {
             store,
             passwords,
@@ -121,6 +128,7 @@ impl Accounts {
             per_address: Throttle::new(FREE_FAILURES_PER_ADDRESS, clock.clone()),
             registrations: Throttle::new(FREE_REGISTRATIONS_PER_ADDRESS, clock.clone()),
             clock,
+            audit,
         }
     }
 
@@ -188,6 +196,9 @@ impl Accounts {
             // Already counted as failures when let through.
             _ => {
                 metrics::authentication_failed(AuthFailure::Password);
+                // The account's id if it exists; never the username (personal data).
+                self.audit
+                    .record(AuditEvent::about_app_user(Action::SignInFailed, id));
                 Err(AppUserError::BadCredentials)
             }
         }

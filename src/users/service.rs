@@ -9,6 +9,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{AppPolicy, AppUserError};
+use crate::audit::{Action, AuditEvent};
 use crate::clock::SharedClock;
 use crate::identity::Identities;
 use crate::ids::{AppUserId, IdentityId};
@@ -221,6 +222,12 @@ impl AppUsers {
             .await?
             .ok_or(AppUserError::UserNotFound)?;
         self.identities.forget_deleted(&deleted);
+        let audit = self.identities.audit();
+        audit.record(AuditEvent::about_app_user(
+            Action::AppUserErased,
+            Some(user.uuid()),
+        ));
+        audit.scrub(Vec::new(), Some(user.uuid()));
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{AppUserError, AppUsers};
+use crate::audit::{Action, AuditEvent};
 use crate::clock::SharedClock;
 use crate::ids::{AppUserId, IdentityId};
 use crate::keys::random_bytes;
@@ -94,6 +95,13 @@ impl Sessions {
             )
             .await?;
         let access_token = self.users.issue_for(identity, request).await?;
+        self.users
+            .identity_use_cases()
+            .audit()
+            .record(AuditEvent::about_app_user(
+                Action::SignedIn,
+                Some(user.uuid()),
+            ));
         Ok(SessionTokens {
             refresh_token,
             access_token,
@@ -145,6 +153,12 @@ impl Sessions {
                     user = %AppUserId::from_uuid(user),
                     "a spent refresh token was presented again: its family is revoked and its identity's tokens too"
                 );
+                self.users.identity_use_cases().audit().record(AuditEvent {
+                    action: Action::RefreshTokenReused,
+                    identity: Some(identity),
+                    app_user: Some(user),
+                    details: None,
+                });
                 self.users
                     .identity_use_cases()
                     .revoke_if_exists(IdentityId::from_uuid(identity))

@@ -29,6 +29,9 @@ impl Deployment {
             "https://callsign.test/",
             "--resource-id",
             "cluster-test",
+            // The race tests issue to one identity as fast as they can.
+            "--rate-limit-per-identity",
+            "0",
         ];
         spawn_process(&self.settings, self.dir.clone(), &shared).await
     }

@@ -10,6 +10,7 @@ mod app_client;
 mod app_users;
 mod helpers;
 
+mod audit;
 mod auth;
 mod backend_bearer;
 mod cluster;

@@ -1,0 +1,71 @@
+//! Who is acting in the current request, from where, under which request id: set by the HTTP
+//! layer around each request (a task-local), read when an event is recorded.
+
+use std::future::Future;
+use std::net::IpAddr;
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A backend signing with an access key (its slot).
+    AccessKey(&'static str),
+    /// A backend with a bearer token of the organisation's identity provider.
+    Client(String),
+    /// A caller of the routes anyone may call (app users, guests): the event names the user.
+    Public,
+    /// The operator, from the command line (or anything outside a request).
+    Operator,
+}
+
+impl Actor {
+    /// As stored: `accessKey:primary`, `client:<id>`, `public`, `operator`.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::AccessKey(slot) => format!("accessKey:{slot}"),
+            Actor::Client(client) => format!("client:{client}"),
+            Actor::Public => "public".to_owned(),
+            Actor::Operator => "operator".to_owned(),
+        }
+    }
+}
+
+/// The current request's actor, client address and request id.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub actor: Actor,
+    pub client_address: Option<IpAddr>,
+    pub request_id: Option<String>,
+}
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
+}
+
+impl RequestContext {
+    /// Outside any request: the operator.
+    fn operator() -> Self {
+        RequestContext {
+            actor: Actor::Operator,
+            client_address: None,
+            request_id: None,
+        }
+    }
+
+    /// The context `work` runs in.
+    pub fn current() -> Self {
+        CURRENT
+            .try_with(Clone::clone)
+            .unwrap_or_else(|_| Self::operator())
+    }
+
+    /// Runs `work` in this context.
+    pub async fn scope<F: Future>(self, work: F) -> F::Output {
+        CURRENT.scope(self, work).await
+    }
+
+    /// This context with another actor (once a request has authenticated).
+    pub fn acting_as(mut self, actor: Actor) -> Self {
+        self.actor = actor;
+        self
+    }
+}

@@ -1,0 +1,262 @@
+//! The audit trail: who (access key, backend client, app user, operator) did what (identity
+//! created or deleted, token issued with its scopes and lifetime, tokens revoked, keys changed,
+//! app user erased, sign-in failed), when, from where, in which request.
+//!
+//! Recording never waits for the database: [`Audit::record`] queues the event and
+//! [`AuditWriter`] appends the queue in batches. The request's who/where/id come from the
+//! [`RequestContext`] the HTTP layer sets around each request, so the use cases record only
+//! what happened.
+
+mod context;
+mod writer;
+
+pub use context::{Actor, RequestContext};
+pub use writer::AuditWriter;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::clock::SharedClock;
+use crate::store::{AuditFilter, AuditRecord, AuditStore, StoreError};
+use crate::telemetry::metrics;
+
+/// Events waiting for the writer; beyond this they are dropped (and counted) rather than slow
+/// down the requests that record them.
+const QUEUE_CAPACITY: usize = 100_000;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    IdentityCreated,
+    IdentityDeleted,
+    TokenIssued,
+    TokensRevoked,
+    AccessKeyRegenerated,
+    SigningKeyRotated,
+    AppUserErased,
+    SignedIn,
+    SignInFailed,
+    RefreshTokenReused,
+}
+
+impl Action {
+    pub const ALL: [Action; 10] = [
+        Action::IdentityCreated,
+        Action::IdentityDeleted,
+        Action::TokenIssued,
+        Action::TokensRevoked,
+        Action::AccessKeyRegenerated,
+        Action::SigningKeyRotated,
+        Action::AppUserErased,
+        Action::SignedIn,
+        Action::SignInFailed,
+        Action::RefreshTokenReused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::IdentityCreated => "identity.created",
+            Action::IdentityDeleted => "identity.deleted",
+            Action::TokenIssued => "token.issued",
+            Action::TokensRevoked => "tokens.revoked",
+            Action::AccessKeyRegenerated => "accessKey.regenerated",
+            Action::SigningKeyRotated => "signingKey.rotated",
+            Action::AppUserErased => "appUser.erased",
+            Action::SignedIn => "appUser.signedIn",
+            Action::SignInFailed => "appUser.signInFailed",
+            Action::RefreshTokenReused => "refreshToken.reused",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Action> {
+        Action::ALL
+            .into_iter()
+            .find(|action| action.as_str() == raw)
+    }
+}
+
+/// One event, before the request context is added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub action: Action,
+    pub identity: Option<Uuid>,
+    pub app_user: Option<Uuid>,
+    /// A JSON object with what else matters (scopes, lifetime, key slot, reason).
+    pub details: Option<String>,
+}
+
+impl AuditEvent {
+    pub fn about_identity(action: Action, identity: Uuid) -> Self {
+        AuditEvent {
+            action,
+            identity: Some(identity),
+            app_user: None,
+            details: None,
+        }
+    }
+
+    pub fn about_app_user(action: Action, app_user: Option<Uuid>) -> Self {
+        AuditEvent {
+            action,
+            identity: None,
+            app_user,
+            details: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details.to_string());
+        self
+    }
+}
+
+/// What the writer is asked to do, in order.
+#[derive(Debug)]
+enum Entry {
+    Append(AuditRecord),
+    /// Clear the client addresses of rows about these identities or this app user (after the
+    /// rows queued before it are written).
+    Scrub {
+        identities: Vec<Uuid>,
+        app_user: Option<Uuid>,
+    },
+}
+
+/// Where use cases record events.
+pub struct Audit {
+    queue: mpsc::Sender<Entry>,
+    store: Arc<dyn AuditStore>,
+    clock: SharedClock,
+}
+
+impl Audit {
+    /// The recorder and the writer that drains it (run [`AuditWriter::run`]).
+    pub fn new(store: Arc<dyn AuditStore>, clock: SharedClock) -> (Arc<Audit>, AuditWriter) {
+        let (queue, pending) = mpsc::channel(QUEUE_CAPACITY);
+        let audit = Arc::new(Audit {
+            queue,
+            store: store.clone(),
+            clock: clock.clone(),
+        });
+        (audit, AuditWriter::new(pending, store, clock))
+    }
+
+    /// Queues `event` with the current request's actor, client address and request id.
+    pub fn record(&self, event: AuditEvent) {
+        let context = RequestContext::current();
+        let record = AuditRecord {
+            id: 0,
+            at_ms: self.clock.now_ms(),
+            action: event.action.as_str().to_owned(),
+            actor: context.actor.label(),
+            identity: event.identity,
+            app_user: event.app_user,
+            details: event.details,
+            client_address: context.client_address.map(|ip| ip.to_string()),
+            request_id: context.request_id,
+        };
+        self.enqueue(Entry::Append(record));
+    }
+
+    /// After erasure: the rows about these identities or this app user lose their client
+    /// address, the only personal data they hold beyond the ids.
+    pub fn scrub(&self, identities: Vec<Uuid>, app_user: Option<Uuid>) {
+        self.enqueue(Entry::Scrub {
+            identities,
+            app_user,
+        });
+    }
+
+    /// Up to `limit` written events matching `filter`, newest first.
+    pub async fn events(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.store.audit_events(filter, limit).await
+    }
+
+    /// Forgets events older than `retention` (call periodically).
+    pub async fn purge(&self, retention: Duration) -> Result<u64, StoreError> {
+        let before_ms =
+            self.clock.now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        self.store.purge_audit(before_ms).await
+    }
+
+    fn enqueue(&self, entry: Entry) {
+        if self.queue.try_send(entry).is_err() {
+            metrics::audit_dropped();
+            tracing::error!("audit queue full or closed; an audit event was dropped");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::clock::MockClock;
+    use crate::store::SqliteStore;
+
+    async fn audit() -> (Arc<Audit>, AuditWriter) {
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let clock = Arc::new(MockClock::new(time::macros::datetime!(2026-01-01 0:00 UTC)));
+        Audit::new(store, clock)
+    }
+
+    fn from_browser() -> RequestContext {
+        RequestContext {
+            actor: Actor::Public,
+            client_address: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7))),
+            request_id: Some("req-1".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shutdown_writes_everything_queued_and_scrubs_after_the_rows_before_it() {
+        let (audit, writer) = audit().await;
+        let user = Uuid::new_v4();
+        let identity = Uuid::new_v4();
+        from_browser()
+            .scope(async {
+                audit.record(AuditEvent::about_app_user(Action::SignedIn, Some(user)));
+                audit.record(AuditEvent::about_identity(Action::TokenIssued, identity));
+            })
+            .await;
+        audit.scrub(Vec::new(), Some(user));
+        audit.record(AuditEvent::about_identity(Action::IdentityDeleted, identity));
+
+        let cancelled = CancellationToken::new();
+        cancelled.cancel();
+        writer.run(cancelled).await;
+
+        let rows = audit.events(&AuditFilter::default(), 10).await.unwrap();
+        let summary: Vec<_> = rows
+            .iter()
+            .map(|r| (r.action.as_str(), r.actor.as_str(), r.client_address.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("identity.deleted", "operator", None),
+                ("token.issued", "public", Some("192.0.2.7")),
+                ("appUser.signedIn", "public", None),
+            ]
+        );
+        assert_eq!(rows[1].request_id.as_deref(), Some("req-1"));
+    }
+
+    #[test]
+    fn action_names_round_trip() {
+        for action in Action::ALL {
+            assert_eq!(Action::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(Action::parse("token.minted"), None);
+    }
+}

@@ -1,0 +1,130 @@
+//! Drains the audit queue into the store in batches: everything waiting is appended in one
+//! statement, so the writer keeps up with a busy instance. A failed batch is kept and retried;
+//! at shutdown the queue is drained and flushed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::Entry;
+use crate::clock::SharedClock;
+use crate::store::{AuditRecord, AuditStore, StoreError};
+use crate::telemetry::metrics;
+
+/// The most rows appended in one statement.
+const BATCH: usize = 500;
+/// Wait before retrying a failed write.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How long a shutdown keeps trying to flush.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+
+pub struct AuditWriter {
+    pending: mpsc::Receiver<Entry>,
+    store: Arc<dyn AuditStore>,
+    clock: SharedClock,
+    /// Rows taken from the queue but not yet written.
+    batch: Vec<AuditRecord>,
+    /// Scrubs not yet done (the rows queued before them are in the store or in `batch`).
+    scrubs: Vec<Scrub>,
+}
+
+/// Identities and app user whose rows lose their client address.
+type Scrub = (Vec<Uuid>, Option<Uuid>);
+
+impl AuditWriter {
+    pub(super) fn new(
+        pending: mpsc::Receiver<Entry>,
+        store: Arc<dyn AuditStore>,
+        clock: SharedClock,
+    ) -> Self {
+        AuditWriter {
+            pending,
+            store,
+            clock,
+            batch: Vec::with_capacity(BATCH),
+            scrubs: Vec::new(),
+        }
+    }
+
+    /// Writes until `cancel`, then flushes what is queued.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        loop {
+            let entry = tokio::select! {
+                _ = cancel.cancelled() => break,
+                entry = self.pending.recv() => entry,
+            };
+            let Some(entry) = entry else { break };
+            self.take(entry);
+            while self.batch.len() < BATCH && self.scrubs.is_empty() {
+                match self.pending.try_recv() {
+                    Ok(entry) => self.take(entry),
+                    Err(_) => break,
+                }
+            }
+            if !self.persist(&cancel).await {
+                break;
+            }
+        }
+        self.flush_at_shutdown().await;
+    }
+
+    fn take(&mut self, entry: Entry) {
+        match entry {
+            Entry::Append(record) => self.batch.push(record),
+            Entry::Scrub {
+                identities,
+                app_user,
+            } => self.scrubs.push((identities, app_user)),
+        }
+    }
+
+    /// Writes the batch, then runs the scrubs, retrying until done; `false` if cancelled first.
+    async fn persist(&mut self, cancel: &CancellationToken) -> bool {
+        loop {
+            match self.write_pending().await {
+                Ok(()) => return true,
+                Err(error) => {
+                    tracing::warn!(%error, "writing the audit trail failed; retrying");
+                    tokio::select! {
+                        _ = cancel.cancelled() => return false,
+                        _ = tokio::time::sleep(RETRY_AFTER) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn write_pending(&mut self) -> Result<(), StoreError> {
+        if !self.batch.is_empty() {
+            self.store.append_audit(&self.batch).await?;
+            metrics::audit_written(self.batch.len());
+            self.batch.clear();
+        }
+        while let Some((identities, app_user)) = self.scrubs.first() {
+            self.store.scrub_audit(identities, *app_user).await?;
+            self.scrubs.remove(0);
+        }
+        Ok(())
+    }
+
+    async fn flush_at_shutdown(&mut self) {
+        self.pending.close();
+        while let Ok(entry) = self.pending.try_recv() {
+            self.take(entry);
+        }
+        let deadline = self.clock.now_ms() + SHUTDOWN_FLUSH.as_millis() as i64;
+        loop {
+            match self.write_pending().await {
+                Ok(()) => return,
+                Err(error) if self.clock.now_ms() >= deadline => {
+                    tracing::error!(%error, lost = self.batch.len(), "audit events could not be written before shutdown");
+                    return;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+}

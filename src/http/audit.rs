@@ -1,0 +1,227 @@
+//! `GET /v1/audit-events`: the audit trail, newest first, filtered by identity, app user,
+//! action and time range, in pages (`maxPageSize`, and a `nextLink` while more remain). For
+//! key administrators only: an access key, or a bearer with an admin role.
+//!
+//! Also the layer that gives each request its audit context (actor, client address, request
+//! id); the backend authentication layer names the actor once it is known.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Extension, Query, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::client_address::ClientAddress;
+use super::identities::rfc3339;
+use super::{ApiError, AppState, Authenticated, ErrorCode, REQUEST_ID};
+use crate::audit::{Action, Actor, RequestContext};
+use crate::clock::{from_millis, millis};
+use crate::ids::{AppUserId, IdentityId};
+use crate::store::{AuditFilter, AuditRecord};
+
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+
+/// Runs the request in its audit context; the actor is `public` until authentication says
+/// otherwise.
+pub async fn with_request_context(
+    ClientAddress(client): ClientAddress,
+    request: Request,
+    next: Next,
+) -> Response {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    RequestContext {
+        actor: Actor::Public,
+        client_address: Some(client),
+        request_id,
+    }
+    .scope(next.run(request))
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQuery {
+    /// A raw identity id (`8:acs:…`).
+    identity: Option<String>,
+    /// An app user id.
+    app_user: Option<String>,
+    /// e.g. `token.issued`.
+    action: Option<String>,
+    /// RFC 3339, inclusive.
+    from: Option<String>,
+    /// RFC 3339, exclusive.
+    to: Option<String>,
+    max_page_size: Option<u32>,
+    continuation_token: Option<String>,
+    #[serde(rename = "api-version")]
+    _api_version: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    id: i64,
+    at: String,
+    action: String,
+    actor: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    value: Vec<AuditEventView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::bad_request(ErrorCode::InvalidQueryParameter, message)
+}
+
+fn parse_time(name: &str, raw: &str) -> Result<i64, ApiError> {
+    OffsetDateTime::parse(raw, &Rfc3339)
+        .map(millis)
+        .map_err(|_| {
+            invalid(format!(
+                "'{name}' must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z."
+            ))
+        })
+}
+
+impl AuditQuery {
+    fn filter(&self, state: &AppState) -> Result<(AuditFilter, u32), ApiError> {
+        let page = self.max_page_size.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&page) {
+            return Err(invalid(format!("'maxPageSize' must be 1 to {MAX_PAGE}.")));
+        }
+        let action = match &self.action {
+            Some(raw) => Some(
+                Action::parse(raw)
+                    .ok_or_else(|| {
+                        let known: Vec<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
+                        invalid(format!("'action' must be one of {}.", known.join(", ")))
+                    })?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let filter = AuditFilter {
+            identity: match &self.identity {
+                Some(raw) => Some(state.parse_id(raw)?.uuid()),
+                None => None,
+            },
+            app_user: match &self.app_user {
+                Some(raw) => Some(
+                    AppUserId::parse(raw)
+                        .ok_or_else(|| {
+                            invalid("'appUser' must be an app user id (a UUID).".into())
+                        })?
+                        .uuid(),
+                ),
+                None => None,
+            },
+            action,
+            from_ms: self
+                .from
+                .as_deref()
+                .map(|raw| parse_time("from", raw))
+                .transpose()?,
+            to_ms: self
+                .to
+                .as_deref()
+                .map(|raw| parse_time("to", raw))
+                .transpose()?,
+            before_id: match &self.continuation_token {
+                Some(raw) => Some(raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(
+                    || invalid("'continuationToken' is not one this service gave.".into()),
+                )?),
+                None => None,
+            },
+        };
+        Ok((filter, page))
+    }
+
+    /// This query's link for the page after `last_id`.
+    fn next_link(&self, last_id: i64) -> String {
+        let size = self.max_page_size.map(|size| size.to_string());
+        let last = last_id.to_string();
+        let params: Vec<(&str, &str)> = [
+            ("identity", self.identity.as_deref()),
+            ("appUser", self.app_user.as_deref()),
+            ("action", self.action.as_deref()),
+            ("from", self.from.as_deref()),
+            ("to", self.to.as_deref()),
+            ("maxPageSize", size.as_deref()),
+            ("continuationToken", Some(last.as_str())),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|value| (name, value)))
+        .collect();
+        let query = serde_urlencoded::to_string(params).unwrap_or_default();
+        format!("/v1/audit-events?{query}")
+    }
+}
+
+/// `GET /v1/audit-events`
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    auth.require_key_administration()?;
+    let Query(query) = query.map_err(|rejection| invalid(format!("{}.", rejection.body_text())))?;
+    let (filter, page) = query.filter(&state)?;
+    // One more than a page tells whether another page follows.
+    let mut records = state.audit.events(&filter, page + 1).await?;
+    let next_link = (records.len() > page as usize).then(|| {
+        records.truncate(page as usize);
+        query.next_link(records.last().map_or(0, |r| r.id))
+    });
+    Ok(Json(AuditPage {
+        value: records
+            .into_iter()
+            .map(|record| view(&state, record))
+            .collect(),
+        next_link,
+    }))
+}
+
+fn view(state: &AppState, record: AuditRecord) -> AuditEventView {
+    AuditEventView {
+        id: record.id,
+        at: from_millis(record.at_ms).map(rfc3339).unwrap_or_default(),
+        action: record.action,
+        actor: record.actor,
+        identity: record
+            .identity
+            .map(|id| state.raw_id(IdentityId::from_uuid(id))),
+        app_user: record
+            .app_user
+            .map(|id| AppUserId::from_uuid(id).to_string()),
+        details: record
+            .details
+            .and_then(|raw| serde_json::from_str(&raw).ok()),
+        client_address: record.client_address,
+        request_id: record.request_id,
+    }
+}

@@ -1,0 +1,163 @@
+//! The audit trail as stored: rows appended in batches, read newest first with filters and
+//! keyset paging, purged past retention, and stripped of client addresses on erasure. Both
+//! backends run the same SQL and code, stamped out by `impl_audit_store!`.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::StoreError;
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+
+/// One audit row. `id` is assigned by the store (0 when appending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at_ms: i64,
+    pub action: String,
+    pub actor: String,
+    pub identity: Option<Uuid>,
+    pub app_user: Option<Uuid>,
+    /// A JSON object, e.g. a token's scopes and lifetime.
+    pub details: Option<String>,
+    pub client_address: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Which rows to read: all given conditions hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub identity: Option<Uuid>,
+    pub app_user: Option<Uuid>,
+    pub action: Option<String>,
+    /// Inclusive lower bound.
+    pub from_ms: Option<i64>,
+    /// Exclusive upper bound.
+    pub to_ms: Option<i64>,
+    /// Keyset paging: only rows older than this id.
+    pub before_id: Option<i64>,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends rows in one statement.
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+    /// Up to `limit` rows matching `filter`, newest first.
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Deletes rows older than `before_ms`; returns how many.
+    async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Clears the client address of every row about these identities or this app user.
+    async fn scrub_audit(
+        &self,
+        identities: &[Uuid],
+        app_user: Option<Uuid>,
+    ) -> Result<(), StoreError>;
+}
+
+const INSERT_PREFIX: &str = "INSERT INTO audit_events \
+     (at_ms, action, actor, identity_id, app_user_id, details, client_address, request_id) ";
+const SELECT_EVENTS: &str = "SELECT id, at_ms, action, actor, identity_id, app_user_id, details, \
+     client_address, request_id FROM audit_events \
+     WHERE ($1 IS NULL OR identity_id = $1) AND ($2 IS NULL OR app_user_id = $2) \
+       AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at_ms >= $4) \
+       AND ($5 IS NULL OR at_ms < $5) AND ($6 IS NULL OR id < $6) \
+     ORDER BY id DESC LIMIT $7";
+const PURGE: &str = "DELETE FROM audit_events WHERE at_ms < $1";
+const SCRUB_IDENTITY: &str = "UPDATE audit_events SET client_address = NULL WHERE identity_id = $1 AND client_address IS NOT NULL";
+const SCRUB_APP_USER: &str = "UPDATE audit_events SET client_address = NULL WHERE app_user_id = $1 AND client_address IS NOT NULL";
+
+macro_rules! impl_audit_store {
+    ($store:ident, $db:ty) => {
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+                if records.is_empty() {
+                    return Ok(());
+                }
+                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_PREFIX);
+                insert.push_values(records, |mut row, record| {
+                    row.push_bind(record.at_ms)
+                        .push_bind(record.action.clone())
+                        .push_bind(record.actor.clone())
+                        .push_bind(record.identity.map($store::uuid_param))
+                        .push_bind(record.app_user.map($store::uuid_param))
+                        .push_bind(record.details.clone())
+                        .push_bind(record.client_address.clone())
+                        .push_bind(record.request_id.clone());
+                });
+                insert.build().execute(self.pool()).await?;
+                Ok(())
+            }
+
+            async fn audit_events(
+                &self,
+                filter: &AuditFilter,
+                limit: u32,
+            ) -> Result<Vec<AuditRecord>, StoreError> {
+                sqlx::query(SELECT_EVENTS)
+                    .bind(filter.identity.map($store::uuid_param))
+                    .bind(filter.app_user.map($store::uuid_param))
+                    .bind(filter.action.as_deref())
+                    .bind(filter.from_ms)
+                    .bind(filter.to_ms)
+                    .bind(filter.before_id)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.pool())
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(AuditRecord {
+                            id: row.try_get("id")?,
+                            at_ms: row.try_get("at_ms")?,
+                            action: row.try_get("action")?,
+                            actor: row.try_get("actor")?,
+                            identity: $store::uuid_col_opt(row, "identity_id")?,
+                            app_user: $store::uuid_col_opt(row, "app_user_id")?,
+                            details: row.try_get("details")?,
+                            client_address: row.try_get("client_address")?,
+                            request_id: row.try_get("request_id")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
+                Ok(sqlx::query(PURGE)
+                    .bind(before_ms)
+                    .execute(self.pool())
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn scrub_audit(
+                &self,
+                identities: &[Uuid],
+                app_user: Option<Uuid>,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                for &identity in identities {
+                    sqlx::query(SCRUB_IDENTITY)
+                        .bind($store::uuid_param(identity))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(user) = app_user {
+                    sqlx::query(SCRUB_APP_USER)
+                        .bind($store::uuid_param(user))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_audit_store!(PgStore, sqlx::Postgres);
+impl_audit_store!(SqliteStore, sqlx::Sqlite);

@@ -1,0 +1,254 @@
+//! The audit trail: who did what, when, from where, in which request; read with filters and
+//! pages; erasure keeps the rows but not the client address.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::app_client::{PASSWORD, encoded, user_path};
+use crate::helpers::*;
+
+backend_tests!(
+    token_life_cycle_is_audited_with_who_where_and_request,
+    deletion_keeps_the_rows_but_clears_the_client_address,
+    pages_and_filters,
+    bad_queries_are_refused_clearly,
+    failed_sign_ins_and_erasure_are_audited_without_the_username,
+    the_operator_s_key_changes_are_audited,
+);
+
+impl TestApp {
+    async fn audit(&self, query: &str) -> Value {
+        let response = self
+            .signed(Method::GET, &format!("/v1/audit-events?{query}"))
+            .send()
+            .await;
+        assert_eq!(response.status(), 200);
+        body(response).await
+    }
+
+    /// The events matching `query` once there are at least `count` (written off the request
+    /// path, so they may take a moment).
+    async fn audit_events(&self, query: &str, count: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let events = self.audit(query).await["value"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if events.len() >= count {
+                return events;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {count} audit events for {query}, got {events:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn actions(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
+async fn token_life_cycle_is_audited_with_who_where_and_request(app: TestApp) {
+    let id = app.create_identity().await;
+    let issued = app
+        .issue(
+            &id,
+            json!({ "scopes": ["chat", "voip"], "expiresInMinutes": 60 }),
+        )
+        .await;
+    assert_eq!(issued.status(), 200);
+    let request_id = issued.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.revoke(&id).await.status(), 204);
+
+    let events = app
+        .audit_events(&format!("identity={}", encoded(&id)), 3)
+        .await;
+    assert_eq!(
+        actions(&events),
+        ["tokens.revoked", "token.issued", "identity.created"],
+        "newest first"
+    );
+    let token = &events[1];
+    assert_eq!(token["identity"], id.as_str());
+    assert_eq!(token["actor"], "accessKey:primary");
+    assert_eq!(token["clientAddress"], "127.0.0.1");
+    assert_eq!(token["requestId"], request_id.as_str());
+    assert_eq!(token["details"]["scopes"], json!(["chat", "voip"]));
+    assert_eq!(token["details"]["expiresInMinutes"], 60);
+    let at = time::OffsetDateTime::parse(
+        token["at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!((time::OffsetDateTime::now_utc() - at).abs() < time::Duration::minutes(1));
+
+    let by_secondary = app
+        .issue_with_key(&id, json!({ "scopes": ["chat"] }), &app.secondary_key)
+        .await;
+    assert_eq!(by_secondary.status(), 200);
+    let events = app
+        .audit_events(&format!("identity={}&action=token.issued", encoded(&id)), 2)
+        .await;
+    assert_eq!(events[0]["actor"], "accessKey:secondary");
+}
+
+async fn deletion_keeps_the_rows_but_clears_the_client_address(app: TestApp) {
+    let id = app.create_identity().await;
+    app.token_for(&id).await;
+    let query = format!("identity={}", encoded(&id));
+    let before = app.audit_events(&query, 2).await;
+    assert!(before.iter().all(|e| e["clientAddress"] == "127.0.0.1"));
+
+    let deleted = app
+        .signed(Method::DELETE, &identity_path(&id, ""))
+        .send()
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let events = app.audit_events(&query, 3).await;
+        if events.iter().all(|e| e.get("clientAddress").is_none()) {
+            assert_eq!(
+                actions(&events),
+                ["identity.deleted", "token.issued", "identity.created"]
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{events:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn pages_and_filters(app: TestApp) {
+    for _ in 0..5 {
+        app.create_identity().await;
+    }
+    app.audit_events("action=identity.created", 5).await;
+    let mut seen = Vec::new();
+    let mut link = Some("/v1/audit-events?action=identity.created&maxPageSize=2".to_owned());
+    while let Some(next) = link {
+        let response = app.signed(Method::GET, &next).send().await;
+        assert_eq!(response.status(), 200);
+        let page = body(response).await;
+        let events = page["value"].as_array().unwrap();
+        assert!(events.len() <= 2);
+        seen.extend(events.iter().map(|e| e["id"].as_i64().unwrap()));
+        link = page["nextLink"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.len(), 5, "every event exactly once: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first");
+
+    let past = app
+        .audit("action=identity.created&to=2020-01-01T00:00:00Z")
+        .await;
+    assert_eq!(past["value"], json!([]));
+    let future = app
+        .audit("action=identity.created&from=2020-01-01T00:00:00Z")
+        .await;
+    assert_eq!(future["value"].as_array().unwrap().len(), 5);
+}
+
+async fn bad_queries_are_refused_clearly(app: TestApp) {
+    for query in [
+        "action=token.minted",
+        "from=yesterday",
+        "maxPageSize=0",
+        "maxPageSize=100000",
+        "continuationToken=abc",
+        "appUser=alice",
+        "colour=blue",
+    ] {
+        let response = app
+            .signed(Method::GET, &format!("/v1/audit-events?{query}"))
+            .send()
+            .await;
+        assert_error(response, 400, "InvalidQueryParameter").await;
+    }
+    let foreign = app
+        .signed(Method::GET, "/v1/audit-events?identity=8%3Aacs%3Aother_x")
+        .send()
+        .await;
+    assert_eq!(foreign.status(), 400);
+    let unsigned = app
+        .signed(Method::GET, "/v1/audit-events")
+        .unsigned()
+        .send()
+        .await;
+    assert_eq!(unsigned.status(), 401);
+}
+
+async fn failed_sign_ins_and_erasure_are_audited_without_the_username(app: TestApp) {
+    let created = body(app.create_account("audited-alice", PASSWORD).await).await;
+    let user = created["id"].as_str().unwrap().to_owned();
+    let failed = app.sign_in("audited-alice", "not the password").await;
+    assert_eq!(failed.status(), 401);
+    let signed_in = app.sign_in("audited-alice", PASSWORD).await;
+    assert!(signed_in.status().is_success());
+
+    let query = format!("appUser={user}");
+    let events = app.audit_events(&query, 2).await;
+    assert_eq!(
+        actions(&events),
+        ["appUser.signedIn", "appUser.signInFailed"]
+    );
+    assert_eq!(events[1]["actor"], "public");
+    assert_eq!(events[1]["clientAddress"], "127.0.0.1");
+    let everything = app.audit("maxPageSize=1000").await.to_string();
+    assert!(
+        !everything.contains("audited-alice"),
+        "no usernames in the trail"
+    );
+
+    let erased = app
+        .signed(Method::DELETE, &user_path(&user, ""))
+        .send()
+        .await;
+    assert_eq!(erased.status(), 204);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let events = app.audit_events(&query, 3).await;
+        if events[0]["action"] == "appUser.erased"
+            && events.iter().all(|e| e.get("clientAddress").is_none())
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{events:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn the_operator_s_key_changes_are_audited(app: TestApp) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
+        .args(app.settings.args())
+        .args(["keys", "rotate-signing", "secondary"])
+        .output()
+        .await
+        .expect("run callsign keys rotate-signing");
+    assert!(output.status.success(), "{output:?}");
+    // The command wrote its event before exiting: it is there at the first look.
+    let events = app.audit("action=signingKey.rotated").await;
+    let events = events["value"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["actor"], "operator");
+    assert_eq!(events[0]["details"]["slot"], "secondary");
+
+    let regenerated = app
+        .post("/keys/:regenerate")
+        .json(&json!({ "keyType": "secondary" }))
+        .send()
+        .await;
+    assert_eq!(regenerated.status(), 200);
+    let events = app.audit_events("action=accessKey.regenerated", 1).await;
+    assert_eq!(events[0]["actor"], "accessKey:primary");
+}
