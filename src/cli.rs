@@ -16,8 +16,8 @@ use crate::startup::{self, Application};
 use crate::telemetry;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    telemetry::init(cli.config.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    let telemetry = telemetry::init(cli.config.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config).await,
         Command::Migrate => {
             startup::open_store(&cli.config).await?;
@@ -25,7 +25,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { action } => keys(&cli.config, action).await,
-    }
+    };
+    telemetry.shutdown().await;
+    result
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {

@@ -230,7 +230,10 @@ mod tests {
             })
             .await;
         audit.scrub(Vec::new(), Some(user));
-        audit.record(AuditEvent::about_identity(Action::IdentityDeleted, identity));
+        audit.record(AuditEvent::about_identity(
+            Action::IdentityDeleted,
+            identity,
+        ));
 
         let cancelled = CancellationToken::new();
         cancelled.cancel();
@@ -239,7 +242,13 @@ mod tests {
         let rows = audit.events(&AuditFilter::default(), 10).await.unwrap();
         let summary: Vec<_> = rows
             .iter()
-            .map(|r| (r.action.as_str(), r.actor.as_str(), r.client_address.as_deref()))
+            .map(|r| {
+                (
+                    r.action.as_str(),
+                    r.actor.as_str(),
+                    r.client_address.as_deref(),
+                )
+            })
             .collect();
         assert_eq!(
             summary,

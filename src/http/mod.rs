@@ -260,7 +260,9 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                 .get(REQUEST_ID)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, client = tracing::field::Empty)
+            let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, client = tracing::field::Empty, trace_id = tracing::field::Empty, otel.kind = "server");
+            crate::telemetry::continue_trace(&span, request);
+            span
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
         // Outermost, so no layer inside ever sees the signature in logs.

@@ -1,10 +1,14 @@
-//! Logging and metrics: one place that sets up `tracing` (text for people, JSON for log
-//! pipelines; `RUST_LOG` filters, default `info`) and the Prometheus recorder ([`metrics`]).
+//! Logging, traces and metrics: one place that sets up `tracing` (text for people, JSON for log
+//! pipelines; `RUST_LOG` filters, default `info`), OpenTelemetry export ([`traces`]) and the
+//! Prometheus recorder ([`metrics`]).
 
 use std::io::IsTerminal;
 
 use clap::ValueEnum;
+use opentelemetry::trace::TracerProvider as _;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -12,19 +16,46 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn init(format: LogFormat) {
+/// Sets up logging and, when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set,
+/// OTLP/HTTP-protobuf trace export (the exporter reads the other `OTEL_EXPORTER_OTLP_*` variables,
+/// `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` itself).
+pub fn init(format: LogFormat) -> Telemetry {
+    // reqwest is built without a TLS provider: the exporter's client needs this one first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    // A second init (tests start several servers in one process) is harmless.
-    let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stdout().is_terminal())
-            .try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let provider = otlp_provider();
+    let otel = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("callsign"))
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+    });
+    let (text, json) = match format {
+        LogFormat::Text => (
+            Some(tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal())),
+            None,
+        ),
+        LogFormat::Json => (
+            None,
+            Some(tracing_subscriber::fmt::layer().json().flatten_event(true)),
+        ),
     };
+    // A second init (tests start several servers in one process) is harmless.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(text)
+        .with(json)
+        .with(otel)
+        .try_init();
+    Telemetry::new(provider)
 }
 
 pub mod metrics;
+mod traces;
+
+use traces::otlp_provider;
+pub use traces::{Telemetry, continue_trace};
 
 /// The version and git commit this binary was built from.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

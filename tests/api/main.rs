@@ -32,3 +32,4 @@ mod secrets;
 mod sessions;
 mod tls;
 mod tokens;
+mod traces;

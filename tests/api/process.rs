@@ -29,7 +29,7 @@ pub async fn spawn_process_logging(
     let mut args = settings.args();
     args.extend(["--tls", "off"].map(String::from));
     args.extend(extra.iter().map(|arg| arg.to_string()));
-    let (child, port, output) = start_binary(&args, rust_log).await;
+    let (child, port, output) = start_binary(&args, &[("RUST_LOG", rust_log)]).await;
     let app = TestApp {
         base: format!("http://127.0.0.1:{port}"),
         host: format!("127.0.0.1:{port}"),
@@ -47,14 +47,15 @@ pub async fn spawn_process_logging(
     (app, output)
 }
 
-/// Starts the binary with `args`; returns it, the port it bound, and everything it writes.
+/// Starts the binary with `args` and `env`; returns it, the port it bound, and everything it
+/// writes.
 pub async fn start_binary(
     args: &[String],
-    rust_log: &str,
+    env: &[(&str, &str)],
 ) -> (tokio::process::Child, u16, Arc<Mutex<String>>) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
         .args(args)
-        .env("RUST_LOG", rust_log)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)

@@ -97,7 +97,7 @@ async fn a_configured_certificate_is_reloaded_on_sighup() {
         ]
         .map(String::from),
     );
-    let (child, port, _output) = start_binary(&args, "info").await;
+    let (child, port, _output) = start_binary(&args, &[("RUST_LOG", "info")]).await;
     assert_eq!(served_certificate(port).await, first);
 
     let (cert, key, second) = certificate();

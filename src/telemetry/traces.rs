@@ -1,0 +1,93 @@
+//! OpenTelemetry traces: exported over OTLP/HTTP (protobuf) only when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set; a caller's W3C `traceparent`
+//! is continued either way, so its trace id reaches the log lines of the request.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{TraceContextExt, TraceId};
+use opentelemetry_http::HeaderExtractor;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::VERSION;
+
+/// Whether spans are exported (else only a caller's trace id is continued into the logs).
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Holds the OpenTelemetry tracer provider, if traces are exported, so shutdown can flush it.
+#[must_use = "call shutdown() to flush buffered spans"]
+pub struct Telemetry(Option<SdkTracerProvider>);
+
+pub(super) fn otlp_provider() -> Option<SdkTracerProvider> {
+    let configured = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+    if !configured {
+        return None;
+    }
+    let exporter = match opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()
+    {
+        Ok(exporter) => exporter,
+        Err(error) => {
+            eprintln!("callsign: OpenTelemetry export disabled: {error}");
+            return None;
+        }
+    };
+    let mut resource = Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name("callsign");
+    }
+    let resource = resource
+        .with_attribute(opentelemetry::KeyValue::new("service.version", VERSION))
+        .build();
+    Some(
+        SdkTracerProvider::builder()
+            // Its own thread and a blocking reqwest client: needs no Tokio runtime.
+            .with_batch_exporter(exporter)
+            .with_resource(resource)
+            .build(),
+    )
+}
+
+impl Telemetry {
+    pub(super) fn new(provider: Option<SdkTracerProvider>) -> Self {
+        EXPORTING.store(provider.is_some(), Ordering::Relaxed);
+        Telemetry(provider)
+    }
+
+    /// Exports the spans still buffered (bounded by the exporter's timeout) and stops exporting.
+    pub async fn shutdown(self) {
+        let Some(provider) = self.0 else { return };
+        match tokio::task::spawn_blocking(move || provider.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("callsign: flushing traces failed: {error}"),
+            Err(error) => eprintln!("callsign: flushing traces failed: {error}"),
+        }
+    }
+}
+
+/// Continues the caller's W3C trace (`traceparent`) in `span` and records its trace id there
+/// (field `trace_id`, declared `Empty`), so every log line inside the request carries it. Without
+/// an exporter the caller's trace id is still logged.
+pub fn continue_trace<B>(span: &tracing::Span, request: &axum::http::Request<B>) {
+    if !EXPORTING.load(Ordering::Relaxed) && !request.headers().contains_key("traceparent") {
+        return;
+    }
+    let remote = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
+    let _ = span.set_parent(remote.clone());
+    let mut trace_id = span.context().span().span_context().trace_id();
+    if trace_id == TraceId::INVALID {
+        trace_id = remote.span().span_context().trace_id();
+    }
+    if trace_id != TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
+}
