@@ -69,7 +69,8 @@ async fn js_sdk_works_unchanged(app: TestApp) {
     let Some(node) = node() else { return };
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/js");
     let output = tokio::process::Command::new(node)
-        .args(["--test", "test.mjs"])
+        // TAP explicitly: the default reporter differs between Node versions.
+        .args(["--test", "--test-reporter=tap", "test.mjs"])
         .current_dir(dir)
         .env("CALLSIGN_CONNECTION_STRING", &app.connection_string)
         .env("NODE_EXTRA_CA_CERTS", &app.trust_file)
