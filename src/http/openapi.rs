@@ -277,3 +277,6 @@ pub struct IdpOrStoreUnavailable(ErrorBody);
 #[derive(ToResponse)]
 #[allow(dead_code, reason = "documentation only")]
 pub struct InvalidRefreshToken(ErrorBody);
+
+#[cfg(test)]
+mod tests;
