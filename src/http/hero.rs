@@ -31,7 +31,9 @@ pub struct UserView {
 /// Holds a token: no `Debug`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(description = "A token and the identity it is for, as the hero samples expect it.")]
 pub struct HeroTokenView {
+    /// An HS256 JWT.
     token: String,
     /// RFC 3339; equals the token's `exp`.
     #[schema(format = DateTime)]
@@ -63,7 +65,9 @@ pub struct TokenBody {
 /// a token: no `Debug`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(description = "A token and the identity it is for.")]
 pub struct TokenView {
+    /// An HS256 JWT.
     token: String,
     /// RFC 3339; equals the token's `exp`.
     #[schema(format = DateTime)]

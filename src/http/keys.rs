@@ -17,6 +17,7 @@ use crate::keys::{KeySlot, RingState};
 /// Holds both access keys: no `Debug`, and never logged.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(description = "Both access keys and their connection strings.")]
 pub struct KeysView {
     /// Base64.
     primary_key: String,

@@ -56,6 +56,7 @@ pub struct SignOutBody {
 /// Holds a refresh token and an access token: no `Debug`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(description = "A session: its refresh token, an access token and whom they are for.")]
 pub struct SessionView {
     /// `csr_` + 256 random bits; spend it with `/v1/sessions/refresh`.
     refresh_token: String,

@@ -22,6 +22,7 @@ mod idp;
 mod introspection;
 mod keys;
 mod oidc;
+mod openapi;
 mod ops;
 mod process;
 mod rate_limits;
