@@ -5,25 +5,62 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::client_address::ClientAddress;
+use super::error::ErrorBody;
 use super::extract::JsonBody;
+use super::openapi::{
+    BadRequest, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
+    UnsupportedMediaType,
+};
 use super::{ApiError, AppState};
 use crate::users::{Password, Username};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateAccountBody {
+    /// 1 to 64 letters, digits or `. _ - @ +`, not mixing Latin letters with another script;
+    /// NFKC-normalised and lower-cased.
+    #[schema(example = "alice")]
     username: String,
+    /// 8 to 256 characters.
+    #[schema(min_length = 8, max_length = 256, format = Password)]
     password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AccountView {
+    /// The app user id (a hyphenated UUID).
+    #[schema(format = "uuid")]
     id: String,
     /// As stored: NFKC-normalised, lower case.
     username: String,
 }
 
+/// Create a built-in account
+///
+/// Backends create accounts with an access key (or a backend bearer token). With
+/// `CALLSIGN_ACCOUNTS_REGISTRATION=open` anyone may, throttled per client address.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    tag = "sessions",
+    operation_id = "createAccount",
+    request_body = CreateAccountBody,
+    responses(
+        (status = CREATED, description = "The account and its app user.", body = AccountView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = CONFLICT, description = "`UsernameTaken`: the name (after normalisation) has an account.", body = ErrorBody),
+        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
+        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    // No credential only when registration is open.
+    security(("hmac" = []), ("bearer" = []), ()),
+)]
 pub async fn create(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,

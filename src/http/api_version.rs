@@ -9,6 +9,21 @@ use super::{ApiError, ErrorCode};
 /// The first ACS Identity API version; everything from it on is served with today's behaviour.
 const OLDEST: &str = "2021-03-07";
 
+/// The query parameter as the OpenAPI document declares it. [`require_api_version`] reads the
+/// query itself (a layer, not an extractor), so this type is only ever described, never built.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct ApiVersion {
+    /// `YYYY-MM-DD` or `YYYY-MM-DD-preview…`, 2021-03-07 or later; the SDKs send `2023-10-01`.
+    #[param(
+        rename = "api-version",
+        example = "2023-10-01",
+        pattern = r"^\d{4}-\d{2}-\d{2}(-preview\d*)?$"
+    )]
+    api_version: String,
+}
+
 /// Accepts `YYYY-MM-DD` or `YYYY-MM-DD-preview…` no older than [`OLDEST`], so newer versions the
 /// SDKs send keep working.
 pub fn is_supported(version: &str) -> bool {

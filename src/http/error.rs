@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 pub use super::error_code::ErrorCode;
 use crate::identity::{ExternalIdError, IdentityError};
@@ -109,9 +110,28 @@ impl ApiError {
     }
 }
 
+/// The ACS error body, `{"error":{"code":"…","message":"…"}}`: what every error answers with.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    code: ErrorCode,
+    /// For people; match on `code`, not on this.
+    #[schema(example = "The identity does not exist or was deleted.")]
+    message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code.as_str(), "message": self.message } });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some((name, value)) = self.header {
             response.headers_mut().insert(name, value);

@@ -1,13 +1,19 @@
 //! Every `error.code` Callsign answers with, in one place. The names are part of the API: ACS's
 //! own codes where ACS has one, Callsign's where it does not.
 
-/// Declares the enum and its wire name (the variant's name) in one list.
+/// Declares the enum, its wire name (the variant's name) and its OpenAPI schema (a string enum
+/// whose description lists every code with its doc) in one list.
 macro_rules! error_codes {
-    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+    ($($(#[doc = $doc:literal])* $name:ident),* $(,)?) => {
         /// The `code` of an ACS-shaped error body.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+        #[schema(description = concat!(
+            "The `code` of an ACS-shaped error body: ACS's own codes where ACS has one, \
+             Callsign's where it does not.\n",
+            $("\n- `", stringify!($name), "`:", $($doc,)*)*
+        ))]
         pub enum ErrorCode {
-            $($(#[$doc])* $name),*
+            $($(#[doc = $doc])* $name),*
         }
 
         impl ErrorCode {
@@ -18,6 +24,12 @@ macro_rules! error_codes {
             }
         }
     };
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 error_codes! {

@@ -6,9 +6,28 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::client_address::ClientAddress;
+use super::error::ErrorBody;
 use super::hero::TokenView;
+use super::openapi::{TooManyRequests, Unavailable};
 use super::{ApiError, AppState};
 
+/// Admit a guest
+///
+/// A fresh identity held by no app user, with a `CALLSIGN_GUEST_TOKEN_MINUTES` token of
+/// `CALLSIGN_GUEST_SCOPES`; at most `CALLSIGN_GUESTS_PER_MINUTE` per client address. No body.
+#[utoipa::path(
+    post,
+    path = "/v1/guests",
+    tag = "guests",
+    operation_id = "admitGuest",
+    responses(
+        (status = CREATED, description = "The guest's identity and token.", body = TokenView),
+        (status = NOT_FOUND, description = "`GuestsDisabled`: guests are off on this deployment.", body = ErrorBody),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(()),
+)]
 pub async fn admit(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,

@@ -7,39 +7,55 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::bearer::AppBearer;
+use super::error::ErrorBody;
 use super::extract::JsonBody;
 use super::identities::rfc3339;
+use super::openapi::{
+    BadRequest, BearerRejected, IdpOrStoreUnavailable, PayloadTooLarge, ScopeName, TooManyRequests,
+    UnsupportedMediaType,
+};
 use super::{ApiError, AppState};
 use crate::ids::{AppUserId, IdentityId};
 use crate::token::IssuedToken;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
+    /// The raw id of the user's (first) identity.
     acs_user_identity: String,
 }
 
 /// Holds a token: no `Debug`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(description = "A token and the identity it is for, as the hero samples expect it.")]
 pub struct HeroTokenView {
+    /// An HS256 JWT.
     token: String,
+    /// RFC 3339; equals the token's `exp`.
+    #[schema(format = DateTime)]
     expires_on: String,
     user: CommunicationUser,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommunicationUser {
     communication_user_id: String,
 }
 
-#[derive(Deserialize)]
+/// Every field is optional; an empty body is `{}`.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenBody {
+    /// Within `CALLSIGN_APP_SCOPES`; default: all of them.
+    #[schema(value_type = Option<Vec<ScopeName>>)]
     scopes: Option<Vec<String>>,
+    /// 60 to 1440 minutes (default 1440).
+    #[schema(minimum = 60, maximum = 1440)]
     expires_in_minutes: Option<i64>,
     /// One of the user's identities (raw id); default: its first.
     identity: Option<String>,
@@ -47,11 +63,16 @@ pub struct TokenBody {
 
 /// `{"token","expiresOn","communicationUserId"}`: a token with the identity it is for. Holds
 /// a token: no `Debug`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(description = "A token and the identity it is for.")]
 pub struct TokenView {
+    /// An HS256 JWT.
     token: String,
+    /// RFC 3339; equals the token's `exp`.
+    #[schema(format = DateTime)]
     expires_on: String,
+    /// The raw id of the identity the token is for.
     communication_user_id: String,
 }
 
@@ -81,7 +102,21 @@ impl AppState {
     }
 }
 
-/// `GET /api/user`: 200 with the user's identity, 404 if it has none.
+/// Get the user's identity
+#[utoipa::path(
+    get,
+    path = "/api/user",
+    tag = "bearer",
+    operation_id = "getBearerUser",
+    responses(
+        (status = OK, description = "The user's identity.", body = UserView),
+        (status = UNAUTHORIZED, response = BearerRejected),
+        (status = NOT_FOUND, description = "`IdentityNotFound`: the user has no identity yet.", body = ErrorBody),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = IdpOrStoreUnavailable),
+    ),
+    security(("appBearer" = [])),
+)]
 pub async fn get_user(
     State(state): State<AppState>,
     bearer: AppBearer,
@@ -96,7 +131,23 @@ pub async fn get_user(
     }))
 }
 
-/// `POST /api/user`: 201 with a new identity mapped to the user, 200 if it had one.
+/// Create the user's identity
+///
+/// Concurrent first requests create exactly one identity.
+#[utoipa::path(
+    post,
+    path = "/api/user",
+    tag = "bearer",
+    operation_id = "createBearerUser",
+    responses(
+        (status = CREATED, description = "A new identity, mapped to the user.", body = UserView),
+        (status = OK, description = "The user already had this identity.", body = UserView),
+        (status = UNAUTHORIZED, response = BearerRejected),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = IdpOrStoreUnavailable),
+    ),
+    security(("appBearer" = [])),
+)]
 pub async fn create_user(
     State(state): State<AppState>,
     bearer: AppBearer,
@@ -116,7 +167,23 @@ pub async fn create_user(
     ))
 }
 
-/// `DELETE /api/user`: 204; the user's identities are deleted and the mapping erased.
+/// Erase the user
+///
+/// Deletes every identity only this user holds (their tokens die), its mapping, sessions and
+/// account; an identity shared with other users stays theirs.
+#[utoipa::path(
+    delete,
+    path = "/api/user",
+    tag = "bearer",
+    operation_id = "deleteBearerUser",
+    responses(
+        (status = NO_CONTENT, description = "Erased (also when there was nothing to erase)."),
+        (status = UNAUTHORIZED, response = BearerRejected),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = IdpOrStoreUnavailable),
+    ),
+    security(("appBearer" = [])),
+)]
 pub async fn delete_user(
     State(state): State<AppState>,
     bearer: AppBearer,
@@ -131,8 +198,23 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/token`: 201 with a 24-hour token of the deployment's app scopes (chat and voip by
-/// default) for the user's identity, created if missing.
+/// Get a token for the user
+///
+/// A 24-hour token of the deployment's app scopes (`CALLSIGN_APP_SCOPES`, default `chat,voip`)
+/// for the user's identity, created if missing.
+#[utoipa::path(
+    get,
+    path = "/api/token",
+    tag = "bearer",
+    operation_id = "getBearerUserToken",
+    responses(
+        (status = CREATED, description = "The token and the identity it is for.", body = HeroTokenView),
+        (status = UNAUTHORIZED, response = BearerRejected),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = IdpOrStoreUnavailable),
+    ),
+    security(("appBearer" = [])),
+)]
 pub async fn token(
     State(state): State<AppState>,
     bearer: AppBearer,
@@ -152,8 +234,28 @@ pub async fn token(
     ))
 }
 
-/// `POST /v1/token`: a token with the scopes and lifetime asked for (within the deployment's),
-/// for one of the user's identities.
+/// Issue a token for the user
+///
+/// A token with the scopes and lifetime asked for (within the deployment's), for one of the
+/// user's identities (its first, created if missing, unless `identity` names another).
+#[utoipa::path(
+    post,
+    path = "/v1/token",
+    tag = "bearer",
+    operation_id = "issueBearerUserToken",
+    request_body(content = Option<TokenBody>, description = "Optional."),
+    responses(
+        (status = OK, description = "The token and the identity it is for.", body = TokenView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = BearerRejected),
+        (status = NOT_FOUND, description = "`IdentityNotLinked` or `IdentityNotFound`: `identity` is not one of the user's.", body = ErrorBody),
+        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
+        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = IdpOrStoreUnavailable),
+    ),
+    security(("appBearer" = [])),
+)]
 pub async fn v1_token(
     State(state): State<AppState>,
     bearer: AppBearer,

@@ -8,55 +8,88 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
 
+use super::api_version::ApiVersion;
+use super::error::ErrorBody;
 use super::extract::{AcsPath, JsonBody, expect_action};
+use super::openapi::{
+    BadRequest, Forbidden, IdentityNotFound, PayloadTooLarge, ScopeName, TooManyRequests,
+    Unauthorized, Unavailable, UnsupportedMediaType,
+};
 use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::identity::{ExternalId, Identity};
 use crate::ids::IdentityId;
 use crate::token::{IssuedToken, Lifetime, ScopeSet, TokenRequest};
 
-#[derive(Debug, Default, Deserialize)]
+/// Every field is optional; an empty body is `{}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateIdentityBody {
+    /// Also issue a token with these scopes.
+    #[schema(value_type = Option<Vec<ScopeName>>, min_items = 1)]
     create_token_with_scopes: Option<Vec<String>>,
+    /// The token's lifetime, 60 to 1440 minutes (default 1440); only with
+    /// `createTokenWithScopes`.
+    #[schema(minimum = 60, maximum = 1440)]
     expires_in_minutes: Option<i64>,
-    /// 2025-04-01-preview; `customId` is the name later previews use.
+    /// 2025-04-01-preview: makes the call idempotent, one identity per external id (1 to 256
+    /// characters, no control characters). `customId`, the name later previews use, is
+    /// accepted too.
     #[serde(alias = "customId")]
+    #[schema(min_length = 1, max_length = 256)]
     external_id: Option<String>,
 }
 
 /// The body of the colon actions: `:issueAccessToken` needs `scopes`, `:revokeAccessTokens`
 /// takes none.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionBody {
+    /// Required by `:issueAccessToken`.
+    #[schema(value_type = Vec<ScopeName>, min_items = 1)]
     scopes: Option<Vec<String>>,
+    /// 60 to 1440 minutes; 1440 when absent.
+    #[schema(minimum = 60, maximum = 1440)]
     expires_in_minutes: Option<i64>,
 }
 
 /// `{"token","expiresOn"}`, the ACS shape of an access token.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessTokenView {
+    /// An HS256 JWT.
     pub token: String,
+    /// RFC 3339; equals the token's `exp`.
+    #[schema(format = DateTime)]
     pub expires_on: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityView {
+    /// The raw id, `8:acs:<resourceId>_<uuid>`.
+    #[schema(
+        example = "8:acs:4ad29cb8-7b1a-4c6b-8f11-3fa4a1e0f0c2_00000021-54e4-6f62-b5e1-0b4d5e7a1c3f"
+    )]
     id: String,
+    /// The external id it was created with, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     external_id: Option<String>,
+    /// RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = DateTime)]
     last_token_issued_at: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedView {
     identity: IdentityView,
+    /// When `createTokenWithScopes` was given.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     access_token: Option<AccessTokenView>,
 }
 
@@ -97,7 +130,30 @@ fn token_request(scopes: &[String], minutes: Option<i64>) -> Result<TokenRequest
     })
 }
 
-/// `POST /identities`: 201 when created, 200 when the external id already had an identity.
+/// Create an identity
+///
+/// Creates a communication identity, optionally with a token. With an `externalId` the call is
+/// idempotent: 201 the first time, then 200 with the same identity.
+#[utoipa::path(
+    post,
+    path = "/identities",
+    tag = "identities",
+    operation_id = "createIdentity",
+    params(ApiVersion),
+    request_body(content = Option<CreateIdentityBody>, description = "Optional; no body creates a bare identity."),
+    responses(
+        (status = CREATED, description = "The identity was created.", body = CreatedView),
+        (status = OK, description = "The external id already had this identity.", body = CreatedView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
+        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
@@ -134,7 +190,24 @@ pub async fn create(
     Ok((status, Json(view)).into_response())
 }
 
-/// `GET /identities/{id}`
+/// Get an identity
+#[utoipa::path(
+    get,
+    path = "/identities/{id}",
+    tag = "identities",
+    operation_id = "getIdentity",
+    params(IdentityIdParam, ApiVersion),
+    responses(
+        (status = OK, description = "The identity.", body = IdentityView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, response = IdentityNotFound),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     AcsPath(id): AcsPath<String>,
@@ -143,7 +216,26 @@ pub async fn get(
     Ok(Json(state.identity_view(identity)))
 }
 
-/// `DELETE /identities/{id}`
+/// Delete an identity
+///
+/// The identity is erased, its tokens die on every instance, and it never gets another.
+#[utoipa::path(
+    delete,
+    path = "/identities/{id}",
+    tag = "identities",
+    operation_id = "deleteIdentity",
+    params(IdentityIdParam, ApiVersion),
+    responses(
+        (status = NO_CONTENT, description = "Deleted."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, response = IdentityNotFound),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     AcsPath(id): AcsPath<String>,
@@ -153,8 +245,8 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /identities/{id}/:issueAccessToken` and `POST /identities/{id}/:revokeAccessTokens`.
-/// (axum cannot route a literal segment that starts with `:`, so the action is matched here.)
+/// `POST /identities/{id}/{action}`: `:issueAccessToken` or `:revokeAccessTokens`. (axum
+/// cannot route a literal segment that starts with `:`, so the action is matched here.)
 pub async fn action(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
@@ -162,31 +254,104 @@ pub async fn action(
     JsonBody(body): JsonBody<ActionBody>,
 ) -> Result<Response, ApiError> {
     match action.as_str() {
-        ":issueAccessToken" => {
-            let scopes = body.scopes.ok_or_else(|| {
-                ApiError::bad_request(
-                    ErrorCode::InvalidRequestBody,
-                    "The request body is not valid: missing field `scopes`.",
-                )
-            })?;
-            let request = token_request(&scopes, body.expires_in_minutes)?;
-            let id = state.parse_id(&id)?;
-            let issued = state
-                .identities
-                .issue(id, &request, auth.signing_key())
-                .await?;
-            Ok(Json(token_view(issued)).into_response())
-        }
-        ":revokeAccessTokens" => {
-            let id = state.parse_id(&id)?;
-            state.identities.revoke(id).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
+        ":issueAccessToken" => issue_access_token(&state, &auth, &id, body)
+            .await
+            .map(IntoResponse::into_response),
+        ":revokeAccessTokens" => revoke_access_tokens(&state, &id)
+            .await
+            .map(IntoResponse::into_response),
         _ => Err(super::not_found_error()),
     }
 }
 
-/// `POST /teamsUser/:exchangeAccessToken`: Callsign has no Microsoft Entra ID federation.
+/// Issue an access token
+#[utoipa::path(
+    post,
+    path = "/identities/{id}/:issueAccessToken",
+    tag = "identities",
+    operation_id = "issueAccessToken",
+    params(IdentityIdParam, ApiVersion),
+    request_body = ActionBody,
+    responses(
+        (status = OK, description = "The token.", body = AccessTokenView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, response = IdentityNotFound),
+        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
+        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+async fn issue_access_token(
+    state: &AppState,
+    auth: &Authenticated,
+    id: &str,
+    body: ActionBody,
+) -> Result<Json<AccessTokenView>, ApiError> {
+    let scopes = body.scopes.ok_or_else(|| {
+        ApiError::bad_request(
+            ErrorCode::InvalidRequestBody,
+            "The request body is not valid: missing field `scopes`.",
+        )
+    })?;
+    let request = token_request(&scopes, body.expires_in_minutes)?;
+    let id = state.parse_id(id)?;
+    let issued = state
+        .identities
+        .issue(id, &request, auth.signing_key())
+        .await?;
+    Ok(Json(token_view(issued)))
+}
+
+/// Revoke an identity's access tokens
+///
+/// Every token issued before the call returns is dead on every instance; tokens issued after
+/// it work. The body, if any, is ignored.
+#[utoipa::path(
+    post,
+    path = "/identities/{id}/:revokeAccessTokens",
+    tag = "identities",
+    operation_id = "revokeAccessTokens",
+    params(IdentityIdParam, ApiVersion),
+    responses(
+        (status = NO_CONTENT, description = "Revoked."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, response = IdentityNotFound),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+async fn revoke_access_tokens(state: &AppState, id: &str) -> Result<StatusCode, ApiError> {
+    let id = state.parse_id(id)?;
+    state.identities.revoke(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Exchange a Teams user's token (not supported)
+///
+/// Callsign does not federate with Microsoft Entra ID: always 400
+/// `TeamsUserExchangeNotSupported`.
+#[utoipa::path(
+    post,
+    path = "/teamsUser/:exchangeAccessToken",
+    tag = "identities",
+    operation_id = "exchangeTeamsUserAccessToken",
+    params(ApiVersion),
+    responses(
+        (status = BAD_REQUEST, description = "`TeamsUserExchangeNotSupported` (or a missing \
+            `api-version`).", body = ErrorBody),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn teams_exchange(AcsPath(action): AcsPath<String>) -> ApiError {
     if let Err(not_found) = expect_action(&action, ":exchangeAccessToken") {
         return not_found;
@@ -196,4 +361,13 @@ pub async fn teams_exchange(AcsPath(action): AcsPath<String>) -> ApiError {
         "Callsign does not federate with Microsoft Entra ID, so exchanging a Teams user's token \
          is not supported. Create a communication identity and issue it a token instead.",
     )
+}
+
+/// The `{id}` path parameter of the identity routes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct IdentityIdParam {
+    /// The raw identity id (`8:acs:<resourceId>_<uuid>`), percent-encoded.
+    id: String,
 }

@@ -4,25 +4,34 @@
 use axum::Json;
 use axum::extract::{Extension, State};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::extract::{AcsPath, JsonBody, expect_action};
+use super::openapi::{
+    BadRequest, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
+    UnsupportedMediaType,
+};
 use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::keys::{KeySlot, RingState};
 
 /// Holds both access keys: no `Debug`, and never logged.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(description = "Both access keys and their connection strings.")]
 pub struct KeysView {
+    /// Base64.
     primary_key: String,
     secondary_key: String,
+    /// `endpoint=https://…/;accesskey=…`, what an SDK is given.
     primary_connection_string: String,
     secondary_connection_string: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegenerateBody {
-    /// `Primary` or `Secondary`.
+    /// `Primary` or `Secondary` (any case).
+    #[schema(example = "Primary")]
     key_type: String,
 }
 
@@ -42,7 +51,22 @@ fn view(endpoint: &str, ring: &RingState) -> KeysView {
     }
 }
 
-/// `GET /keys`
+/// List the access keys
+///
+/// Open to either access key, or a bearer token with an admin role.
+#[utoipa::path(
+    get,
+    path = "/keys",
+    tag = "keys",
+    operation_id = "listKeys",
+    responses(
+        (status = OK, description = "Both keys and their connection strings.", body = KeysView),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
@@ -51,8 +75,29 @@ pub async fn list(
     Ok(Json(view(&state.endpoint, &state.keys.ring().load())))
 }
 
-/// `POST /keys/:regenerate` with `{"keyType":"Primary"}`: the old key and every token it
-/// minted stop working on every instance; the other key is untouched.
+/// Regenerate an access key
+///
+/// The old key and every token its slot signed stop working on every instance within a
+/// second; the other key is untouched. Open to either access key, or a bearer token with an
+/// admin role.
+#[utoipa::path(
+    post,
+    path = "/keys/:regenerate",
+    tag = "keys",
+    operation_id = "regenerateKey",
+    request_body = RegenerateBody,
+    responses(
+        (status = OK, description = "Both keys, one of them new.", body = KeysView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
+        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn regenerate(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,

@@ -7,9 +7,11 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
+use super::error::ErrorBody;
 use crate::telemetry::{self, metrics};
 
 /// Where the router notes which route template a request matched.
@@ -50,7 +52,21 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// `GET /metrics`: Prometheus text format; no access key needed.
+/// Prometheus metrics
+///
+/// Prometheus text format. Off with `CALLSIGN_METRICS=off`; with `CALLSIGN_OPS_LISTEN` it is
+/// served on that separate listener instead.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    operation_id = "getMetrics",
+    responses(
+        (status = OK, description = "The metrics.", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = NOT_FOUND, description = "`NotFound`: metrics are off, or on the ops listener.", body = ErrorBody),
+    ),
+    security(()),
+)]
 pub async fn render(State(state): State<AppState>) -> Response {
     let Some(handle) = &state.metrics else {
         return super::not_found_error().into_response();
@@ -64,7 +80,27 @@ pub async fn render(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `GET /version`
-pub async fn version() -> axum::Json<Value> {
-    axum::Json(json!({ "version": telemetry::VERSION, "commit": telemetry::COMMIT }))
+/// `{"version","commit"}` of the running build.
+#[derive(Serialize, ToSchema)]
+pub struct VersionView {
+    #[schema(example = "0.1.0")]
+    version: &'static str,
+    /// The git commit it was built from.
+    commit: &'static str,
+}
+
+/// Version
+#[utoipa::path(
+    get,
+    path = "/version",
+    tag = "ops",
+    operation_id = "getVersion",
+    responses((status = OK, description = "The running build.", body = VersionView)),
+    security(()),
+)]
+pub async fn version() -> axum::Json<VersionView> {
+    axum::Json(VersionView {
+        version: telemetry::VERSION,
+        commit: telemetry::COMMIT,
+    })
 }

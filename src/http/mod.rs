@@ -1,7 +1,8 @@
 //! The HTTP surface, one file per resource: the ACS-compatible identity API and Callsign's own
 //! token, key and app-user administration routes (access-key authenticated); the routes client
 //! apps call for their users (sessions, guests, and, with an identity provider, the bearer
-//! routes); the ops probes; and the middleware around them.
+//! routes); the ops probes; the OpenAPI document and its docs page; and the middleware around
+//! them.
 
 mod accounts;
 mod api_version;
@@ -17,6 +18,7 @@ mod hero;
 mod identities;
 mod keys;
 mod metrics;
+mod openapi;
 mod ops;
 mod rate_limits;
 mod sessions;
@@ -45,6 +47,7 @@ pub use backend_auth::Authenticated;
 pub use client_address::TrustedProxies;
 pub use error::{ApiError, ErrorCode};
 pub use keys::connection_string;
+pub use openapi::ApiDoc;
 pub use rate_limits::RequestLimits;
 
 use crate::auth::backend::BackendPolicy;
@@ -132,11 +135,12 @@ pub enum Surface {
     ApiAndProbes,
 }
 
-/// The main listener's routes.
+/// The main listener's routes. The OpenAPI document and its docs page are public, like the
+/// probes.
 pub fn router(state: AppState, surface: Surface) -> Router {
     let api = api(&state);
     let ops = ops_routes(&state, surface == Surface::Everything);
-    with_layers(api.merge(ops), state)
+    with_layers(api.merge(ops).merge(openapi::docs()), state)
 }
 
 /// The separate ops listener's routes: probes, version and metrics.

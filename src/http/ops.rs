@@ -2,20 +2,52 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState, ErrorCode};
 use crate::store::StoreError;
 
-/// `GET /healthz`: the process is alive.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// `{"status":"ok"}` or `{"status":"ready"}`.
+#[derive(Serialize, ToSchema)]
+pub struct ProbeStatus {
+    #[schema(example = "ok")]
+    status: &'static str,
 }
 
-/// `GET /readyz`: the database is reachable and fully migrated.
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Liveness
+///
+/// The process is alive; depends on nothing.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    operation_id = "checkHealth",
+    responses((status = OK, description = "`{\"status\":\"ok\"}`", body = ProbeStatus)),
+    security(()),
+)]
+pub async fn healthz() -> Json<ProbeStatus> {
+    Json(ProbeStatus { status: "ok" })
+}
+
+/// Readiness
+///
+/// The database is reachable and fully migrated.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "ops",
+    operation_id = "checkReadiness",
+    responses(
+        (status = OK, description = "`{\"status\":\"ready\"}`", body = ProbeStatus),
+        (status = SERVICE_UNAVAILABLE, description = "`NotReady`: the database is unreachable or not migrated.", body = ErrorBody),
+    ),
+    security(()),
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, ApiError> {
     match state.store.check_ready().await {
-        Ok(()) => Ok(Json(json!({ "status": "ready" }))),
+        Ok(()) => Ok(Json(ProbeStatus { status: "ready" })),
         Err(error) => {
             tracing::warn!(%error, "not ready");
             let message = match error {

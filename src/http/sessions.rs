@@ -5,49 +5,72 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::client_address::ClientAddress;
+use super::error::ErrorBody;
 use super::extract::JsonBody;
 use super::identities::{AccessTokenView, token_view};
+use super::openapi::{
+    BadRequest, InvalidRefreshToken, PayloadTooLarge, ScopeName, TooManyRequests, Unavailable,
+    UnsupportedMediaType,
+};
 use super::{ApiError, AppState};
 use crate::users::{Password, RefreshToken, SessionTokens, Username};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInBody {
+    #[schema(example = "alice")]
     username: String,
+    #[schema(format = Password)]
     password: String,
+    /// Within `CALLSIGN_APP_SCOPES`; default: all of them.
+    #[schema(value_type = Option<Vec<ScopeName>>)]
     scopes: Option<Vec<String>>,
+    /// 60 to 1440 minutes (default 1440).
+    #[schema(minimum = 60, maximum = 1440)]
     expires_in_minutes: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshBody {
+    /// `csr_…`, spent by this call.
     refresh_token: String,
+    /// Within `CALLSIGN_APP_SCOPES`; default: all of them.
+    #[schema(value_type = Option<Vec<ScopeName>>)]
     scopes: Option<Vec<String>>,
+    /// 60 to 1440 minutes (default 1440).
+    #[schema(minimum = 60, maximum = 1440)]
     expires_in_minutes: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignOutBody {
+    /// A refresh token of the session (`csr_…`).
     refresh_token: String,
 }
 
 /// Holds a refresh token and an access token: no `Debug`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(description = "A session: its refresh token, an access token and whom they are for.")]
 pub struct SessionView {
+    /// `csr_` + 256 random bits; spend it with `/v1/sessions/refresh`.
     refresh_token: String,
     access_token: AccessTokenView,
     user: SessionUserView,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionUserView {
+    /// The app user id.
+    #[schema(format = "uuid")]
     id: String,
+    /// The raw id of the identity the access token is for.
     communication_user_id: String,
 }
 
@@ -64,7 +87,27 @@ impl AppState {
     }
 }
 
-/// `POST /v1/sessions`: 201 with a refresh token and the first access token.
+/// Sign in
+///
+/// With a built-in account's username and password: a refresh token and the first access
+/// token. Failed sign-ins are throttled per account and per client address.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "sessions",
+    operation_id = "signIn",
+    request_body = SignInBody,
+    responses(
+        (status = CREATED, description = "A new session.", body = SessionView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, description = "`InvalidCredentials`: an unknown username or a wrong password (one answer for both).", body = ErrorBody),
+        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
+        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(()),
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
@@ -88,8 +131,27 @@ pub async fn sign_in(
     Ok((StatusCode::CREATED, Json(state.session_view(tokens))))
 }
 
-/// `POST /v1/sessions/refresh`: a new access token and a new refresh token; the one presented
-/// is spent.
+/// Refresh a session
+///
+/// A new access token and a new refresh token; the one presented is spent. Presenting a spent
+/// one again ends its whole session and revokes the identity's tokens.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/refresh",
+    tag = "sessions",
+    operation_id = "refreshSession",
+    request_body = RefreshBody,
+    responses(
+        (status = OK, description = "The session, with a new refresh token.", body = SessionView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = InvalidRefreshToken),
+        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
+        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(()),
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshBody>,
@@ -103,7 +165,26 @@ pub async fn refresh(
     Ok(Json(state.session_view(tokens)))
 }
 
-/// `POST /v1/sessions/sign-out`: ends this session.
+/// Sign out
+///
+/// Ends the session the refresh token belongs to.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/sign-out",
+    tag = "sessions",
+    operation_id = "signOut",
+    request_body = SignOutBody,
+    responses(
+        (status = NO_CONTENT, description = "The session has ended."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = InvalidRefreshToken),
+        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
+        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(()),
+)]
 pub async fn sign_out(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<SignOutBody>,
@@ -114,8 +195,27 @@ pub async fn sign_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/sessions/sign-out-everywhere`: ends every session of the user and revokes the
-/// tokens of every identity it holds.
+/// Sign out everywhere
+///
+/// Ends every session of the user and revokes the tokens of every identity only this user
+/// holds (a shared identity keeps them).
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/sign-out-everywhere",
+    tag = "sessions",
+    operation_id = "signOutEverywhere",
+    request_body = SignOutBody,
+    responses(
+        (status = NO_CONTENT, description = "Every session has ended."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = InvalidRefreshToken),
+        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
+        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(()),
+)]
 pub async fn sign_out_everywhere(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<SignOutBody>,

@@ -5,16 +5,27 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::extract::{AcsPath, JsonBody, expect_action};
+use super::openapi::{
+    BadRequest, Forbidden, PayloadTooLarge, ScopeName, TooManyRequests, Unauthorized,
+    UnsupportedMediaType,
+};
 use super::{ApiError, AppState};
 use crate::token::Scope;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct IntrospectBody {
+    /// Any string; what is not an active Callsign token is `{"active":false}`.
     token: String,
 }
 
+/// `{"active":false}`, or `active: true` with the token's claims.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Introspection {
@@ -23,22 +34,83 @@ pub struct Introspection {
     details: Option<ActiveDetails>,
 }
 
-#[derive(Debug, Serialize)]
+/// Written by hand: a derived schema would make the flattened claims "an object or null",
+/// which `{"active":false}` is not.
+impl PartialSchema for Introspection {
+    fn schema() -> RefOr<Schema> {
+        let active = |value: bool| {
+            ObjectBuilder::new()
+                .property(
+                    "active",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([value])),
+                )
+                .required("active")
+        };
+        let claims = Ref::from_schema_name(ActiveDetails::name());
+        OneOfBuilder::new()
+            .item(active(false).additional_properties(Some(AdditionalProperties::FreeForm(false))))
+            .item(AllOfBuilder::new().item(active(true)).item(claims))
+            .description(Some(
+                "`{\"active\":false}`, or `\"active\":true` with the token's claims.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Introspection {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((ActiveDetails::name().into(), ActiveDetails::schema()));
+        ActiveDetails::schemas(schemas);
+    }
+}
+
+/// The claims of an active token.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ActiveDetails {
     /// The identity the token was issued to.
     sub: String,
     /// RFC 7662: space-separated scopes.
+    #[schema(example = "chat voip")]
     scope: String,
+    #[schema(value_type = Vec<ScopeName>)]
     scopes: Vec<&'static str>,
+    /// Seconds since the epoch.
     exp: i64,
     iat: i64,
     nbf: i64,
     iss: String,
+    /// `urn:acs:<resourceId>`.
     aud: String,
     jti: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
     token_type: &'static str,
 }
 
+/// Introspect a token
+///
+/// In the spirit of RFC 7662, answered from memory. Anything but an active token (bad
+/// signature, unknown `kid`, expired, not yet valid, revoked, deleted identity, regenerated
+/// key) gets `{"active":false}`.
+#[utoipa::path(
+    post,
+    path = "/tokens/:introspect",
+    tag = "tokens",
+    operation_id = "introspectToken",
+    request_body = IntrospectBody,
+    responses(
+        (status = OK, description = "Whether the token is active, and if so its claims.", body = Introspection),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
+        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn introspect(
     State(state): State<AppState>,
     AcsPath(action): AcsPath<String>,

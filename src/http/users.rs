@@ -6,36 +6,61 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 
+use super::error::ErrorBody;
 use super::extract::AcsPath;
+use super::identities::IdentityIdParam;
+use super::openapi::{BadRequest, Forbidden, TooManyRequests, Unauthorized, Unavailable};
 use super::{ApiError, AppState, ErrorCode};
 use crate::clock::from_millis;
 use crate::ids::{AppUserId, IdentityId};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppUserView {
+    #[schema(format = "uuid")]
     id: String,
+    /// A built-in account's username.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     username: Option<String>,
+    /// A bearer user's issuer.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     oidc_issuer: Option<String>,
+    /// A bearer user's subject.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     oidc_subject: Option<String>,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
     created_at: String,
     /// Raw identity ids, the default (oldest) first.
     identities: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkedView {
+    /// The raw identity id.
     communication_user_id: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UsersView {
+    /// App user ids.
     users: Vec<String>,
+}
+
+/// The `{userId}` path parameter.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct UserIdParam {
+    /// The app user id, a hyphenated UUID.
+    #[param(rename = "userId", format = "uuid")]
+    user_id: String,
 }
 
 fn parse_user(raw: &str) -> Result<AppUserId, ApiError> {
@@ -56,7 +81,24 @@ impl AppState {
     }
 }
 
-/// `GET /v1/users/{userId}`
+/// Get an app user
+#[utoipa::path(
+    get,
+    path = "/v1/users/{userId}",
+    tag = "app users",
+    operation_id = "getAppUser",
+    params(UserIdParam),
+    responses(
+        (status = OK, description = "The app user and its identities.", body = AppUserView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, description = "`UserNotFound`.", body = ErrorBody),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     AcsPath(user): AcsPath<String>,
@@ -74,7 +116,27 @@ pub async fn get(
     }))
 }
 
-/// `DELETE /v1/users/{userId}`: erasure.
+/// Erase an app user
+///
+/// Deletes, in one transaction, every identity only this user holds (their tokens die), its
+/// mapping, sessions and account. An identity shared with other users stays theirs.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{userId}",
+    tag = "app users",
+    operation_id = "eraseAppUser",
+    params(UserIdParam),
+    responses(
+        (status = NO_CONTENT, description = "Erased."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, description = "`UserNotFound`.", body = ErrorBody),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn erase(
     State(state): State<AppState>,
     AcsPath(user): AcsPath<String>,
@@ -85,7 +147,24 @@ pub async fn erase(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/users/{userId}/identities`: one more identity for the user.
+/// Create another identity for an app user
+#[utoipa::path(
+    post,
+    path = "/v1/users/{userId}/identities",
+    tag = "app users",
+    operation_id = "createAppUserIdentity",
+    params(UserIdParam),
+    responses(
+        (status = CREATED, description = "A new identity, held by the user.", body = LinkedView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, description = "`UserNotFound`.", body = ErrorBody),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn create_identity(
     State(state): State<AppState>,
     AcsPath(user): AcsPath<String>,
@@ -99,7 +178,27 @@ pub async fn create_identity(
     ))
 }
 
-/// `POST /v1/users/{userId}/identities/{id}`: 201 linked, 200 already linked.
+/// Link an identity to an app user
+///
+/// An identity may be held by several users.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{userId}/identities/{id}",
+    tag = "app users",
+    operation_id = "linkAppUserIdentity",
+    params(UserIdParam, IdentityIdParam),
+    responses(
+        (status = CREATED, description = "Linked.", body = LinkedView),
+        (status = OK, description = "Already linked.", body = LinkedView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, description = "`UserNotFound` or `IdentityNotFound`.", body = ErrorBody),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn link(
     State(state): State<AppState>,
     AcsPath((user, identity)): AcsPath<(String, String)>,
@@ -119,7 +218,24 @@ pub async fn link(
     ))
 }
 
-/// `DELETE /v1/users/{userId}/identities/{id}`: the link goes; the identity stays.
+/// Unlink an identity from an app user
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{userId}/identities/{id}",
+    tag = "app users",
+    operation_id = "unlinkAppUserIdentity",
+    params(UserIdParam, IdentityIdParam),
+    responses(
+        (status = NO_CONTENT, description = "Unlinked; the identity itself stays."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, description = "`IdentityNotLinked`: the identity is not one of the user's.", body = ErrorBody),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn unlink(
     State(state): State<AppState>,
     AcsPath((user, identity)): AcsPath<(String, String)>,
@@ -130,7 +246,24 @@ pub async fn unlink(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /v1/identities/{id}/users`
+/// List the app users holding an identity
+#[utoipa::path(
+    get,
+    path = "/v1/identities/{id}/users",
+    tag = "app users",
+    operation_id = "listIdentityAppUsers",
+    params(IdentityIdParam),
+    responses(
+        (status = OK, description = "The app users holding the identity.", body = UsersView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, description = "`IdentityNotFound`: the id is of another resource.", body = ErrorBody),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn users_of(
     State(state): State<AppState>,
     AcsPath(identity): AcsPath<String>,

@@ -24,6 +24,7 @@ mod idp;
 mod introspection;
 mod keys;
 mod oidc;
+mod openapi;
 mod ops;
 mod postgres_tls;
 mod private_pg;

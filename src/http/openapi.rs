@@ -1,0 +1,282 @@
+//! The OpenAPI 3.1 document of every route Callsign can serve (with every option on), served at
+//! `GET /openapi.json` with a Swagger UI at `/docs` whose assets are compiled into the binary.
+//! The operations are declared beside their handlers (`#[utoipa::path]`); this module gathers
+//! them and owns what they share: the security schemes, the common error responses and the
+//! token scope names. The document does not depend on configuration: a route that an option
+//! turns off is still documented, with the option named in its description.
+
+use std::borrow::Cow;
+
+use axum::Router;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use super::error::ErrorBody;
+use super::{accounts, guests, hero, identities, keys, metrics, ops, sessions, tokens, users};
+use crate::token::Scope;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Callsign",
+        description = "A self-hosted identity and token service for real-time communication \
+            apps. The identity routes are those of the Azure Communication Services (ACS) \
+            Identity API, so the official Azure SDKs work against it unchanged. Every error has \
+            the ACS shape `{\"error\":{\"code\",\"message\"}}`.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    paths(
+        identities::create,
+        identities::get,
+        identities::delete,
+        identities::issue_access_token,
+        identities::revoke_access_tokens,
+        identities::teams_exchange,
+        tokens::introspect,
+        keys::list,
+        keys::regenerate,
+        users::get,
+        users::erase,
+        users::create_identity,
+        users::link,
+        users::unlink,
+        users::users_of,
+        accounts::create,
+        sessions::sign_in,
+        sessions::refresh,
+        sessions::sign_out,
+        sessions::sign_out_everywhere,
+        guests::admit,
+        hero::get_user,
+        hero::create_user,
+        hero::delete_user,
+        hero::token,
+        hero::v1_token,
+        ops::healthz,
+        ops::readyz,
+        metrics::version,
+        metrics::render,
+    ),
+    components(
+        schemas(ErrorBody),
+        responses(
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            IdentityNotFound,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            TooManyRequests,
+            Unavailable,
+            BearerRejected,
+            InvalidRefreshToken,
+            IdpOrStoreUnavailable,
+        ),
+    ),
+    modifiers(&SecuritySchemes, &OptionalBodies),
+    tags(
+        (name = "identities", description = "The ACS Communication Identity API. Every call \
+            needs the `api-version` query parameter."),
+        (name = "tokens", description = "Token introspection for the services that consume tokens."),
+        (name = "keys", description = "Access-key administration, shaped like ARM's `listKeys` and \
+            `regenerateKey`."),
+        (name = "app users", description = "Backends manage app users and which identities they hold."),
+        (name = "sessions", description = "Built-in accounts: sign in, refresh, sign out. The \
+            credential is in the body."),
+        (name = "guests", description = "Short-lived identities for anyone (`CALLSIGN_GUESTS=on`)."),
+        (name = "bearer", description = "App users with a bearer token of the app's OpenID Connect \
+            provider (`CALLSIGN_OIDC_ISSUER`; without it these routes are not served). `/api/*` is \
+            a drop-in for the ACS authentication hero samples."),
+        (name = "ops", description = "Probes, version and metrics, without authentication."),
+    ),
+)]
+pub struct ApiDoc;
+
+/// `GET /openapi.json` and the Swagger UI at `/docs`. The UI's validator badge is off, so the
+/// browser calls nothing but this server.
+pub fn docs<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    SwaggerUi::new("/docs")
+        .url("/openapi.json", ApiDoc::openapi())
+        .config(
+            Config::default()
+                .validator_url("none")
+                .display_operation_id(true),
+        )
+        .into()
+}
+
+/// The names of the security schemes, as operations refer to them.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_default();
+        components.add_security_scheme(
+            "hmac",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "An ACS access-key signature, as the Azure SDKs send with a connection string. \
+                 `Authorization: HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=<base64>`, \
+                 where the signature is HMAC-SHA256, keyed with the base64-decoded primary or \
+                 secondary access key, of `VERB\\n<path>?<query>\\n<x-ms-date>;<host>;<x-ms-content-sha256>`. \
+                 The request also carries `x-ms-date` (an HTTP date within 15 minutes of the \
+                 server's clock; `Date` with `SignedHeaders=date;host;x-ms-content-sha256` works \
+                 too) and `x-ms-content-sha256` (the base64 SHA-256 of the body, also of an empty \
+                 one). Every failure is 401 `Denied`. Swagger UI cannot compute a signature: use \
+                 an SDK.",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Backends without a shared secret: a client-credentials token of the \
+                         organisation's OpenID Connect provider (`CALLSIGN_BACKEND_OIDC_ISSUER`), \
+                         for the audience `CALLSIGN_BACKEND_OIDC_AUDIENCE`, of a client or role \
+                         the deployment admits (else 403 `Forbidden`). RS256, ES256 or EdDSA. \
+                         Not together with an access-key signature.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "appBearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An app user's token from the app's OpenID Connect provider \
+                         (`CALLSIGN_OIDC_ISSUER`, audience `CALLSIGN_OIDC_AUDIENCE`); the user is \
+                         its (`iss`, `sub`). RS256, ES256 or EdDSA.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Request bodies declared as `Option<T>`: [`JsonBody`](super::extract::JsonBody) reads an
+/// empty body as `{}`, so such a body may be left out; but `null` is no empty body, and utoipa
+/// would allow it. The body is kept optional (not `required`) and its schema becomes `T`.
+struct OptionalBodies;
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let is_null = |schema: &RefOr<Schema>| matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == Type::Null.into());
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.delete];
+            let bodies = operations.into_iter().flatten().filter_map(|operation| {
+                match &mut operation.request_body {
+                    Some(RefOr::T(body)) => Some(body),
+                    _ => None,
+                }
+            });
+            for content in bodies.flat_map(|body| body.content.values_mut()) {
+                let RefOr::T(content) = content else { continue };
+                if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema
+                    && let [schema] = &one_of
+                        .items
+                        .iter()
+                        .filter(|s| !is_null(s))
+                        .collect::<Vec<_>>()[..]
+                {
+                    content.schema = Some((*schema).clone());
+                }
+            }
+        }
+    }
+}
+
+/// A token scope as ACS names it; the names come from [`Scope::ALL`].
+pub struct ScopeName;
+
+impl PartialSchema for ScopeName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Scope::ALL.map(Scope::as_str)))
+            .description(Some("A token scope."))
+            .into()
+    }
+}
+
+impl ToSchema for ScopeName {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Scope")
+    }
+}
+
+// The error responses many operations share. Never built: each describes what `ApiError`
+// answers in one case.
+
+/// `InvalidRequestBody`, `InvalidScopes`, `InvalidExpiresInMinutes`, `InvalidIdentity`, … in
+/// `error.code` says what is wrong.
+#[derive(ToResponse)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct BadRequest(ErrorBody);
+
+/// `Denied`: the request is not signed with a valid access key, or its bearer token is not
+/// valid (then with `WWW-Authenticate: Bearer`). One answer for every reason.
+#[derive(ToResponse)]
+#[response(headers(("WWW-Authenticate", description = "`Bearer error=\"invalid_token\"` when a bearer token was refused.")))]
+#[allow(dead_code, reason = "documentation only")]
+pub struct Unauthorized(ErrorBody);
+
+/// `Forbidden`: a valid bearer token whose client is not admitted (or, for key administration,
+/// has no admin role).
+#[derive(ToResponse)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct Forbidden(ErrorBody);
+
+/// `IdentityNotFound`: the identity does not exist, was deleted, or belongs to another resource.
+#[derive(ToResponse)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct IdentityNotFound(ErrorBody);
+
+/// `RequestEntityTooLarge`: the body exceeds 64 KiB.
+#[derive(ToResponse)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct PayloadTooLarge(ErrorBody);
+
+/// `UnsupportedMediaType`: a non-empty body not sent as `application/json`.
+#[derive(ToResponse)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct UnsupportedMediaType(ErrorBody);
+
+/// `TooManyRequests`: over a rate limit or a sign-in throttle; retry after `Retry-After`.
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds to wait (at least 1).")))]
+#[allow(dead_code, reason = "documentation only")]
+pub struct TooManyRequests(ErrorBody);
+
+/// `ServiceUnavailable` (the database cannot be reached) or `RequestTimeout`; retry later.
+#[derive(ToResponse)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct Unavailable(ErrorBody);
+
+/// `InvalidToken`: the app bearer token is missing or not valid, with `WWW-Authenticate: Bearer`.
+#[derive(ToResponse)]
+#[response(headers(("WWW-Authenticate", description = "`Bearer realm=\"callsign\", error=\"invalid_token\"`")))]
+#[allow(dead_code, reason = "documentation only")]
+pub struct BearerRejected(ErrorBody);
+
+/// `IdentityProviderUnavailable` (the app's identity provider's keys cannot be fetched and none
+/// are cached), `ServiceUnavailable` (the database) or `RequestTimeout`; retry later.
+#[derive(ToResponse)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct IdpOrStoreUnavailable(ErrorBody);
+
+/// `InvalidRefreshToken`: the refresh token is unknown, already spent, expired, or its session
+/// has ended; sign in again.
+#[derive(ToResponse)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct InvalidRefreshToken(ErrorBody);
+
+#[cfg(test)]
+mod tests;
