@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
 
 use super::client_address::ClientAddress;
 use super::identities::rfc3339;
+use super::openapi::{BadRequest, Forbidden, TooManyRequests, Unauthorized, Unavailable};
 use super::{ApiError, AppState, Authenticated, ErrorCode, REQUEST_ID};
 use crate::audit::{Action, Actor, RequestContext};
 use crate::clock::{from_millis, millis};
@@ -47,48 +49,69 @@ pub async fn with_request_context(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// A raw identity id (`8:acs:…`).
     identity: Option<String>,
     /// An app user id.
     app_user: Option<String>,
-    /// e.g. `token.issued`.
+    /// `identity.created`, `identity.deleted`, `token.issued`, `tokens.revoked`,
+    /// `accessKey.regenerated`, `signingKey.rotated`, `appUser.erased`, `appUser.signedIn`,
+    /// `appUser.signInFailed` or `refreshToken.reused`.
     action: Option<String>,
-    /// RFC 3339, inclusive.
+    /// Events at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     from: Option<String>,
-    /// RFC 3339, exclusive.
+    /// Events before this time (RFC 3339).
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// 1 to 1000; 100 when absent.
+    #[param(minimum = 1, maximum = 1000)]
     max_page_size: Option<u32>,
+    /// From a previous page's `nextLink`.
     continuation_token: Option<String>,
-    #[serde(rename = "api-version")]
-    _api_version: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// One audit event.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEventView {
+    /// Increasing in the order events were written; events are listed newest first.
     id: i64,
+    #[schema(format = DateTime)]
     at: String,
+    /// What happened, e.g. `token.issued`.
     action: String,
+    /// Who: `accessKey:primary`, `accessKey:secondary`, `client:<id>` (a backend's bearer
+    /// token), `public` (app users and guests on their own routes) or `operator` (the command
+    /// line).
     actor: String,
+    /// The raw identity id the event is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     identity: Option<String>,
+    /// The app user id the event is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     app_user: Option<String>,
+    /// e.g. a token's `scopes` and `expiresInMinutes`, or a key's `slot`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     details: Option<Value>,
+    /// Where the request came from; cleared when the identity or app user is erased.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_address: Option<String>,
+    /// The request's `x-request-id`.
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of audit events.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     value: Vec<AuditEventView>,
+    /// The next page, while there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_link: Option<String>,
 }
@@ -182,7 +205,26 @@ impl AuditQuery {
     }
 }
 
-/// `GET /v1/audit-events`
+/// Read the audit trail
+///
+/// Newest first, filtered by identity, app user, action and time range, in pages. Needs an
+/// access key, or a backend bearer token with an admin role.
+#[utoipa::path(
+    get,
+    path = "/v1/audit-events",
+    tag = "audit",
+    operation_id = "listAuditEvents",
+    params(AuditQuery),
+    responses(
+        (status = OK, description = "A page of events.", body = AuditPage),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = UNAUTHORIZED, response = Unauthorized),
+        (status = FORBIDDEN, response = Forbidden),
+        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,

@@ -14,7 +14,9 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::error::ErrorBody;
-use super::{accounts, guests, hero, identities, keys, metrics, ops, sessions, tokens, users};
+use super::{
+    accounts, audit, guests, hero, identities, keys, metrics, ops, sessions, tokens, users,
+};
 use crate::token::Scope;
 
 #[derive(OpenApi)]
@@ -43,6 +45,7 @@ use crate::token::Scope;
         users::link,
         users::unlink,
         users::users_of,
+        audit::list,
         accounts::create,
         sessions::sign_in,
         sessions::refresh,
@@ -89,6 +92,8 @@ use crate::token::Scope;
         (name = "bearer", description = "App users with a bearer token of the app's OpenID Connect \
             provider (`CALLSIGN_OIDC_ISSUER`; without it these routes are not served). `/api/*` is \
             a drop-in for the ACS authentication hero samples."),
+        (name = "audit", description = "The audit trail: who did what to which identity or app \
+            user, when, from where, in which request."),
         (name = "ops", description = "Probes, version and metrics, without authentication."),
     ),
 )]
