@@ -77,6 +77,15 @@ async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
                 .context("cannot regenerate the key")?;
             println!("callsign: {slot} key regenerated; tokens its slot signed are revoked");
         }
+        KeysCommand::Reseal => {
+            let count = keys
+                .reseal()
+                .await
+                .context("cannot re-seal the stored keys")?;
+            println!(
+                "callsign: {count} stored keys re-sealed under CALLSIGN_MASTER_KEY; CALLSIGN_PREVIOUS_MASTER_KEY is no longer needed"
+            );
+        }
         KeysCommand::RotateSigning { slot } => {
             let slots = match slot {
                 Some(slot) => vec![key_slot(slot)],

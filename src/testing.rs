@@ -46,7 +46,7 @@ impl Fixture {
         tokio::spawn(writer.run(tokio_util::sync::CancellationToken::new()));
         let (keys, _) = KeyService::bootstrap(
             store.clone(),
-            MasterKey::generate(),
+            MasterKey::generate().into(),
             None,
             clock.clone(),
             audit.clone(),

@@ -36,6 +36,7 @@ pub enum Action {
     TokensRevoked,
     AccessKeyRegenerated,
     SigningKeyRotated,
+    MasterKeyRotated,
     AppUserErased,
     SignedIn,
     SignInFailed,
@@ -43,13 +44,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::IdentityCreated,
         Action::IdentityDeleted,
         Action::TokenIssued,
         Action::TokensRevoked,
         Action::AccessKeyRegenerated,
         Action::SigningKeyRotated,
+        Action::MasterKeyRotated,
         Action::AppUserErased,
         Action::SignedIn,
         Action::SignInFailed,
@@ -64,6 +66,7 @@ impl Action {
             Action::TokensRevoked => "tokens.revoked",
             Action::AccessKeyRegenerated => "accessKey.regenerated",
             Action::SigningKeyRotated => "signingKey.rotated",
+            Action::MasterKeyRotated => "masterKey.rotated",
             Action::AppUserErased => "appUser.erased",
             Action::SignedIn => "appUser.signedIn",
             Action::SignInFailed => "appUser.signInFailed",

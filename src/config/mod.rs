@@ -62,6 +62,9 @@ pub enum KeysCommand {
         #[arg(value_enum)]
         slot: Option<SlotArg>,
     },
+    /// Master-key rotation: re-seal every stored key under `CALLSIGN_MASTER_KEY`, opening them
+    /// with it or `CALLSIGN_PREVIOUS_MASTER_KEY`. Afterwards the previous key is not needed.
+    Reseal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -137,6 +140,16 @@ pub struct Config {
         global = true
     )]
     pub master_key: Option<String>,
+
+    /// During a master-key rotation: the master key being replaced. Stored keys sealed with it
+    /// still open; `callsign keys reseal` re-seals them under `CALLSIGN_MASTER_KEY`.
+    #[arg(
+        long,
+        env = "CALLSIGN_PREVIOUS_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub previous_master_key: Option<String>,
 
     #[command(flatten)]
     pub tls: TlsConfig,
@@ -253,6 +266,14 @@ impl Config {
     /// The master key (given, or from its file).
     pub fn master_key_secret(&self) -> anyhow::Result<Option<String>> {
         secrets::secret(&self.master_key, &self.secret_files.master_key_file)
+    }
+
+    /// The master key being replaced, during a rotation (given, or from its file).
+    pub fn previous_master_key_secret(&self) -> anyhow::Result<Option<String>> {
+        secrets::secret(
+            &self.previous_master_key,
+            &self.secret_files.previous_master_key_file,
+        )
     }
 
     /// The access keys that seed an empty ring (given, or from their files).

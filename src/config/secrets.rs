@@ -25,6 +25,14 @@ pub struct SecretFiles {
         global = true
     )]
     pub master_key_file: Option<PathBuf>,
+    /// A file holding `CALLSIGN_PREVIOUS_MASTER_KEY`.
+    #[arg(
+        long,
+        env = "CALLSIGN_PREVIOUS_MASTER_KEY_FILE",
+        conflicts_with = "previous_master_key",
+        global = true
+    )]
+    pub previous_master_key_file: Option<PathBuf>,
     /// A file holding `CALLSIGN_PRIMARY_KEY`.
     #[arg(
         long,

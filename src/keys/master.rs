@@ -91,6 +91,41 @@ impl MasterKey {
     }
 }
 
+/// The master key, and during a master-key rotation the one it replaces: keys are sealed with
+/// the current one and opened with either.
+pub struct MasterKeys {
+    current: MasterKey,
+    previous: Option<MasterKey>,
+}
+
+impl From<MasterKey> for MasterKeys {
+    fn from(current: MasterKey) -> Self {
+        MasterKeys {
+            current,
+            previous: None,
+        }
+    }
+}
+
+impl MasterKeys {
+    pub fn rotating(current: MasterKey, previous: Option<MasterKey>) -> Self {
+        MasterKeys { current, previous }
+    }
+
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, MasterKeyError> {
+        self.current.seal(plaintext, aad)
+    }
+
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, MasterKeyError> {
+        self.current
+            .open(sealed, aad)
+            .or_else(|error| match &self.previous {
+                Some(previous) => previous.open(sealed, aad),
+                None => Err(error),
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@
 mod access;
 mod master;
 mod ring;
+mod sealing;
 mod service;
 mod signing;
 
@@ -24,7 +25,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 pub use access::AccessKey;
-pub use master::{MasterKey, MasterKeyError};
+pub use master::{MasterKey, MasterKeyError, MasterKeys};
 pub use ring::{KeyRing, RingState};
 pub use service::{Bootstrap, KeyError, KeyService, SeedKeys};
 pub use signing::{SigningKey, SigningKeyState};

@@ -4,15 +4,14 @@
 
 use std::sync::Arc;
 
-use super::{
-    AccessKey, KeyRing, KeySlot, MasterKey, MasterKeyError, RingState, SigningKey, SigningKeyState,
-};
+use super::sealing::{load_state, reseal_all, seal_access, seal_signing};
+use super::{AccessKey, KeyRing, KeySlot, MasterKeyError, MasterKeys, SigningKey};
 use serde_json::json;
 
 use crate::audit::{Action, Audit, AuditEvent};
 use crate::clock::SharedClock;
 use crate::revocation::RETENTION_MS;
-use crate::store::{AccessKeyRecord, KeyStore, SigningKeyRecord, StoreError};
+use crate::store::{KeyStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -47,7 +46,7 @@ pub struct SeedKeys {
 
 pub struct KeyService {
     store: Arc<dyn KeyStore>,
-    master: MasterKey,
+    master: MasterKeys,
     ring: Arc<KeyRing>,
     clock: SharedClock,
     audit: Arc<Audit>,
@@ -60,7 +59,7 @@ impl KeyService {
     /// Loads the ring, creating it on first start (from `seed` if given, else random keys).
     pub async fn bootstrap(
         store: Arc<dyn KeyStore>,
-        master: MasterKey,
+        master: MasterKeys,
         seed: Option<SeedKeys>,
         clock: SharedClock,
         audit: Arc<Audit>,
@@ -158,6 +157,27 @@ impl KeyService {
         self.reload_locked().await
     }
 
+    /// Master-key rotation: re-seals every stored key under the current master key, so the
+    /// previous one is no longer needed. Returns how many keys were re-sealed.
+    pub async fn reseal(&self) -> Result<usize, KeyError> {
+        let _changing = self.changing.lock().await;
+        // A key changed by another instance between reading and writing: read again.
+        for _ in 0..5 {
+            if let Some(count) =
+                reseal_all(self.store.as_ref(), &self.master, self.clock.now_ms()).await?
+            {
+                self.audit.record(
+                    AuditEvent::about_app_user(Action::MasterKeyRotated, None)
+                        .with_details(json!({ "keys": count })),
+                );
+                return Ok(count);
+            }
+        }
+        Err(KeyError::Incomplete(
+            "the stored keys kept changing while being re-sealed; try again".into(),
+        ))
+    }
+
     fn record(&self, action: Action, slot: KeySlot) {
         self.audit.record(AuditEvent {
             action,
@@ -180,85 +200,12 @@ pub fn retained_until(now_ms: i64) -> i64 {
     now_ms + RETENTION_MS
 }
 
-fn aad(kid: &str, slot: &str, purpose: &str) -> Vec<u8> {
-    format!("callsign:{kid}:{slot}:{purpose}").into_bytes()
-}
-
-fn seal_access(master: &MasterKey, key: &AccessKey) -> Result<AccessKeyRecord, KeyError> {
-    let slot = key.slot().as_str();
-    Ok(AccessKeyRecord {
-        kid: key.kid().to_owned(),
-        slot: slot.to_owned(),
-        sealed: master.seal(key.secret(), &aad(key.kid(), slot, "access"))?,
-        created_at_ms: key.created_at_ms(),
-    })
-}
-
-fn seal_signing(master: &MasterKey, key: &SigningKey) -> Result<SigningKeyRecord, KeyError> {
-    let slot = key.slot().as_str();
-    Ok(SigningKeyRecord {
-        kid: key.kid().to_owned(),
-        slot: slot.to_owned(),
-        sealed: master.seal(key.secret(), &aad(key.kid(), slot, "signing"))?,
-        created_at_ms: key.created_at_ms(),
-        retained_until_ms: None,
-    })
-}
-
-fn slot_of(stored: &str) -> Result<KeySlot, KeyError> {
-    KeySlot::parse(stored).ok_or_else(|| KeyError::Incomplete(format!("unknown slot '{stored}'")))
-}
-
-fn unseal_access(master: &MasterKey, record: &AccessKeyRecord) -> Result<AccessKey, KeyError> {
-    let secret = master.open(&record.sealed, &aad(&record.kid, &record.slot, "access"))?;
-    AccessKey::stored(
-        record.kid.clone(),
-        slot_of(&record.slot)?,
-        secret,
-        record.created_at_ms,
-    )
-}
-
-fn unseal_signing(master: &MasterKey, record: &SigningKeyRecord) -> Result<SigningKey, KeyError> {
-    let secret = master.open(&record.sealed, &aad(&record.kid, &record.slot, "signing"))?;
-    let state = match record.retained_until_ms {
-        None => SigningKeyState::Valid,
-        Some(until_ms) => SigningKeyState::Retained { until_ms },
-    };
-    Ok(SigningKey::new(
-        record.kid.clone(),
-        slot_of(&record.slot)?,
-        state,
-        record.created_at_ms,
-        secret,
-    ))
-}
-
-async fn load_state(
-    store: &dyn KeyStore,
-    master: &MasterKey,
-    now_ms: i64,
-) -> Result<RingState, KeyError> {
-    let access = store
-        .active_access_keys()
-        .await?
-        .iter()
-        .map(|record| unseal_access(master, record))
-        .collect::<Result<Vec<_>, _>>()?;
-    let signing = store
-        .live_signing_keys(now_ms)
-        .await?
-        .iter()
-        .map(|record| unseal_signing(master, record))
-        .collect::<Result<Vec<_>, _>>()?;
-    RingState::new(access, signing)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::Clock;
     use crate::ids::IdentityId;
+    use crate::keys::{MasterKey, SigningKeyState};
     use crate::testing::{Fixture, chat_request};
 
     fn mint(f: &Fixture, slot: KeySlot) -> String {
@@ -350,7 +297,7 @@ mod tests {
         // A different master key cannot open the stored keys.
         let wrong = KeyService::bootstrap(
             f.store.clone(),
-            master,
+            master.into(),
             None,
             f.clock.clone(),
             f.audit.clone(),

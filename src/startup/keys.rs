@@ -8,9 +8,20 @@ use anyhow::{Context, bail};
 use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::keys::{Bootstrap, KeyService, MasterKey, SeedKeys, decode_access_key};
+use crate::keys::{Bootstrap, KeyService, MasterKey, MasterKeys, SeedKeys, decode_access_key};
 use crate::private_files;
 use crate::store::{Backend, Store};
+
+/// The master key (with the one it replaces, during a rotation).
+pub fn master_keys(config: &Config, backend: Backend) -> anyhow::Result<MasterKeys> {
+    let previous = match config.previous_master_key_secret()? {
+        Some(encoded) => Some(
+            MasterKey::from_base64(&encoded).context("CALLSIGN_PREVIOUS_MASTER_KEY is invalid")?,
+        ),
+        None => None,
+    };
+    Ok(MasterKeys::rotating(master_key(config, backend)?, previous))
+}
 
 /// The master key: configured, or (SQLite only) generated into the data directory once.
 pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
@@ -65,7 +76,7 @@ pub async fn key_service(
     audit: Arc<Audit>,
 ) -> anyhow::Result<(KeyService, Bootstrap)> {
     let seed = seed_keys(config)?;
-    let master = master_key(config, store.backend())?;
+    let master = master_keys(config, store.backend())?;
     let seeded = seed.is_some();
     let (keys, bootstrap) = KeyService::bootstrap(store, master, seed, clock, audit)
         .await

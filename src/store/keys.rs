@@ -34,6 +34,16 @@ pub struct SigningKeyRecord {
     pub retained_until_ms: Option<i64>,
 }
 
+/// A stored key's sealed bytes, before and after re-sealing under another master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resealed {
+    pub kid: String,
+    /// A signing key (else an access key).
+    pub signing: bool,
+    pub old: Vec<u8>,
+    pub new: Vec<u8>,
+}
+
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     /// The active access key of each slot.
@@ -61,6 +71,9 @@ pub trait KeyStore: Send + Sync {
         signing: &SigningKeyRecord,
         retain_until_ms: i64,
     ) -> Result<(), StoreError>;
+    /// Master-key rotation: replaces each key's sealed bytes, atomically, provided none changed
+    /// since they were read; `false` (and nothing written) otherwise.
+    async fn reseal_keys(&self, keys: &[Resealed]) -> Result<bool, StoreError>;
 }
 
 const SELECT_ACCESS: &str = "SELECT kid, slot, access_key_sealed AS sealed, created_at_ms \
@@ -79,6 +92,10 @@ const RETIRE_ACCESS: &str =
     "UPDATE access_keys SET revoked_at_ms = $2 WHERE slot = $1 AND revoked_at_ms IS NULL";
 const REVOKE_SIGNING: &str =
     "UPDATE signing_keys SET revoked_at_ms = $2 WHERE slot = $1 AND revoked_at_ms IS NULL";
+const RESEAL_ACCESS: &str =
+    "UPDATE access_keys SET access_key_sealed = $3 WHERE kid = $1 AND access_key_sealed = $2";
+const RESEAL_SIGNING: &str =
+    "UPDATE signing_keys SET key_sealed = $3 WHERE kid = $1 AND key_sealed = $2";
 const RETAIN_VALID_SIGNING: &str = "UPDATE signing_keys SET retained_until_ms = $2 \
      WHERE slot = $1 AND retained_until_ms IS NULL AND revoked_at_ms IS NULL";
 
@@ -194,6 +211,31 @@ macro_rules! impl_key_store {
                 $store::announce(&mut tx, Change::KeysChanged).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn reseal_keys(&self, keys: &[Resealed]) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                $store::lock_keys(&mut tx).await?;
+                for key in keys {
+                    let sql = if key.signing {
+                        RESEAL_SIGNING
+                    } else {
+                        RESEAL_ACCESS
+                    };
+                    let updated = sqlx::query(sql)
+                        .bind(&key.kid)
+                        .bind(&key.old)
+                        .bind(&key.new)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if updated != 1 {
+                        return Ok(false);
+                    }
+                }
+                $store::announce(&mut tx, Change::KeysChanged).await?;
+                tx.commit().await?;
+                Ok(true)
             }
         }
     };

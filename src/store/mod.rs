@@ -37,7 +37,7 @@ pub use audit::{AuditFilter, AuditRecord, AuditStore};
 pub use error::StoreError;
 pub use identities::{Created, IdentityRecord, IdentityStore};
 pub use issue_log::IssueLogStore;
-pub use keys::{AccessKeyRecord, KeyStore, SigningKeyRecord};
+pub use keys::{AccessKeyRecord, KeyStore, Resealed, SigningKeyRecord};
 pub use mapping::{Linked, MappingStore};
 pub use postgres::PgStore;
 pub use refresh::{RefreshLimits, RefreshStore, Rotation};

@@ -10,6 +10,7 @@ backend_tests!(
     keys_list_shows_connection_strings,
     bad_key_type_is_400,
     rotating_signing_keys_keeps_every_token_alive,
+    the_master_key_rotates_without_losing_a_key_or_a_token,
 );
 
 async fn regenerating_primary_kills_its_tokens_and_keeps_secondary(app: TestApp) {
@@ -134,4 +135,62 @@ async fn rotating_signing_keys_keeps_every_token_alive(app: TestApp) {
         "a rotation must not kill a token"
     );
     assert!(app.is_active(&after).await);
+}
+
+/// Master-key rotation: instances run with the new key and the previous one, `callsign keys
+/// reseal` re-seals the stored keys under the new one, and from then on the new key alone opens
+/// them while the old one opens nothing.
+async fn the_master_key_rotates_without_losing_a_key_or_a_token(app: TestApp) {
+    use base64::Engine;
+    // One public endpoint throughout, so tokens name the same issuer across restarts.
+    const ENDPOINT: [&str; 2] = ["--endpoint", "https://callsign.test/"];
+    let app = app.restart_with(&ENDPOINT).await;
+    let id = app.create_identity().await;
+    let token = app.token_for(&id).await;
+    let connection_string = app.connection_string.clone();
+    let old = app.settings.master_key.clone();
+    let mut fresh = [0u8; 32];
+    getrandom::fill(&mut fresh).unwrap();
+    let new = base64::engine::general_purpose::STANDARD.encode(fresh);
+    let mut settings = app.settings.clone();
+    settings.master_key = new.clone();
+    let dir = app._dir.clone().expect("an in-process server");
+    drop(app);
+
+    // During the change both keys open the stored keys.
+    let during = spawn_app_with(
+        settings.clone(),
+        dir.clone(),
+        &[ENDPOINT[0], ENDPOINT[1], "--previous-master-key", &old],
+    )
+    .await;
+    assert!(during.is_active(&token).await);
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
+        .args(settings.args())
+        .args(["--previous-master-key", &old, "keys", "reseal"])
+        .output()
+        .await
+        .expect("run callsign keys reseal");
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("re-sealed"));
+    drop(during);
+
+    let after = spawn_app_with(settings.clone(), dir.clone(), &ENDPOINT).await;
+    assert!(after.is_active(&token).await, "tokens survive the rotation");
+    assert_eq!(
+        after.connection_string, connection_string,
+        "so do the access keys"
+    );
+    drop(after);
+
+    let mut old_only = settings.clone();
+    old_only.master_key = old;
+    let args = std::iter::once("callsign".to_owned()).chain(old_only.args());
+    let cli = <callsign::config::Cli as clap::Parser>::try_parse_from(args).unwrap();
+    let refused = callsign::startup::Application::build(&cli.config).await;
+    let error = format!(
+        "{:#}",
+        refused.err().expect("the old master key opens nothing now")
+    );
+    assert!(error.contains("master key"), "{error}");
 }
