@@ -16,10 +16,14 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /src/target/release/callsign /usr/local/bin/callsign
 USER callsign
 WORKDIR /var/lib/callsign
+# Probes, version and metrics on their own plain-HTTP port, for the orchestrator only.
 ENV CALLSIGN_LISTEN=0.0.0.0:8080 \
+    CALLSIGN_OPS_LISTEN=0.0.0.0:9090 \
     CALLSIGN_DATA_DIR=/var/lib/callsign/data \
     CALLSIGN_LOG_FORMAT=json
 VOLUME /var/lib/callsign/data
-EXPOSE 8080
+EXPOSE 8080 9090
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/callsign", "health"]
 ENTRYPOINT ["/usr/local/bin/callsign"]
 CMD ["serve"]

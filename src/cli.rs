@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::Audit;
 use crate::clock::SystemClock;
-use crate::config::{Cli, Command, Config, KeysCommand, SlotArg};
+use crate::config::{Cli, Command, Config, KeysCommand, SlotArg, TlsMode};
 use crate::http::connection_string;
 use crate::keys::KeySlot;
 use crate::startup::{self, Application};
@@ -25,6 +25,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { action } => keys(&cli.config, action).await,
+        Command::Health => health(&cli.config).await,
     };
     telemetry.shutdown().await;
     result
@@ -59,6 +60,34 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         );
     }
     app.run_until(startup::shutdown_signal()).await
+}
+
+/// `GET /healthz` on this host's listener. The certificate is not checked: the probe stays on
+/// the loopback interface and sends nothing secret.
+async fn health(config: &Config) -> anyhow::Result<()> {
+    let url = match config.ops_listen {
+        Some(ops) => format!("http://127.0.0.1:{}/healthz", ops.port()),
+        None => {
+            let scheme = match config.tls.mode {
+                TlsMode::On => "https",
+                TlsMode::Off => "http",
+            };
+            format!("{scheme}://127.0.0.1:{}/healthz", config.listen.port())
+        }
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    let status = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?
+        .status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    Ok(())
 }
 
 async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {

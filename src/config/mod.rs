@@ -39,6 +39,9 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Probe the running service's `/healthz` on this host (the ops listener if configured,
+    /// else the main one); exits 0 when it answers 200. For container health checks.
+    Health,
     /// Show or regenerate the access keys.
     Keys {
         #[command(subcommand)]

@@ -151,3 +151,39 @@ async fn a_separate_ops_listener_takes_the_metrics(app: TestApp) {
     let api = client.get(format!("{ops}/keys")).send().await.unwrap();
     assert_eq!(api.status(), 404, "the API is not on the ops listener");
 }
+
+/// `callsign health`, as a container's HEALTHCHECK runs it.
+async fn health_command(args: &[String]) -> bool {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
+        .args(args)
+        .arg("health")
+        .output()
+        .await
+        .expect("run callsign health")
+        .status
+        .success()
+}
+
+#[tokio::test]
+async fn the_health_command_probes_the_ops_or_main_listener() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ops = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let settings = ServerSettings::new(Backend::Sqlite, dir.path())
+        .await
+        .unwrap();
+    let app = spawn_app_with(settings, dir, &["--ops-listen", &ops]).await;
+    assert!(health_command(&["--ops-listen".into(), ops.clone()]).await);
+    // Without an ops listener it probes the main one, over HTTPS.
+    assert!(health_command(&["--listen".into(), app.host.clone()]).await);
+    drop(app);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !health_command(&["--ops-listen".into(), ops]).await,
+        "nothing answers once it has stopped"
+    );
+}
