@@ -161,3 +161,52 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(app: TestApp) {
     assert_eq!(guest(&app, "203.0.113.2").await.unwrap().status(), 201);
     assert_eq!(guest(&app, "203.0.113.1").await.unwrap().status(), 429);
 }
+
+/// Every `CALLSIGN_*` variable the deployment files, the Dockerfile and `.env.example` set is one
+/// Callsign reads, so a renamed or misspelt setting cannot hide in them.
+#[test]
+fn deployment_files_set_only_settings_callsign_reads() {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let mut known: Vec<String> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|env| env.to_string_lossy().into_owned())
+        .collect();
+    for sub in command.get_subcommands() {
+        known.extend(
+            sub.get_arguments()
+                .filter_map(|arg| arg.get_env())
+                .map(|env| env.to_string_lossy().into_owned()),
+        );
+    }
+    assert!(known.iter().any(|name| name == "CALLSIGN_OPS_LISTEN"));
+    let root = env!("CARGO_MANIFEST_DIR");
+    for file in [
+        "deploy/compose.yaml",
+        "deploy/kubernetes/callsign.yaml",
+        "Dockerfile",
+        ".env.example",
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        let mut rest = text.as_str();
+        let mut checked = 0;
+        while let Some(at) = rest.find("CALLSIGN_") {
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            rest = &rest[at + name.len()..];
+            // Build arguments of the image, not settings.
+            if name == "CALLSIGN_GIT_COMMIT" {
+                continue;
+            }
+            assert!(
+                known.contains(&name),
+                "{file} sets {name}, which Callsign does not read"
+            );
+            checked += 1;
+        }
+        assert!(checked > 0, "{file} names no setting");
+    }
+}
