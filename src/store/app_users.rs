@@ -84,7 +84,7 @@ macro_rules! impl_app_user_store {
                     .bind(username)
                     .bind(password_hash)
                     .bind(now_ms)
-                    .execute(self.pool())
+                    .execute(self.writer())
                     .await?
                     .rows_affected();
                 Ok(inserted == 1)
@@ -114,7 +114,7 @@ macro_rules! impl_app_user_store {
                     .bind(issuer)
                     .bind(subject)
                     .bind(now_ms)
-                    .execute(self.pool())
+                    .execute(self.writer())
                     .await?;
                 self.find_oidc_user(issuer, subject).await?.ok_or_else(|| {
                     // Erased between the two statements; the caller may simply retry.

@@ -90,7 +90,7 @@ macro_rules! impl_audit_store {
                         .push_bind(record.client_address.clone())
                         .push_bind(record.request_id.clone());
                 });
-                insert.build().execute(self.pool()).await?;
+                insert.build().execute(self.writer()).await?;
                 Ok(())
             }
 
@@ -129,7 +129,7 @@ macro_rules! impl_audit_store {
             async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
                 Ok(sqlx::query(PURGE)
                     .bind(before_ms)
-                    .execute(self.pool())
+                    .execute(self.writer())
                     .await?
                     .rows_affected())
             }

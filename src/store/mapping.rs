@@ -185,7 +185,7 @@ macro_rules! impl_mapping_store {
                 let deleted = sqlx::query(DELETE_LINK)
                     .bind($store::uuid_param(user))
                     .bind($store::uuid_param(identity))
-                    .execute(self.pool())
+                    .execute(self.writer())
                     .await?
                     .rows_affected();
                 Ok(deleted == 1)

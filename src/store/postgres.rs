@@ -48,6 +48,11 @@ impl PgStore {
         &self.pool
     }
 
+    /// For single-statement writes: the same pool (PostgreSQL takes concurrent writers).
+    pub(super) fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// A write transaction (READ COMMITTED; statements that must serialise lock rows).
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         Ok(self.pool.begin().await?)

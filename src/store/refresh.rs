@@ -242,7 +242,7 @@ macro_rules! impl_refresh_store {
                 Ok(sqlx::query(REVOKE_USER_FAMILIES)
                     .bind($store::uuid_param(user))
                     .bind(now_ms)
-                    .execute(self.pool())
+                    .execute(self.writer())
                     .await?
                     .rows_affected())
             }
@@ -253,7 +253,7 @@ macro_rules! impl_refresh_store {
             ) -> Result<u64, StoreError> {
                 Ok(sqlx::query(PURGE_ENDED)
                     .bind(created_before_ms)
-                    .execute(self.pool())
+                    .execute(self.writer())
                     .await?
                     .rows_affected())
             }

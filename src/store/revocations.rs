@@ -105,7 +105,7 @@ macro_rules! impl_revocation_store {
             async fn purge_tombstones(&self, before_ms: i64) -> Result<u64, StoreError> {
                 Ok(sqlx::query(PURGE_TOMBSTONES)
                     .bind(before_ms)
-                    .execute(self.pool())
+                    .execute(self.writer())
                     .await?
                     .rows_affected())
             }

@@ -20,8 +20,11 @@ use crate::private_files;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Readers share a pool; every write goes through one writer connection, so writes queue in
+/// order instead of retrying on each other's lock.
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -31,9 +34,10 @@ impl SqliteStore {
             .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a 201 or 204 survives a power cut, not only a crash.
-            .synchronous(SqliteSynchronous::Full)
-            // Waiting on the write lock counts against the same budget as waiting for a connection.
+            // NORMAL: in WAL mode a committed write survives a crash of the process (the WAL is
+            // fsynced at checkpoints, so a power cut can lose the last commits).
+            .synchronous(SqliteSynchronous::Normal)
+            // Only the writer takes the write lock; readers never wait for it (WAL).
             .busy_timeout(options.acquire_timeout)
             .foreign_keys(true);
         if let Some(dir) = connect
@@ -52,11 +56,15 @@ impl SqliteStore {
                 ))
             })?;
         }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect.clone());
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, writer })
     }
 
     /// A private in-memory database on one connection, for the use-case tests.
@@ -68,18 +76,28 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(connect)
             .await?;
-        let store = SqliteStore { pool };
+        // One connection is the whole database: it reads and writes.
+        let store = SqliteStore {
+            writer: pool.clone(),
+            pool,
+        };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// For reads.
     pub(super) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
-    /// A write transaction holding the database lock from its start.
+    /// For single-statement writes: the one writer connection.
+    pub(super) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// A write transaction on the writer connection, holding the database lock from its start.
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// The write transaction already serialises key changes.
@@ -166,7 +184,7 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
+        MIGRATOR.run(&self.writer).await?;
         Ok(())
     }
 
@@ -191,7 +209,10 @@ impl Store for SqliteStore {
 
     /// SQLite has no cross-process notifications; the periodic resync covers a second process.
     fn pool_connections(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
+        (
+            self.pool.size() + self.writer.size(),
+            self.pool.num_idle() + self.writer.num_idle(),
+        )
     }
 
     async fn listen(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {

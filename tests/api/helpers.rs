@@ -250,6 +250,11 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
+    /// The server's process id, when it runs as its own process.
+    pub fn pid(&self) -> Option<u32> {
+        self._child.as_ref().and_then(|child| child.id())
+    }
+
     /// Stops this server and starts another on the same database with `extra` arguments.
     pub async fn restart_with(mut self, extra: &[&str]) -> TestApp {
         let dir = self._dir.take().expect("an in-process server");
