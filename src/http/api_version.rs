@@ -19,7 +19,7 @@ pub struct ApiVersion {
     #[param(
         rename = "api-version",
         example = "2023-10-01",
-        pattern = r"^\d{4}-\d{2}-\d{2}(-preview\d*)?$"
+        pattern = r"^((202[2-9]|20[3-9][0-9]|2[1-9][0-9]{2}|[3-9][0-9]{3})-[0-9]{2}-[0-9]{2}|2021-(0[4-9]|[1-9][0-9])-[0-9]{2}|2021-03-(0[7-9]|[1-9][0-9]))(-preview[0-9]*)?$"
     )]
     api_version: String,
 }

@@ -18,7 +18,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::client_address::ClientAddress;
 use super::identities::rfc3339;
-use super::openapi::{BadRequest, Forbidden, TooManyRequests, Unauthorized, Unavailable};
+use super::openapi::{
+    AuditActionName, BadRequest, Forbidden, IdentityNotFound, TooManyRequests, Unauthorized,
+    Unavailable,
+};
 use super::{ApiError, AppState, Authenticated, ErrorCode, REQUEST_ID};
 use crate::audit::{Action, Actor, RequestContext};
 use crate::clock::{from_millis, millis};
@@ -53,13 +56,16 @@ pub async fn with_request_context(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// A raw identity id (`8:acs:…`).
+    /// Only events about this identity (a raw id, `8:acs:…`).
+    #[param(
+        pattern = r"^8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     identity: Option<String>,
-    /// An app user id.
+    /// Only events about this app user.
+    #[param(format = "uuid")]
     app_user: Option<String>,
-    /// `identity.created`, `identity.deleted`, `token.issued`, `tokens.revoked`,
-    /// `accessKey.regenerated`, `signingKey.rotated`, `appUser.erased`, `appUser.signedIn`,
-    /// `appUser.signInFailed` or `refreshToken.reused`.
+    /// Only events of this action.
+    #[param(value_type = Option<AuditActionName>)]
     action: Option<String>,
     /// Events at or after this time (RFC 3339).
     #[param(format = DateTime)]
@@ -71,6 +77,7 @@ pub struct AuditQuery {
     #[param(minimum = 1, maximum = 1000)]
     max_page_size: Option<u32>,
     /// From a previous page's `nextLink`.
+    #[param(pattern = "^[1-9][0-9]{0,17}$")]
     continuation_token: Option<String>,
 }
 
@@ -130,13 +137,18 @@ fn parse_time(name: &str, raw: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// A parameter's value; given empty (`?identity=`), it is an invalid value like any other.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref()
+}
+
 impl AuditQuery {
     fn filter(&self, state: &AppState) -> Result<(AuditFilter, u32), ApiError> {
         let page = self.max_page_size.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&page) {
             return Err(invalid(format!("'maxPageSize' must be 1 to {MAX_PAGE}.")));
         }
-        let action = match &self.action {
+        let action = match given(&self.action) {
             Some(raw) => Some(
                 Action::parse(raw)
                     .ok_or_else(|| {
@@ -149,11 +161,11 @@ impl AuditQuery {
             None => None,
         };
         let filter = AuditFilter {
-            identity: match &self.identity {
+            identity: match given(&self.identity) {
                 Some(raw) => Some(state.parse_id(raw)?.uuid()),
                 None => None,
             },
-            app_user: match &self.app_user {
+            app_user: match given(&self.app_user) {
                 Some(raw) => Some(
                     AppUserId::parse(raw)
                         .ok_or_else(|| {
@@ -220,6 +232,7 @@ impl AuditQuery {
         (status = BAD_REQUEST, response = BadRequest),
         (status = UNAUTHORIZED, response = Unauthorized),
         (status = FORBIDDEN, response = Forbidden),
+        (status = NOT_FOUND, response = IdentityNotFound),
         (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
     ),

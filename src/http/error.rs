@@ -229,8 +229,10 @@ impl From<AppUserError> for ApiError {
                 ErrorCode::IdentityNotLinked,
                 "The identity is not one of this app user's identities.",
             ),
-            E::ScopeNotAllowed(_) | E::Scopes(_) => {
-                Self::bad_request(ErrorCode::InvalidScopes, message)
+            E::Scopes(_) => Self::bad_request(ErrorCode::InvalidScopes, message),
+            // Well-formed, but this deployment does not grant it to app users.
+            E::ScopeNotAllowed(_) => {
+                Self::new(StatusCode::FORBIDDEN, ErrorCode::ScopeNotAllowed, message)
             }
             E::Lifetime(_) => Self::bad_request(ErrorCode::InvalidExpiresInMinutes, message),
             E::UsernameTaken => Self::new(

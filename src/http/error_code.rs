@@ -49,6 +49,8 @@ error_codes! {
     InvalidPath,
     /// 400
     InvalidScopes,
+    /// 403: a scope this deployment does not grant app users.
+    ScopeNotAllowed,
     /// 400
     InvalidExpiresInMinutes,
     /// 400: not a communication identity id.

@@ -81,3 +81,56 @@ pub fn expect_action(action: &str, expected: &str) -> Result<(), ApiError> {
         Err(super::not_found_error())
     }
 }
+
+/// An optional whole number, written as an integer or as a number with no fraction (`60.0`):
+/// JSON Schema counts both as integers. For `#[serde(default, deserialize_with = …)]`.
+pub fn optional_whole_number<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    number
+        .as_i64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|n| n.fract() == 0.0 && n.abs() < 1e15)
+                .map(|n| n as i64)
+        })
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("{number} is not a whole number")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Minutes {
+        #[serde(default, deserialize_with = "super::optional_whole_number")]
+        minutes: Option<i64>,
+    }
+
+    fn parse(json: &str) -> Result<Option<i64>, serde_json::Error> {
+        serde_json::from_str::<Minutes>(json).map(|m| m.minutes)
+    }
+
+    #[test]
+    fn whole_numbers_in_either_spelling() {
+        assert_eq!(parse(r#"{"minutes":60}"#).unwrap(), Some(60));
+        assert_eq!(parse(r#"{"minutes":60.0}"#).unwrap(), Some(60));
+        assert_eq!(parse(r#"{"minutes":null}"#).unwrap(), None);
+        assert_eq!(parse("{}").unwrap(), None);
+        for bad in [
+            r#"{"minutes":60.5}"#,
+            r#"{"minutes":"60"}"#,
+            r#"{"minutes":1e300}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -52,12 +52,16 @@ pub struct CommunicationUser {
 #[serde(rename_all = "camelCase")]
 pub struct TokenBody {
     /// Within `CALLSIGN_APP_SCOPES`; default: all of them.
-    #[schema(value_type = Option<Vec<ScopeName>>)]
+    #[schema(value_type = Option<Vec<ScopeName>>, min_items = 1)]
     scopes: Option<Vec<String>>,
     /// 60 to 1440 minutes (default 1440).
     #[schema(minimum = 60, maximum = 1440)]
+    #[serde(default, deserialize_with = "super::extract::optional_whole_number")]
     expires_in_minutes: Option<i64>,
     /// One of the user's identities (raw id); default: its first.
+    #[schema(
+        pattern = r"^8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     identity: Option<String>,
 }
 
@@ -248,6 +252,7 @@ pub async fn token(
         (status = OK, description = "The token and the identity it is for.", body = TokenView),
         (status = BAD_REQUEST, response = BadRequest),
         (status = UNAUTHORIZED, response = BearerRejected),
+        (status = FORBIDDEN, description = "`ScopeNotAllowed`: a scope this deployment does not grant app users (`CALLSIGN_APP_SCOPES`).", body = ErrorBody),
         (status = NOT_FOUND, description = "`IdentityNotLinked` or `IdentityNotFound`: `identity` is not one of the user's.", body = ErrorBody),
         (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
         (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),

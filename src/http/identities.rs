@@ -29,15 +29,20 @@ pub struct CreateIdentityBody {
     /// Also issue a token with these scopes.
     #[schema(value_type = Option<Vec<ScopeName>>, min_items = 1)]
     create_token_with_scopes: Option<Vec<String>>,
-    /// The token's lifetime, 60 to 1440 minutes (default 1440); only with
-    /// `createTokenWithScopes`.
+    /// The token's lifetime, 60 to 1440 minutes (default 1440); without
+    /// `createTokenWithScopes` it is checked and otherwise unused.
     #[schema(minimum = 60, maximum = 1440)]
+    #[serde(default, deserialize_with = "super::extract::optional_whole_number")]
     expires_in_minutes: Option<i64>,
     /// 2025-04-01-preview: makes the call idempotent, one identity per external id (1 to 256
     /// characters, no control characters). `customId`, the name later previews use, is
     /// accepted too.
     #[serde(alias = "customId")]
-    #[schema(min_length = 1, max_length = 256)]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]+$"
+    )]
     external_id: Option<String>,
 }
 
@@ -51,6 +56,7 @@ pub struct ActionBody {
     scopes: Option<Vec<String>>,
     /// 60 to 1440 minutes; 1440 when absent.
     #[schema(minimum = 60, maximum = 1440)]
+    #[serde(default, deserialize_with = "super::extract::optional_whole_number")]
     expires_in_minutes: Option<i64>,
 }
 
@@ -161,13 +167,11 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let token = match &body.create_token_with_scopes {
         Some(scopes) => Some(token_request(scopes, body.expires_in_minutes)?),
-        None if body.expires_in_minutes.is_some() => {
-            return Err(ApiError::bad_request(
-                ErrorCode::InvalidRequestBody,
-                "expiresInMinutes needs createTokenWithScopes.",
-            ));
+        None => {
+            // No token asked for: a lifetime has nothing to apply to, but must still be valid.
+            Lifetime::from_minutes(body.expires_in_minutes)?;
+            None
         }
-        None => None,
     };
     let external_id = body
         .external_id
@@ -368,6 +372,10 @@ pub async fn teams_exchange(AcsPath(action): AcsPath<String>) -> ApiError {
 #[into_params(parameter_in = Path)]
 #[allow(dead_code, reason = "documentation only")]
 pub struct IdentityIdParam {
-    /// The raw identity id (`8:acs:<resourceId>_<uuid>`), percent-encoded.
+    /// The raw identity id (`8:acs:<resourceId>_<uuid>`, the UUID lower-case), percent-encoded.
+    /// An id of another resource is not found.
+    #[param(
+        pattern = r"^8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     id: String,
 }

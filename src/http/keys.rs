@@ -31,7 +31,10 @@ pub struct KeysView {
 #[serde(rename_all = "camelCase")]
 pub struct RegenerateBody {
     /// `Primary` or `Secondary` (any case).
-    #[schema(example = "Primary")]
+    #[schema(
+        example = "Primary",
+        pattern = "^([Pp][Rr][Ii][Mm][Aa][Rr][Yy]|[Ss][Ee][Cc][Oo][Nn][Dd][Aa][Rr][Yy])$"
+    )]
     key_type: String,
 }
 

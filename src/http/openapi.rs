@@ -17,6 +17,7 @@ use super::error::ErrorBody;
 use super::{
     accounts, audit, guests, hero, identities, keys, metrics, ops, sessions, tokens, users,
 };
+use crate::audit::Action;
 use crate::token::Scope;
 
 #[derive(OpenApi)]
@@ -63,7 +64,7 @@ use crate::token::Scope;
         metrics::render,
     ),
     components(
-        schemas(ErrorBody),
+        schemas(ErrorBody, AuditActionName),
         responses(
             BadRequest,
             Unauthorized,
@@ -214,6 +215,25 @@ impl PartialSchema for ScopeName {
 impl ToSchema for ScopeName {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("Scope")
+    }
+}
+
+/// The name of an audit action, as `GET /v1/audit-events` filters by it.
+pub struct AuditActionName;
+
+impl PartialSchema for AuditActionName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Action::ALL.map(Action::as_str)))
+            .description(Some("What happened."))
+            .into()
+    }
+}
+
+impl ToSchema for AuditActionName {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("AuditAction")
     }
 }
 

@@ -16,7 +16,8 @@ use super::openapi::{
     UnsupportedMediaType,
 };
 use super::{ApiError, AppState};
-use crate::users::{Password, RefreshToken, SessionTokens, Username};
+use crate::telemetry::metrics::{self, AuthFailure};
+use crate::users::{AppUserError, Password, RefreshToken, SessionTokens, Username};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -26,10 +27,11 @@ pub struct SignInBody {
     #[schema(format = Password)]
     password: String,
     /// Within `CALLSIGN_APP_SCOPES`; default: all of them.
-    #[schema(value_type = Option<Vec<ScopeName>>)]
+    #[schema(value_type = Option<Vec<ScopeName>>, min_items = 1)]
     scopes: Option<Vec<String>>,
     /// 60 to 1440 minutes (default 1440).
     #[schema(minimum = 60, maximum = 1440)]
+    #[serde(default, deserialize_with = "super::extract::optional_whole_number")]
     expires_in_minutes: Option<i64>,
 }
 
@@ -39,10 +41,11 @@ pub struct RefreshBody {
     /// `csr_…`, spent by this call.
     refresh_token: String,
     /// Within `CALLSIGN_APP_SCOPES`; default: all of them.
-    #[schema(value_type = Option<Vec<ScopeName>>)]
+    #[schema(value_type = Option<Vec<ScopeName>>, min_items = 1)]
     scopes: Option<Vec<String>>,
     /// 60 to 1440 minutes (default 1440).
     #[schema(minimum = 60, maximum = 1440)]
+    #[serde(default, deserialize_with = "super::extract::optional_whole_number")]
     expires_in_minutes: Option<i64>,
 }
 
@@ -100,7 +103,8 @@ impl AppState {
     responses(
         (status = CREATED, description = "A new session.", body = SessionView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, description = "`InvalidCredentials`: an unknown username or a wrong password (one answer for both).", body = ErrorBody),
+        (status = FORBIDDEN, description = "`ScopeNotAllowed`: a scope this deployment does not grant app users (`CALLSIGN_APP_SCOPES`).", body = ErrorBody),
+        (status = UNAUTHORIZED, description = "`InvalidCredentials`: an unknown username, a wrong password, or credentials no account can have (one answer for all).", body = ErrorBody),
         (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
         (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
         (status = TOO_MANY_REQUESTS, response = TooManyRequests),
@@ -113,8 +117,14 @@ pub async fn sign_in(
     ClientAddress(client): ClientAddress,
     JsonBody(body): JsonBody<SignInBody>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
-    let username = Username::parse(&body.username)?;
-    let password = Password::parse(body.password)?;
+    // Credentials no account can have are simply wrong ones: one answer for every refusal.
+    let (Ok(username), Ok(password)) = (
+        Username::parse(&body.username),
+        Password::parse(body.password),
+    ) else {
+        metrics::authentication_failed(AuthFailure::Password);
+        return Err(AppUserError::BadCredentials.into());
+    };
     let request = state
         .users
         .policy()
@@ -144,6 +154,7 @@ pub async fn sign_in(
     responses(
         (status = OK, description = "The session, with a new refresh token.", body = SessionView),
         (status = BAD_REQUEST, response = BadRequest),
+        (status = FORBIDDEN, description = "`ScopeNotAllowed`: a scope this deployment does not grant app users (`CALLSIGN_APP_SCOPES`).", body = ErrorBody),
         (status = UNAUTHORIZED, response = InvalidRefreshToken),
         (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
         (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),

@@ -29,7 +29,7 @@ async fn load(app: Arc<TestApp>, until: Instant, acknowledged: Arc<Mutex<Acknowl
         let id = app.create_identity().await;
         acknowledged.lock().unwrap().created.push(id.clone());
         let token = app.token_for(&id).await;
-        if turn % 2 == 0 {
+        if turn.is_multiple_of(2) {
             if app.revoke(&id).await.status() == 204 {
                 acknowledged.lock().unwrap().revoked.push((id, token));
             }

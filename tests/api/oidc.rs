@@ -302,7 +302,7 @@ async fn v1_token_takes_scopes_lifetime_and_identity(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_error(response, 400, "InvalidScopes").await;
+    assert_error(response, 403, "ScopeNotAllowed").await;
     let empty = app
         .bearer(Method::POST, "/v1/token", &bearer)
         .send()

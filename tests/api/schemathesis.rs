@@ -30,15 +30,11 @@ async fn run(app: &TestApp, auth: &str, extra_env: &[(&str, &str)], extra_args: 
     let output = tokio::time::timeout(
         Duration::from_secs(300),
         tokio::process::Command::new(&schemathesis)
+            .arg("--config-file")
+            .arg(format!("{hooks}/schemathesis.toml"))
             .args(["run", &format!("{}/openapi.json", app.base)])
-            .args([
-                "--checks",
-                "all",
-                "--max-time",
-                BUDGET_SECS,
-                "--workers",
-                "2",
-            ])
+            // One worker: Python 3.11's parser is not thread-safe under hypothesis.
+            .args(["--max-time", BUDGET_SECS, "--workers", "1"])
             .args(["--tls-verify", app.trust_file.to_str().unwrap()])
             .args(["--generation-database", "none", "--no-color"])
             .arg("--report-dir")
@@ -84,8 +80,20 @@ async fn schemathesis_finds_nothing(app: TestApp) {
             "off",
         ])
         .await;
-    // Access-key signatures on everything but the routes only the app's users may call.
-    run(&app, "hmac", &[], &["--exclude-tag", "bearer"]).await;
+    // Access-key signatures on everything but the routes only the app's users may call, and
+    // the key regeneration that would take the run's own key away (the bearer run covers it).
+    run(
+        &app,
+        "hmac",
+        &[],
+        &[
+            "--exclude-tag",
+            "bearer",
+            "--exclude-operation-id",
+            "regenerateKey",
+        ],
+    )
+    .await;
 
     // One provider token that is both an admin backend's and an app user's.
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
