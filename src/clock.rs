@@ -32,6 +32,19 @@ impl Clock for SystemClock {
     }
 }
 
+/// The wall clock off by a fixed amount: an instance whose clock has drifted, for tests of
+/// clock-skew handling.
+#[derive(Debug, Clone, Copy)]
+pub struct SkewedClock {
+    pub offset: time::Duration,
+}
+
+impl Clock for SkewedClock {
+    fn now(&self) -> OffsetDateTime {
+        SystemClock.now() + self.offset
+    }
+}
+
 /// A clock that stands still until told to move, for tests.
 #[derive(Debug)]
 pub struct MockClock {

@@ -17,6 +17,7 @@ pub mod auth;
 mod changes;
 pub mod cli;
 pub mod clock;
+mod clock_skew;
 pub mod config;
 pub mod http;
 pub mod identity;

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::changes::Change;
 use crate::clock::SharedClock;
+use crate::clock_skew::ClockSkew;
 use crate::identity::{COMMIT_WAIT, IssueLog};
 use crate::keys::KeyService;
 use crate::revocation::Revocation;
@@ -26,6 +27,7 @@ pub struct Propagation {
     keys: Arc<KeyService>,
     issue_log: Arc<IssueLog>,
     clock: SharedClock,
+    skew: Arc<ClockSkew>,
     resync_every: Duration,
     feed: Option<Box<dyn ChangeFeed>>,
 }
@@ -39,6 +41,7 @@ impl Propagation {
         keys: Arc<KeyService>,
         issue_log: Arc<IssueLog>,
         clock: SharedClock,
+        skew: Arc<ClockSkew>,
         resync_every: Duration,
     ) -> Result<Self, StoreError> {
         let feed = store.listen().await?;
@@ -48,10 +51,12 @@ impl Propagation {
             keys,
             issue_log,
             clock,
+            skew,
             resync_every,
             feed,
         };
         propagation.sync_revocations().await?;
+        propagation.compare_clocks().await;
         Ok(propagation)
     }
 
@@ -125,7 +130,31 @@ impl Propagation {
         Ok(())
     }
 
+    /// Compares this clock with the database's (see [`ClockSkew`]).
+    async fn compare_clocks(&self) {
+        let sent_ms = self.clock.now_ms();
+        let database_ms = match self.store.database_clock_ms().await {
+            Ok(Some(ms)) => ms,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the database's clock");
+                return;
+            }
+        };
+        let received_ms = self.clock.now_ms();
+        let off = self.skew.record(sent_ms, database_ms, received_ms);
+        metrics::clock_skew(sent_ms + (received_ms - sent_ms) / 2 - database_ms);
+        if let Some(skew_ms) = off {
+            tracing::error!(
+                skew_ms,
+                bound_ms = self.skew.bound_ms(),
+                "this instance's clock is off the database's by more than the commit wait; not ready until NTP fixes it"
+            );
+        }
+    }
+
     async fn resync(&self) {
+        self.compare_clocks().await;
         let synced = self.sync_revocations().await;
         metrics::resync(synced.is_ok());
         if let Err(error) = synced {

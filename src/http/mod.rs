@@ -86,6 +86,8 @@ pub struct AppState {
     pub oidc: Option<BearerAuthority>,
     /// The audit trail.
     pub audit: Arc<crate::audit::Audit>,
+    /// How far this instance's clock is off the database's.
+    pub clock_skew: Arc<crate::clock_skew::ClockSkew>,
     /// How long audit events are kept; zero: forever.
     pub audit_retention: Duration,
     /// Rate limits per caller and per client address.

@@ -46,6 +46,17 @@ pub async fn healthz() -> Json<ProbeStatus> {
     security(()),
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, ApiError> {
+    if let Some(excess_ms) = state.clock_skew.beyond_bound() {
+        tracing::warn!(excess_ms, "not ready: clock skew");
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NotReady,
+            format!(
+                "This instance's clock is {excess_ms} ms off the database's (at most {} ms keeps revocation exact); fix its time synchronisation.",
+                state.clock_skew.bound_ms()
+            ),
+        ));
+    }
     match state.store.check_ready().await {
         Ok(()) => Ok(Json(ProbeStatus { status: "ready" })),
         Err(error) => {

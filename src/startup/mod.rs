@@ -20,10 +20,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{Audit, AuditWriter};
 use crate::clock::{SharedClock, SystemClock};
+use crate::clock_skew::ClockSkew;
 
 use crate::config::{Config, TlsMode, normalize_endpoint};
 use crate::http::{self, AppState, connection_string};
-use crate::identity::{Identities, IdentityStores, IssueLog};
+use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
 use crate::ids::{IdentityId, ResourceId};
 use crate::keys::{Bootstrap, KeySlot};
 use crate::propagation::Propagation;
@@ -199,12 +200,14 @@ impl Application {
             policy.guests.as_ref(),
             clock.clone(),
         ));
+        let clock_skew = Arc::new(ClockSkew::new(COMMIT_WAIT));
         let propagation = Propagation::start(
             store.clone(),
             revocations.clone(),
             keys.clone(),
             issue_log,
             clock.clone(),
+            clock_skew.clone(),
             Duration::from_millis(config.resync_interval_ms.max(100)),
         )
         .await
@@ -228,6 +231,7 @@ impl Application {
                 sessions,
                 guests,
                 audit,
+                clock_skew,
                 audit_retention: Duration::from_secs(config.audit_retention_days * 86_400),
                 limits: Arc::new(http::RequestLimits::new(
                     config.limits.per_key(),

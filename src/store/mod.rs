@@ -93,6 +93,9 @@ pub trait Store:
     async fn check_ready(&self) -> Result<(), StoreError>;
     /// Connections in the pool, and how many of them are idle.
     fn pool_connections(&self) -> (u32, usize);
+    /// The database server's clock (unix ms), where instances on other machines share the
+    /// database (PostgreSQL); `None` for SQLite, which runs on this machine's clock.
+    async fn database_clock_ms(&self) -> Result<Option<i64>, StoreError>;
     /// A feed of other instances' changes, where the backend has one (PostgreSQL).
     async fn listen(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError>;
 }

@@ -155,6 +155,14 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn database_clock_ms(&self) -> Result<Option<i64>, StoreError> {
+        let ms: i64 =
+            sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Some(ms))
+    }
+
     async fn check_ready(&self) -> Result<(), StoreError> {
         let applied: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM _sqlx_migrations WHERE success AND version = ANY($1)",

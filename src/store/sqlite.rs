@@ -188,6 +188,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn database_clock_ms(&self) -> Result<Option<i64>, StoreError> {
+        Ok(None)
+    }
+
     async fn check_ready(&self) -> Result<(), StoreError> {
         let applied: Vec<i64> =
             sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")

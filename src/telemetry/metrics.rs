@@ -26,6 +26,7 @@ const DB_ERRORS: &str = "callsign_db_errors_total";
 const RATE_LIMITED: &str = "callsign_rate_limited_total";
 const AUDIT_WRITTEN: &str = "callsign_audit_events_written_total";
 const AUDIT_DROPPED: &str = "callsign_audit_events_dropped_total";
+const CLOCK_SKEW: &str = "callsign_clock_skew_seconds";
 const BUILD_INFO: &str = "callsign_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s.
@@ -114,6 +115,11 @@ pub fn audit_written(rows: usize) {
 /// An audit event dropped because the queue was full.
 pub fn audit_dropped() {
     counter!(AUDIT_DROPPED).increment(1);
+}
+
+/// This clock minus the database's, as last measured.
+pub fn clock_skew(skew_ms: i64) {
+    gauge!(CLOCK_SKEW).set(skew_ms as f64 / 1000.0);
 }
 
 /// How long after its commit a revocation from another instance arrived here.

@@ -58,6 +58,11 @@ impl<'a> Signed<'a> {
     }
 
     pub async fn send(self) -> Response {
+        self.try_send().await.expect("request sent")
+    }
+
+    /// [`Signed::send`], for a server that may have gone away.
+    pub async fn try_send(self) -> reqwest::Result<Response> {
         let url = format!("{}{}", self.app.base, self.path);
         let mut request = self.app.client.request(self.method.clone(), url);
         if self.sign {
@@ -88,7 +93,6 @@ impl<'a> Signed<'a> {
             .body(self.sent_body.unwrap_or(self.body))
             .send()
             .await
-            .expect("request sent")
     }
 }
 

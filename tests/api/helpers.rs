@@ -216,13 +216,23 @@ pub async fn spawn_app_with(
     dir: impl Into<Arc<tempfile::TempDir>>,
     extra: &[&str],
 ) -> TestApp {
+    spawn_app_with_clock(settings, dir, extra, Arc::new(callsign::clock::SystemClock)).await
+}
+
+/// [`spawn_app_with`] on the given clock.
+pub async fn spawn_app_with_clock(
+    settings: ServerSettings,
+    dir: impl Into<Arc<tempfile::TempDir>>,
+    extra: &[&str],
+    clock: callsign::clock::SharedClock,
+) -> TestApp {
     let args = settings
         .args()
         .into_iter()
         .chain(extra.iter().map(|s| s.to_string()));
     let cli = Cli::try_parse_from(std::iter::once("callsign".to_owned()).chain(args))
         .expect("valid arguments");
-    let app = Application::build(&cli.config)
+    let app = Application::build_with_clock(&cli.config, clock)
         .await
         .expect("server builds");
     let address = app.local_addr();
@@ -250,6 +260,24 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
+    /// A second handle on the same server with another HTTP client.
+    pub fn with_client(&self, client: reqwest::Client) -> TestApp {
+        TestApp {
+            base: self.base.clone(),
+            host: self.host.clone(),
+            client,
+            primary_key: self.primary_key.clone(),
+            secondary_key: self.secondary_key.clone(),
+            settings: self.settings.clone(),
+            connection_string: self.connection_string.clone(),
+            trust_file: self.trust_file.clone(),
+            ops: self.ops.clone(),
+            stop: None,
+            _child: None,
+            _dir: None,
+        }
+    }
+
     /// The server's process id, when it runs as its own process.
     pub fn pid(&self) -> Option<u32> {
         self._child.as_ref().and_then(|child| child.id())

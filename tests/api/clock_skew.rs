@@ -1,0 +1,62 @@
+//! Clock trouble: revocation is exact only while instances' clocks agree within the commit wait
+//! (20 ms). An instance whose clock is further off the database's says so on `/readyz` (503)
+//! and in its metrics, so it is taken out of service rather than issue tokens a revocation
+//! could miss. Injected clocks; nothing sleeps.
+
+use std::sync::Arc;
+
+use callsign::clock::SkewedClock;
+
+use crate::helpers::*;
+
+async fn instance_off_by(offset_ms: i64) -> Option<TestApp> {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = ServerSettings::new(Backend::Postgres, dir.path()).await?;
+    let clock = Arc::new(SkewedClock {
+        offset: time::Duration::milliseconds(offset_ms),
+    });
+    Some(spawn_app_with_clock(settings, dir, &[], clock).await)
+}
+
+async fn readiness(app: &TestApp) -> reqwest::Response {
+    app.client
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_instance_whose_clock_is_off_is_not_ready() {
+    for offset_ms in [1_000, -1_000] {
+        let Some(app) = instance_off_by(offset_ms).await else {
+            return;
+        };
+        let message = assert_error(readiness(&app).await, 503, "NotReady").await;
+        assert!(message.contains("clock"), "{message}");
+        let metrics = app
+            .client
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let skew: f64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("callsign_clock_skew_seconds "))
+            .expect("the skew is exported")
+            .parse()
+            .unwrap();
+        assert!((skew - offset_ms as f64 / 1000.0).abs() < 0.2, "{skew}");
+    }
+}
+
+#[tokio::test]
+async fn a_clock_within_the_bound_is_ready() {
+    let Some(app) = instance_off_by(5).await else {
+        return;
+    };
+    assert_eq!(readiness(&app).await.status(), 200);
+}
