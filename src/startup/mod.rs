@@ -219,7 +219,7 @@ impl Application {
             propagation,
             audit_writer,
             generated_keys: bootstrap == Bootstrap::Generated,
-            state: AppState {
+            state: AppState::new(http::Shared {
                 identities,
                 keys,
                 tokens,
@@ -251,7 +251,7 @@ impl Application {
                 oidc: idps.app,
                 backends: idps.backends,
                 endpoint,
-            },
+            }),
         })
     }
 

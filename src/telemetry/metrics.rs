@@ -3,10 +3,11 @@
 //! units, bounded label values). The recorder is installed once per process; `/metrics`
 //! renders it.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// HTTP requests by method, route template and status.
@@ -76,17 +77,64 @@ impl AuthFailure {
     }
 }
 
-pub fn http_request(method: &str, route: &str, status: u16, took: Duration) {
-    let status = status.to_string();
-    counter!(HTTP_REQUESTS, "method" => method.to_owned(), "route" => route.to_owned(), "status" => status)
+/// The handles of one label set, registered on first use: the hot path then only looks them
+/// up, without building label sets or touching the registry.
+type Handles<K, V> = OnceLock<RwLock<HashMap<K, V>>>;
+
+/// `http_requests_total` and `http_request_duration_seconds` by method, then route, then
+/// status (the duration has no status label, so one histogram serves every status).
+type RequestHandles = HashMap<&'static str, HashMap<String, (Histogram, HashMap<u16, Counter>)>>;
+static REQUEST_HANDLES: OnceLock<RwLock<RequestHandles>> = OnceLock::new();
+static SCOPE_COUNTERS: Handles<&'static str, Counter> = OnceLock::new();
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn http_request(method: &'static str, route: &str, status: u16, took: Duration) {
+    let handles = REQUEST_HANDLES.get_or_init(RwLock::default);
+    let seconds = took.as_secs_f64();
+    if let Some((histogram, counters)) = read(handles).get(method).and_then(|r| r.get(route))
+        && let Some(counter) = counters.get(&status)
+    {
+        histogram.record(seconds);
+        counter.increment(1);
+        return;
+    }
+    let mut handles = write(handles);
+    let (histogram, counters) = handles
+        .entry(method)
+        .or_default()
+        .entry(route.to_owned())
+        .or_insert_with(|| {
+            let histogram =
+                histogram!(HTTP_DURATION, "method" => method, "route" => route.to_owned());
+            (histogram, HashMap::new())
+        });
+    histogram.record(seconds);
+    counters
+        .entry(status)
+        .or_insert_with(|| {
+            counter!(HTTP_REQUESTS, "method" => method, "route" => route.to_owned(), "status" => status.to_string())
+        })
         .increment(1);
-    histogram!(HTTP_DURATION, "method" => method.to_owned(), "route" => route.to_owned())
-        .record(took.as_secs_f64());
 }
 
 pub fn token_issued(scopes: impl Iterator<Item = &'static str>) {
+    let handles = SCOPE_COUNTERS.get_or_init(RwLock::default);
     for scope in scopes {
-        counter!(TOKENS_ISSUED, "scope" => scope).increment(1);
+        if let Some(counter) = read(handles).get(scope) {
+            counter.increment(1);
+            continue;
+        }
+        write(handles)
+            .entry(scope)
+            .or_insert_with(|| counter!(TOKENS_ISSUED, "scope" => scope))
+            .increment(1);
     }
 }
 
@@ -134,8 +182,14 @@ pub fn resync(succeeded: bool) {
 
 /// Issuing for an identity this instance knew (a hit) or had to look up (a miss).
 pub fn known_identity_lookup(hit: bool) {
-    let result = if hit { "hit" } else { "miss" };
-    counter!(KNOWN_IDENTITY_LOOKUPS, "result" => result).increment(1);
+    static HITS: OnceLock<[Counter; 2]> = OnceLock::new();
+    let [miss, hit_counter] = HITS.get_or_init(|| {
+        [
+            counter!(KNOWN_IDENTITY_LOOKUPS, "result" => "miss"),
+            counter!(KNOWN_IDENTITY_LOOKUPS, "result" => "hit"),
+        ]
+    });
+    if hit { hit_counter } else { miss }.increment(1);
 }
 
 pub fn database_error(unavailable: bool) {

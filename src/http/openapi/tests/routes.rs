@@ -17,7 +17,7 @@ use crate::auth::backend::BackendPolicy;
 use crate::auth::hmac;
 use crate::auth::oidc::{BearerAuthority, JwksVerifier, OidcSettings};
 use crate::clock::SharedClock;
-use crate::http::{AppState, RequestLimits, Surface, router};
+use crate::http::{AppState, RequestLimits, Shared, Surface, router};
 use crate::keys::KeySlot;
 use crate::testing::{Fixture, START};
 use crate::users::{Accounts, Guests, Passwords, Sessions};
@@ -46,7 +46,7 @@ fn everything_on(fixture: &Fixture) -> AppState {
         admin_roles: vec![],
     };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    AppState {
+    AppState::new(Shared {
         identities: fixture.identities.clone(),
         keys: fixture.keys.clone(),
         tokens: fixture.tokens.clone(),
@@ -75,7 +75,7 @@ fn everything_on(fixture: &Fixture) -> AppState {
         metrics: Some(metrics.handle()),
         endpoint: format!("https://{HOST}/"),
         clock,
-    }
+    })
 }
 
 /// The (method, route template) pairs an axum router serves. axum has no API for this, but its
