@@ -18,6 +18,7 @@ mod crash;
 mod db_crash;
 mod deployment;
 mod faults;
+mod forged_tokens;
 mod guests;
 mod hostile_input;
 mod identities;
