@@ -21,6 +21,7 @@ mod faults;
 mod forged_tokens;
 mod guests;
 mod hostile_input;
+mod hostile_json;
 mod identities;
 mod idp;
 mod introspection;
