@@ -26,6 +26,7 @@ mod identities;
 mod idp;
 mod introspection;
 mod keys;
+mod migrations;
 mod oidc;
 mod openapi;
 mod ops;
