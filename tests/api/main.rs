@@ -20,6 +20,7 @@ mod deployment;
 mod faults;
 mod forged_tokens;
 mod guests;
+mod hostile_headers;
 mod hostile_input;
 mod hostile_json;
 mod identities;
