@@ -40,6 +40,7 @@ mod sdk_js;
 mod sdk_python;
 mod secrets;
 mod sessions;
+mod slow_database;
 mod sqlite_read_only;
 mod tls;
 mod tokens;
