@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::faults::via;
 use crate::helpers::*;
 
 /// A TCP proxy that holds every chunk for `delay` before passing it on.
@@ -60,16 +61,6 @@ async fn pass_on(
             break;
         }
     }
-}
-
-/// `postgres://user@host:port/db` with host:port replaced; and the original host:port.
-fn via(url: &str, address: &str) -> (String, String) {
-    let (scheme_user, rest) = url.split_once('@').unwrap();
-    let (authority, path) = rest.split_once('/').unwrap();
-    (
-        format!("{scheme_user}@{address}/{path}"),
-        authority.to_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
