@@ -346,3 +346,6 @@ fn not_found_error() -> ApiError {
         "No such route. See the README for the routes Callsign serves.",
     )
 }
+
+#[cfg(test)]
+mod tests;

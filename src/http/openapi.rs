@@ -304,4 +304,4 @@ pub struct IdpOrStoreUnavailable(ErrorBody);
 pub struct InvalidRefreshToken(ErrorBody);
 
 #[cfg(test)]
-mod tests;
+pub(in crate::http) mod tests;

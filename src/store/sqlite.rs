@@ -55,6 +55,7 @@ impl SqliteStore {
                     file.display()
                 ))
             })?;
+            check_writable(file)?;
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -169,6 +170,26 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
             dir.display()
         ))
     })
+}
+
+/// SQLite opens a file it may not write read-only, and in WAL mode must create files beside it;
+/// either way it would fail later with an error naming no file. Refuse such a location now.
+fn check_writable(file: &Path) -> Result<(), StoreError> {
+    let refuse = |what: &Path, e: std::io::Error| {
+        StoreError::Config(format!("cannot write {}: {e}", what.display()))
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(file)
+        .map_err(|e| refuse(file, e))?;
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".callsign-write-check-{}", std::process::id()));
+    private_files::touch(&probe).map_err(|e| refuse(dir, e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// SQLite keeps UUIDs as their hyphenated text.

@@ -10,6 +10,7 @@ backend_tests!(
     tampered_body_is_refused,
     stale_and_future_dates_are_refused,
     date_within_the_window_is_accepted,
+    a_signed_request_replayed_within_the_window_is_served_again,
     secondary_key_is_accepted,
     garbage_authorization_headers_are_refused_uniformly,
 );
@@ -60,6 +61,24 @@ async fn date_within_the_window_is_accepted(app: TestApp) {
             .await;
         assert_eq!(response.status(), 201, "offset {offset}");
     }
+}
+
+/// As on ACS, the signature binds the request to its date, not to one use: a captured request
+/// can be replayed until its date leaves the window (the README says so).
+async fn a_signed_request_replayed_within_the_window_is_served_again(app: TestApp) {
+    let date = http_date(-60);
+    let mut created = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .post(&create_path())
+            .json(&json!({ "createTokenWithScopes": ["chat"] }))
+            .date(date.clone())
+            .send()
+            .await;
+        assert_eq!(response.status(), 201);
+        created.push(body(response).await["identity"]["id"].clone());
+    }
+    assert_ne!(created[0], created[1], "each replay is a new request");
 }
 
 async fn secondary_key_is_accepted(app: TestApp) {

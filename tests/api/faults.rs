@@ -58,8 +58,8 @@ impl Proxy {
     }
 }
 
-/// `postgres://user@host:port/db` with host:port replaced.
-fn via(url: &str, address: &str) -> (String, String) {
+/// `postgres://user@host:port/db` with host:port replaced; and the original host:port.
+pub fn via(url: &str, address: &str) -> (String, String) {
     let (scheme_user, rest) = url.split_once('@').unwrap();
     let (authority, path) = rest.split_once('/').unwrap();
     (

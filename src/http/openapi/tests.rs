@@ -1,7 +1,7 @@
 //! The document against itself and against the router it describes: well formed, and in step
 //! with the routes the fully configured router serves, both ways.
 
-mod routes;
+pub(in crate::http) mod routes;
 
 use std::collections::BTreeSet;
 

@@ -38,7 +38,7 @@ fn identity_provider(clock: &SharedClock, audience: &str) -> BearerAuthority {
 }
 
 /// The state of a deployment with every route on.
-fn everything_on(fixture: &Fixture) -> AppState {
+pub(in crate::http) fn everything_on(fixture: &Fixture) -> AppState {
     let clock: SharedClock = fixture.clock.clone();
     let policy = BackendPolicy {
         clients: vec!["backend".into()],
