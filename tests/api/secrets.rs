@@ -113,3 +113,44 @@ async fn no_secret_reaches_the_logs(backend: Backend) {
         "an HMAC signature reached the logs"
     );
 }
+
+/// The data directory a first start creates holds the master key, the SQLite database (and its
+/// WAL) and the TLS key: only Callsign's own user may read any of it.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let args: Vec<String> = [
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let cli = <callsign::config::Cli as clap::Parser>::try_parse_from(
+        std::iter::once("callsign".to_owned()).chain(args),
+    )
+    .unwrap();
+    // Generated master key, SQLite database, generated certificate: everything by default.
+    let app = callsign::startup::Application::build(&cli.config)
+        .await
+        .unwrap();
+    drop(app);
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for file in [
+        "master.key",
+        "callsign.db",
+        "callsign.db-wal",
+        "tls/key.pem",
+    ] {
+        let path = data.join(file);
+        assert!(path.exists(), "{file} was created");
+        assert_eq!(mode(&path), 0o600, "{file}");
+    }
+    assert_eq!(mode(&data.join("tls")), 0o700, "the TLS directory");
+}
