@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use hyper_util::rt::TokioExecutor;
+use hyper_util::server::conn::auto::Builder;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{Audit, AuditWriter};
@@ -307,7 +309,10 @@ impl Application {
             Some(listener) => {
                 let app = http::ops_router(self.state.clone())
                     .into_make_service_with_connect_info::<SocketAddr>();
-                let server = axum_server::from_tcp(listener)?.handle(ops_handle);
+                let mut server = axum_server::from_tcp(listener)?
+                    .handle(ops_handle)
+                    .first_request_timeout(HEADER_TIMEOUT);
+                guard_slow_clients(server.http_builder());
                 Some(tokio::spawn(async move { server.serve(app).await }))
             }
             None => None,
@@ -321,16 +326,18 @@ impl Application {
             http::router(self.state, surface).into_make_service_with_connect_info::<SocketAddr>();
         let served = match self.tls {
             Some(tls) => {
-                axum_server::from_tcp_rustls(self.listener, tls.config)?
+                let mut server = axum_server::from_tcp_rustls(self.listener, tls.config)?
                     .handle(handle)
-                    .serve(app)
-                    .await
+                    .first_request_timeout(HEADER_TIMEOUT);
+                guard_slow_clients(server.http_builder());
+                server.serve(app).await
             }
             None => {
-                axum_server::from_tcp(self.listener)?
+                let mut server = axum_server::from_tcp(self.listener)?
                     .handle(handle)
-                    .serve(app)
-                    .await
+                    .first_request_timeout(HEADER_TIMEOUT);
+                guard_slow_clients(server.http_builder());
+                server.serve(app).await
             }
         };
         cancel.cancel();
@@ -343,6 +350,20 @@ impl Application {
         }
         served.context("server failed")
     }
+}
+
+/// A client has this long to send a request's headers (also the first request's, after the
+/// TLS handshake): a connection dribbling them (slowloris) is closed instead of held forever.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn guard_slow_clients(builder: &mut Builder<TokioExecutor>) {
+    builder.http1().header_read_timeout(HEADER_TIMEOUT);
+    // HTTP/2: a bounded number of streams per connection, and pings to find dead peers.
+    builder
+        .http2()
+        .max_concurrent_streams(100)
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(HEADER_TIMEOUT);
 }
 
 fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -42,6 +42,7 @@ mod sdk_python;
 mod secrets;
 mod sessions;
 mod shutdown;
+mod slow_clients;
 mod slow_database;
 mod sqlite_read_only;
 mod tls;
