@@ -1,8 +1,10 @@
 //! Who is acting in the current request, from where, under which request id: set by the HTTP
 //! layer around each request (a task-local), read when an event is recorded.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,12 +21,14 @@ pub enum Actor {
 
 impl Actor {
     /// As stored: `accessKey:primary`, `client:<id>`, `public`, `operator`.
-    pub fn label(&self) -> String {
+    pub fn label(&self) -> Cow<'static, str> {
         match self {
-            Actor::AccessKey(slot) => format!("accessKey:{slot}"),
-            Actor::Client(client) => format!("client:{client}"),
-            Actor::Public => "public".to_owned(),
-            Actor::Operator => "operator".to_owned(),
+            Actor::AccessKey("primary") => Cow::Borrowed("accessKey:primary"),
+            Actor::AccessKey("secondary") => Cow::Borrowed("accessKey:secondary"),
+            Actor::AccessKey(slot) => Cow::Owned(format!("accessKey:{slot}")),
+            Actor::Client(client) => Cow::Owned(format!("client:{client}")),
+            Actor::Public => Cow::Borrowed("public"),
+            Actor::Operator => Cow::Borrowed("operator"),
         }
     }
 }
@@ -34,7 +38,7 @@ impl Actor {
 pub struct RequestContext {
     pub actor: Actor,
     pub client_address: Option<IpAddr>,
-    pub request_id: Option<String>,
+    pub request_id: Option<Arc<str>>,
 }
 
 tokio::task_local! {

@@ -110,8 +110,13 @@ impl AuditEvent {
         }
     }
 
-    pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details.to_string());
+    pub fn with_details(self, details: serde_json::Value) -> Self {
+        self.with_details_of(&details)
+    }
+
+    /// Details from any serialisable value (a JSON object).
+    pub fn with_details_of(mut self, details: &impl serde::Serialize) -> Self {
+        self.details = serde_json::to_string(details).ok();
         self
     }
 }
@@ -153,7 +158,7 @@ impl Audit {
         let record = AuditRecord {
             id: 0,
             at_ms: self.clock.now_ms(),
-            action: event.action.as_str().to_owned(),
+            action: event.action.as_str(),
             actor: context.actor.label(),
             identity: event.identity,
             app_user: event.app_user,
@@ -245,13 +250,7 @@ mod tests {
         let rows = audit.events(&AuditFilter::default(), 10).await.unwrap();
         let summary: Vec<_> = rows
             .iter()
-            .map(|r| {
-                (
-                    r.action.as_str(),
-                    r.actor.as_str(),
-                    r.client_address.as_deref(),
-                )
-            })
+            .map(|r| (r.action, r.actor.as_ref(), r.client_address.as_deref()))
             .collect();
         assert_eq!(
             summary,

@@ -42,7 +42,7 @@ pub async fn with_request_context(
         .headers()
         .get(REQUEST_ID)
         .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
+        .map(std::sync::Arc::from);
     RequestContext {
         actor: Actor::Public,
         client_address: Some(client),
@@ -265,8 +265,8 @@ fn view(state: &AppState, record: AuditRecord) -> AuditEventView {
     AuditEventView {
         id: record.id,
         at: from_millis(record.at_ms).map(rfc3339).unwrap_or_default(),
-        action: record.action,
-        actor: record.actor,
+        action: record.action.to_owned(),
+        actor: record.actor.into_owned(),
         identity: record
             .identity
             .map(|id| state.raw_id(IdentityId::from_uuid(id))),
@@ -277,6 +277,6 @@ fn view(state: &AppState, record: AuditRecord) -> AuditEventView {
             .details
             .and_then(|raw| serde_json::from_str(&raw).ok()),
         client_address: record.client_address,
-        request_id: record.request_id,
+        request_id: record.request_id.map(|id| id.to_string()),
     }
 }

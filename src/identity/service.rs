@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
-use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -304,10 +303,8 @@ impl Identities {
         let issued = self.tokens.mint(id, request, signer, now)?;
         metrics::token_issued(request.scopes.iter().map(|scope| scope.as_str()));
         self.audit.record(
-            AuditEvent::about_identity(Action::TokenIssued, id.uuid()).with_details(json!({
-                "scopes": request.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>(),
-                "expiresInMinutes": request.lifetime.minutes(),
-            })),
+            AuditEvent::about_identity(Action::TokenIssued, id.uuid())
+                .with_details_of(&TokenDetails::of(request)),
         );
         self.issue_log.record(id.uuid(), millis(now));
         Ok(issued)
@@ -320,6 +317,23 @@ impl Identities {
             id: IdentityId::from_uuid(record.id),
             external_id: record.external_id,
             last_token_issued_at: last_ms.and_then(from_millis),
+        }
+    }
+}
+
+/// What the audit trail keeps of an issued token.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenDetails {
+    scopes: Vec<&'static str>,
+    expires_in_minutes: u16,
+}
+
+impl TokenDetails {
+    fn of(request: &TokenRequest) -> Self {
+        TokenDetails {
+            scopes: request.scopes.iter().map(|scope| scope.as_str()).collect(),
+            expires_in_minutes: request.lifetime.minutes(),
         }
     }
 }

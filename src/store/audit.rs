@@ -2,6 +2,9 @@
 //! keyset paging, purged past retention, and stripped of client addresses on erasure. Both
 //! backends run the same SQL and code, stamped out by `impl_audit_store!`.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sqlx::Row;
 use uuid::Uuid;
@@ -15,14 +18,14 @@ use super::sqlite::SqliteStore;
 pub struct AuditRecord {
     pub id: i64,
     pub at_ms: i64,
-    pub action: String,
-    pub actor: String,
+    pub action: &'static str,
+    pub actor: Cow<'static, str>,
     pub identity: Option<Uuid>,
     pub app_user: Option<Uuid>,
     /// A JSON object, e.g. a token's scopes and lifetime.
     pub details: Option<String>,
     pub client_address: Option<String>,
-    pub request_id: Option<String>,
+    pub request_id: Option<Arc<str>>,
 }
 
 /// Which rows to read: all given conditions hold.
@@ -71,6 +74,12 @@ const PURGE: &str = "DELETE FROM audit_events WHERE at_ms < $1";
 const SCRUB_IDENTITY: &str = "UPDATE audit_events SET client_address = NULL WHERE identity_id = $1 AND client_address IS NOT NULL";
 const SCRUB_APP_USER: &str = "UPDATE audit_events SET client_address = NULL WHERE app_user_id = $1 AND client_address IS NOT NULL";
 
+/// The stored action name as the static one the domain knows (an unknown name is kept as
+/// `unknown`: rows never hold one).
+fn action_name(stored: String) -> &'static str {
+    crate::audit::Action::parse(&stored).map_or("unknown", |action| action.as_str())
+}
+
 macro_rules! impl_audit_store {
     ($store:ident, $db:ty) => {
         #[async_trait]
@@ -82,13 +91,13 @@ macro_rules! impl_audit_store {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_PREFIX);
                 insert.push_values(records, |mut row, record| {
                     row.push_bind(record.at_ms)
-                        .push_bind(record.action.clone())
-                        .push_bind(record.actor.clone())
+                        .push_bind(record.action)
+                        .push_bind(record.actor.as_ref())
                         .push_bind(record.identity.map($store::uuid_param))
                         .push_bind(record.app_user.map($store::uuid_param))
-                        .push_bind(record.details.clone())
-                        .push_bind(record.client_address.clone())
-                        .push_bind(record.request_id.clone());
+                        .push_bind(record.details.as_deref())
+                        .push_bind(record.client_address.as_deref())
+                        .push_bind(record.request_id.as_deref());
                 });
                 insert.build().execute(self.writer()).await?;
                 Ok(())
@@ -114,13 +123,15 @@ macro_rules! impl_audit_store {
                         Ok(AuditRecord {
                             id: row.try_get("id")?,
                             at_ms: row.try_get("at_ms")?,
-                            action: row.try_get("action")?,
-                            actor: row.try_get("actor")?,
+                            action: action_name(row.try_get("action")?),
+                            actor: Cow::Owned(row.try_get("actor")?),
                             identity: $store::uuid_col_opt(row, "identity_id")?,
                             app_user: $store::uuid_col_opt(row, "app_user_id")?,
                             details: row.try_get("details")?,
                             client_address: row.try_get("client_address")?,
-                            request_id: row.try_get("request_id")?,
+                            request_id: row
+                                .try_get::<Option<String>, _>("request_id")?
+                                .map(Arc::from),
                         })
                     })
                     .collect()
