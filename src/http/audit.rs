@@ -1,56 +1,29 @@
 //! `GET /v1/audit-events`: the audit trail, newest first, filtered by identity, app user,
 //! action and time range, in pages (`maxPageSize`, and a `nextLink` while more remain). For
 //! key administrators only: an access key, or a bearer with an admin role.
-//!
-//! Also the layer that gives each request its audit context (actor, client address, request
-//! id); the backend authentication layer names the actor once it is known.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Extension, Query, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{Extension, Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
-use super::client_address::ClientAddress;
 use super::identities::rfc3339;
 use super::openapi::{
     AuditActionName, BadRequest, Forbidden, IdentityNotFound, TooManyRequests, Unauthorized,
     Unavailable,
 };
-use super::{ApiError, AppState, Authenticated, ErrorCode, REQUEST_ID};
-use crate::audit::{Action, Actor, RequestContext};
+use super::{ApiError, AppState, Authenticated, ErrorCode};
+use crate::audit::Action;
 use crate::clock::{from_millis, millis};
 use crate::ids::{AppUserId, IdentityId};
 use crate::store::{AuditFilter, AuditRecord};
 
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1000;
-
-/// Runs the request in its audit context; the actor is `public` until authentication says
-/// otherwise.
-pub async fn with_request_context(
-    ClientAddress(client): ClientAddress,
-    request: Request,
-    next: Next,
-) -> Response {
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .map(std::sync::Arc::from);
-    RequestContext {
-        actor: Actor::Public,
-        client_address: Some(client),
-        request_id,
-    }
-    .scope(next.run(request))
-    .await
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -16,21 +16,16 @@ use crate::telemetry::{self, metrics};
 
 /// Where the router notes which route template a request matched.
 #[derive(Clone, Default)]
-struct RouteSlot(Arc<OnceLock<String>>);
+pub(super) struct RouteSlot(Arc<OnceLock<String>>);
 
-/// Outermost: times every request and counts it under its route template.
-pub async fn track(mut request: Request, next: Next) -> Response {
-    let slot = RouteSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    let method = method_label(request.method());
-    let started = tokio::time::Instant::now();
-    let response = next.run(request).await;
-    let route = slot.0.get().map_or("unmatched", String::as_str);
-    metrics::http_request(method, route, response.status().as_u16(), started.elapsed());
-    response
+impl RouteSlot {
+    /// The template the request matched, or `unmatched`.
+    pub(super) fn route(&self) -> &str {
+        self.0.get().map_or("unmatched", String::as_str)
+    }
 }
 
-/// On matched routes only: records the template for [`track`].
+/// On matched routes only: records the template for the request's frame.
 pub async fn note_route(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
     if let (Some(slot), Some(matched)) = (request.extensions().get::<RouteSlot>(), matched) {
         let _ = slot.0.set(matched.as_str().to_owned());
@@ -39,7 +34,7 @@ pub async fn note_route(matched: Option<MatchedPath>, request: Request, next: Ne
 }
 
 /// Standard methods by name; anything else one label, so clients cannot make new series.
-fn method_label(method: &Method) -> &'static str {
+pub(super) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",

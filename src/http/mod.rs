@@ -13,6 +13,7 @@ mod client_address;
 mod error;
 mod error_code;
 mod extract;
+mod frame;
 mod guests;
 mod hero;
 mod identities;
@@ -122,13 +123,13 @@ pub struct Shared {
     pub endpoint: String,
 }
 
-/// CORS for browser clients from the configured origins (none: no CORS headers at all).
-fn cors(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
+/// CORS for browser clients from the configured origins (none: no CORS layer at all).
+fn cors(origins: &[HeaderValue]) -> Option<tower_http::cors::CorsLayer> {
     use tower_http::cors::{AllowOrigin, CorsLayer};
     if origins.is_empty() {
-        return CorsLayer::new();
+        return None;
     }
-    CorsLayer::new()
+    let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_methods([
             axum::http::Method::GET,
@@ -143,7 +144,8 @@ fn cors(origins: &[HeaderValue]) -> tower_http::cors::CorsLayer {
             CLIENT_REQUEST_ID,
         ])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER, header::WWW_AUTHENTICATE])
-        .max_age(Duration::from_secs(600))
+        .max_age(Duration::from_secs(600));
+    Some(layer)
 }
 
 /// What a listener serves.
@@ -269,13 +271,8 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             tracing::error!("a handler panicked");
             ApiError::internal().into_response()
         }))
-        .layer(from_fn_with_state(
-            context_state,
-            audit::with_request_context,
-        ))
-        .layer(from_fn(deadline))
-        .layer(from_fn(metrics::track))
-        .layer(cors(&state_cors))
+        .layer(from_fn_with_state(context_state, frame::frame))
+        .layer(tower::util::option_layer(cors(&state_cors)))
         .layer(PropagateHeaderLayer::new(CLIENT_REQUEST_ID))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -317,25 +314,6 @@ impl MakeRequestId for RequestIds {
         HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
             .ok()
             .map(RequestId::new)
-    }
-}
-
-/// Cuts off a request that takes longer than [`REQUEST_TIMEOUT`], with an ACS-shaped 503.
-async fn deadline(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!("request timed out");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::RequestTimeout,
-                "The request took too long; retry later.",
-            )
-            .into_response()
-        }
     }
 }
 
