@@ -11,6 +11,8 @@
 //! - [`store`]: one trait per aggregate, on PostgreSQL and SQLite.
 //! - [`changes`], [`revocation`], [`ids`], [`clock`]: the shared vocabulary; [`jwt_crypto`]: the
 //!   JWT signature algorithms.
+//!
+//! [`fuzzing`] (hidden) wires the application for the fuzz targets in `fuzz/`.
 
 pub mod audit;
 pub mod auth;
@@ -18,6 +20,8 @@ mod changes;
 pub mod cli;
 pub mod clock;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod ids;
