@@ -11,6 +11,8 @@
 //! - [`store`]: one trait per aggregate, on PostgreSQL and SQLite.
 //! - [`changes`], [`revocation`], [`ids`], [`clock`]: the shared vocabulary; [`jwt_crypto`]: the
 //!   JWT signature algorithms.
+//!
+//! [`fuzzing`] (hidden) wires the application for the fuzz targets in `fuzz/`.
 
 pub mod audit;
 pub mod auth;
@@ -19,6 +21,8 @@ pub mod cli;
 pub mod clock;
 mod clock_skew;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod ids;

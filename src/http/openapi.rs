@@ -8,6 +8,9 @@
 use std::borrow::Cow;
 
 use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
@@ -15,7 +18,8 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::error::ErrorBody;
 use super::{
-    accounts, audit, guests, hero, identities, keys, metrics, ops, sessions, tokens, users,
+    ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, ops, sessions,
+    tokens, users,
 };
 use crate::audit::Action;
 use crate::token::Scope;
@@ -103,14 +107,33 @@ pub struct ApiDoc;
 /// `GET /openapi.json` and the Swagger UI at `/docs`. The UI's validator badge is off, so the
 /// browser calls nothing but this server.
 pub fn docs<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    SwaggerUi::new("/docs")
-        .url("/openapi.json", ApiDoc::openapi())
-        .config(
-            Config::default()
-                .validator_url("none")
-                .display_operation_id(true),
-        )
-        .into()
+    Router::from(
+        SwaggerUi::new("/docs")
+            .url("/openapi.json", ApiDoc::openapi())
+            .config(
+                Config::default()
+                    .validator_url("none")
+                    .display_operation_id(true),
+            ),
+    )
+    .layer(map_response(acs_errors))
+}
+
+/// The Swagger UI answers an unknown asset with an empty 404, a path that is not UTF-8 with a
+/// plain-text 400 and its own failure with a plain-text 500: these leave in the ACS shape too.
+async fn acs_errors(response: Response) -> Response {
+    match response.status() {
+        StatusCode::NOT_FOUND => super::not_found_error().into_response(),
+        StatusCode::BAD_REQUEST => {
+            ApiError::bad_request(ErrorCode::InvalidPath, "The path is not valid UTF-8.")
+                .into_response()
+        }
+        StatusCode::INTERNAL_SERVER_ERROR => {
+            tracing::error!("the Swagger UI could not serve a page");
+            ApiError::internal().into_response()
+        }
+        _ => response,
+    }
 }
 
 /// The names of the security schemes, as operations refer to them.

@@ -52,7 +52,7 @@ impl SigningKey {
         ))
     }
 
-    pub(super) fn new(
+    pub(crate) fn new(
         kid: String,
         slot: KeySlot,
         state: SigningKeyState,

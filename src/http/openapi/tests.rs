@@ -156,3 +156,31 @@ fn error_codes_are_a_string_enum_of_every_code() {
         assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
     }
 }
+
+/// The Swagger UI's own errors (an unknown asset, a path that is not UTF-8) leave with the ACS
+/// body, as every other error does.
+#[tokio::test]
+async fn the_docs_pages_errors_have_the_acs_shape() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    let docs = super::docs::<()>();
+    let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    for (path, status, code) in [
+        ("/docs/e", StatusCode::NOT_FOUND, "NotFound"),
+        ("/docs/swagger-ui.css/e", StatusCode::NOT_FOUND, "NotFound"),
+        ("/docs/%FF", StatusCode::BAD_REQUEST, "InvalidPath"),
+    ] {
+        let response = docs.clone().oneshot(get(path)).await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+        assert!(body["error"]["message"].is_string(), "{path}: {body}");
+    }
+    let index = docs.oneshot(get("/docs/")).await.unwrap();
+    assert_eq!(index.status(), StatusCode::OK);
+}
