@@ -1,9 +1,12 @@
 //! The baseline for `scripts/bench`: a bare axum server that only signs (`POST /sign`) or
 //! verifies (`POST /verify`) an HS256 JWT, with the same crates and claims as Callsign but no
-//! authentication, storage or revocation. Usage: `bare_jwt <port>`.
+//! authentication, storage or revocation. Usage: `bare_jwt <port> [<cert.pem> <key.pem>]`; with
+//! a certificate and key it serves HTTPS with the same rustls set-up as Callsign.
 
 // A baseline outside the service: it reads the wall clock as any bare route would.
 #![allow(clippy::disallowed_methods)]
+
+use std::net::SocketAddr;
 
 use axum::routing::post;
 use axum::{Json, Router};
@@ -66,15 +69,22 @@ async fn verify(Json(body): Json<VerifyBody>) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    // The same JWT crypto as Callsign, so the comparison measures only what Callsign adds.
+    // The same JWT and TLS crypto as Callsign, so the comparison measures only what Callsign adds.
     callsign::jwt_crypto::install().map_err(|_| std::io::Error::other("JWT provider"))?;
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(9000);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut args = std::env::args().skip(1);
+    let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(9000);
     let app = Router::new()
         .route("/sign", post(sign))
-        .route("/verify", post(verify));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    axum::serve(listener, app).await
+        .route("/verify", post(verify))
+        .into_make_service();
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    // The same server as Callsign's (axum-server, HTTP/1.1 and HTTP/2), with or without TLS.
+    match (args.next(), args.next()) {
+        (Some(cert), Some(key)) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+            axum_server::bind_rustls(address, tls).serve(app).await
+        }
+        _ => axum_server::bind(address).serve(app).await,
+    }
 }

@@ -1,15 +1,23 @@
-"""Signs one request as the ACS SDKs do; prints shell assignments for request.lua.
+"""Signs a request as the ACS SDKs do (HMAC-SHA256 over verb, path, date, host and body hash).
 
-usage: sign.py <base64 key> <host:port> <path?query> <body>
+Callsign accepts a signed request again within its 15-minute date window, so wrk can send one
+signed request over and over; the harness signs afresh before every wrk run.
 """
-import base64, hashlib, hmac, shlex, sys
+import base64
+import hashlib
+import hmac
 from email.utils import formatdate
 
-key, host, path, body = sys.argv[1:5]
-date = formatdate(usegmt=True)
-digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-to_sign = f"POST\n{path}\n{date};{host};{digest}"
-signature = base64.b64encode(hmac.new(base64.b64decode(key), to_sign.encode(), hashlib.sha256).digest()).decode()
-auth = f"HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}"
-for name, value in [("BENCH_BODY", body), ("BENCH_DATE", date), ("BENCH_HASH", digest), ("BENCH_AUTH", auth)]:
-    print(f"export {name}={shlex.quote(value)}")
+
+def signed_headers(key: str, host: str, method: str, path: str, body: str) -> dict[str, str]:
+    """The headers that authenticate `method path` with `body` to Callsign at `host`."""
+    date = formatdate(usegmt=True)
+    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    to_sign = f"{method}\n{path}\n{date};{host};{digest}"
+    mac = hmac.new(base64.b64decode(key), to_sign.encode(), hashlib.sha256).digest()
+    signature = base64.b64encode(mac).decode()
+    return {
+        "x-ms-date": date,
+        "x-ms-content-sha256": digest,
+        "Authorization": f"HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}",
+    }
