@@ -16,7 +16,7 @@ use crate::auth::backend::BackendPolicy;
 use crate::auth::oidc::{BearerAuthority, JwksVerifier, OidcSettings};
 use crate::clock::millis;
 use crate::clock::{MockClock, SharedClock};
-use crate::http::{AppState, RequestLimits, Surface, router};
+use crate::http::{AppState, RequestLimits, Shared, Surface, router};
 use crate::identity::{Identities, IdentityStores, IssueLog};
 use crate::ids::ResourceId;
 use crate::keys::{
@@ -155,7 +155,7 @@ impl FuzzApp {
             policy.clone(),
             shared.clone(),
         ));
-        let state = AppState {
+        let state = AppState::new(Shared {
             identities,
             keys: keys.clone(),
             tokens,
@@ -181,13 +181,14 @@ impl FuzzApp {
             )),
             audit,
             audit_retention: Duration::ZERO,
+            clock_skew: Arc::new(crate::clock_skew::ClockSkew::new(Duration::from_millis(20))),
             limits: Arc::new(RequestLimits::new(0, 0, shared.clone())),
             trusted_proxies: Arc::default(),
             cors_origins: Arc::default(),
             metrics: None,
             endpoint: format!("https://{HOST}/"),
             clock: shared,
-        };
+        });
         Ok(FuzzApp {
             router: router(state, Surface::Everything),
             keys,
