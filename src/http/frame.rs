@@ -2,11 +2,16 @@
 //! concern): its audit context (actor `public` until authentication names it, client address,
 //! request id), its metrics (timed, counted under the route template it matched) and its
 //! deadline.
+//!
+//! The request runs as a task of its own, so a client that disconnects cannot cancel it half
+//! way: a database transaction never stops between its statements (and never goes back to the
+//! pool still open), and a write the service has started is finished either way.
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 
 use super::client_address::ClientAddress;
 use super::metrics::{RouteSlot, method_label};
@@ -33,19 +38,28 @@ pub async fn frame(
             .and_then(|value| value.to_str().ok())
             .map(std::sync::Arc::from),
     };
-    let response =
-        match tokio::time::timeout(REQUEST_TIMEOUT, context.scope(next.run(request))).await {
-            Ok(response) => response,
-            Err(_) => {
-                tracing::warn!("request timed out");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::RequestTimeout,
-                    "The request took too long; retry later.",
-                )
-                .into_response()
-            }
-        };
+    // In the request's span, so its log lines keep the request id and trace id.
+    let handling = tokio::spawn(
+        context
+            .scope(next.run(request))
+            .instrument(tracing::Span::current()),
+    );
+    let response = match tokio::time::timeout(REQUEST_TIMEOUT, handling).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(failed)) => {
+            tracing::error!(%failed, "a request task failed");
+            ApiError::internal().into_response()
+        }
+        Err(_) => {
+            tracing::warn!("request timed out");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::RequestTimeout,
+                "The request took too long; retry later.",
+            )
+            .into_response()
+        }
+    };
     metrics::http_request(
         method,
         slot.route(),
