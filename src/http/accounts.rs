@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::client_address::ClientAddress;
 use super::error::ErrorBody;
 use super::extract::JsonBody;
-use super::openapi::{
+use super::schemas::{
     BadRequest, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
     UnsupportedMediaType,
 };

@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
 use super::identities::rfc3339;
-use super::openapi::{
+use super::schemas::{
     AuditActionName, BadRequest, Forbidden, IdentityNotFound, TooManyRequests, Unauthorized,
     Unavailable,
 };

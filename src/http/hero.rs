@@ -13,7 +13,7 @@ use super::bearer::AppBearer;
 use super::error::ErrorBody;
 use super::extract::JsonBody;
 use super::identities::rfc3339;
-use super::openapi::{
+use super::schemas::{
     BadRequest, BearerRejected, IdpOrStoreUnavailable, PayloadTooLarge, ScopeName, TooManyRequests,
     UnsupportedMediaType,
 };

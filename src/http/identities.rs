@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::api_version::ApiVersion;
 use super::error::ErrorBody;
 use super::extract::{AcsPath, JsonBody, expect_action};
-use super::openapi::{
+use super::schemas::{
     BadRequest, Forbidden, IdentityNotFound, PayloadTooLarge, ScopeName, TooManyRequests,
     Unauthorized, Unavailable, UnsupportedMediaType,
 };

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{AcsPath, JsonBody, expect_action};
-use super::openapi::{
+use super::schemas::{
     BadRequest, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
     UnsupportedMediaType,
 };

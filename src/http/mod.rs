@@ -22,6 +22,7 @@ mod metrics;
 mod openapi;
 mod ops;
 mod rate_limits;
+mod schemas;
 mod sessions;
 mod tokens;
 mod users;

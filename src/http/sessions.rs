@@ -11,7 +11,7 @@ use super::client_address::ClientAddress;
 use super::error::ErrorBody;
 use super::extract::JsonBody;
 use super::identities::{AccessTokenView, token_view};
-use super::openapi::{
+use super::schemas::{
     BadRequest, InvalidRefreshToken, PayloadTooLarge, ScopeName, TooManyRequests, Unavailable,
     UnsupportedMediaType,
 };

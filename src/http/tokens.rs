@@ -12,7 +12,7 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::extract::{AcsPath, JsonBody, expect_action};
-use super::openapi::{
+use super::schemas::{
     BadRequest, Forbidden, PayloadTooLarge, ScopeName, TooManyRequests, Unauthorized,
     UnsupportedMediaType,
 };

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::ErrorBody;
 use super::extract::AcsPath;
 use super::identities::IdentityIdParam;
-use super::openapi::{BadRequest, Forbidden, TooManyRequests, Unauthorized, Unavailable};
+use super::schemas::{BadRequest, Forbidden, TooManyRequests, Unauthorized, Unavailable};
 use super::{ApiError, AppState, ErrorCode};
 use crate::clock::from_millis;
 use crate::ids::{AppUserId, IdentityId};

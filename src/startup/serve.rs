@@ -1,0 +1,157 @@
+//! Serving: the listeners (with the slow-client guards), the background work (propagation, the
+//! audit writer, housekeeping), and the graceful shutdown that drains requests and flushes what
+//! is pending.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper_util::rt::TokioExecutor;
+use hyper_util::server::conn::auto::Builder;
+use tokio_util::sync::CancellationToken;
+
+use super::Application;
+use crate::http::{self, AppState};
+
+/// How long in-flight requests get to finish on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+impl Application {
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let cancel = CancellationToken::new();
+        let background = tokio::spawn(self.propagation.run(cancel.clone()));
+        let audit = tokio::spawn(self.audit_writer.run(cancel.clone()));
+        tokio::spawn(housekeeping(self.state.clone(), cancel.clone()));
+        if let Some(tls) = &self.tls {
+            tls.watch(cancel.clone());
+        }
+        let handle = axum_server::Handle::new();
+        let ops_handle = axum_server::Handle::new();
+        let stoppers = [handle.clone(), ops_handle.clone()];
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            for stopper in stoppers {
+                stopper.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            }
+        });
+        let ops = match self.ops_listener {
+            Some(listener) => {
+                let app = http::ops_router(self.state.clone())
+                    .into_make_service_with_connect_info::<SocketAddr>();
+                let mut server = axum_server::from_tcp(listener)?
+                    .handle(ops_handle)
+                    .first_request_timeout(HEADER_TIMEOUT);
+                guard_slow_clients(server.http_builder());
+                Some(tokio::spawn(async move { server.serve(app).await }))
+            }
+            None => None,
+        };
+        let surface = if ops.is_some() {
+            http::Surface::ApiAndProbes
+        } else {
+            http::Surface::Everything
+        };
+        let app =
+            http::router(self.state, surface).into_make_service_with_connect_info::<SocketAddr>();
+        let served = match self.tls {
+            Some(tls) => {
+                let mut server = axum_server::from_tcp_rustls(self.listener, tls.config)?
+                    .handle(handle)
+                    .first_request_timeout(HEADER_TIMEOUT);
+                guard_slow_clients(server.http_builder());
+                server.serve(app).await
+            }
+            None => {
+                let mut server = axum_server::from_tcp(self.listener)?
+                    .handle(handle)
+                    .first_request_timeout(HEADER_TIMEOUT);
+                guard_slow_clients(server.http_builder());
+                server.serve(app).await
+            }
+        };
+        cancel.cancel();
+        let _ = background.await;
+        let _ = audit.await;
+        if let Some(ops) = ops {
+            ops.await
+                .context("the ops listener panicked")?
+                .context("the ops listener failed")?;
+        }
+        served.context("server failed")
+    }
+}
+
+/// A client has this long to send a request's headers (also the first request's, after the
+/// TLS handshake): a connection dribbling them (slowloris) is closed instead of held forever.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn guard_slow_clients(builder: &mut Builder<TokioExecutor>) {
+    builder.http1().header_read_timeout(HEADER_TIMEOUT);
+    // HTTP/2: a bounded number of streams per connection, and pings to find dead peers.
+    builder
+        .http2()
+        .max_concurrent_streams(100)
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(HEADER_TIMEOUT);
+}
+
+/// Periodic upkeep off the request path: the guests' per-address rate limiter forgets quiet
+/// addresses, ended sessions are purged, and the identity provider's keys are refetched once
+/// stale.
+async fn housekeeping(state: AppState, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = every.tick() => {
+                state.guests.forget_quiet_addresses();
+                state.limits.forget_quiet();
+                if !state.audit_retention.is_zero() {
+                    match state.audit.purge(state.audit_retention).await {
+                        Ok(0) => {}
+                        Ok(purged) => tracing::info!(purged, "purged audit events past retention"),
+                        Err(error) => tracing::warn!(%error, "purging the audit trail failed"),
+                    }
+                }
+                state.identities.forget_quiet_limits();
+                match state.sessions.purge_ended().await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "purged ended sessions"),
+                    Err(error) => tracing::warn!(%error, "purging ended sessions failed"),
+                }
+                let backends = state.backends.iter().map(|(authority, _)| authority);
+                for authority in state.oidc.iter().chain(backends) {
+                    authority.verifier.refresh_if_stale().await;
+                }
+            }
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
