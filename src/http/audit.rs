@@ -110,44 +110,39 @@ fn parse_time(name: &str, raw: &str) -> Result<i64, ApiError> {
         })
 }
 
-/// A parameter's value; given empty (`?identity=`), it is an invalid value like any other.
-fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref()
-}
-
 impl AuditQuery {
     fn filter(&self, state: &AppState) -> Result<(AuditFilter, u32), ApiError> {
         let page = self.max_page_size.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&page) {
             return Err(invalid(format!("'maxPageSize' must be 1 to {MAX_PAGE}.")));
         }
-        let action = match given(&self.action) {
-            Some(raw) => Some(
+        let action = self
+            .action
+            .as_deref()
+            .map(|raw| {
                 Action::parse(raw)
+                    .map(|action| action.as_str().to_owned())
                     .ok_or_else(|| {
                         let known: Vec<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
                         invalid(format!("'action' must be one of {}.", known.join(", ")))
-                    })?
-                    .as_str()
-                    .to_owned(),
-            ),
-            None => None,
-        };
+                    })
+            })
+            .transpose()?;
         let filter = AuditFilter {
-            identity: match given(&self.identity) {
-                Some(raw) => Some(state.parse_id(raw)?.uuid()),
-                None => None,
-            },
-            app_user: match given(&self.app_user) {
-                Some(raw) => Some(
+            identity: self
+                .identity
+                .as_deref()
+                .map(|raw| state.parse_id(raw).map(|id| id.uuid()))
+                .transpose()?,
+            app_user: self
+                .app_user
+                .as_deref()
+                .map(|raw| {
                     AppUserId::parse(raw)
-                        .ok_or_else(|| {
-                            invalid("'appUser' must be an app user id (a UUID).".into())
-                        })?
-                        .uuid(),
-                ),
-                None => None,
-            },
+                        .map(|user| user.uuid())
+                        .ok_or_else(|| invalid("'appUser' must be an app user id (a UUID).".into()))
+                })
+                .transpose()?,
             action,
             from_ms: self
                 .from
@@ -159,12 +154,15 @@ impl AuditQuery {
                 .as_deref()
                 .map(|raw| parse_time("to", raw))
                 .transpose()?,
-            before_id: match &self.continuation_token {
-                Some(raw) => Some(raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(
-                    || invalid("'continuationToken' is not one this service gave.".into()),
-                )?),
-                None => None,
-            },
+            before_id: self
+                .continuation_token
+                .as_deref()
+                .map(|raw| {
+                    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                        invalid("'continuationToken' is not one this service gave.".into())
+                    })
+                })
+                .transpose()?,
         };
         Ok((filter, page))
     }

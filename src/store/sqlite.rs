@@ -156,10 +156,7 @@ impl SqliteStore {
 
     pub(super) fn uuid_col_opt(row: &SqliteRow, column: &str) -> Result<Option<Uuid>, StoreError> {
         let text: Option<String> = row.try_get(column)?;
-        text.map(|text| {
-            Uuid::try_parse(&text).map_err(|_| StoreError::Corrupt(format!("bad uuid in {column}")))
-        })
-        .transpose()
+        text.map(|text| parse_uuid(&text, column)).transpose()
     }
 }
 
@@ -195,7 +192,11 @@ fn check_writable(file: &Path) -> Result<(), StoreError> {
 /// SQLite keeps UUIDs as their hyphenated text.
 fn uuid_from(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
     let text: String = row.try_get(column)?;
-    Uuid::try_parse(&text).map_err(|_| StoreError::Corrupt(format!("bad uuid in {column}")))
+    parse_uuid(&text, column)
+}
+
+fn parse_uuid(text: &str, column: &str) -> Result<Uuid, StoreError> {
+    Uuid::try_parse(text).map_err(|_| StoreError::Corrupt(format!("bad uuid in {column}")))
 }
 
 #[async_trait]
