@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 
 use crate::helpers::*;
+use crate::process::signal;
 
 backend_tests!(killed_under_load_it_keeps_every_acknowledged_write);
 
@@ -67,11 +68,7 @@ async fn killed_under_load_it_keeps_every_acknowledged_write(app: TestApp) {
         .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let pid = victim_app.pid().expect("a process");
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    signal(pid, "KILL");
     for worker in workers {
         let _ = worker.await;
     }

@@ -166,12 +166,7 @@ async fn health_command(args: &[String]) -> bool {
 
 #[tokio::test]
 async fn the_health_command_probes_the_ops_or_main_listener() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let ops = format!("127.0.0.1:{port}");
+    let ops = format!("127.0.0.1:{}", crate::process::free_port());
     let dir = tempfile::tempdir().unwrap();
     let settings = ServerSettings::new(Backend::Sqlite, dir.path())
         .await

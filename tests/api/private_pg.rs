@@ -6,19 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::helpers::required_env;
+use crate::process::free_port;
 
 pub struct PrivatePostgres {
     pub url: String,
     dir: tempfile::TempDir,
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Whether this machine can run a private cluster; in CI it must.

@@ -100,3 +100,21 @@ fn drain(pipe: impl AsyncRead + Unpin + Send + 'static, output: Arc<Mutex<String
         }
     });
 }
+
+/// Sends `signal` (`TERM`, `HUP`, `KILL`) to the process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

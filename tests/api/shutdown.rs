@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 
 use crate::helpers::*;
+use crate::process::signal;
 
 backend_tests!(sigterm_drains_in_flight_requests_and_flushes_pending_writes);
 
@@ -55,14 +56,7 @@ async fn sigterm_drains_in_flight_requests_and_flushes_pending_writes(app: TestA
     app.token_for(&id).await;
     let signalled = Instant::now();
     let mut child = app._child.take().expect("a process");
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(child.id().unwrap(), "TERM");
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
         .expect("exits within the drain time")

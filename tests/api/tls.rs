@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::helpers::*;
-use crate::process::start_binary;
+use crate::process::{signal, start_binary};
 
 #[tokio::test]
 async fn the_generated_certificate_covers_the_configured_names() {
@@ -103,12 +103,7 @@ async fn a_configured_certificate_is_reloaded_on_sighup() {
     let (cert, key, second) = certificate();
     std::fs::write(&cert_path, cert).unwrap();
     std::fs::write(&key_path, key).unwrap();
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal(child.id().unwrap(), "HUP");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let served = served_certificate(port).await;

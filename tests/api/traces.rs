@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::routing::post;
 
 use crate::helpers::*;
-use crate::process::start_binary;
+use crate::process::{signal, start_binary};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN: &str = "00f067aa0ba902b7";
@@ -75,12 +75,7 @@ async fn a_request_span_continues_the_callers_trace_and_is_flushed_at_shutdown()
         .unwrap();
     assert_eq!(response.status(), 401);
 
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    signal(child.id().unwrap(), "TERM");
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
         .expect("exits after SIGTERM")
