@@ -14,6 +14,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+// The same allocator as Callsign.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &[u8] = b"bare-baseline-secret-of-32-bytes!";
 
 #[derive(Serialize, Deserialize)]

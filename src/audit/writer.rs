@@ -1,5 +1,6 @@
-//! Drains the audit queue into the store in batches: everything waiting is appended in one
-//! statement, so the writer keeps up with a busy instance. A failed batch is kept and retried;
+//! Drains the audit queue into the store in batches: what arrives within a short linger of the
+//! first event (up to a full batch) is appended in one statement, so a busy instance writes a
+//! few large statements a second rather than thousands of small ones. A failed batch is kept and retried;
 //! at shutdown the queue is drained and flushed.
 
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use crate::telemetry::metrics;
 
 /// The most rows appended in one statement.
 const BATCH: usize = 500;
+/// How long a batch waits for more events after its first one.
+const LINGER: Duration = Duration::from_millis(50);
 /// Wait before retrying a failed write.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How long a shutdown keeps trying to flush.
@@ -58,10 +61,15 @@ impl AuditWriter {
             };
             let Some(entry) = entry else { break };
             self.take(entry);
+            let linger = tokio::time::Instant::now() + LINGER;
             while self.batch.len() < BATCH && self.scrubs.is_empty() {
-                match self.pending.try_recv() {
-                    Ok(entry) => self.take(entry),
-                    Err(_) => break,
+                let entry = tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    entry = tokio::time::timeout_at(linger, self.pending.recv()) => entry,
+                };
+                match entry {
+                    Ok(Some(entry)) => self.take(entry),
+                    Ok(None) | Err(_) => break,
                 }
             }
             if !self.persist(&cancel).await {

@@ -1,23 +1,29 @@
 //! The frame every request runs in, as one layer (one future per request rather than one per
-//! concern): its audit context (actor `public` until authentication names it, client address,
-//! request id), its metrics (timed, counted under the route template it matched) and its
-//! deadline.
+//! concern): its request id (the client's `x-request-id`, or a new one) and
+//! `x-ms-client-request-id`, echoed on the response; its tracing span, continuing the caller's
+//! trace; its audit context (actor `public` until authentication names it, client address,
+//! request id); its metrics (timed, counted under the route template it matched); its deadline;
+//! and the `Authorization` header marked sensitive, so no log line shows a signature.
 //!
 //! The request runs as a task of its own, so a client that disconnects cannot cancel it half
 //! way: a database transaction never stops between its statements (and never goes back to the
-//! pool still open), and a write the service has started is finished either way.
+//! pool still open), and a write the service has started is finished either way. A handler
+//! that panics ends only its task: the client gets a 500 and the process keeps serving.
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::client_address::ClientAddress;
-use super::metrics::{RouteSlot, method_label};
-use super::{ApiError, AppState, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
+use super::metrics::method_label;
+use super::{ApiError, AppState, CLIENT_REQUEST_ID, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
 use crate::audit::{Actor, RequestContext};
-use crate::telemetry::metrics;
+use crate::telemetry::{self, metrics};
 
 pub async fn frame(
     State(_): State<AppState>,
@@ -25,33 +31,46 @@ pub async fn frame(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let slot = RouteSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    let method = method_label(request.method());
     let started = tokio::time::Instant::now();
+    let method = method_label(request.method());
+    let headers = request.headers_mut();
+    if let Some(authorization) = headers.get_mut(header::AUTHORIZATION) {
+        authorization.set_sensitive(true);
+    }
+    let request_id = match headers.get(REQUEST_ID) {
+        Some(id) => id.clone(),
+        None => {
+            let id = REQUEST_IDS.next();
+            headers.insert(REQUEST_ID, id.clone());
+            id
+        }
+    };
+    let client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
+    let id = request_id.to_str().ok();
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = id.unwrap_or_default(),
+        client = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        otel.kind = "server",
+    );
+    telemetry::continue_trace(&span, &request);
     let context = RequestContext {
         actor: Actor::Public,
         client_address: Some(client),
-        request_id: request
-            .headers()
-            .get(REQUEST_ID)
-            .and_then(|value| value.to_str().ok())
-            .map(std::sync::Arc::from),
+        request_id: id.map(std::sync::Arc::from),
     };
-    // In the request's span, so its log lines keep the request id and trace id.
-    let handling = tokio::spawn(
-        context
-            .scope(next.run(request))
-            .instrument(tracing::Span::current()),
-    );
-    let response = match tokio::time::timeout(REQUEST_TIMEOUT, handling).await {
+    let handling = tokio::spawn(context.scope(next.run(request)).instrument(span.clone()));
+    let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, handling).await {
         Ok(Ok(response)) => response,
         Ok(Err(failed)) => {
-            tracing::error!(%failed, "a request task failed");
+            span.in_scope(|| tracing::error!(%failed, "a request task failed"));
             ApiError::internal().into_response()
         }
         Err(_) => {
-            tracing::warn!("request timed out");
+            span.in_scope(|| tracing::warn!("request timed out"));
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::RequestTimeout,
@@ -60,11 +79,41 @@ pub async fn frame(
             .into_response()
         }
     };
-    metrics::http_request(
-        method,
-        slot.route(),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    let elapsed = started.elapsed();
+    let status = response.status();
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), latency_ms = elapsed.as_millis(), "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), latency_ms = elapsed.as_millis(), "request finished");
+        }
+    });
+    let route = response.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    metrics::http_request(method, route.unwrap_or("unmatched"), status.as_u16(), elapsed);
+    let headers = response.headers_mut();
+    headers.insert(REQUEST_ID, request_id);
+    if let Some(client_request_id) = client_request_id {
+        headers.insert(CLIENT_REQUEST_ID, client_request_id);
+    }
     response
+}
+
+/// Request ids: a random per-process prefix and a counter, unique without a system call per
+/// request.
+struct RequestIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+static REQUEST_IDS: LazyLock<RequestIds> = LazyLock::new(|| RequestIds {
+    prefix: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+    next: AtomicU64::new(0),
+});
+
+impl RequestIds {
+    fn next(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::try_from(format!("{}-{n:x}", self.prefix))
+            .unwrap_or_else(|_| HeaderValue::from_static("unnamed"))
+    }
 }

@@ -1,8 +1,6 @@
 //! Request metrics by route template (so 10 000 random paths make one `unmatched` series, not
 //! 10 000), and the `/metrics` and `/version` routes.
 
-use std::sync::{Arc, OnceLock};
-
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
@@ -14,23 +12,14 @@ use super::AppState;
 use super::error::ErrorBody;
 use crate::telemetry::{self, metrics};
 
-/// Where the router notes which route template a request matched.
-#[derive(Clone, Default)]
-pub(super) struct RouteSlot(Arc<OnceLock<String>>);
-
-impl RouteSlot {
-    /// The template the request matched, or `unmatched`.
-    pub(super) fn route(&self) -> &str {
-        self.0.get().map_or("unmatched", String::as_str)
-    }
-}
-
-/// On matched routes only: records the template for the request's frame.
+/// On matched routes only: puts the template the request matched on its response, where the
+/// request's frame counts it.
 pub async fn note_route(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
-    if let (Some(slot), Some(matched)) = (request.extensions().get::<RouteSlot>(), matched) {
-        let _ = slot.0.set(matched.as_str().to_owned());
+    let mut response = next.run(request).await;
+    if let Some(matched) = matched {
+        response.extensions_mut().insert(matched);
     }
-    next.run(request).await
+    response
 }
 
 /// Standard methods by name; anything else one label, so clients cannot make new series.

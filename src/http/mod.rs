@@ -32,18 +32,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::propagate_header::PropagateHeaderLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 pub use backend_auth::Authenticated;
 pub use client_address::TrustedProxies;
@@ -255,8 +247,8 @@ fn api(state: &AppState) -> Router<AppState> {
 
 /// The middleware every listener has, outermost last.
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
-    let state_cors = state.cors_origins.clone();
-    let context_state = state.clone();
+    let cors = cors(&state.cors_origins);
+    let frame_state = state.clone();
     routes
         .route_layer(from_fn(metrics::note_route))
         .fallback(|| async { not_found_error() })
@@ -268,54 +260,8 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             )
         })
         .with_state(state)
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a handler panicked");
-            ApiError::internal().into_response()
-        }))
-        .layer(from_fn_with_state(context_state, frame::frame))
-        .layer(tower::util::option_layer(cors(&state_cors)))
-        .layer(PropagateHeaderLayer::new(CLIENT_REQUEST_ID))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id, client = tracing::field::Empty, trace_id = tracing::field::Empty, otel.kind = "server");
-            crate::telemetry::continue_trace(&span, request);
-            span
-        }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
-        // Outermost, so no layer inside ever sees the signature in logs.
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
-}
-
-/// Request ids: a random per-process prefix and a counter, unique without a system call per
-/// request.
-#[derive(Clone)]
-struct RequestIds {
-    prefix: Arc<str>,
-    next: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl RequestIds {
-    fn new() -> Self {
-        let prefix = uuid::Uuid::new_v4().simple().to_string();
-        RequestIds {
-            prefix: prefix[..12].into(),
-            next: Arc::default(),
-        }
-    }
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
-            .ok()
-            .map(RequestId::new)
-    }
+        .layer(tower::util::option_layer(cors))
+        .layer(from_fn_with_state(frame_state, frame::frame))
 }
 
 fn not_found_error() -> ApiError {
