@@ -101,6 +101,16 @@ impl ApiError {
         )
     }
 
+    /// 503: an identity provider's keys cannot be fetched and none are cached, so a bearer
+    /// token cannot be checked either way.
+    pub fn identity_provider_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::IdentityProviderUnavailable,
+            "The identity provider's keys cannot be fetched right now; retry later.",
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -73,7 +73,8 @@ error_codes! {
     ServiceUnavailable,
     /// 503: the request took longer than the request deadline.
     RequestTimeout,
-    /// 503: the app's identity provider's keys cannot be fetched (and none are cached).
+    /// 503: an identity provider's keys cannot be fetched (and none are cached), so a bearer
+    /// token cannot be checked.
     IdentityProviderUnavailable,
     /// 503 from `/readyz`.
     NotReady,

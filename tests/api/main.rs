@@ -22,6 +22,7 @@ mod faults;
 mod forged_tokens;
 mod guests;
 mod hostile_headers;
+mod hostile_idp;
 mod hostile_input;
 mod hostile_json;
 mod identities;
