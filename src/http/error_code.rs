@@ -76,6 +76,9 @@ error_codes! {
     /// 503: an identity provider's keys cannot be fetched (and none are cached), so a bearer
     /// token cannot be checked.
     IdentityProviderUnavailable,
+    /// 503: too many password checks are queued (sign-ins, account creations); retry after
+    /// `Retry-After`.
+    ServerBusy,
     /// 503 from `/readyz`.
     NotReady,
     /// 401: a missing or bad bearer token (with `WWW-Authenticate: Bearer`).

@@ -33,6 +33,7 @@ mod migrations;
 mod oidc;
 mod openapi;
 mod ops;
+mod password_storm;
 mod postgres_tls;
 mod private_pg;
 mod process;
