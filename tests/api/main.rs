@@ -25,6 +25,7 @@ mod hostile_headers;
 mod hostile_idp;
 mod hostile_input;
 mod hostile_json;
+mod http2_floods;
 mod identities;
 mod idp;
 mod introspection;
