@@ -74,9 +74,8 @@ impl Throttle {
         verdict
     }
 
-    /// Takes back the failure an attempt that succeeded was counted as.
+    /// Takes back the failure an attempt was counted as: it succeeded, or nothing was checked.
     pub fn forgive(&self, key: &str) {
-        let now_ms = self.clock.now_ms();
         self.records
             .entry(key.to_owned())
             .and_compute_with(|current| match current.map(|e| e.into_value()) {
