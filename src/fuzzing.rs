@@ -164,7 +164,7 @@ impl FuzzApp {
             users: users.clone(),
             accounts: Arc::new(Accounts::new(
                 store,
-                Passwords::new(1)?,
+                Passwords::new(1, 1)?,
                 shared.clone(),
                 audit.clone(),
             )),

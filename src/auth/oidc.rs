@@ -10,12 +10,15 @@
 //!   [`LEEWAY_SECS`] of leeway.
 //! - The JWKS comes from the configured URL or from discovery
 //!   (`<issuer>/.well-known/openid-configuration`); https, or http only on a loopback address.
-//!   It is cached, refetched when a token names an unknown `kid` (at most once per cooldown, so
-//!   a flood of made-up `kid`s costs one fetch) and in the background once older than
+//!   It is cached, refetched when a token names an unknown `kid` (at most once per cooldown,
+//!   counted from the end of the last attempt, so a flood of made-up `kid`s costs one fetch and
+//!   requests queued behind a slow one start no other) and in the background once older than
 //!   [`MAX_KEY_AGE_MS`] ([`JwksVerifier::refresh_if_stale`]); the last good keys are kept while
-//!   the IdP is unreachable. Keys marked for encryption (`use: enc`) never verify.
+//!   the IdP is unreachable or misbehaves. Keys marked for encryption (`use: enc`) never verify.
+//! - A fetch is bounded in time and size ([`fetch`]): a slow, huge or garbled answer fails it.
 
-use std::net::IpAddr;
+mod fetch;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +29,8 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+use self::fetch::KeyFetcher;
+pub use self::fetch::{FETCH_TIMEOUT, MAX_DOCUMENT_BYTES, check_url};
 use crate::clock::SharedClock;
 
 /// Clock difference tolerated on `exp` and `nbf`.
@@ -33,7 +38,6 @@ pub const LEEWAY_SECS: i64 = 30;
 /// Keys older than this are refetched in the background (subject to the cooldown).
 const MAX_KEY_AGE_MS: i64 = 60 * 60 * 1000;
 const MAX_TOKEN_LEN: usize = 16 * 1024;
-const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
 
 /// Where bearer tokens come from.
@@ -95,11 +99,6 @@ struct RequiredClaims {
     rest: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Deserialize)]
-struct Discovery {
-    jwks_uri: String,
-}
-
 struct CachedKeys {
     set: JwkSet,
     fetched_at_ms: i64,
@@ -107,37 +106,11 @@ struct CachedKeys {
 
 pub struct JwksVerifier {
     settings: OidcSettings,
-    http: reqwest::Client,
+    fetcher: KeyFetcher,
     clock: SharedClock,
     keys: ArcSwapOption<CachedKeys>,
-    /// When the last fetch was tried; one fetch at a time.
+    /// When the last fetch attempt ended; one fetch at a time.
     last_fetch_ms: tokio::sync::Mutex<Option<i64>>,
-}
-
-/// https, or http on a loopback address only.
-pub fn check_url(what: &str, url: &str) -> Result<(), String> {
-    if url.starts_with("https://") {
-        return Ok(());
-    }
-    let host = url
-        .strip_prefix("http://")
-        .and_then(|rest| rest.split(['/', '?', '#']).next())
-        .map(|authority| match authority.rsplit_once(':') {
-            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-            _ => authority,
-        })
-        .map(|host| host.trim_start_matches('[').trim_end_matches(']'));
-    let loopback = host.is_some_and(|host| {
-        host.eq_ignore_ascii_case("localhost")
-            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-    });
-    if loopback {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} '{url}' must be https (http only on a loopback address)"
-        ))
-    }
 }
 
 impl JwksVerifier {
@@ -146,18 +119,11 @@ impl JwksVerifier {
         if let Some(url) = &settings.jwks_url {
             check_url("the JWKS URL", url)?;
         }
-        // reqwest needs a process-wide TLS provider; a second install is refused harmlessly.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         crate::jwt_crypto::install()
             .map_err(|_| "another JWT crypto provider is installed".to_owned())?;
-        let http = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the JWKS client: {e}"))?;
         Ok(JwksVerifier {
             settings,
-            http,
+            fetcher: KeyFetcher::new()?,
             clock,
             keys: ArcSwapOption::empty(),
             last_fetch_ms: tokio::sync::Mutex::new(None),
@@ -262,17 +228,19 @@ impl JwksVerifier {
         DecodingKey::from_jwk(jwk).ok()
     }
 
-    /// Fetches the JWKS unless a fetch was tried within the cooldown; keeps the old keys on
-    /// failure.
+    /// Fetches the JWKS unless the last attempt ended within the cooldown; keeps the old keys on
+    /// failure. Requests that waited here for a fetch to end take its result rather than start
+    /// another.
     async fn refetch(&self) {
         let mut last = self.last_fetch_ms.lock().await;
-        let now_ms = self.clock.now_ms();
         let cooldown_ms = self.settings.refetch_cooldown.as_millis() as i64;
-        if last.is_some_and(|at| now_ms - at < cooldown_ms) {
+        if last.is_some_and(|at| self.clock.now_ms() - at < cooldown_ms) {
             return;
         }
+        let fetched = self.fetcher.fetch(&self.settings).await;
+        let now_ms = self.clock.now_ms();
         *last = Some(now_ms);
-        match self.fetch().await {
+        match fetched {
             Ok(set) => {
                 tracing::info!(issuer = %self.settings.issuer, keys = set.keys.len(), "fetched the OIDC issuer's keys");
                 self.keys.store(Some(Arc::new(CachedKeys {
@@ -284,34 +252,6 @@ impl JwksVerifier {
                 tracing::warn!(issuer = %self.settings.issuer, %error, "fetching the OIDC issuer's keys failed; keeping the last good keys")
             }
         }
-    }
-
-    async fn fetch(&self) -> Result<JwkSet, String> {
-        let url = match &self.settings.jwks_url {
-            Some(url) => url.clone(),
-            None => {
-                let discovery = format!(
-                    "{}/.well-known/openid-configuration",
-                    self.settings.issuer.trim_end_matches('/')
-                );
-                let found: Discovery = self.get_json(&discovery).await?;
-                check_url("the discovered JWKS URL", &found.jwks_uri)?;
-                found.jwks_uri
-            }
-        };
-        self.get_json(&url).await
-    }
-
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        self.http
-            .get(url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| format!("GET {url}: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("GET {url}: not the expected JSON: {e}"))
     }
 }
 
@@ -344,29 +284,4 @@ fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
     };
     let for_signing = !matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption));
     declared_ok && shape_ok && for_signing
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_url;
-
-    #[test]
-    fn only_https_or_loopback_http() {
-        for ok in [
-            "https://idp.example/",
-            "http://127.0.0.1:8080/jwks",
-            "http://localhost/x",
-            "http://[::1]:9/",
-        ] {
-            assert!(check_url("u", ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://idp.example/",
-            "http://127.0.0.1.evil.example/",
-            "ftp://x",
-            "http://10.0.0.1/",
-        ] {
-            assert!(check_url("u", bad).is_err(), "{bad}");
-        }
-    }
 }

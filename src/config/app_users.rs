@@ -55,6 +55,15 @@ pub struct AppUserConfig {
         global = true
     )]
     pub password_hash_concurrency: usize,
+    /// Password checks that may wait for a hashing slot; past them, sign-ins and account
+    /// creations are refused at once with 503 `ServerBusy` and `Retry-After`.
+    #[arg(
+        long,
+        env = "CALLSIGN_PASSWORD_HASH_QUEUE",
+        default_value_t = 32,
+        global = true
+    )]
+    pub password_hash_queue: usize,
 
     /// Scopes app users may ask for, comma-separated; also what they get by default.
     #[arg(

@@ -19,6 +19,7 @@ use super::{ApiError, AppState, ErrorCode, MAX_BODY_BYTES};
 use crate::audit::{Actor, RequestContext};
 use crate::auth::backend::BackendCaller;
 use crate::auth::hmac::{self, SignedRequest};
+use crate::auth::oidc::BearerError;
 use crate::keys::{KeySlot, RingState, SigningKey};
 use crate::telemetry::metrics::{self, AuthFailure};
 
@@ -102,6 +103,12 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
     };
     let claims = match authority.verify(token).await {
         Ok(claims) => claims,
+        Err(BearerError::KeysUnavailable) => {
+            tracing::warn!(
+                "backend bearer token not checked: the identity provider's keys are unavailable"
+            );
+            return ApiError::identity_provider_unavailable().into_response();
+        }
         Err(reason) => {
             tracing::info!(%reason, "request refused: backend bearer token invalid");
             metrics::authentication_failed(AuthFailure::Bearer);

@@ -5,9 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use axum::http::StatusCode;
-
-use super::{ApiError, AppState, ErrorCode};
+use super::{ApiError, AppState};
 use crate::auth::oidc::{BearerClaims, BearerError};
 use crate::telemetry::metrics::{self, AuthFailure};
 
@@ -36,11 +34,7 @@ impl FromRequestParts<AppState> for AppBearer {
                 tracing::warn!(
                     "bearer token not checked: the identity provider's keys are unavailable"
                 );
-                Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::IdentityProviderUnavailable,
-                    "The identity provider's keys cannot be fetched right now; retry later.",
-                ))
+                Err(ApiError::identity_provider_unavailable())
             }
             Err(reason) => {
                 tracing::info!(%reason, "bearer token refused");

@@ -41,14 +41,29 @@ impl ApiError {
 
     /// 429 with `Retry-After` in whole seconds (at least one).
     pub fn too_many_requests(retry_after: std::time::Duration, message: &str) -> Self {
-        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        let mut error = Self::new(
+        Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::TooManyRequests,
             message,
-        );
-        error.header = Some((header::RETRY_AFTER, HeaderValue::from(seconds.max(1))));
-        error
+        )
+        .with_retry_after(retry_after)
+    }
+
+    /// 503 `ServerBusy` with `Retry-After`: too much work of one kind is queued already.
+    pub fn busy(retry_after: std::time::Duration, message: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServerBusy,
+            message,
+        )
+        .with_retry_after(retry_after)
+    }
+
+    /// `Retry-After` in whole seconds (at least one).
+    fn with_retry_after(mut self, retry_after: std::time::Duration) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        self.header = Some((header::RETRY_AFTER, HeaderValue::from(seconds.max(1))));
+        self
     }
 
     /// 401 for a missing or bad bearer token, with the RFC 6750 challenge.
@@ -98,6 +113,16 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::ServiceUnavailable,
             "The database is unavailable; retry later.",
+        )
+    }
+
+    /// 503: an identity provider's keys cannot be fetched and none are cached, so a bearer
+    /// token cannot be checked either way.
+    pub fn identity_provider_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::IdentityProviderUnavailable,
+            "The identity provider's keys cannot be fetched right now; retry later.",
         )
     }
 
@@ -260,6 +285,10 @@ impl From<AppUserError> for ApiError {
                 StatusCode::NOT_FOUND,
                 ErrorCode::GuestsDisabled,
                 "Guests are not enabled on this deployment (CALLSIGN_GUESTS=on enables them).",
+            ),
+            E::Busy { retry_after } => Self::busy(
+                retry_after,
+                "Too many sign-ins are being checked right now; retry after the time given.",
             ),
             E::Hashing(_) => {
                 tracing::error!(%error, "password hashing failed");

@@ -73,8 +73,12 @@ error_codes! {
     ServiceUnavailable,
     /// 503: the request took longer than the request deadline.
     RequestTimeout,
-    /// 503: the app's identity provider's keys cannot be fetched (and none are cached).
+    /// 503: an identity provider's keys cannot be fetched (and none are cached), so a bearer
+    /// token cannot be checked.
     IdentityProviderUnavailable,
+    /// 503: too many password checks are queued (sign-ins, account creations); retry after
+    /// `Retry-After`.
+    ServerBusy,
     /// 503 from `/readyz`.
     NotReady,
     /// 401: a missing or bad bearer token (with `WWW-Authenticate: Bearer`).

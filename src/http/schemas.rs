@@ -90,7 +90,9 @@ pub struct UnsupportedMediaType(ErrorBody);
 #[allow(dead_code, reason = "documentation only")]
 pub struct TooManyRequests(ErrorBody);
 
-/// `ServiceUnavailable` (the database cannot be reached) or `RequestTimeout`; retry later.
+/// `ServiceUnavailable` (the database cannot be reached), `ServerBusy` (too many password
+/// checks queued, with `Retry-After`), `IdentityProviderUnavailable` (a bearer token's provider's
+/// keys cannot be fetched and none are cached) or `RequestTimeout`; retry later.
 #[derive(ToResponse)]
 #[allow(dead_code, reason = "documentation only")]
 pub struct Unavailable(ErrorBody);

@@ -183,8 +183,11 @@ impl Application {
             policy.clone(),
             clock.clone(),
         ));
-        let passwords = Passwords::new(config.app_users.password_hash_concurrency)
-            .context("cannot set up password hashing")?;
+        let passwords = Passwords::new(
+            config.app_users.password_hash_concurrency,
+            config.app_users.password_hash_queue,
+        )
+        .context("cannot set up password hashing")?;
         let accounts = Arc::new(Accounts::new(
             store.clone(),
             passwords,

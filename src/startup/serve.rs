@@ -90,14 +90,31 @@ impl Application {
 /// A client has this long to send a request's headers (also the first request's, after the
 /// TLS handshake): a connection dribbling them (slowloris) is closed instead of held forever.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP/2 streams one connection may have open at once; more are refused (`REFUSED_STREAM`).
+const H2_MAX_CONCURRENT_STREAMS: u32 = 100;
+/// HTTP/2 streams a client may reset before the server has even accepted them: past this, the
+/// connection is a rapid-reset attack (CVE-2023-44487) and is closed with `GOAWAY
+/// ENHANCE_YOUR_CALM`.
+const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+/// HTTP/2 streams the server may reset for a client's protocol errors (streams beyond
+/// [`H2_MAX_CONCURRENT_STREAMS`] included) before it closes the connection with `GOAWAY
+/// ENHANCE_YOUR_CALM`; a well-behaved client causes none.
+const H2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+/// How often an idle HTTP/2 connection is pinged, to find dead peers; one that does not answer
+/// within [`HEADER_TIMEOUT`] is closed.
+const H2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 
 fn guard_slow_clients(builder: &mut Builder<TokioExecutor>) {
     builder.http1().header_read_timeout(HEADER_TIMEOUT);
-    // HTTP/2: a bounded number of streams per connection, and pings to find dead peers.
+    // HTTP/2 (with ALPN over TLS, or prior knowledge over plain HTTP): bounded streams and
+    // resets per connection, and pings to find dead peers. PING and SETTINGS floods need no
+    // setting: the server answers one at a time and stops reading while an answer is unsent.
     builder
         .http2()
-        .max_concurrent_streams(100)
-        .keep_alive_interval(Duration::from_secs(30))
+        .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
+        .max_pending_accept_reset_streams(H2_MAX_PENDING_ACCEPT_RESET_STREAMS)
+        .max_local_error_reset_streams(H2_MAX_LOCAL_ERROR_RESET_STREAMS)
+        .keep_alive_interval(H2_KEEP_ALIVE_INTERVAL)
         .keep_alive_timeout(HEADER_TIMEOUT);
 }
 

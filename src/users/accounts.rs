@@ -185,7 +185,16 @@ impl Accounts {
             Some((id, hash)) => (Some(id), Some(hash)),
             None => (None, None),
         };
-        let matches = self.passwords.verify(password, hash).await?;
+        let matches = match self.passwords.verify(password, hash).await {
+            Err(busy @ AppUserError::Busy { .. }) => {
+                // Nothing was checked: this attempt is no failure.
+                self.per_pair.forgive(&pair_key);
+                self.per_account.forgive(account_key);
+                self.per_address.forgive(&address_key);
+                return Err(busy);
+            }
+            checked => checked?,
+        };
         match id {
             Some(id) if matches => {
                 self.per_pair.clear(&pair_key);

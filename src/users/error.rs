@@ -36,6 +36,9 @@ pub enum AppUserError {
     InvalidRefreshToken,
     #[error("guests are disabled")]
     GuestsDisabled,
+    /// Too many password checks in progress already; nothing was checked.
+    #[error("too many password checks in progress")]
+    Busy { retry_after: Duration },
     #[error("password hashing failed: {0}")]
     Hashing(String),
     #[error(transparent)]

@@ -9,6 +9,7 @@
 mod accounts;
 mod error;
 mod guests;
+mod hashing;
 mod password;
 mod policy;
 mod service;

@@ -19,6 +19,10 @@ const FORGET_AFTER_MS: i64 = 15 * 60 * 1000;
 const MAX_KEYS: u64 = 1_000_000;
 /// The first lock.
 const BASE_LOCK_MS: i64 = 2000;
+/// `locked_until_ms` of a key that is not locked. Not "now": an attempt that read the clock
+/// just before another updated the key (concurrent sign-ins to one account) would take a
+/// "now" later than its own for a lock.
+const UNLOCKED: i64 = i64::MIN;
 
 #[derive(Debug, Clone, Copy)]
 struct Record {
@@ -70,9 +74,8 @@ impl Throttle {
         verdict
     }
 
-    /// Takes back the failure an attempt that succeeded was counted as.
+    /// Takes back the failure an attempt was counted as: it succeeded, or nothing was checked.
     pub fn forgive(&self, key: &str) {
-        let now_ms = self.clock.now_ms();
         self.records
             .entry(key.to_owned())
             .and_compute_with(|current| match current.map(|e| e.into_value()) {
@@ -81,7 +84,7 @@ impl Throttle {
                     Op::Put(Record {
                         failures,
                         locked_until_ms: if failures < self.free_failures {
-                            now_ms
+                            UNLOCKED
                         } else {
                             record.locked_until_ms
                         },
@@ -105,7 +108,7 @@ impl Throttle {
                         .saturating_mul(1 << over.min(20))
                         .min(FORGET_AFTER_MS)
             }
-            None => now_ms,
+            None => UNLOCKED,
         }
     }
 }
@@ -135,6 +138,20 @@ mod tests {
         clock.advance(time::Duration::seconds(2));
         assert_eq!(throttle.attempt("alice"), Ok(()));
         assert_eq!(throttle.attempt("alice"), Err(Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn under_its_free_failures_a_key_is_never_locked_whatever_the_clock_reads() {
+        // Concurrent attempts read the clock before their turn on the key, so one may come with
+        // a reading older than the key's last update; a clock stepping back does the same.
+        let (throttle, clock) = throttle();
+        throttle.attempt("alice").unwrap();
+        clock.advance(time::Duration::milliseconds(-1));
+        assert_eq!(throttle.attempt("alice"), Ok(()));
+        clock.advance(time::Duration::milliseconds(5));
+        throttle.forgive("alice");
+        clock.advance(time::Duration::milliseconds(-1));
+        assert_eq!(throttle.attempt("alice"), Ok(()));
     }
 
     #[test]

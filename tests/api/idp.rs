@@ -1,10 +1,14 @@
 //! A local OpenID Connect provider for the tests: keys it generates (ES256 and EdDSA), a
-//! discovery document and a JWKS it serves over loopback HTTP, counting JWKS fetches.
+//! discovery document and a JWKS it serves over loopback HTTP, counting JWKS fetches. It can be
+//! told to misbehave on either document ([`LocalIdp::misbehave`]) and to rotate its keys.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,16 +37,62 @@ struct TokenForm {
     client_secret: String,
 }
 
+/// How the provider answers one of its documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    Healthy,
+    /// Answers only after a minute: longer than any client should wait.
+    Slow,
+    /// Sends its headers at once, then the body one byte every 200 ms.
+    Dripping,
+    /// 500.
+    Failing,
+    /// 10 MB: the real document padded with a huge field, streamed without a length.
+    Huge,
+    /// 200 with a body that is not JSON.
+    Garbled,
+}
+
+impl Behaviour {
+    pub const HOSTILE: [Behaviour; 5] = [
+        Behaviour::Slow,
+        Behaviour::Dripping,
+        Behaviour::Failing,
+        Behaviour::Huge,
+        Behaviour::Garbled,
+    ];
+}
+
+/// The provider's two documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Discovery,
+    Jwks,
+}
+
+/// What the provider serves now.
+struct Serving {
+    discovery: Behaviour,
+    jwks: Behaviour,
+    /// The EC key is also published under [`ROTATED_KID`].
+    rotated: bool,
+}
+
 pub struct LocalIdp {
     pub issuer: String,
     ec: rcgen::KeyPair,
     ed: rcgen::KeyPair,
     fetches: Arc<AtomicUsize>,
+    serving: Arc<Mutex<Serving>>,
     stop: Option<oneshot::Sender<()>>,
 }
 
 pub const EC_KID: &str = "ec-1";
 pub const ED_KID: &str = "ed-1";
+/// The EC key's id once the provider has rotated ([`LocalIdp::rotate`]).
+pub const ROTATED_KID: &str = "ec-2";
+/// The size of a [`Behaviour::Huge`] answer.
+pub const HUGE_BYTES: usize = 10 * 1024 * 1024;
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -54,29 +104,41 @@ impl LocalIdp {
         let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
         let point = ec.public_key_raw();
-        let jwks = json!({ "keys": [
-            { "kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65]),
-              "kid": EC_KID, "alg": "ES256", "use": "sig" },
-            { "kty": "OKP", "crv": "Ed25519", "x": b64(ed.public_key_raw()),
-              "kid": ED_KID, "alg": "EdDSA", "use": "sig" },
-        ]});
+        let ec_jwk = json!({ "kty": "EC", "crv": "P-256", "x": b64(&point[1..33]),
+            "y": b64(&point[33..65]), "alg": "ES256", "use": "sig" });
+        let ed_jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(ed.public_key_raw()),
+            "kid": ED_KID, "alg": "EdDSA", "use": "sig" });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let discovery = json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/jwks") });
         let fetches = Arc::new(AtomicUsize::new(0));
+        let serving = Arc::new(Mutex::new(Serving {
+            discovery: Behaviour::Healthy,
+            jwks: Behaviour::Healthy,
+            rotated: false,
+        }));
         let counter = fetches.clone();
         let signing = EncodingKey::from_ec_der(ec.serialized_der());
         let token_issuer = issuer.clone();
+        let (on_discovery, on_jwks) = (serving.clone(), serving.clone());
         let app = axum::Router::new()
             .route(
                 "/.well-known/openid-configuration",
-                get(move || async move { Json(discovery) }),
+                get(move || {
+                    let behaviour = on_discovery.lock().unwrap().discovery;
+                    answer(behaviour, discovery.clone())
+                }),
             )
             .route(
                 "/jwks",
-                get(move || async move {
+                get(move || {
                     counter.fetch_add(1, Ordering::SeqCst);
-                    Json(jwks)
+                    let serving = on_jwks.lock().unwrap();
+                    let mut keys = vec![with_kid(&ec_jwk, EC_KID), ed_jwk.clone()];
+                    if serving.rotated {
+                        keys.push(with_kid(&ec_jwk, ROTATED_KID));
+                    }
+                    answer(serving.jwks, json!({ "keys": keys }))
                 }),
             )
             .route(
@@ -111,8 +173,29 @@ impl LocalIdp {
             ec,
             ed,
             fetches,
+            serving,
             stop: Some(stop),
         }
+    }
+
+    /// From now on, answers `document` the way `behaviour` says.
+    pub fn misbehave(&self, document: Document, behaviour: Behaviour) {
+        let mut serving = self.serving.lock().unwrap();
+        match document {
+            Document::Discovery => serving.discovery = behaviour,
+            Document::Jwks => serving.jwks = behaviour,
+        }
+    }
+
+    /// Answers both documents properly again.
+    pub fn heal(&self) {
+        self.misbehave(Document::Discovery, Behaviour::Healthy);
+        self.misbehave(Document::Jwks, Behaviour::Healthy);
+    }
+
+    /// Publishes the EC key under [`ROTATED_KID`] too, as a provider does when it rotates.
+    pub fn rotate(&self) {
+        self.serving.lock().unwrap().rotated = true;
     }
 
     /// How many times the JWKS was fetched.
@@ -170,6 +253,52 @@ impl LocalIdp {
         let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
         let payload = b64(self.claims(sub).to_string().as_bytes());
         format!("{header}.{payload}.")
+    }
+}
+
+fn with_kid(jwk: &Value, kid: &str) -> Value {
+    let mut jwk = jwk.clone();
+    jwk["kid"] = json!(kid);
+    jwk
+}
+
+/// `document` served the way `behaviour` says.
+async fn answer(behaviour: Behaviour, document: Value) -> Response {
+    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    match behaviour {
+        Behaviour::Healthy => Json(document).into_response(),
+        Behaviour::Slow => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Json(document).into_response()
+        }
+        Behaviour::Dripping => {
+            let bytes = document.to_string().into_bytes();
+            let drip = futures_util::stream::unfold(bytes.into_iter(), |mut rest| async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let byte = rest.next()?;
+                Some((Ok::<_, std::io::Error>(Bytes::from(vec![byte])), rest))
+            });
+            (json, Body::from_stream(drip)).into_response()
+        }
+        Behaviour::Failing => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "the provider is having a bad day",
+        )
+            .into_response(),
+        Behaviour::Huge => {
+            // Spliced in as text: serialising 10 MB through serde would stall the test's runtime.
+            let rest = document.to_string();
+            let padded = format!(r#"{{"padding":"{}",{}"#, "x".repeat(HUGE_BYTES), &rest[1..]);
+            let bytes = Bytes::from(padded);
+            let chunks: Vec<_> = (0..bytes.len())
+                .step_by(64 * 1024)
+                .map(|at| {
+                    Ok::<_, std::io::Error>(bytes.slice(at..(at + 64 * 1024).min(bytes.len())))
+                })
+                .collect();
+            (json, Body::from_stream(futures_util::stream::iter(chunks))).into_response()
+        }
+        Behaviour::Garbled => (json, "<html>Service Unavailable</html>").into_response(),
     }
 }
 

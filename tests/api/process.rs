@@ -118,3 +118,32 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A `/proc/<pid>/status` figure in KiB (`VmRSS`, `VmHWM`).
+#[cfg(target_os = "linux")]
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("read /proc/<pid>/status")
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// The resident set of process `pid` now, in KiB.
+#[cfg(target_os = "linux")]
+pub fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS")
+}
+
+/// The highest resident set of process `pid` since it started or [`reset_peak_rss`], in KiB.
+#[cfg(target_os = "linux")]
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM")
+}
+
+/// Resets the high-water mark [`peak_rss_kib`] reads to the current resident set.
+#[cfg(target_os = "linux")]
+pub fn reset_peak_rss(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset VmHWM");
+}

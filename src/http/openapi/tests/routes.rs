@@ -55,7 +55,7 @@ pub(in crate::http) fn everything_on(fixture: &Fixture) -> AppState {
         users: fixture.users.clone(),
         accounts: Arc::new(Accounts::new(
             fixture.store.clone(),
-            Passwords::new(1).expect("password hashing"),
+            Passwords::new(1, 1).expect("password hashing"),
             clock.clone(),
             fixture.audit.clone(),
         )),
