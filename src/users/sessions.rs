@@ -210,8 +210,10 @@ impl Sessions {
     }
 
     /// Ends every session of the user of a live refresh token, and revokes the tokens of every
-    /// identity only it holds. Tokens go first: should anything fail, the presented refresh
-    /// token still works, so the client can simply try again.
+    /// identity only it holds. Tokens go first: should ending the sessions fail, the presented
+    /// refresh token still works, so the client can simply try again. And once more after: a
+    /// refresh that rotated between the two issued a token the first cut-off missed, while none
+    /// can rotate once the sessions have ended (see [`Sessions::refresh`]).
     pub async fn sign_out_everywhere(
         &self,
         presented: &RefreshToken,
@@ -227,6 +229,7 @@ impl Sessions {
         let ended = refresh
             .revoke_user_families(user.uuid(), self.clock.now_ms())
             .await?;
+        self.users.revoke_sole_identities_tokens(user).await?;
         tracing::info!(%user, sessions = ended, "app user signed out everywhere");
         Ok(user)
     }

@@ -36,6 +36,7 @@ mod postgres_tls;
 mod private_pg;
 mod process;
 mod rate_limits;
+mod revoke_races;
 mod schemathesis;
 mod sdk_js;
 mod sdk_python;
