@@ -36,6 +36,7 @@ mod postgres_tls;
 mod private_pg;
 mod process;
 mod rate_limits;
+mod refresh_shutdown;
 mod revoke_races;
 mod schemathesis;
 mod sdk_js;
