@@ -27,27 +27,27 @@ const ROUNDS: u32 = 12;
 const SESSIONS: usize = 3;
 
 async fn signing_out_while_refreshing_leaves_that_session_no_live_refresh_token(app: TestApp) {
-    race(app, Revoke::SignOut).await;
+    race(app, Revocation::SignOut).await;
 }
 
 async fn signing_out_everywhere_while_refreshing_leaves_no_live_token(app: TestApp) {
-    race(app, Revoke::SignOutEverywhere).await;
+    race(app, Revocation::SignOutEverywhere).await;
 }
 
 async fn erasing_the_user_while_refreshing_leaves_no_live_token(app: TestApp) {
-    race(app, Revoke::EraseUser).await;
+    race(app, Revocation::EraseUser).await;
 }
 
 async fn deleting_the_identity_while_refreshing_leaves_no_live_token(app: TestApp) {
-    race(app, Revoke::DeleteIdentity).await;
+    race(app, Revocation::DeleteIdentity).await;
 }
 
 async fn revoking_the_identity_while_refreshing_kills_every_token_issued_before(app: TestApp) {
-    race(app, Revoke::RevokeIdentityTokens).await;
+    race(app, Revocation::RevokeIdentityTokens).await;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Revoke {
+enum Revocation {
     /// `POST /v1/sessions/sign-out` for the first session: it ends; the others live on.
     SignOut,
     /// `POST /v1/sessions/sign-out-everywhere`: every session ends, their access tokens die.
@@ -61,19 +61,19 @@ enum Revoke {
     RevokeIdentityTokens,
 }
 
-impl Revoke {
+impl Revocation {
     /// Whether the session at `index` ends.
     fn ends_session(self, index: usize) -> bool {
         match self {
-            Revoke::SignOut => index == 0,
-            Revoke::RevokeIdentityTokens => false,
+            Revocation::SignOut => index == 0,
+            Revocation::RevokeIdentityTokens => false,
             _ => true,
         }
     }
 
     /// Whether every access token the sessions were given dies.
     fn kills_all_access_tokens(self) -> bool {
-        !matches!(self, Revoke::SignOut | Revoke::RevokeIdentityTokens)
+        !matches!(self, Revocation::SignOut | Revocation::RevokeIdentityTokens)
     }
 }
 
@@ -107,7 +107,7 @@ struct Tally {
     access_tokens_checked: usize,
 }
 
-async fn race(app: TestApp, revoke: Revoke) {
+async fn race(app: TestApp, revocation: Revocation) {
     let settings = app.settings.clone();
     let dir = app._dir.clone().expect("a data directory");
     drop(app);
@@ -133,9 +133,9 @@ async fn race(app: TestApp, revoke: Revoke) {
         // rotation, between two, or in the middle of many.
         tokio::time::sleep(Duration::from_micros(u64::from(round) * 2_300 % 26_000)).await;
         let (sent, sent_ms) = (Instant::now(), unix_ms());
-        let status = send_revocation(&app, &user, revoke).await;
+        let status = send_revocation(&app, &user, revocation).await;
         let returned = Instant::now();
-        assert_eq!(status, 204, "{revoke:?}");
+        assert_eq!(status, 204, "{revocation:?}");
         // Let the refreshers run on for a moment: requests after the revocation must fail too.
         tokio::time::sleep(Duration::from_millis(15)).await;
         stop.store(true, Ordering::Relaxed);
@@ -147,7 +147,7 @@ async fn race(app: TestApp, revoke: Revoke) {
         for (index, chain) in chains.iter().enumerate() {
             assert!(
                 chain.unexpected.is_empty(),
-                "{revoke:?}, round {round}: {:?}",
+                "{revocation:?}, round {round}: {:?}",
                 chain.unexpected
             );
             tally.refreshed += chain.answered.len();
@@ -157,18 +157,18 @@ async fn race(app: TestApp, revoke: Revoke) {
                 .filter(|(request, answer)| *request < returned && *answer > sent)
                 .count();
             let again = app.refresh(&chain.newest_refresh_token).await;
-            if revoke.ends_session(index) {
+            if revocation.ends_session(index) {
                 assert_eq!(
                     again.status(),
                     401,
-                    "{revoke:?}, round {round}: session {index}'s newest refresh token still works"
+                    "{revocation:?}, round {round}: session {index}'s newest refresh token still works"
                 );
                 tally.refused_after += 1;
             } else {
                 assert_eq!(
                     again.status(),
                     200,
-                    "{revoke:?}, round {round}: session {index} ended"
+                    "{revocation:?}, round {round}: session {index} ended"
                 );
                 let fresh = body(again).await;
                 let token = fresh["accessToken"]["token"].as_str().unwrap_or_default();
@@ -179,9 +179,9 @@ async fn race(app: TestApp, revoke: Revoke) {
             }
         }
         tally.access_tokens_checked +=
-            check_access_tokens(&app, &chains, revoke, sent_ms, round).await;
+            check_access_tokens(&app, &chains, revocation, sent_ms, round).await;
     }
-    eprintln!("{revoke:?}: {tally:?}");
+    eprintln!("{revocation:?}: {tally:?}");
     assert!(
         tally.overlapping > 0,
         "no refresh was in flight at a revocation: {tally:?}"
@@ -192,14 +192,14 @@ async fn race(app: TestApp, revoke: Revoke) {
 async fn check_access_tokens(
     app: &TestApp,
     chains: &[Chain],
-    revoke: Revoke,
+    revocation: Revocation,
     sent_ms: i64,
     round: u32,
 ) -> usize {
     let tokens = chains.iter().flat_map(|chain| &chain.access_tokens);
-    let must_be_dead: Vec<&String> = if revoke.kills_all_access_tokens() {
+    let must_be_dead: Vec<&String> = if revocation.kills_all_access_tokens() {
         tokens.collect()
-    } else if revoke == Revoke::RevokeIdentityTokens {
+    } else if revocation == Revocation::RevokeIdentityTokens {
         // Issued before the revocation was sent: at or before its cut-off.
         tokens
             .filter(|token| claims(token)["iatMs"].as_i64().unwrap_or(i64::MAX) <= sent_ms)
@@ -214,7 +214,7 @@ async fn check_access_tokens(
     assert_eq!(
         alive,
         0,
-        "{revoke:?}, round {round}: {alive} of {} access tokens still active",
+        "{revocation:?}, round {round}: {alive} of {} access tokens still active",
         active.len()
     );
     active.len()
@@ -268,26 +268,26 @@ async fn sign_up(app: &TestApp, name: &str) -> User {
     }
 }
 
-async fn send_revocation(app: &TestApp, user: &User, revoke: Revoke) -> u16 {
+async fn send_revocation(app: &TestApp, user: &User, revocation: Revocation) -> u16 {
     // Any refresh token of the session will do, spent or not: the sign-in's.
     let first = json!({ "refreshToken": user.sessions[0]["refreshToken"] });
-    let response = match revoke {
-        Revoke::SignOut => app.public_post("/v1/sessions/sign-out", &first).await,
-        Revoke::SignOutEverywhere => {
+    let response = match revocation {
+        Revocation::SignOut => app.public_post("/v1/sessions/sign-out", &first).await,
+        Revocation::SignOutEverywhere => {
             app.public_post("/v1/sessions/sign-out-everywhere", &first)
                 .await
         }
-        Revoke::EraseUser => {
+        Revocation::EraseUser => {
             app.signed(Method::DELETE, &user_path(&user.id, ""))
                 .send()
                 .await
         }
-        Revoke::DeleteIdentity => {
+        Revocation::DeleteIdentity => {
             app.signed(Method::DELETE, &identity_path(&user.identity, ""))
                 .send()
                 .await
         }
-        Revoke::RevokeIdentityTokens => app.revoke(&user.identity).await,
+        Revocation::RevokeIdentityTokens => app.revoke(&user.identity).await,
     };
     response.status().as_u16()
 }
