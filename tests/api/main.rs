@@ -9,6 +9,7 @@ mod acs_client;
 mod app_client;
 mod app_users;
 mod helpers;
+mod test_logs;
 
 mod audit;
 mod auth;
