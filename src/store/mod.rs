@@ -27,6 +27,7 @@ mod refresh;
 mod revocations;
 mod settings;
 mod sqlite;
+mod uncommitted;
 
 use std::time::Duration;
 
@@ -44,6 +45,7 @@ pub use refresh::{RefreshLimits, RefreshStore, Rotation};
 pub use revocations::RevocationStore;
 pub use settings::SettingStore;
 pub use sqlite::SqliteStore;
+pub use uncommitted::Uncommitted;
 
 use crate::changes::Change;
 

@@ -120,6 +120,24 @@ impl PgStore {
         )
     }
 
+    /// Locks the family of a refresh token until `tx` ends, before any of its tokens is
+    /// touched. A cascade from a deleted user or identity takes the family first too, so the two
+    /// cannot deadlock; and the rotations of a family and its revocation take turns, so none
+    /// commits after a revocation it did not see.
+    pub(super) async fn lock_family_of(
+        tx: &mut Transaction<'_, Postgres>,
+        token_hash: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "SELECT 1 FROM refresh_families \
+             WHERE id = (SELECT family_id FROM refresh_tokens WHERE hash = $1) FOR NO KEY UPDATE",
+        )
+        .bind(token_hash)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// A UUID as a statement parameter: PostgreSQL has a `uuid` type.
     pub(super) fn uuid_param(id: Uuid) -> Uuid {
         id

@@ -1,15 +1,16 @@
 //! Refresh-token families. A sign-in starts a family; each refresh spends the presented token
-//! and adds its successor, atomically, so of many concurrent uses exactly one wins. Presenting
-//! a spent token is reuse: the family is revoked, and that revocation is committed although the
-//! request fails. Tokens are stored only as their SHA-256. Both backends run the same SQL and
-//! code, stamped out by `impl_refresh_store!`.
+//! and adds its successor, atomically, so of many concurrent uses exactly one wins; the caller
+//! commits that rotation once it holds the access token that goes with it. Presenting a spent
+//! token is reuse: the family is revoked, and that revocation is committed although the request
+//! fails. Tokens are stored only as their SHA-256. Both backends run the same SQL and code,
+//! stamped out by `impl_refresh_store!`.
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::StoreError;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
+use super::{StoreError, Uncommitted};
 
 /// How long families and their tokens live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,10 +22,15 @@ pub struct RefreshLimits {
 }
 
 /// What presenting a refresh token did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Rotation {
-    /// The token was live: it is spent and its successor stored.
-    Rotated { user: Uuid, identity: Uuid },
+    /// The token was live: it is spent and its successor stored, once `rotation` is committed
+    /// (dropped, nothing changes).
+    Rotated {
+        user: Uuid,
+        identity: Uuid,
+        rotation: Uncommitted,
+    },
     /// The token was already spent and its family was live: the family is now revoked.
     Reused { user: Uuid, identity: Uuid },
     /// Unknown, signed out, erased, unlinked from its identity, or past its idle or absolute
@@ -44,7 +50,8 @@ pub trait RefreshStore: Send + Sync {
         token_hash: &[u8],
         now_ms: i64,
     ) -> Result<(), StoreError>;
-    /// Spends `token_hash` and stores `successor_hash` in its family, if it is live.
+    /// Spends `token_hash` and stores `successor_hash` in its family, if it is live, to be
+    /// committed by the caller; a reuse is committed at once.
     async fn rotate(
         &self,
         token_hash: &[u8],
@@ -139,6 +146,7 @@ macro_rules! impl_refresh_store {
                 now_ms: i64,
             ) -> Result<Rotation, StoreError> {
                 let mut tx = self.begin_write().await?;
+                $store::lock_family_of(&mut tx, token_hash).await?;
                 let spent = sqlx::query(SPEND)
                     .bind(token_hash)
                     .bind(now_ms)
@@ -181,10 +189,10 @@ macro_rules! impl_refresh_store {
                     .bind(now_ms)
                     .execute(&mut *tx)
                     .await?;
-                tx.commit().await?;
                 Ok(Rotation::Rotated {
                     user: $store::uuid_col(&row, "user_id")?,
                     identity: $store::uuid_col(&row, "identity_id")?,
+                    rotation: Uncommitted::new(tx),
                 })
             }
 

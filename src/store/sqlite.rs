@@ -145,6 +145,14 @@ impl SqliteStore {
             .is_some())
     }
 
+    /// The write transaction already holds the database lock.
+    pub(super) async fn lock_family_of(
+        _tx: &mut Transaction<'_, Sqlite>,
+        _token_hash: &[u8],
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// A UUID as a statement parameter: SQLite keeps the hyphenated text.
     pub(super) fn uuid_param(id: Uuid) -> uuid::fmt::Hyphenated {
         id.hyphenated()

@@ -129,11 +129,20 @@ impl Sessions {
             )
             .await?;
         match rotation {
-            Rotation::Rotated { user, identity } => {
-                // The rotation just proved the identity exists: issuing needs no further read,
-                // so nothing can fail between handing out the successor and the access token.
+            Rotation::Rotated {
+                user,
+                identity,
+                rotation,
+            } => {
+                // The rotation just proved the identity exists: issuing needs no further read
+                // (none could be made while the rotation holds the write).
                 self.users.identity_use_cases().note_exists(identity);
                 let identity = IdentityId::from_uuid(identity);
+                // Issued before the rotation commits. A refresh that cannot issue (the
+                // identity's token budget spent, or the identity deleted meanwhile) leaves the
+                // presented token unspent; and as a session's rotations and its end take turns,
+                // a token issued here predates any end of the session that follows, so the
+                // revocation that goes with that end catches it.
                 let access_token = match self.users.issue_for(identity, request).await {
                     // Deleted since: the session ended with it.
                     Err(AppUserError::IdentityNotFound) => {
@@ -141,6 +150,7 @@ impl Sessions {
                     }
                     other => other?,
                 };
+                rotation.commit().await?;
                 Ok(SessionTokens {
                     refresh_token: successor,
                     access_token,
@@ -200,8 +210,10 @@ impl Sessions {
     }
 
     /// Ends every session of the user of a live refresh token, and revokes the tokens of every
-    /// identity only it holds. Tokens go first: should anything fail, the presented refresh
-    /// token still works, so the client can simply try again.
+    /// identity only it holds. Tokens go first: should ending the sessions fail, the presented
+    /// refresh token still works, so the client can simply try again. And once more after: a
+    /// refresh that rotated between the two issued a token the first cut-off missed, while none
+    /// can rotate once the sessions have ended (see [`Sessions::refresh`]).
     pub async fn sign_out_everywhere(
         &self,
         presented: &RefreshToken,
@@ -217,6 +229,7 @@ impl Sessions {
         let ended = refresh
             .revoke_user_families(user.uuid(), self.clock.now_ms())
             .await?;
+        self.users.revoke_sole_identities_tokens(user).await?;
         tracing::info!(%user, sessions = ended, "app user signed out everywhere");
         Ok(user)
     }

@@ -6,6 +6,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::helpers::{API, TestApp, body};
+use crate::test_logs::{record_secret, record_secrets_in};
 
 /// A request signed as the SDKs sign, with knobs to break it.
 pub struct Signed<'a> {
@@ -23,6 +24,7 @@ pub struct Signed<'a> {
 
 impl<'a> Signed<'a> {
     pub fn json(mut self, value: &Value) -> Self {
+        record_secrets_in(value);
         self.body = serde_json::to_vec(value).unwrap();
         self
     }
@@ -53,6 +55,7 @@ impl<'a> Signed<'a> {
     }
     /// Also sends `Authorization: Bearer <token>`, beside the signature.
     pub fn with_bearer(mut self, token: &str) -> Self {
+        record_secret(token);
         self.bearer = Some(token.to_owned());
         self
     }

@@ -4,12 +4,14 @@ use reqwest::Response;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::test_logs::{record_secret, record_secrets_in};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
 impl TestApp {
     /// A JSON POST with no access-key signature, as a client app sends it.
     pub async fn public_post(&self, path: &str, body: &Value) -> Response {
+        record_secrets_in(body);
         self.client
             .post(format!("{}{path}", self.base))
             .json(body)
@@ -58,6 +60,7 @@ impl TestApp {
         path: &str,
         token: &str,
     ) -> reqwest::RequestBuilder {
+        record_secret(token);
         self.client
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(token)

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 
 pub use crate::acs_client::{http_date, identity_path};
 pub use crate::process::{spawn_process, spawn_process_logging};
+use crate::test_logs::{capture_in_process_logs, record_secret, record_secrets_in};
 
 pub const API: &str = "api-version=2023-10-01";
 
@@ -57,7 +58,9 @@ pub(crate) use backend_tests;
 pub fn random_key() -> String {
     let mut bytes = [0u8; 64];
     getrandom::fill(&mut bytes).unwrap();
-    STANDARD.encode(bytes)
+    let key = STANDARD.encode(bytes);
+    record_secret(&key);
+    key
 }
 
 /// The value of `var`, or `None` with a loud message when it is unset. In CI (`CI=true`) an
@@ -118,12 +121,14 @@ impl ServerSettings {
         };
         let mut master = [0u8; 32];
         getrandom::fill(&mut master).unwrap();
+        let master_key = STANDARD.encode(master);
+        record_secret(&master_key);
         Some(ServerSettings {
             database_url,
             data_dir: data_dir.to_owned(),
             primary_key: random_key(),
             secondary_key: random_key(),
-            master_key: STANDARD.encode(master),
+            master_key,
         })
     }
 
@@ -232,11 +237,13 @@ pub async fn spawn_app_with_clock(
         .chain(extra.iter().map(|s| s.to_string()));
     let cli = Cli::try_parse_from(std::iter::once("callsign".to_owned()).chain(args))
         .expect("valid arguments");
+    capture_in_process_logs();
     let app = Application::build_with_clock(&cli.config, clock)
         .await
         .expect("server builds");
     let address = app.local_addr();
     let connection_string = app.connection_string(callsign::keys::KeySlot::Primary);
+    record_secret(&connection_string);
     let trust_file = app.trust_file().expect("generated certificate").to_owned();
     let ops = app.ops_addr().map(|ops| format!("http://{ops}"));
     let (stop, stopped) = oneshot::channel::<()>();
@@ -295,8 +302,10 @@ impl TestApp {
 pub async fn body(response: Response) -> Value {
     let status = response.status();
     let text = response.text().await.unwrap();
-    serde_json::from_str(&text)
-        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text:?}"))
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text:?}"));
+    record_secrets_in(&value);
+    value
 }
 
 /// Asserts an ACS-shaped error with this status and code; returns the message.

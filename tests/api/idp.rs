@@ -16,6 +16,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::test_logs::record_secret;
+
 pub const AUDIENCE: &str = "api://callsign-test";
 /// What backends' client-credentials tokens are for (the Azure SDKs' default).
 pub const BACKEND_AUDIENCE: &str = "https://communication.azure.com";
@@ -154,6 +156,8 @@ impl LocalIdp {
                     let mut header = Header::new(Algorithm::ES256);
                     header.kid = Some(EC_KID.to_owned());
                     let token = jsonwebtoken::encode(&header, &claims, &signing).unwrap();
+                    record_secret(&form.client_secret);
+                    record_secret(&token);
                     Ok(Json(
                         json!({ "access_token": token, "token_type": "Bearer", "expires_in": 600 }),
                     ))
@@ -245,14 +249,18 @@ impl LocalIdp {
             // An attacker's trick: HMAC with the public key's bytes as the secret.
             _ => EncodingKey::from_secret(self.ec.public_key_raw()),
         };
-        jsonwebtoken::encode(&header, claims, &key).unwrap()
+        let token = jsonwebtoken::encode(&header, claims, &key).unwrap();
+        record_secret(&token);
+        token
     }
 
     /// A token with `alg: none` and no signature.
     pub fn unsigned(&self, sub: &str) -> String {
         let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
         let payload = b64(self.claims(sub).to_string().as_bytes());
-        format!("{header}.{payload}.")
+        let token = format!("{header}.{payload}.");
+        record_secret(&token);
+        token
     }
 }
 

@@ -9,6 +9,7 @@ mod acs_client;
 mod app_client;
 mod app_users;
 mod helpers;
+mod test_logs;
 
 mod audit;
 mod auth;
@@ -39,6 +40,8 @@ mod postgres_tls;
 mod private_pg;
 mod process;
 mod rate_limits;
+mod refresh_shutdown;
+mod revoke_races;
 mod schemathesis;
 mod sdk_js;
 mod sdk_python;

@@ -1,6 +1,7 @@
 //! The `callsign` binary as a separate process over plain HTTP, for multi-instance, crash and
-//! log tests.
+//! log tests. Each one's whole log also goes to a file of the run's (`test_logs.rs`).
 
+use std::io::{LineWriter, Write};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -8,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use crate::helpers::{ServerSettings, TestApp, plain_client};
+use crate::test_logs::{FULL_LOG, process_log};
 
 /// Starts the binary sharing `dir`, logging warnings only.
 pub async fn spawn_process(
@@ -18,8 +20,8 @@ pub async fn spawn_process(
     spawn_process_logging(settings, dir, extra, "warn").await.0
 }
 
-/// Starts the binary with `RUST_LOG=<rust_log>`; everything it writes (stdout and stderr) is
-/// collected in the returned buffer.
+/// Starts the binary with `RUST_LOG=<rust_log>` (and Callsign's own debug events); everything
+/// it writes (stdout and stderr) is collected in the returned buffer.
 pub async fn spawn_process_logging(
     settings: &ServerSettings,
     dir: Arc<tempfile::TempDir>,
@@ -48,20 +50,31 @@ pub async fn spawn_process_logging(
 }
 
 /// Starts the binary with `args` and `env`; returns it, the port it bound, and everything it
-/// writes.
+/// writes. Whatever `RUST_LOG` asks for, Callsign's own debug events are logged too.
 pub async fn start_binary(
     args: &[String],
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, u16, Arc<Mutex<String>>) {
+    let asked = env
+        .iter()
+        .find(|(name, _)| *name == "RUST_LOG")
+        .map_or("warn", |(_, value)| value);
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
         .args(args)
         .envs(env.iter().copied())
+        .env("RUST_LOG", format!("{asked},{FULL_LOG}"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("start callsign");
-    let output = Arc::new(Mutex::new(String::new()));
+    let output = Output {
+        text: Arc::default(),
+        file: child
+            .id()
+            .and_then(process_log)
+            .map(|file| Arc::new(Mutex::new(LineWriter::new(file)))),
+    };
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let port = loop {
         let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
@@ -69,7 +82,7 @@ pub async fn start_binary(
             .expect("callsign starts within 30 s")
             .unwrap()
             .expect("callsign prints its address");
-        collect(&output, &line);
+        output.collect(&line);
         if let Some(bound) = line.split("bound to ").nth(1) {
             break bound
                 .trim_end_matches(')')
@@ -83,20 +96,32 @@ pub async fn start_binary(
     // Keep draining both pipes so the child never blocks on a full one.
     drain(lines.into_inner(), output.clone());
     drain(child.stderr.take().unwrap(), output.clone());
-    (child, port, output)
+    (child, port, output.text)
 }
 
-fn collect(output: &Mutex<String>, line: &str) {
-    let mut output = output.lock().unwrap();
-    output.push_str(line);
-    output.push('\n');
+/// Where a process's output goes: the buffer the test reads, and the run's log file.
+#[derive(Clone)]
+struct Output {
+    text: Arc<Mutex<String>>,
+    file: Option<Arc<Mutex<LineWriter<std::fs::File>>>>,
 }
 
-fn drain(pipe: impl AsyncRead + Unpin + Send + 'static, output: Arc<Mutex<String>>) {
+impl Output {
+    fn collect(&self, line: &str) {
+        let mut text = self.text.lock().unwrap();
+        text.push_str(line);
+        text.push('\n');
+        if let Some(file) = &self.file {
+            let _ = writeln!(file.lock().unwrap(), "{line}");
+        }
+    }
+}
+
+fn drain(pipe: impl AsyncRead + Unpin + Send + 'static, output: Output) {
     tokio::spawn(async move {
         let mut lines = BufReader::new(pipe).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            collect(&output, &line);
+            output.collect(&line);
         }
     });
 }

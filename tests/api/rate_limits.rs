@@ -55,6 +55,23 @@ async fn each_identity_has_its_own_token_budget() {
     assert_eq!(other.status(), 200);
 }
 
+/// A refresh refused for the identity's token budget changes nothing: its refresh token is not
+/// spent, so presenting it again is not taken for theft, and works once the budget allows.
+#[tokio::test]
+async fn a_refresh_over_the_token_budget_keeps_its_refresh_token() {
+    let app = app_with(&["--rate-limit-per-identity", "2"]).await;
+    let session = app.new_session("thrifty").await; // the first token
+    let rotated = body(app.refresh(session["refreshToken"].as_str().unwrap()).await).await;
+    let token = rotated["refreshToken"].as_str().unwrap();
+    assert_limited(app.refresh(token).await).await;
+    // Spent, it would now be reuse: 401, the session ended and its tokens revoked.
+    assert_limited(app.refresh(token).await).await;
+    assert!(
+        app.is_active(rotated["accessToken"]["token"].as_str().unwrap())
+            .await
+    );
+}
+
 #[tokio::test]
 async fn public_routes_are_limited_per_client_address() {
     let app = app_with(&["--rate-limit-per-address", "3"]).await;
