@@ -1,16 +1,15 @@
 //! The `api-version` query parameter every ACS identity call carries.
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 
 use super::{ApiError, ErrorCode};
 
 /// The first ACS Identity API version; everything from it on is served with today's behaviour.
 const OLDEST: &str = "2021-03-07";
 
-/// The query parameter as the OpenAPI document declares it. [`require_api_version`] reads the
-/// query itself (a layer, not an extractor), so this type is only ever described, never built.
+/// The query parameter as the OpenAPI document declares it. [`RequireApiVersion`] reads the
+/// query itself, so this type is only ever described, never built.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code, reason = "documentation only")]
@@ -40,26 +39,32 @@ pub fn is_supported(version: &str) -> bool {
     date.len() == 10 && date_shape && suffix_ok && date >= OLDEST
 }
 
-pub async fn require_api_version(request: Request, next: Next) -> Response {
-    let version = request.uri().query().and_then(|query| {
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(name, _)| *name == "api-version")
-            .map(|(_, value)| value.to_owned())
-    });
-    match version {
-        None => ApiError::bad_request(
-            ErrorCode::MissingApiVersionParameter,
-            "The api-version query parameter is required, e.g. ?api-version=2023-10-01.",
-        )
-        .into_response(),
-        Some(v) if !is_supported(&v) => ApiError::bad_request(
-            ErrorCode::UnsupportedApiVersion,
-            format!("api-version must be {OLDEST} or later, as YYYY-MM-DD[-preview]."),
-        )
-        .into_response(),
-        Some(_) => next.run(request).await,
+/// Extracted first by every ACS identity handler: refuses a request without a supported
+/// `api-version` before anything else about it is read.
+pub struct RequireApiVersion;
+
+impl<S: Send + Sync> FromRequestParts<S> for RequireApiVersion {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let version = parts.uri.query().and_then(|query| {
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(name, _)| *name == "api-version")
+                .map(|(_, value)| value)
+        });
+        match version {
+            None => Err(ApiError::bad_request(
+                ErrorCode::MissingApiVersionParameter,
+                "The api-version query parameter is required, e.g. ?api-version=2023-10-01.",
+            )),
+            Some(v) if !is_supported(v) => Err(ApiError::bad_request(
+                ErrorCode::UnsupportedApiVersion,
+                format!("api-version must be {OLDEST} or later, as YYYY-MM-DD[-preview]."),
+            )),
+            Some(_) => Ok(RequireApiVersion),
+        }
     }
 }
 

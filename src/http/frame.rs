@@ -83,13 +83,29 @@ pub async fn frame(
     let status = response.status();
     span.in_scope(|| {
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), latency_ms = elapsed.as_millis(), "request failed");
+            tracing::error!(
+                status = status.as_u16(),
+                latency_ms = elapsed.as_millis(),
+                "request failed"
+            );
         } else {
-            tracing::debug!(status = status.as_u16(), latency_ms = elapsed.as_millis(), "request finished");
+            tracing::debug!(
+                status = status.as_u16(),
+                latency_ms = elapsed.as_millis(),
+                "request finished"
+            );
         }
     });
-    let route = response.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    metrics::http_request(method, route.unwrap_or("unmatched"), status.as_u16(), elapsed);
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    metrics::http_request(
+        method,
+        route.unwrap_or("unmatched"),
+        status.as_u16(),
+        elapsed,
+    );
     let headers = response.headers_mut();
     headers.insert(REQUEST_ID, request_id);
     if let Some(client_request_id) = client_request_id {

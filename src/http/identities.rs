@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
-use super::api_version::ApiVersion;
+use super::api_version::{ApiVersion, RequireApiVersion};
 use super::error::ErrorBody;
 use super::extract::{AcsPath, JsonBody, expect_action};
 use super::schemas::{
@@ -161,6 +161,7 @@ fn token_request(scopes: &[String], minutes: Option<i64>) -> Result<TokenRequest
     security(("hmac" = []), ("bearer" = [])),
 )]
 pub async fn create(
+    _: RequireApiVersion,
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
     JsonBody(body): JsonBody<CreateIdentityBody>,
@@ -213,6 +214,7 @@ pub async fn create(
     security(("hmac" = []), ("bearer" = [])),
 )]
 pub async fn get(
+    _: RequireApiVersion,
     State(state): State<AppState>,
     AcsPath(id): AcsPath<String>,
 ) -> Result<Json<IdentityView>, ApiError> {
@@ -241,6 +243,7 @@ pub async fn get(
     security(("hmac" = []), ("bearer" = [])),
 )]
 pub async fn delete(
+    _: RequireApiVersion,
     State(state): State<AppState>,
     AcsPath(id): AcsPath<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -252,6 +255,7 @@ pub async fn delete(
 /// `POST /identities/{id}/{action}`: `:issueAccessToken` or `:revokeAccessTokens`. (axum
 /// cannot route a literal segment that starts with `:`, so the action is matched here.)
 pub async fn action(
+    _: RequireApiVersion,
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
     AcsPath((id, action)): AcsPath<(String, String)>,
@@ -356,7 +360,7 @@ async fn revoke_access_tokens(state: &AppState, id: &str) -> Result<StatusCode, 
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
-pub async fn teams_exchange(AcsPath(action): AcsPath<String>) -> ApiError {
+pub async fn teams_exchange(_: RequireApiVersion, AcsPath(action): AcsPath<String>) -> ApiError {
     if let Err(not_found) = expect_action(&action, ":exchangeAccessToken") {
         return not_found;
     }

@@ -3,9 +3,12 @@
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tower::{Layer, Service};
 use utoipa::ToSchema;
 
 use super::AppState;
@@ -13,13 +16,67 @@ use super::error::ErrorBody;
 use crate::telemetry::{self, metrics};
 
 /// On matched routes only: puts the template the request matched on its response, where the
-/// request's frame counts it.
-pub async fn note_route(matched: Option<MatchedPath>, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    if let Some(matched) = matched {
-        response.extensions_mut().insert(matched);
+/// request's frame counts it. A plain layer (no boxed future, no clone of the routes inside it
+/// per request), since every matched request passes through it.
+#[derive(Clone, Copy)]
+pub struct NoteRouteLayer;
+
+impl<S> Layer<S> for NoteRouteLayer {
+    type Service = NoteRoute<S>;
+
+    fn layer(&self, inner: S) -> NoteRoute<S> {
+        NoteRoute { inner }
     }
-    response
+}
+
+#[derive(Clone)]
+pub struct NoteRoute<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for NoteRoute<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = NotingRoute<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let matched = request.extensions().get::<MatchedPath>().cloned();
+        NotingRoute {
+            inner: self.inner.call(request),
+            matched,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub struct NotingRoute<F> {
+        #[pin]
+        inner: F,
+        matched: Option<MatchedPath>,
+    }
+}
+
+impl<F, E> Future for NotingRoute<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(matched) = this.matched.take() {
+            response.extensions_mut().insert(matched);
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// Standard methods by name; anything else one label, so clients cannot make new series.

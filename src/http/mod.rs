@@ -33,7 +33,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -184,8 +184,7 @@ fn api(state: &AppState) -> Router<AppState> {
             get(identities::get).delete(identities::delete),
         )
         .route("/identities/{id}/{action}", post(identities::action))
-        .route("/teamsUser/{action}", post(identities::teams_exchange))
-        .route_layer(from_fn(api_version::require_api_version));
+        .route("/teamsUser/{action}", post(identities::teams_exchange));
     let own = Router::new()
         .route("/tokens/{action}", post(tokens::introspect))
         .route("/keys", get(keys::list))
@@ -250,7 +249,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let cors = cors(&state.cors_origins);
     let frame_state = state.clone();
     routes
-        .route_layer(from_fn(metrics::note_route))
+        .route_layer(metrics::NoteRouteLayer)
         .fallback(|| async { not_found_error() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
