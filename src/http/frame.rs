@@ -5,10 +5,9 @@
 //! request id); its metrics (timed, counted under the route template it matched); its deadline;
 //! and the `Authorization` header marked sensitive, so no log line shows a signature.
 //!
-//! The request runs as a task of its own, so a client that disconnects cannot cancel it half
-//! way: a database transaction never stops between its statements (and never goes back to the
-//! pool still open), and a write the service has started is finished either way. A handler
-//! that panics ends only its task: the client gets a 500 and the process keeps serving.
+//! The request is [`Uncancellable`]: a client that disconnects cannot cancel it half way. A
+//! handler that panics ends only its request: the client gets a 500 and the process keeps
+//! serving.
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::client_address::ClientAddress;
+use super::uncancellable::Uncancellable;
 use super::metrics::method_label;
 use super::{ApiError, AppState, CLIENT_REQUEST_ID, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
 use crate::audit::{Actor, RequestContext};
@@ -62,11 +62,11 @@ pub async fn frame(
         client_address: Some(client),
         request_id: id.map(std::sync::Arc::from),
     };
-    let handling = tokio::spawn(context.scope(next.run(request)).instrument(span.clone()));
+    let handling = Uncancellable::new(context.scope(next.run(request)).instrument(span.clone()));
     let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, handling).await {
         Ok(Ok(response)) => response,
-        Ok(Err(failed)) => {
-            span.in_scope(|| tracing::error!(%failed, "a request task failed"));
+        Ok(Err(_)) => {
+            span.in_scope(|| tracing::error!("a handler panicked"));
             ApiError::internal().into_response()
         }
         Err(_) => {

@@ -25,6 +25,7 @@ mod rate_limits;
 mod schemas;
 mod sessions;
 mod tokens;
+mod uncancellable;
 mod users;
 
 use std::sync::Arc;

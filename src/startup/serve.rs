@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto::Builder;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Application;
@@ -27,6 +28,9 @@ impl Application {
         let background = tokio::spawn(self.propagation.run(cancel.clone()));
         let audit = tokio::spawn(self.audit_writer.run(cancel.clone()));
         tokio::spawn(housekeeping(self.state.clone(), cancel.clone()));
+        if let Some(metrics) = self.state.metrics.clone() {
+            tokio::spawn(metrics_upkeep(metrics, cancel.clone()));
+        }
         if let Some(tls) = &self.tls {
             tls.watch(cancel.clone());
         }
@@ -147,6 +151,21 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
                     authority.verifier.refresh_if_stale().await;
                 }
             }
+        }
+    }
+}
+
+/// How often the Prometheus recorder folds recorded latencies into its histograms.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+/// The recorder keeps every latency sample until upkeep folds it in: without this, an instance
+/// nobody scrapes would grow by every request it serves.
+async fn metrics_upkeep(metrics: PrometheusHandle, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(METRICS_UPKEEP);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = every.tick() => metrics.run_upkeep(),
         }
     }
 }
