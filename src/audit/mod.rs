@@ -3,7 +3,10 @@
 //! app user erased, sign-in failed), when, from where, in which request.
 //!
 //! Recording never waits for the database: [`Audit::record`] queues the event and
-//! [`AuditWriter`] appends the queue in batches. The request's who/where/id come from the
+//! [`AuditWriter`] appends the queue in batches. The queue is bounded. When it is full, an
+//! issued token waits for room ([`Audit::record_issue`]) and is refused if none comes, so no
+//! token leaves unaudited and issuing slows to what the writer keeps up with; any other event
+//! is dropped and counted rather than undo what was already done. The request's who/where/id come from the
 //! [`RequestContext`] the HTTP layer sets around each request, so the use cases record only
 //! what happened.
 
@@ -14,6 +17,7 @@ pub use context::{Actor, RequestContext};
 pub use writer::AuditWriter;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -23,9 +27,17 @@ use crate::clock::SharedClock;
 use crate::store::{AuditFilter, AuditRecord, AuditStore, StoreError};
 use crate::telemetry::metrics;
 
-/// Events waiting for the writer; beyond this they are dropped (and counted) rather than slow
-/// down the requests that record them.
-const QUEUE_CAPACITY: usize = 100_000;
+/// Events waiting for the writer (a few batches: the writer takes up to 2 000 at a time).
+const QUEUE_CAPACITY: usize = 20_000;
+/// How long an issued token waits for room in a full queue before it is refused.
+const ROOM_WAIT: Duration = Duration::from_secs(2);
+/// At most one log line this often about dropped events (with how many).
+const DROP_LOG_EVERY_MS: i64 = 1_000;
+
+/// The audit trail did not take an issued token's event in time: the token is not handed out.
+#[derive(Debug, thiserror::Error)]
+#[error("the audit trail is not keeping up; the token was not issued")]
+pub struct AuditBacklogged;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,24 +150,56 @@ pub struct Audit {
     queue: mpsc::Sender<Entry>,
     store: Arc<dyn AuditStore>,
     clock: SharedClock,
+    /// Events dropped since the last log line about them, and when that was.
+    dropped: AtomicU64,
+    dropped_logged_ms: AtomicI64,
 }
 
 impl Audit {
     /// The recorder and the writer that drains it (run [`AuditWriter::run`]).
     pub fn new(store: Arc<dyn AuditStore>, clock: SharedClock) -> (Arc<Audit>, AuditWriter) {
-        let (queue, pending) = mpsc::channel(QUEUE_CAPACITY);
+        Self::with_capacity(store, clock, QUEUE_CAPACITY)
+    }
+
+    fn with_capacity(
+        store: Arc<dyn AuditStore>,
+        clock: SharedClock,
+        capacity: usize,
+    ) -> (Arc<Audit>, AuditWriter) {
+        let (queue, pending) = mpsc::channel(capacity);
         let audit = Arc::new(Audit {
             queue,
             store: store.clone(),
             clock: clock.clone(),
+            dropped: AtomicU64::new(0),
+            dropped_logged_ms: AtomicI64::new(i64::MIN),
         });
         (audit, AuditWriter::new(pending, store, clock))
     }
 
-    /// Queues `event` with the current request's actor, client address and request id.
+    /// Queues `event` with the current request's actor, client address and request id; if the
+    /// queue is full it is dropped and counted.
     pub fn record(&self, event: AuditEvent) {
+        self.enqueue(Entry::Append(self.stamped(event)));
+    }
+
+    /// Queues a token's `event`, waiting up to [`ROOM_WAIT`] for room when the writer is behind.
+    pub async fn record_issue(&self, event: AuditEvent) -> Result<(), AuditBacklogged> {
+        let entry = match self.queue.try_send(Entry::Append(self.stamped(event))) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Full(entry)) => entry,
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(AuditBacklogged),
+        };
+        metrics::audit_backpressure();
+        self.queue
+            .send_timeout(entry, ROOM_WAIT)
+            .await
+            .map_err(|_| AuditBacklogged)
+    }
+
+    fn stamped(&self, event: AuditEvent) -> AuditRecord {
         let context = RequestContext::current();
-        let record = AuditRecord {
+        AuditRecord {
             id: 0,
             at_ms: self.clock.now_ms(),
             action: event.action.as_str(),
@@ -165,8 +209,7 @@ impl Audit {
             details: event.details,
             client_address: context.client_address.map(|ip| ip.to_string()),
             request_id: context.request_id,
-        };
-        self.enqueue(Entry::Append(record));
+        }
     }
 
     /// After erasure: the rows about these identities or this app user lose their client
@@ -195,9 +238,24 @@ impl Audit {
     }
 
     fn enqueue(&self, entry: Entry) {
-        if self.queue.try_send(entry).is_err() {
-            metrics::audit_dropped();
-            tracing::error!("audit queue full or closed; an audit event was dropped");
+        if self.queue.try_send(entry).is_ok() {
+            return;
+        }
+        metrics::audit_dropped();
+        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        let now_ms = self.clock.now_ms();
+        let last_ms = self.dropped_logged_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last_ms) >= DROP_LOG_EVERY_MS
+            && self
+                .dropped_logged_ms
+                .compare_exchange(last_ms, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.dropped.fetch_sub(dropped, Ordering::Relaxed);
+            tracing::error!(
+                dropped,
+                "audit queue full or closed; audit events were dropped"
+            );
         }
     }
 }
@@ -261,6 +319,35 @@ mod tests {
             ]
         );
         assert_eq!(rows[1].request_id.as_deref(), Some("req-1"));
+    }
+
+    #[tokio::test]
+    async fn an_issued_token_waits_for_room_and_is_refused_without_it() {
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let clock = Arc::new(MockClock::new(time::macros::datetime!(2026-01-01 0:00 UTC)));
+        let (audit, writer) = Audit::with_capacity(store, clock, 2);
+        let issued = || AuditEvent::about_identity(Action::TokenIssued, Uuid::new_v4());
+        audit.record_issue(issued()).await.unwrap();
+        audit.record_issue(issued()).await.unwrap();
+        // Full, and nobody writes: refused once the wait is over.
+        let started = tokio::time::Instant::now();
+        assert!(audit.record_issue(issued()).await.is_err());
+        assert!(started.elapsed() >= ROOM_WAIT);
+        // Any other event is dropped rather than wait.
+        audit.record(AuditEvent::about_identity(
+            Action::TokensRevoked,
+            Uuid::new_v4(),
+        ));
+
+        // With the writer draining, a waiting token gets its room.
+        let cancel = CancellationToken::new();
+        let writing = tokio::spawn(writer.run(cancel.clone()));
+        audit.record_issue(issued()).await.unwrap();
+        cancel.cancel();
+        writing.await.unwrap();
+        let rows = audit.events(&AuditFilter::default(), 10).await.unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().all(|row| row.action == "token.issued"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::store::{AuditRecord, AuditStore, StoreError};
 use crate::telemetry::metrics;
 
 /// The most rows appended in one statement.
-const BATCH: usize = 500;
+const BATCH: usize = 2_000;
 /// How long a batch waits for more events after its first one.
 const LINGER: Duration = Duration::from_millis(50);
 /// Wait before retrying a failed write.

@@ -7,6 +7,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
+use axum::http::HeaderName;
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, DATE, HOST};
 use axum::http::request::Parts;
@@ -66,7 +67,10 @@ impl Authenticated {
     }
 }
 
-fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+const X_MS_DATE: HeaderName = HeaderName::from_static("x-ms-date");
+const X_MS_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-ms-content-sha256");
+
+fn header<'a>(parts: &'a Parts, name: &HeaderName) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -81,7 +85,7 @@ pub async fn require_backend(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::to_owned);
-    let signed_too = request.headers().contains_key("x-ms-content-sha256");
+    let signed_too = request.headers().contains_key(X_MS_CONTENT_SHA256);
     if authorizations.next().is_some() || (bearer.is_some() && signed_too) {
         tracing::info!("request refused: both an access-key signature and a bearer token");
         metrics::authentication_failed(AuthFailure::Ambiguous);
@@ -162,7 +166,7 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
         Ok(body) => body,
         Err(_) => return ApiError::payload_too_large().into_response(),
     };
-    let host = header(&parts, HOST.as_str())
+    let host = header(&parts, &HOST)
         .or_else(|| parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or_default();
     let path_and_query = parts
@@ -174,10 +178,10 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
         method: parts.method.as_str(),
         path_and_query,
         host,
-        x_ms_date: header(&parts, "x-ms-date"),
-        date: header(&parts, DATE.as_str()),
-        content_sha256: header(&parts, "x-ms-content-sha256"),
-        authorization: header(&parts, AUTHORIZATION.as_str()),
+        x_ms_date: header(&parts, &X_MS_DATE),
+        date: header(&parts, &DATE),
+        content_sha256: header(&parts, &X_MS_CONTENT_SHA256),
+        authorization: header(&parts, &AUTHORIZATION),
     };
     let ring = state.keys.ring().load();
     let keys = ring.access_keys().each_ref().map(|key| key.secret());

@@ -188,6 +188,15 @@ impl From<IdentityError> for ApiError {
                 retry_after,
                 "Too many tokens for this identity; retry later.",
             ),
+            IdentityError::AuditBacklogged(error) => {
+                tracing::warn!(%error, "token refused");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::ServiceUnavailable,
+                    "The audit trail is not keeping up, so no token was issued; retry shortly.",
+                )
+                .with_header(header::RETRY_AFTER, "1")
+            }
             IdentityError::Store(error) => error.into(),
             IdentityError::Signing(error) => {
                 tracing::error!(%error, "token signing failed");

@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::client_address::ClientAddress;
-use super::uncancellable::Uncancellable;
 use super::metrics::method_label;
+use super::uncancellable::Uncancellable;
 use super::{ApiError, AppState, CLIENT_REQUEST_ID, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
 use crate::audit::{Actor, RequestContext};
 use crate::telemetry::{self, metrics};

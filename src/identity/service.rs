@@ -37,6 +37,8 @@ pub enum IdentityError {
     Signing(#[from] jsonwebtoken::errors::Error),
     #[error("too many tokens for this identity")]
     TooManyTokens { retry_after: std::time::Duration },
+    #[error(transparent)]
+    AuditBacklogged(#[from] crate::audit::AuditBacklogged),
 }
 
 /// An identity as callers see it.
@@ -190,9 +192,10 @@ impl Identities {
             ));
         }
         let token = match token {
-            Some(request) => {
-                Some(self.mint(IdentityId::from_uuid(record.id), request, signer, now)?)
-            }
+            Some(request) => Some(
+                self.mint(IdentityId::from_uuid(record.id), request, signer, now)
+                    .await?,
+            ),
             None => None,
         };
         Ok(CreatedIdentity {
@@ -230,7 +233,7 @@ impl Identities {
         if !known {
             self.find(id).await?;
         }
-        self.mint(id, request, signer, now)
+        self.mint(id, request, signer, now).await
     }
 
     /// Kills every token the identity was issued until now; tokens issued after it returns work.
@@ -293,7 +296,9 @@ impl Identities {
         Ok(record)
     }
 
-    fn mint(
+    /// Signs the token, then has the audit trail take its event: a token the trail cannot
+    /// record is not handed out.
+    async fn mint(
         &self,
         id: IdentityId,
         request: &TokenRequest,
@@ -301,11 +306,13 @@ impl Identities {
         now: OffsetDateTime,
     ) -> Result<IssuedToken, IdentityError> {
         let issued = self.tokens.mint(id, request, signer, now)?;
+        self.audit
+            .record_issue(
+                AuditEvent::about_identity(Action::TokenIssued, id.uuid())
+                    .with_details_of(&TokenDetails::of(request)),
+            )
+            .await?;
         metrics::token_issued(request.scopes.iter().map(|scope| scope.as_str()));
-        self.audit.record(
-            AuditEvent::about_identity(Action::TokenIssued, id.uuid())
-                .with_details_of(&TokenDetails::of(request)),
-        );
         self.issue_log.record(id.uuid(), millis(now));
         Ok(issued)
     }

@@ -27,6 +27,7 @@ const DB_ERRORS: &str = "callsign_db_errors_total";
 const RATE_LIMITED: &str = "callsign_rate_limited_total";
 const AUDIT_WRITTEN: &str = "callsign_audit_events_written_total";
 const AUDIT_DROPPED: &str = "callsign_audit_events_dropped_total";
+const AUDIT_BACKPRESSURE: &str = "callsign_audit_backpressure_total";
 const CLOCK_SKEW: &str = "callsign_clock_skew_seconds";
 const BUILD_INFO: &str = "callsign_build_info";
 
@@ -164,6 +165,11 @@ pub fn audit_written(rows: usize) {
 /// An audit event dropped because the queue was full.
 pub fn audit_dropped() {
     counter!(AUDIT_DROPPED).increment(1);
+}
+
+/// An issued token waited for room in the audit queue.
+pub fn audit_backpressure() {
+    counter!(AUDIT_BACKPRESSURE).increment(1);
 }
 
 /// This clock minus the database's, as last measured.

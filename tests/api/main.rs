@@ -19,6 +19,7 @@ mod cluster;
 mod crash;
 mod db_crash;
 mod deployment;
+mod disconnects;
 mod faults;
 mod forged_tokens;
 mod guests;
