@@ -81,20 +81,33 @@ fn action_name(stored: String) -> &'static str {
     crate::audit::Action::parse(&stored).map_or("unknown", |action| action.as_str())
 }
 
-/// SQLite: one multi-row `VALUES` statement.
+/// The most rows in one SQLite statement.
+const SQLITE_CHUNK: usize = 1024;
+
+/// SQLite: multi-row `VALUES` statements in one transaction, each of a power-of-two number of
+/// rows, so the statement cache holds at most eleven shapes of them (a cached statement for
+/// every batch size ever seen would keep tens of megabytes of prepared statements).
 async fn append_sqlite(store: &SqliteStore, records: &[AuditRecord]) -> Result<(), StoreError> {
-    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(INSERT_PREFIX);
-    insert.push_values(records, |mut row, record| {
-        row.push_bind(record.at_ms)
-            .push_bind(record.action)
-            .push_bind(record.actor.as_ref())
-            .push_bind(record.identity.map(SqliteStore::uuid_param))
-            .push_bind(record.app_user.map(SqliteStore::uuid_param))
-            .push_bind(record.details.as_deref())
-            .push_bind(record.client_address.as_deref())
-            .push_bind(record.request_id.as_deref());
-    });
-    insert.build().execute(store.writer()).await?;
+    let mut tx = store.begin_write().await?;
+    let mut rest = records;
+    while !rest.is_empty() {
+        let size = SQLITE_CHUNK.min(1 << rest.len().ilog2());
+        let (chunk, after) = rest.split_at(size);
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(INSERT_PREFIX);
+        insert.push_values(chunk, |mut row, record| {
+            row.push_bind(record.at_ms)
+                .push_bind(record.action)
+                .push_bind(record.actor.as_ref())
+                .push_bind(record.identity.map(SqliteStore::uuid_param))
+                .push_bind(record.app_user.map(SqliteStore::uuid_param))
+                .push_bind(record.details.as_deref())
+                .push_bind(record.client_address.as_deref())
+                .push_bind(record.request_id.as_deref());
+        });
+        insert.build().execute(&mut *tx).await?;
+        rest = after;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
