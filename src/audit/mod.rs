@@ -16,6 +16,7 @@ mod writer;
 pub use context::{Actor, RequestContext};
 pub use writer::AuditWriter;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -202,7 +203,7 @@ impl Audit {
         AuditRecord {
             id: 0,
             at_ms: self.clock.now_ms(),
-            action: event.action.as_str(),
+            action: Cow::Borrowed(event.action.as_str()),
             actor: context.actor.label(),
             identity: event.identity,
             app_user: event.app_user,
@@ -308,7 +309,13 @@ mod tests {
         let rows = audit.events(&AuditFilter::default(), 10).await.unwrap();
         let summary: Vec<_> = rows
             .iter()
-            .map(|r| (r.action, r.actor.as_ref(), r.client_address.as_deref()))
+            .map(|r| {
+                (
+                    r.action.as_ref(),
+                    r.actor.as_ref(),
+                    r.client_address.as_deref(),
+                )
+            })
             .collect();
         assert_eq!(
             summary,

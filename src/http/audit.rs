@@ -236,7 +236,7 @@ fn view(state: &AppState, record: AuditRecord) -> AuditEventView {
     AuditEventView {
         id: record.id,
         at: from_millis(record.at_ms).map(rfc3339).unwrap_or_default(),
-        action: record.action.to_owned(),
+        action: record.action.into_owned(),
         actor: record.actor.into_owned(),
         identity: record
             .identity

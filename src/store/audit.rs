@@ -19,7 +19,8 @@ use super::sqlite::SqliteStore;
 pub struct AuditRecord {
     pub id: i64,
     pub at_ms: i64,
-    pub action: &'static str,
+    /// The action's name, e.g. `token.issued`.
+    pub action: Cow<'static, str>,
     pub actor: Cow<'static, str>,
     pub identity: Option<Uuid>,
     pub app_user: Option<Uuid>,
@@ -75,12 +76,6 @@ const PURGE: &str = "DELETE FROM audit_events WHERE at_ms < $1";
 const SCRUB_IDENTITY: &str = "UPDATE audit_events SET client_address = NULL WHERE identity_id = $1 AND client_address IS NOT NULL";
 const SCRUB_APP_USER: &str = "UPDATE audit_events SET client_address = NULL WHERE app_user_id = $1 AND client_address IS NOT NULL";
 
-/// The stored action name as the static one the domain knows (an unknown name is kept as
-/// `unknown`: rows never hold one).
-fn action_name(stored: String) -> &'static str {
-    crate::audit::Action::parse(&stored).map_or("unknown", |action| action.as_str())
-}
-
 /// The most rows in one SQLite statement.
 const SQLITE_CHUNK: usize = 1024;
 
@@ -96,7 +91,7 @@ async fn append_sqlite(store: &SqliteStore, records: &[AuditRecord]) -> Result<(
         let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(INSERT_PREFIX);
         insert.push_values(chunk, |mut row, record| {
             row.push_bind(record.at_ms)
-                .push_bind(record.action)
+                .push_bind(record.action.as_ref())
                 .push_bind(record.actor.as_ref())
                 .push_bind(record.identity.map(SqliteStore::uuid_param))
                 .push_bind(record.app_user.map(SqliteStore::uuid_param))
@@ -128,7 +123,12 @@ async fn append_pg(store: &PgStore, records: &[AuditRecord]) -> Result<(), Store
     };
     sqlx::query(INSERT_UNNEST_PG)
         .bind(records.iter().map(|r| r.at_ms).collect::<Vec<_>>())
-        .bind(records.iter().map(|r| r.action).collect::<Vec<_>>())
+        .bind(
+            records
+                .iter()
+                .map(|r| r.action.as_ref())
+                .collect::<Vec<_>>(),
+        )
         .bind(records.iter().map(|r| r.actor.as_ref()).collect::<Vec<_>>())
         .bind(records.iter().map(|r| r.identity).collect::<Vec<_>>())
         .bind(records.iter().map(|r| r.app_user).collect::<Vec<_>>())
@@ -171,7 +171,7 @@ macro_rules! impl_audit_store {
                         Ok(AuditRecord {
                             id: row.try_get("id")?,
                             at_ms: row.try_get("at_ms")?,
-                            action: action_name(row.try_get("action")?),
+                            action: Cow::Owned(row.try_get("action")?),
                             actor: Cow::Owned(row.try_get("actor")?),
                             identity: $store::uuid_col_opt(row, "identity_id")?,
                             app_user: $store::uuid_col_opt(row, "app_user_id")?,
