@@ -12,6 +12,7 @@
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -21,7 +22,9 @@ use tracing::Instrument;
 use super::client_address::ClientAddress;
 use super::metrics::method_label;
 use super::uncancellable::Uncancellable;
-use super::{ApiError, AppState, CLIENT_REQUEST_ID, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
+use super::{
+    ApiError, AppState, CLIENT_REQUEST_ID, ErrorCode, MAX_BODY_BYTES, REQUEST_ID, REQUEST_TIMEOUT,
+};
 use crate::audit::{Actor, RequestContext};
 use crate::telemetry::{self, metrics};
 
@@ -62,7 +65,11 @@ pub async fn frame(
         client_address: Some(client),
         request_id: id.map(std::sync::Arc::from),
     };
-    let handling = Uncancellable::new(context.scope(next.run(request)).instrument(span.clone()));
+    let handling = Uncancellable::new(
+        context
+            .scope(read_then_run(request, next))
+            .instrument(span.clone()),
+    );
     let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, handling).await {
         Ok(Ok(response)) => response,
         Ok(Err(_)) => {
@@ -112,6 +119,17 @@ pub async fn frame(
         headers.insert(CLIENT_REQUEST_ID, client_request_id);
     }
     response
+}
+
+/// Reads the whole body (bounded) before the routes see the request. A route that answers
+/// early (a refused signature, a wrong content type) then never leaves body bytes unread, which
+/// would make the connection close with a reset that can reach the client before its answer.
+async fn read_then_run(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => next.run(Request::from_parts(parts, Body::from(body))).await,
+        Err(_) => ApiError::payload_too_large().into_response(),
+    }
 }
 
 /// Request ids: a random per-process prefix and a counter, unique without a system call per
