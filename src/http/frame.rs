@@ -3,7 +3,8 @@
 //! `x-ms-client-request-id`, echoed on the response; its tracing span, continuing the caller's
 //! trace; its audit context (actor `public` until authentication names it, client address,
 //! request id); its metrics (timed, counted under the route template it matched); its deadline;
-//! and the `Authorization` header marked sensitive, so no log line shows a signature.
+//! the `Authorization` header marked sensitive, so no log line shows a signature; and its body,
+//! read whole (bounded) before any route sees it.
 //!
 //! The request is [`Uncancellable`]: a client that disconnects cannot cancel it half way. A
 //! handler that panics ends only its request: the client gets a 500 and the process keeps
