@@ -141,7 +141,7 @@ async fn append_pg(store: &PgStore, records: &[AuditRecord]) -> Result<(), Store
 }
 
 macro_rules! impl_audit_store {
-    ($store:ident, $db:ty, $append:ident) => {
+    ($store:ident, $append:ident) => {
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
@@ -218,5 +218,5 @@ macro_rules! impl_audit_store {
     };
 }
 
-impl_audit_store!(PgStore, sqlx::Postgres, append_pg);
-impl_audit_store!(SqliteStore, sqlx::Sqlite, append_sqlite);
+impl_audit_store!(PgStore, append_pg);
+impl_audit_store!(SqliteStore, append_sqlite);
