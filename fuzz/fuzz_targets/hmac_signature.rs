@@ -7,7 +7,7 @@
 //! the same request re-signed the way the SDKs sign it, with either date header.
 #![no_main]
 
-use callsign::auth::hmac::{SignedRequest, content_hash, sign, verify};
+use callsign::auth::hmac::{RequestKey, SignedRequest, content_hash, sign, verify};
 use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -41,7 +41,8 @@ fuzz_target!(|data: &[u8]| {
         host,
     ] = fields;
     let body = parts.next().unwrap_or_default();
-    let keys = [OTHER, KEY];
+    let prepared = [OTHER, KEY].map(|key| RequestKey::new(key).expect("HMAC takes any key"));
+    let keys = [&prepared[0], &prepared[1]];
     let request = SignedRequest {
         method,
         path_and_query,

@@ -17,6 +17,19 @@ use time::OffsetDateTime;
 /// How far a request's date may be from ours, either way.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
 
+/// An access key ready to check signatures with: the HMAC state after the key, computed once
+/// rather than for every request. No `Debug`: it stands for the key.
+#[derive(Clone)]
+pub struct RequestKey(Hmac<Sha256>);
+
+impl RequestKey {
+    /// `None` only for a key HMAC cannot take (it takes any length; strength is checked
+    /// where keys are made).
+    pub fn new(secret: &[u8]) -> Option<Self> {
+        Hmac::<Sha256>::new_from_slice(secret).ok().map(RequestKey)
+    }
+}
+
 /// The signed parts of a request, as received (the signature is a credential: no `Debug`).
 #[derive(Clone, Copy)]
 pub struct SignedRequest<'a> {
@@ -125,7 +138,7 @@ fn string_to_sign(
 pub fn verify(
     request: &SignedRequest<'_>,
     body: &[u8],
-    keys: &[&[u8]],
+    keys: &[&RequestKey],
     now: OffsetDateTime,
 ) -> Result<usize, AuthFailure> {
     let authorization = parse_authorization(
@@ -166,12 +179,10 @@ pub fn verify(
 
 /// The index of the key whose HMAC of `message` is `signature`. Every key is tried (no early
 /// exit) and each comparison is constant-time.
-fn match_key(message: &str, signature: &[u8], keys: &[&[u8]]) -> Option<usize> {
+fn match_key(message: &str, signature: &[u8], keys: &[&RequestKey]) -> Option<usize> {
     let mut matched = None;
     for (index, key) in keys.iter().enumerate() {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
-            continue;
-        };
+        let mut mac = key.0.clone();
         mac.update(message.as_bytes());
         if mac.verify_slice(signature).is_ok() && matched.is_none() {
             matched = Some(index);
@@ -235,7 +246,8 @@ mod tests {
             content_sha256: Some(hash),
             authorization: Some(auth),
         };
-        verify(&request, body, &[OTHER, KEY], NOW)
+        let keys = [OTHER, KEY].map(|key| RequestKey::new(key).expect("HMAC takes any key"));
+        verify(&request, body, &[&keys[0], &keys[1]], NOW)
     }
 
     fn signed(key: &[u8], body: &[u8], date: &str, path: &str) -> (String, String) {

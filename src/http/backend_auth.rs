@@ -184,7 +184,7 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
         authorization: header(&parts, &AUTHORIZATION),
     };
     let ring = state.keys.ring().load();
-    let keys = ring.access_keys().each_ref().map(|key| key.secret());
+    let keys = ring.access_keys().each_ref().map(|key| key.request_key());
     match hmac::verify(&signed, &body, &keys, state.clock.now()) {
         Ok(index) => {
             let slot = KeySlot::BOTH[index];

@@ -6,6 +6,8 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretSlice};
 use uuid::Uuid;
 
+use crate::auth::hmac::RequestKey;
+
 use super::{KeyError, KeySlot, check_strength, random_bytes};
 
 /// Bytes in a generated access key (512 bits, as ACS generates them).
@@ -16,6 +18,8 @@ pub struct AccessKey {
     kid: String,
     slot: KeySlot,
     secret: SecretSlice<u8>,
+    /// The secret, keyed into HMAC once for every request signature checked with it.
+    request_key: RequestKey,
     created_at_ms: i64,
 }
 
@@ -36,13 +40,7 @@ impl AccessKey {
 
     /// An operator-supplied key, refused unless strong enough.
     pub fn configured(slot: KeySlot, secret: Vec<u8>, now_ms: i64) -> Result<Self, KeyError> {
-        check_strength(&secret).map_err(KeyError::Weak)?;
-        Ok(AccessKey {
-            kid: Uuid::new_v4().simple().to_string(),
-            slot,
-            secret: secret.into(),
-            created_at_ms: now_ms,
-        })
+        Self::stored(Uuid::new_v4().simple().to_string(), slot, secret, now_ms)
     }
 
     /// A key read back from the store, checked again (it was checked when stored).
@@ -53,10 +51,13 @@ impl AccessKey {
         created_at_ms: i64,
     ) -> Result<Self, KeyError> {
         check_strength(&secret).map_err(KeyError::Weak)?;
+        let request_key = RequestKey::new(&secret)
+            .ok_or_else(|| KeyError::Weak("HMAC-SHA256 cannot take this access key".into()))?;
         Ok(AccessKey {
             kid,
             slot,
             secret: secret.into(),
+            request_key,
             created_at_ms,
         })
     }
@@ -73,7 +74,12 @@ impl AccessKey {
         self.created_at_ms
     }
 
-    /// The secret, for verifying request signatures.
+    /// The key for checking request signatures.
+    pub fn request_key(&self) -> &RequestKey {
+        &self.request_key
+    }
+
+    /// The secret, for sealing it at rest.
     pub fn secret(&self) -> &[u8] {
         self.secret.expose_secret()
     }

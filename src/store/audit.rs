@@ -4,7 +4,7 @@
 //! where each has its fastest bulk insert.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -88,22 +88,37 @@ async fn append_sqlite(store: &SqliteStore, records: &[AuditRecord]) -> Result<(
     while !rest.is_empty() {
         let size = SQLITE_CHUNK.min(1 << rest.len().ilog2());
         let (chunk, after) = rest.split_at(size);
-        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(INSERT_PREFIX);
-        insert.push_values(chunk, |mut row, record| {
-            row.push_bind(record.at_ms)
-                .push_bind(record.action.as_ref())
-                .push_bind(record.actor.as_ref())
-                .push_bind(record.identity.map(SqliteStore::uuid_param))
-                .push_bind(record.app_user.map(SqliteStore::uuid_param))
-                .push_bind(record.details.as_deref())
-                .push_bind(record.client_address.as_deref())
-                .push_bind(record.request_id.as_deref());
-        });
-        insert.build().execute(&mut *tx).await?;
+        let mut insert = sqlx::query(sqlite_insert(size));
+        for record in chunk {
+            insert = insert
+                .bind(record.at_ms)
+                .bind(record.action.as_ref())
+                .bind(record.actor.as_ref())
+                .bind(record.identity.map(SqliteStore::uuid_param))
+                .bind(record.app_user.map(SqliteStore::uuid_param))
+                .bind(record.details.as_deref())
+                .bind(record.client_address.as_deref())
+                .bind(record.request_id.as_deref());
+        }
+        insert.execute(&mut *tx).await?;
         rest = after;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The SQLite insert of `rows` rows (a power of two up to [`SQLITE_CHUNK`]), written once.
+fn sqlite_insert(rows: usize) -> &'static str {
+    static STATEMENTS: OnceLock<Vec<String>> = OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        (0..=SQLITE_CHUNK.ilog2())
+            .map(|power| {
+                let row = "(?, ?, ?, ?, ?, ?, ?, ?)";
+                format!("{INSERT_PREFIX}VALUES {}", vec![row; 1 << power].join(", "))
+            })
+            .collect()
+    });
+    &statements[rows.ilog2() as usize]
 }
 
 /// PostgreSQL: one array a column, so a batch is eight parameters however many rows it has

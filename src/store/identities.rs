@@ -53,7 +53,7 @@ macro_rules! select_identity_where {
 
 /// PostgreSQL settles an external-id race in the statement itself.
 const INSERT_PG: &str = "INSERT INTO identities (id, external_id, created_at_ms) VALUES ($1, $2, $3) \
-     ON CONFLICT (external_id) DO NOTHING \
+     ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING \
      RETURNING id, external_id, created_at_ms, last_token_issued_at_ms";
 /// SQLite looks for the external id first, inside the same write transaction.
 const INSERT_SQLITE: &str = "INSERT INTO identities (id, external_id, created_at_ms) VALUES ($1, $2, $3) \
