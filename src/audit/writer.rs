@@ -18,7 +18,7 @@ use crate::telemetry::metrics;
 /// The most rows appended in one statement.
 const BATCH: usize = 2_000;
 /// How long a batch waits for more events after its first one.
-const LINGER: Duration = Duration::from_millis(50);
+const LINGER: Duration = Duration::from_millis(10);
 /// Wait before retrying a failed write.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How long a shutdown keeps trying to flush.
@@ -32,6 +32,8 @@ pub struct AuditWriter {
     batch: Vec<AuditRecord>,
     /// Scrubs not yet done (the rows queued before them are in the store or in `batch`).
     scrubs: Vec<Scrub>,
+    /// Entries received from the queue but not yet taken into the batch.
+    inbox: Vec<Entry>,
 }
 
 /// Identities and app user whose rows lose their client address.
@@ -49,27 +51,38 @@ impl AuditWriter {
             clock,
             batch: Vec::with_capacity(BATCH),
             scrubs: Vec::new(),
+            inbox: Vec::with_capacity(BATCH),
         }
     }
 
     /// Writes until `cancel`, then flushes what is queued.
     pub async fn run(mut self, cancel: CancellationToken) {
         loop {
-            let entry = tokio::select! {
-                _ = cancel.cancelled() => break,
-                entry = self.pending.recv() => entry,
-            };
-            let Some(entry) = entry else { break };
-            self.take(entry);
-            let linger = tokio::time::Instant::now() + LINGER;
-            while self.batch.len() < BATCH && self.scrubs.is_empty() {
-                let entry = tokio::select! {
+            if self.inbox.is_empty() {
+                let received = tokio::select! {
                     _ = cancel.cancelled() => break,
-                    entry = tokio::time::timeout_at(linger, self.pending.recv()) => entry,
+                    received = self.pending.recv_many(&mut self.inbox, BATCH) => received,
                 };
-                match entry {
-                    Ok(Some(entry)) => self.take(entry),
-                    Ok(None) | Err(_) => break,
+                if received == 0 {
+                    break; // closed
+                }
+            }
+            // One timer a batch, and the queue drained many entries at a time: under load this
+            // loop runs a few times a batch, not once an event.
+            let linger = tokio::time::sleep(LINGER);
+            tokio::pin!(linger);
+            loop {
+                self.take_from_inbox();
+                if self.batch.len() >= BATCH || !self.scrubs.is_empty() || !self.inbox.is_empty() {
+                    break;
+                }
+                let received = tokio::select! {
+                    _ = cancel.cancelled() => 0,
+                    _ = &mut linger => 0,
+                    received = self.pending.recv_many(&mut self.inbox, BATCH - self.batch.len()) => received,
+                };
+                if received == 0 {
+                    break;
                 }
             }
             if !self.persist(&cancel).await {
@@ -79,13 +92,23 @@ impl AuditWriter {
         self.flush_at_shutdown().await;
     }
 
-    fn take(&mut self, entry: Entry) {
-        match entry {
-            Entry::Append(record) => self.batch.push(record),
-            Entry::Scrub {
-                identities,
-                app_user,
-            } => self.scrubs.push((identities, app_user)),
+    /// Moves received entries into the batch: up to a full batch, and up to and including the
+    /// first scrub (what follows a scrub waits for the next batch, so the scrub clears only rows
+    /// queued before it).
+    fn take_from_inbox(&mut self) {
+        let limit = (BATCH - self.batch.len()).min(self.inbox.len());
+        let cut = self.inbox[..limit]
+            .iter()
+            .position(|entry| matches!(entry, Entry::Scrub { .. }))
+            .map_or(limit, |scrub| scrub + 1);
+        for entry in self.inbox.drain(..cut) {
+            match entry {
+                Entry::Append(record) => self.batch.push(record),
+                Entry::Scrub {
+                    identities,
+                    app_user,
+                } => self.scrubs.push((identities, app_user)),
+            }
         }
     }
 
@@ -121,14 +144,17 @@ impl AuditWriter {
     async fn flush_at_shutdown(&mut self) {
         self.pending.close();
         while let Ok(entry) = self.pending.try_recv() {
-            self.take(entry);
+            self.inbox.push(entry);
         }
         let deadline = self.clock.now_ms() + SHUTDOWN_FLUSH.as_millis() as i64;
         loop {
+            self.take_from_inbox();
             match self.write_pending().await {
-                Ok(()) => return,
+                Ok(()) if self.inbox.is_empty() => return,
+                Ok(()) => {}
                 Err(error) if self.clock.now_ms() >= deadline => {
-                    tracing::error!(%error, lost = self.batch.len(), "audit events could not be written before shutdown");
+                    let lost = self.batch.len() + self.inbox.len();
+                    tracing::error!(%error, lost, "audit events could not be written before shutdown");
                     return;
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,

@@ -177,18 +177,15 @@ pub fn verify(
         .ok_or(AuthFailure::BadSignature)
 }
 
-/// The index of the key whose HMAC of `message` is `signature`. Every key is tried (no early
-/// exit) and each comparison is constant-time.
+/// The index of the key whose HMAC of `message` is `signature`. Each comparison is
+/// constant-time. A signature that matches no key is checked against every key; the search
+/// stops at the key that signed, which tells the timing only what the signer already knows.
 fn match_key(message: &str, signature: &[u8], keys: &[&RequestKey]) -> Option<usize> {
-    let mut matched = None;
-    for (index, key) in keys.iter().enumerate() {
+    keys.iter().position(|key| {
         let mut mac = key.0.clone();
         mac.update(message.as_bytes());
-        if mac.verify_slice(signature).is_ok() && matched.is_none() {
-            matched = Some(index);
-        }
-    }
-    matched
+        mac.verify_slice(signature).is_ok()
+    })
 }
 
 /// The percent-decoded form, if it differs and is valid UTF-8.

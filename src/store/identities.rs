@@ -55,6 +55,9 @@ macro_rules! select_identity_where {
 const INSERT_PG: &str = "INSERT INTO identities (id, external_id, created_at_ms) VALUES ($1, $2, $3) \
      ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING \
      RETURNING id, external_id, created_at_ms, last_token_issued_at_ms";
+/// Without an external id nothing can conflict: a plain insert, without the speculative
+/// insertion `ON CONFLICT` costs.
+const INSERT_PG_NEW: &str = "INSERT INTO identities (id, created_at_ms) VALUES ($1, $2)";
 /// SQLite looks for the external id first, inside the same write transaction.
 const INSERT_SQLITE: &str = "INSERT INTO identities (id, external_id, created_at_ms) VALUES ($1, $2, $3) \
      RETURNING id, external_id, created_at_ms, last_token_issued_at_ms";
@@ -80,6 +83,19 @@ impl PgStore {
         external_id: Option<&str>,
         now_ms: i64,
     ) -> Result<Created, StoreError> {
+        let Some(external_id) = external_id else {
+            sqlx::query(INSERT_PG_NEW)
+                .bind(id)
+                .bind(now_ms)
+                .execute(self.pool())
+                .await?;
+            return Ok(Created::New(IdentityRecord {
+                id,
+                external_id: None,
+                created_at_ms: now_ms,
+                last_token_issued_at_ms: None,
+            }));
+        };
         loop {
             let inserted = sqlx::query(INSERT_PG)
                 .bind(id)
