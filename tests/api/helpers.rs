@@ -54,6 +54,25 @@ macro_rules! backend_tests {
 }
 pub(crate) use backend_tests;
 
+/// Runs `$body` with `$db` a fresh connection to the store at `$url`, of the store's own driver
+/// (sqlx's `Any` driver is not built): one body for both backends. Needs `sqlx::Connection`.
+macro_rules! on_store {
+    ($url:expr, |$db:ident| $body:expr) => {
+        if $url.starts_with("sqlite:") {
+            let mut $db = sqlx::SqliteConnection::connect($url)
+                .await
+                .expect("open the store");
+            $body
+        } else {
+            let mut $db = sqlx::PgConnection::connect($url)
+                .await
+                .expect("open the store");
+            $body
+        }
+    };
+}
+pub(crate) use on_store;
+
 /// A random, strong access key, base64.
 pub fn random_key() -> String {
     let mut bytes = [0u8; 64];

@@ -21,17 +21,9 @@ backend_tests!(
 /// Runs `sql` on the test's database, as an operator's tool would.
 async fn execute(settings: &ServerSettings, sql: &str) {
     let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    if settings.database_url.starts_with("sqlite:") {
-        let mut db = sqlx::SqliteConnection::connect(&settings.database_url)
-            .await
-            .unwrap();
+    on_store!(&settings.database_url, |db| {
         sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
-    } else {
-        let mut db = sqlx::PgConnection::connect(&settings.database_url)
-            .await
-            .unwrap();
-        sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
-    }
+    });
 }
 
 async fn readiness(app: &TestApp) -> reqwest::Response {

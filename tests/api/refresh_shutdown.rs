@@ -174,35 +174,16 @@ async fn assert_live_tokens_are(database_url: &str, newest: &[String]) {
     const TWICE_LIVE: &str = "SELECT COUNT(*) FROM (SELECT family_id FROM refresh_tokens \
          WHERE spent_at_ms IS NULL GROUP BY family_id HAVING COUNT(*) > 1) half_rotated";
     const LIVE: &str = "SELECT hash FROM refresh_tokens WHERE spent_at_ms IS NULL";
-    let (half_rotated, mut live): (i64, Vec<Vec<u8>>) = if database_url.starts_with("postgres") {
-        let mut db = sqlx::PgConnection::connect(database_url)
+    let (half_rotated, mut live): (i64, Vec<Vec<u8>>) = on_store!(database_url, |db| (
+        sqlx::query_scalar(TWICE_LIVE)
+            .fetch_one(&mut db)
             .await
-            .expect("open the store");
-        (
-            sqlx::query_scalar(TWICE_LIVE)
-                .fetch_one(&mut db)
-                .await
-                .expect("count"),
-            sqlx::query_scalar(LIVE)
-                .fetch_all(&mut db)
-                .await
-                .expect("live tokens"),
-        )
-    } else {
-        let mut db = sqlx::SqliteConnection::connect(database_url)
+            .expect("count"),
+        sqlx::query_scalar(LIVE)
+            .fetch_all(&mut db)
             .await
-            .expect("open the store");
-        (
-            sqlx::query_scalar(TWICE_LIVE)
-                .fetch_one(&mut db)
-                .await
-                .expect("count"),
-            sqlx::query_scalar(LIVE)
-                .fetch_all(&mut db)
-                .await
-                .expect("live tokens"),
-        )
-    };
+            .expect("live tokens"),
+    ));
     assert_eq!(half_rotated, 0, "a family has two live refresh tokens");
     let mut acknowledged: Vec<Vec<u8>> = newest
         .iter()
