@@ -1,7 +1,8 @@
 //! Drains the audit queue into the store in batches: what arrives within a short linger of the
-//! first event (up to a full batch) is appended in one statement, so a busy instance writes a
-//! few large statements a second rather than thousands of small ones. A failed batch is kept and retried;
-//! at shutdown the queue is drained and flushed.
+//! first event (up to a full batch) is appended at once (one statement on PostgreSQL, one
+//! transaction on SQLite), so a busy instance writes a few large batches a second rather than
+//! thousands of single rows. A failed batch is kept and retried; at shutdown the queue is
+//! drained and flushed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use crate::clock::SharedClock;
 use crate::store::{AuditRecord, AuditStore, StoreError};
 use crate::telemetry::metrics;
 
-/// The most rows appended in one statement.
+/// The most rows appended in one batch.
 const BATCH: usize = 2_000;
 /// How long a batch waits for more events after its first one.
 const LINGER: Duration = Duration::from_millis(10);

@@ -46,7 +46,7 @@ pub struct AuditFilter {
 
 #[async_trait]
 pub trait AuditStore: Send + Sync {
-    /// Appends rows in one statement.
+    /// Appends rows in the order given, all or none.
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
     /// Up to `limit` rows matching `filter`, newest first.
     async fn audit_events(
