@@ -82,8 +82,9 @@ impl KeyFetcher {
     pub(super) fn new() -> Result<Self, String> {
         // reqwest needs a process-wide TLS provider; a second install is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // No timeout of the client's own: `fetch` bounds discovery and JWKS together, and a
+        // second timer of the same length would race it and name the failure at random.
         let http = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the JWKS client: {e}"))?;
