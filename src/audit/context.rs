@@ -33,12 +33,13 @@ impl Actor {
     }
 }
 
-/// The current request's actor, client address and request id.
+/// The current request's actor, client address, and the ids the server and the client gave it.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub actor: Actor,
     pub client_address: Option<IpAddr>,
     pub request_id: Option<Arc<str>>,
+    pub client_request_id: Option<Arc<str>>,
 }
 
 tokio::task_local! {
@@ -52,6 +53,7 @@ impl RequestContext {
             actor: Actor::Operator,
             client_address: None,
             request_id: None,
+            client_request_id: None,
         }
     }
 

@@ -48,6 +48,7 @@ pub enum Action {
     TokenIssued,
     TokensRevoked,
     AccessKeyRegenerated,
+    AccessKeyListed,
     SigningKeyRotated,
     MasterKeyRotated,
     AppUserErased,
@@ -57,12 +58,13 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::IdentityCreated,
         Action::IdentityDeleted,
         Action::TokenIssued,
         Action::TokensRevoked,
         Action::AccessKeyRegenerated,
+        Action::AccessKeyListed,
         Action::SigningKeyRotated,
         Action::MasterKeyRotated,
         Action::AppUserErased,
@@ -78,6 +80,7 @@ impl Action {
             Action::TokenIssued => "token.issued",
             Action::TokensRevoked => "tokens.revoked",
             Action::AccessKeyRegenerated => "accessKey.regenerated",
+            Action::AccessKeyListed => "accessKey.listed",
             Action::SigningKeyRotated => "signingKey.rotated",
             Action::MasterKeyRotated => "masterKey.rotated",
             Action::AppUserErased => "appUser.erased",
@@ -210,6 +213,7 @@ impl Audit {
             details: event.details,
             client_address: context.client_address.map(|ip| ip.to_string()),
             request_id: context.request_id,
+            client_request_id: context.client_request_id,
         }
     }
 
@@ -282,6 +286,7 @@ mod tests {
             actor: Actor::Public,
             client_address: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7))),
             request_id: Some("req-1".into()),
+            client_request_id: None,
         }
     }
 

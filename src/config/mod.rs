@@ -70,6 +70,15 @@ pub enum KeysCommand {
     Reseal,
 }
 
+/// Where access keys are administered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyAdmin {
+    /// The command line only.
+    Cli,
+    /// The command line and the `/keys` routes.
+    Api,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SlotArg {
     Primary,
@@ -115,6 +124,18 @@ pub struct Config {
     /// generated if not given.
     #[arg(long, env = "CALLSIGN_RESOURCE_ID", global = true)]
     pub resource_id: Option<String>,
+
+    /// Who administers the access keys: `cli` (only `callsign keys …`, which needs the
+    /// database and the master key) or `api` (also `GET /keys` and `POST /keys/:regenerate`,
+    /// for the primary access key or a bearer token with an admin role).
+    #[arg(
+        long,
+        env = "CALLSIGN_KEY_ADMIN",
+        value_enum,
+        default_value_t = KeyAdmin::Cli,
+        global = true
+    )]
+    pub key_admin: KeyAdmin,
 
     /// Base64 primary access key (at least 256 bits) to store on first start instead of
     /// generating one; give both keys or neither.

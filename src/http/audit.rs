@@ -81,9 +81,13 @@ pub struct AuditEventView {
     /// Where the request came from; cleared when the identity or app user is erased.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_address: Option<String>,
-    /// The request's `x-request-id`.
+    /// The id Callsign gave the request (its `x-request-id` response header and log lines).
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
+    /// The id the client gave the request (`x-ms-client-request-id`, else `x-request-id`), when
+    /// it was at most 128 visible ASCII characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_request_id: Option<String>,
 }
 
 /// A page of audit events.
@@ -249,5 +253,6 @@ fn view(state: &AppState, record: AuditRecord) -> AuditEventView {
             .and_then(|raw| serde_json::from_str(&raw).ok()),
         client_address: record.client_address,
         request_id: record.request_id.map(|id| id.to_string()),
+        client_request_id: record.client_request_id.map(|id| id.to_string()),
     }
 }

@@ -38,6 +38,9 @@ enum Caller {
 pub struct Authenticated {
     ring: Arc<RingState>,
     caller: Caller,
+    /// For a signed request, the SHA-256 of its `Authorization` header (which carries the
+    /// signature): what identifies a replay of it.
+    signature_digest: Option<[u8; 32]>,
 }
 
 impl Authenticated {
@@ -50,10 +53,26 @@ impl Authenticated {
         }
     }
 
-    /// Key administration: any access key, or a bearer with an admin role.
+    /// The digest identifying this signed request, if it was signed rather than a bearer's.
+    pub fn signature_digest(&self) -> Option<&[u8; 32]> {
+        self.signature_digest.as_ref()
+    }
+
+    /// Key administration: the primary access key, or a bearer with an admin role. The
+    /// secondary key is for the identity API only, so that the key an application runs with
+    /// while the primary is being replaced can neither read nor replace the primary.
     pub fn require_key_administration(&self) -> Result<(), ApiError> {
         match &self.caller {
-            Caller::AccessKey(_) => Ok(()),
+            Caller::AccessKey(KeySlot::Primary) => Ok(()),
+            Caller::AccessKey(KeySlot::Secondary) => {
+                tracing::info!("key administration refused: signed with the secondary key");
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    "Key administration needs the primary access key (or a bearer token with an \
+                     admin role); the secondary key may call the identity API only.",
+                ))
+            }
             Caller::Bearer(backend) if backend.may_administer_keys => Ok(()),
             Caller::Bearer(backend) => {
                 tracing::info!(client = %backend.client, "key administration refused: no admin role");
@@ -141,6 +160,7 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
             request.extensions_mut().insert(Authenticated {
                 ring: state.keys.ring().load(),
                 caller: Caller::Bearer(caller),
+                signature_digest: None,
             });
             RequestContext::current()
                 .acting_as(actor)
@@ -192,9 +212,14 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
             if let Err(limited) = state.limits.check_caller(&CallerKey::AccessKey(slot)) {
                 return limited.into_response();
             }
+            let signature_digest = signed.authorization.map(|value| {
+                use sha2::Digest;
+                sha2::Sha256::digest(value.as_bytes()).into()
+            });
             parts.extensions.insert(Authenticated {
                 caller: Caller::AccessKey(slot),
                 ring: ring.clone(),
+                signature_digest,
             });
             RequestContext::current()
                 .acting_as(Actor::AccessKey(slot.as_str()))

@@ -1,6 +1,7 @@
 //! The frame every request runs in, as one layer (one future per request rather than one per
-//! concern): its request id (the client's `x-request-id`, or a new one) and
-//! `x-ms-client-request-id`, echoed on the response; its tracing span, continuing the caller's
+//! concern): its request id (always the server's own, returned as `x-request-id`) and the
+//! client's own id for it, if short and printable (kept apart, and `x-ms-client-request-id`
+//! echoed); its tracing span, continuing the caller's
 //! trace; its audit context (actor `public` until authentication names it, client address,
 //! request id); its metrics (timed, counted under the route template it matched); its deadline;
 //! the `Authorization` header marked sensitive, so no log line shows a signature; and its body,
@@ -10,12 +11,12 @@
 //! handler that panics ends only its request: the client gets a 500 and the process keeps
 //! serving.
 
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
@@ -41,21 +42,18 @@ pub async fn frame(
     if let Some(authorization) = headers.get_mut(header::AUTHORIZATION) {
         authorization.set_sensitive(true);
     }
-    let request_id = match headers.get(REQUEST_ID) {
-        Some(id) => id.clone(),
-        None => {
-            let id = REQUEST_IDS.next();
-            headers.insert(REQUEST_ID, id.clone());
-            id
-        }
-    };
-    let client_request_id = headers.get(CLIENT_REQUEST_ID).cloned();
+    // The server names every request itself; a client's own id is kept beside it, never in
+    // its place, and only when it is short and printable.
+    let client_request_id = client_request_id(headers);
+    let request_id = REQUEST_IDS.next();
+    headers.insert(REQUEST_ID, request_id.clone());
     let id = request_id.to_str().ok();
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         request_id = id.unwrap_or_default(),
+        client_request_id = client_request_id.as_deref().unwrap_or_default(),
         client = tracing::field::Empty,
         trace_id = tracing::field::Empty,
         otel.kind = "server",
@@ -65,6 +63,7 @@ pub async fn frame(
         actor: Actor::Public,
         client_address: Some(client),
         request_id: id.map(std::sync::Arc::from),
+        client_request_id: client_request_id.clone(),
     };
     let handling = Uncancellable::new(
         context
@@ -116,10 +115,29 @@ pub async fn frame(
     );
     let headers = response.headers_mut();
     headers.insert(REQUEST_ID, request_id);
-    if let Some(client_request_id) = client_request_id {
-        headers.insert(CLIENT_REQUEST_ID, client_request_id);
+    if let Some(echo) = client_request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        headers.insert(CLIENT_REQUEST_ID, echo);
     }
     response
+}
+
+/// The longest client request id kept.
+const MAX_CLIENT_REQUEST_ID: usize = 128;
+
+/// The client's own id for the request: `x-ms-client-request-id` (what the Azure SDKs send),
+/// else `x-request-id`, if it is 1 to [`MAX_CLIENT_REQUEST_ID`] visible ASCII characters. Any
+/// other value is ignored, so a caller cannot make every log line and audit row carry
+/// kilobytes of its choosing.
+fn client_request_id(headers: &HeaderMap) -> Option<Arc<str>> {
+    [CLIENT_REQUEST_ID, REQUEST_ID]
+        .iter()
+        .filter_map(|name| headers.get(name))
+        .map(HeaderValue::as_bytes)
+        .find(|id| {
+            (1..=MAX_CLIENT_REQUEST_ID).contains(&id.len()) && id.iter().all(u8::is_ascii_graphic)
+        })
+        .and_then(|id| std::str::from_utf8(id).ok())
+        .map(Arc::from)
 }
 
 /// Reads the whole body (bounded) before the routes see the request. A route that answers

@@ -1,5 +1,8 @@
-//! Key administration through the access-key-authenticated API, shaped like ARM's
-//! `listKeys` / `regenerateKey` for a Communication Services resource.
+//! Key administration through the API, shaped like ARM's `listKeys` / `regenerateKey` for a
+//! Communication Services resource; served only with `CALLSIGN_KEY_ADMIN=api` (the command
+//! line always administers keys). Open to the primary access key or a bearer token with an
+//! admin role, and each signed request is admitted once: a captured request replayed within
+//! its date window, on any instance, is refused.
 
 use axum::Json;
 use axum::extract::{Extension, State};
@@ -13,6 +16,7 @@ use super::schemas::{
 };
 use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::keys::{KeySlot, RingState};
+use crate::telemetry::metrics::{self, AuthFailure};
 
 /// Holds both access keys: no `Debug`, and never logged.
 #[derive(Serialize, ToSchema)]
@@ -56,7 +60,9 @@ fn view(endpoint: &str, ring: &RingState) -> KeysView {
 
 /// List the access keys
 ///
-/// Open to either access key, or a bearer token with an admin role.
+/// Served with `CALLSIGN_KEY_ADMIN=api`. Open to the primary access key, or a bearer token with
+/// an admin role; a signed request is admitted once. Every listing is audited
+/// (`accessKey.listed`).
 #[utoipa::path(
     get,
     path = "/keys",
@@ -74,15 +80,15 @@ pub async fn list(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
 ) -> Result<Json<KeysView>, ApiError> {
-    auth.require_key_administration()?;
-    Ok(Json(view(&state.endpoint, &state.keys.ring().load())))
+    admit_once(&state, &auth).await?;
+    Ok(Json(view(&state.endpoint, &state.keys.reveal())))
 }
 
 /// Regenerate an access key
 ///
 /// The old key and every token its slot signed stop working on every instance within a
-/// second; the other key is untouched. Open to either access key, or a bearer token with an
-/// admin role.
+/// second; the other key is untouched. Served with `CALLSIGN_KEY_ADMIN=api`. Open to the
+/// primary access key, or a bearer token with an admin role; a signed request is admitted once.
 #[utoipa::path(
     post,
     path = "/keys/:regenerate",
@@ -108,7 +114,7 @@ pub async fn regenerate(
     JsonBody(body): JsonBody<RegenerateBody>,
 ) -> Result<Json<KeysView>, ApiError> {
     expect_action(&action, ":regenerate")?;
-    auth.require_key_administration()?;
+    admit_once(&state, &auth).await?;
     let slot = KeySlot::parse(&body.key_type).ok_or_else(|| {
         ApiError::bad_request(
             ErrorCode::InvalidKeyType,
@@ -118,4 +124,20 @@ pub async fn regenerate(
     state.keys.regenerate(slot).await?;
     tracing::info!(%slot, "access key regenerated");
     Ok(Json(view(&state.endpoint, &state.keys.ring().load())))
+}
+
+/// Key administration's admission: the caller may administer keys, and a signed request has not
+/// been admitted before. A replay gets the same 401 as any other signature failure.
+async fn admit_once(state: &AppState, auth: &Authenticated) -> Result<(), ApiError> {
+    auth.require_key_administration()?;
+    let Some(digest) = auth.signature_digest() else {
+        return Ok(());
+    };
+    if state.keys.use_signature_once(digest).await? {
+        Ok(())
+    } else {
+        tracing::warn!("key administration refused: a signed request was replayed");
+        metrics::authentication_failed(AuthFailure::Replayed);
+        Err(ApiError::unauthorized())
+    }
 }

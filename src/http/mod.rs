@@ -115,6 +115,8 @@ pub struct Shared {
     pub backends: Option<(BearerAuthority, Arc<BackendPolicy>)>,
     /// The public endpoint put in connection strings.
     pub endpoint: String,
+    /// Whether `/keys` and `/keys/:regenerate` are served (`CALLSIGN_KEY_ADMIN=api`).
+    pub key_routes: bool,
 }
 
 /// CORS for browser clients from the configured origins (none: no CORS layer at all).
@@ -186,10 +188,8 @@ fn api(state: &AppState) -> Router<AppState> {
         )
         .route("/identities/{id}/{action}", post(identities::action))
         .route("/teamsUser/{action}", post(identities::teams_exchange));
-    let own = Router::new()
+    let mut own = Router::new()
         .route("/tokens/{action}", post(tokens::introspect))
-        .route("/keys", get(keys::list))
-        .route("/keys/{action}", post(keys::regenerate))
         .route("/v1/users/{user_id}", get(users::get).delete(users::erase))
         .route(
             "/v1/users/{user_id}/identities",
@@ -201,6 +201,11 @@ fn api(state: &AppState) -> Router<AppState> {
         )
         .route("/v1/identities/{id}/users", get(users::users_of))
         .route("/v1/audit-events", get(audit::list));
+    if state.key_routes {
+        own = own
+            .route("/keys", get(keys::list))
+            .route("/keys/{action}", post(keys::regenerate));
+    }
     // App users and guests authenticate themselves (a password, a refresh token, a bearer).
     let mut app = Router::new()
         .route("/v1/sessions", post(sessions::sign_in))

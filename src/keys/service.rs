@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use super::sealing::{load_state, reseal_all, seal_access, seal_signing};
-use super::{AccessKey, KeyRing, KeySlot, MasterKeyError, MasterKeys, SigningKey};
+use super::{AccessKey, KeyRing, KeySlot, MasterKeyError, MasterKeys, RingState, SigningKey};
 use serde_json::json;
 
 use crate::audit::{Action, Audit, AuditEvent};
+use crate::auth::hmac::MAX_CLOCK_SKEW_SECS;
 use crate::clock::SharedClock;
 use crate::revocation::RETENTION_MS;
 use crate::store::{KeyStore, StoreError};
@@ -120,6 +121,29 @@ impl KeyService {
     pub async fn reload(&self) -> Result<(), KeyError> {
         let _changing = self.changing.lock().await;
         self.reload_locked().await
+    }
+
+    /// The access keys, for an administrator to read: the listing is audited like a change,
+    /// since whoever reads them holds them.
+    pub fn reveal(&self) -> Arc<RingState> {
+        self.audit.record(
+            AuditEvent::about_app_user(Action::AccessKeyListed, None)
+                .with_details(json!({ "slots": ["primary", "secondary"] })),
+        );
+        self.ring.load()
+    }
+
+    /// Admits a signed key-administration request once: `false` if a request with the same
+    /// signature was admitted before, on any instance. A signature is remembered until its
+    /// date could no longer pass the signature check's skew window (its date may lie up to
+    /// the skew ahead of now, and is accepted until the skew after it).
+    pub async fn use_signature_once(&self, digest: &[u8; 32]) -> Result<bool, KeyError> {
+        let now_ms = self.clock.now_ms();
+        let remembered_ms = 2 * MAX_CLOCK_SKEW_SECS * 1000;
+        Ok(self
+            .store
+            .use_signature(digest, now_ms, now_ms + remembered_ms)
+            .await?)
     }
 
     /// Replaces the access key of `slot` with a fresh one, with a fresh signing key: every

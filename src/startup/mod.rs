@@ -22,7 +22,7 @@ use crate::audit::{Audit, AuditWriter};
 use crate::clock::{SharedClock, SystemClock};
 use crate::clock_skew::ClockSkew;
 
-use crate::config::{Config, TlsMode, normalize_endpoint};
+use crate::config::{Config, KeyAdmin, TlsMode, normalize_endpoint};
 use crate::http::{self, AppState, connection_string};
 use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
 use crate::ids::{IdentityId, ResourceId};
@@ -251,6 +251,7 @@ impl Application {
                 oidc: idps.app,
                 backends: idps.backends,
                 endpoint,
+                key_routes: config.key_admin == KeyAdmin::Api,
             }),
         })
     }

@@ -27,7 +27,10 @@ pub struct AuditRecord {
     /// A JSON object, e.g. a token's scopes and lifetime.
     pub details: Option<String>,
     pub client_address: Option<String>,
+    /// The server's id for the request.
     pub request_id: Option<Arc<str>>,
+    /// The id the client gave its request, if it was acceptable (see the HTTP frame).
+    pub client_request_id: Option<Arc<str>>,
 }
 
 /// Which rows to read: all given conditions hold.
@@ -65,9 +68,10 @@ pub trait AuditStore: Send + Sync {
 }
 
 const INSERT_PREFIX: &str = "INSERT INTO audit_events \
-     (at_ms, action, actor, identity_id, app_user_id, details, client_address, request_id) ";
+     (at_ms, action, actor, identity_id, app_user_id, details, client_address, request_id, \
+     client_request_id) ";
 const SELECT_EVENTS: &str = "SELECT id, at_ms, action, actor, identity_id, app_user_id, details, \
-     client_address, request_id FROM audit_events \
+     client_address, request_id, client_request_id FROM audit_events \
      WHERE ($1 IS NULL OR identity_id = $1) AND ($2 IS NULL OR app_user_id = $2) \
        AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at_ms >= $4) \
        AND ($5 IS NULL OR at_ms < $5) AND ($6 IS NULL OR id < $6) \
@@ -98,7 +102,8 @@ async fn append_sqlite(store: &SqliteStore, records: &[AuditRecord]) -> Result<(
                 .bind(record.app_user.map(SqliteStore::uuid_param))
                 .bind(record.details.as_deref())
                 .bind(record.client_address.as_deref())
-                .bind(record.request_id.as_deref());
+                .bind(record.request_id.as_deref())
+                .bind(record.client_request_id.as_deref());
         }
         insert.execute(&mut *tx).await?;
         rest = after;
@@ -113,7 +118,7 @@ fn sqlite_insert(rows: usize) -> &'static str {
     let statements = STATEMENTS.get_or_init(|| {
         (0..=SQLITE_CHUNK.ilog2())
             .map(|power| {
-                let row = "(?, ?, ?, ?, ?, ?, ?, ?)";
+                let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
                 format!("{INSERT_PREFIX}VALUES {}", vec![row; 1 << power].join(", "))
             })
             .collect()
@@ -121,15 +126,17 @@ fn sqlite_insert(rows: usize) -> &'static str {
     &statements[rows.ilog2() as usize]
 }
 
-/// PostgreSQL: one array a column, so a batch is eight parameters however many rows it has
+/// PostgreSQL: one array a column, so a batch is nine parameters however many rows it has
 /// (and one prepared statement), in the order given.
 const INSERT_UNNEST_PG: &str = "INSERT INTO audit_events \
-     (at_ms, action, actor, identity_id, app_user_id, details, client_address, request_id) \
-     SELECT at_ms, action, actor, identity_id, app_user_id, details, client_address, request_id \
+     (at_ms, action, actor, identity_id, app_user_id, details, client_address, request_id, \
+      client_request_id) \
+     SELECT at_ms, action, actor, identity_id, app_user_id, details, client_address, request_id, \
+            client_request_id \
      FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], \
-                 $7::text[], $8::text[]) WITH ORDINALITY \
+                 $7::text[], $8::text[], $9::text[]) WITH ORDINALITY \
        AS batch (at_ms, action, actor, identity_id, app_user_id, details, client_address, \
-                 request_id, position) \
+                 request_id, client_request_id, position) \
      ORDER BY position";
 
 async fn append_pg(store: &PgStore, records: &[AuditRecord]) -> Result<(), StoreError> {
@@ -150,6 +157,7 @@ async fn append_pg(store: &PgStore, records: &[AuditRecord]) -> Result<(), Store
         .bind(column(|r| r.details.as_deref()))
         .bind(column(|r| r.client_address.as_deref()))
         .bind(column(|r| r.request_id.as_deref()))
+        .bind(column(|r| r.client_request_id.as_deref()))
         .execute(store.writer())
         .await?;
     Ok(())
@@ -194,6 +202,9 @@ macro_rules! impl_audit_store {
                             client_address: row.try_get("client_address")?,
                             request_id: row
                                 .try_get::<Option<String>, _>("request_id")?
+                                .map(Arc::from),
+                            client_request_id: row
+                                .try_get::<Option<String>, _>("client_request_id")?
                                 .map(Arc::from),
                         })
                     })

@@ -74,7 +74,19 @@ pub trait KeyStore: Send + Sync {
     /// Master-key rotation: replaces each key's sealed bytes, atomically, provided none changed
     /// since they were read; `false` (and nothing written) otherwise.
     async fn reseal_keys(&self, keys: &[Resealed]) -> Result<bool, StoreError>;
+    /// Records a request signature (its digest) as used until `expires_at_ms`; `false` if it
+    /// was recorded already, by any instance. Records past their expiry are forgotten first.
+    async fn use_signature(
+        &self,
+        digest: &[u8],
+        now_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<bool, StoreError>;
 }
+
+const FORGET_USED_SIGNATURES: &str = "DELETE FROM used_signatures WHERE expires_at_ms <= $1";
+const USE_SIGNATURE: &str = "INSERT INTO used_signatures (digest, expires_at_ms) VALUES ($1, $2) \
+     ON CONFLICT DO NOTHING";
 
 const SELECT_ACCESS: &str = "SELECT kid, slot, access_key_sealed AS sealed, created_at_ms \
      FROM access_keys WHERE revoked_at_ms IS NULL ORDER BY slot";
@@ -236,6 +248,27 @@ macro_rules! impl_key_store {
                 $store::announce(&mut tx, Change::KeysChanged).await?;
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn use_signature(
+                &self,
+                digest: &[u8],
+                now_ms: i64,
+                expires_at_ms: i64,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(FORGET_USED_SIGNATURES)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                let inserted = sqlx::query(USE_SIGNATURE)
+                    .bind(digest)
+                    .bind(expires_at_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(inserted == 1)
             }
         }
     };

@@ -63,6 +63,8 @@ pub enum AuthFailure {
     Ambiguous,
     Password,
     RefreshToken,
+    /// A signed key-administration request used a second time.
+    Replayed,
 }
 
 impl AuthFailure {
@@ -74,6 +76,7 @@ impl AuthFailure {
             AuthFailure::Ambiguous => "ambiguous",
             AuthFailure::Password => "password",
             AuthFailure::RefreshToken => "refresh_token",
+            AuthFailure::Replayed => "replayed",
         }
     }
 }

@@ -20,6 +20,7 @@ pub struct Signed<'a> {
     content_type: Option<&'static str>,
     sign: bool,
     bearer: Option<String>,
+    headers: Vec<(&'static str, String)>,
 }
 
 impl<'a> Signed<'a> {
@@ -51,6 +52,11 @@ impl<'a> Signed<'a> {
     }
     pub fn unsigned(mut self) -> Self {
         self.sign = false;
+        self
+    }
+    /// Also sends this header (not signed, as the SDKs sign only date, host and body hash).
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
     /// Also sends `Authorization: Bearer <token>`, beside the signature.
@@ -92,6 +98,9 @@ impl<'a> Signed<'a> {
         if let Some(content_type) = self.content_type {
             request = request.header("content-type", content_type);
         }
+        for (name, value) in &self.headers {
+            request = request.header(*name, value);
+        }
         request
             .body(self.sent_body.unwrap_or(self.body))
             .send()
@@ -125,6 +134,7 @@ impl TestApp {
             content_type: Some("application/json"),
             sign: true,
             bearer: None,
+            headers: Vec::new(),
         }
     }
 

@@ -16,6 +16,7 @@ backend_tests!(
     bad_queries_are_refused_clearly,
     failed_sign_ins_and_erasure_are_audited_without_the_username,
     the_operator_s_key_changes_are_audited,
+    a_client_s_request_id_is_kept_apart_and_only_if_short,
 );
 
 impl TestApp {
@@ -229,6 +230,7 @@ async fn failed_sign_ins_and_erasure_are_audited_without_the_username(app: TestA
 }
 
 async fn the_operator_s_key_changes_are_audited(app: TestApp) {
+    let app = app.restart_with(&KEY_ADMIN_API).await;
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
         .args(app.settings.args())
         .args(["keys", "rotate-signing", "secondary"])
@@ -251,4 +253,76 @@ async fn the_operator_s_key_changes_are_audited(app: TestApp) {
     assert_eq!(regenerated.status(), 200);
     let events = app.audit_events("action=accessKey.regenerated", 1).await;
     assert_eq!(events[0]["actor"], "accessKey:primary");
+
+    // Whoever lists the keys holds them: a listing is audited like a change.
+    assert_eq!(app.signed(Method::GET, "/keys").send().await.status(), 200);
+    let events = app.audit_events("action=accessKey.listed", 1).await;
+    assert_eq!(events[0]["actor"], "accessKey:primary");
+    assert_eq!(events[0]["clientAddress"], "127.0.0.1");
+}
+
+/// The server names every request; a client's id is kept beside it (never in its place) when it
+/// is at most 128 visible ASCII characters, and dropped otherwise.
+async fn a_client_s_request_id_is_kept_apart_and_only_if_short(app: TestApp) {
+    let id = app.create_identity().await;
+    let issue = |client_id: String| {
+        app.post(&identity_path(&id, "/:issueAccessToken"))
+            .json(&json!({ "scopes": ["chat"] }))
+            .header("x-request-id", client_id)
+    };
+    let server_id = |response: &reqwest::Response| {
+        response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let short = issue("client-chosen-id-1".into()).send().await;
+    assert_eq!(short.status(), 200);
+    let short_id = server_id(&short);
+    assert_ne!(short_id, "client-chosen-id-1", "the server's id is its own");
+
+    let huge = "x".repeat(8 * 1024);
+    let long = issue(huge.clone()).send().await;
+    assert_eq!(long.status(), 200);
+    let long_id = server_id(&long);
+    assert!(long_id.len() <= 64, "{long_id}");
+
+    let azure = app
+        .post(&identity_path(&id, "/:issueAccessToken"))
+        .json(&json!({ "scopes": ["chat"] }))
+        .header("x-ms-client-request-id", "9b1f0c2e-sdk")
+        .send()
+        .await;
+    assert_eq!(azure.headers()["x-ms-client-request-id"], "9b1f0c2e-sdk");
+    let unprintable = app
+        .post(&identity_path(&id, "/:issueAccessToken"))
+        .json(&json!({ "scopes": ["chat"] }))
+        .header("x-ms-client-request-id", "a".repeat(129))
+        .send()
+        .await;
+    assert!(!unprintable.headers().contains_key("x-ms-client-request-id"));
+
+    let events = app
+        .audit_events(&format!("identity={}&action=token.issued", encoded(&id)), 4)
+        .await;
+    let by_request = |request_id: &str| {
+        events
+            .iter()
+            .find(|event| event["requestId"] == request_id)
+            .unwrap_or_else(|| panic!("no event of request {request_id}: {events:?}"))
+    };
+    assert_eq!(
+        by_request(&short_id)["clientRequestId"],
+        "client-chosen-id-1"
+    );
+    assert!(by_request(&long_id).get("clientRequestId").is_none());
+    assert!(
+        events.iter().all(|e| e.to_string().len() < 2048),
+        "no row carries the client's kilobytes"
+    );
+    assert_eq!(
+        events[1]["clientRequestId"], "9b1f0c2e-sdk",
+        "x-ms-client-request-id is the client's id too"
+    );
 }

@@ -32,6 +32,8 @@ pub async fn with_backend_idp(app: TestApp) -> (TestApp, LocalIdp) {
             "Callsign.Backend",
             "--admin-roles",
             "Callsign.Admin",
+            "--key-admin",
+            "api",
         ])
         .await;
     (app, idp)

@@ -32,6 +32,8 @@ impl Deployment {
             // The race tests issue to one identity as fast as they can.
             "--rate-limit-per-identity",
             "0",
+            "--key-admin",
+            "api",
         ];
         spawn_process(&self.settings, self.dir.clone(), &shared).await
     }

@@ -21,6 +21,8 @@ pub use crate::process::{spawn_process, spawn_process_logging};
 use crate::test_logs::{capture_in_process_logs, record_secret, record_secrets_in};
 
 pub const API: &str = "api-version=2023-10-01";
+/// Serves the `/keys` routes (by default keys are administered from the command line only).
+pub const KEY_ADMIN_API: [&str; 2] = ["--key-admin", "api"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

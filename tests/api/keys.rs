@@ -1,4 +1,5 @@
-//! Key administration: listing, and regeneration that kills what the old key minted.
+//! Key administration: listing, and regeneration that kills what the old key minted; the
+//! `/keys` routes only where switched on, for the primary key only, each signed request once.
 
 use reqwest::Method;
 use serde_json::json;
@@ -11,9 +12,13 @@ backend_tests!(
     bad_key_type_is_400,
     rotating_signing_keys_keeps_every_token_alive,
     the_master_key_rotates_without_losing_a_key_or_a_token,
+    key_routes_are_not_served_unless_switched_on,
+    a_replayed_key_request_is_refused,
+    the_secondary_key_cannot_read_or_replace_keys,
 );
 
 async fn regenerating_primary_kills_its_tokens_and_keeps_secondary(app: TestApp) {
+    let app = app.restart_with(&KEY_ADMIN_API).await;
     let id = app.create_identity().await;
     let under_primary = app.token_for(&id).await;
     let secondary = app.secondary_key.clone();
@@ -80,6 +85,7 @@ fn jwt_kid(token: &str) -> String {
 }
 
 async fn keys_list_shows_connection_strings(app: TestApp) {
+    let app = app.restart_with(&KEY_ADMIN_API).await;
     let response = app.signed(Method::GET, "/keys").send().await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -92,6 +98,7 @@ async fn keys_list_shows_connection_strings(app: TestApp) {
 }
 
 async fn bad_key_type_is_400(app: TestApp) {
+    let app = app.restart_with(&KEY_ADMIN_API).await;
     let response = app
         .post("/keys/:regenerate")
         .json(&json!({ "keyType": "tertiary" }))
@@ -193,4 +200,79 @@ async fn the_master_key_rotates_without_losing_a_key_or_a_token(app: TestApp) {
         refused.err().expect("the old master key opens nothing now")
     );
     assert!(error.contains("master key"), "{error}");
+}
+
+async fn key_routes_are_not_served_unless_switched_on(app: TestApp) {
+    let listed = app.signed(Method::GET, "/keys").send().await;
+    assert_error(listed, 404, "NotFound").await;
+    let regenerated = app
+        .post("/keys/:regenerate")
+        .json(&json!({ "keyType": "Primary" }))
+        .send()
+        .await;
+    assert_error(regenerated, 404, "NotFound").await;
+    // The command line always administers keys.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
+        .args(app.settings.args())
+        .args(["keys", "list"])
+        .output()
+        .await
+        .expect("run callsign keys list");
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&app.settings.primary_key));
+}
+
+/// One captured request (a proxy's log, an APM agent) must not become the keys: the same
+/// signed request is admitted once, though its date is still within the skew window.
+async fn a_replayed_key_request_is_refused(app: TestApp) {
+    let app = app.restart_with(&KEY_ADMIN_API).await;
+    let date = http_date(0);
+    let list = || app.signed(Method::GET, "/keys").date(date.clone());
+    assert_eq!(list().send().await.status(), 200);
+    assert_error(list().send().await, 401, "Denied").await;
+
+    let regenerate = || {
+        app.post("/keys/:regenerate")
+            .json(&json!({ "keyType": "Secondary" }))
+            .date(date.clone())
+    };
+    let first = regenerate().send().await;
+    assert_eq!(first.status(), 200);
+    let new_secondary = body(first).await["secondaryKey"].clone();
+    assert_error(regenerate().send().await, 401, "Denied").await;
+    // The replay changed nothing; a request signed afresh (another date) is admitted.
+    let fresh = app.signed(Method::GET, "/keys").date(http_date(-2));
+    let keys = body(fresh.send().await).await;
+    assert_eq!(keys["secondaryKey"], new_secondary);
+}
+
+/// The secondary key, which applications run with while the primary is replaced, can neither
+/// read nor replace keys.
+async fn the_secondary_key_cannot_read_or_replace_keys(app: TestApp) {
+    let app = app.restart_with(&KEY_ADMIN_API).await;
+    let secondary = app.secondary_key.clone();
+    let listed = app
+        .signed(Method::GET, "/keys")
+        .key(&secondary)
+        .send()
+        .await;
+    assert_error(listed, 403, "Forbidden").await;
+    for key_type in ["Primary", "Secondary"] {
+        let regenerated = app
+            .post("/keys/:regenerate")
+            .json(&json!({ "keyType": key_type }))
+            .key(&secondary)
+            .send()
+            .await;
+        assert_error(regenerated, 403, "Forbidden").await;
+    }
+    // It still runs the identity API.
+    let created = app
+        .signed(Method::POST, &format!("/identities?{API}"))
+        .key(&secondary)
+        .send()
+        .await;
+    assert_eq!(created.status(), 201);
+    let keys = body(app.signed(Method::GET, "/keys").send().await).await;
+    assert_eq!(keys["primaryKey"], app.settings.primary_key.as_str());
 }

@@ -34,6 +34,8 @@ async fn no_secret_reaches_the_logs(backend: Backend) {
         AUDIENCE,
         "--guests",
         "on",
+        "--key-admin",
+        "api",
     ];
     let (app, log) = spawn_process_logging(&settings, dir, &extra, "debug").await;
     let mut secrets = vec![
