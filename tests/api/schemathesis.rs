@@ -78,6 +78,8 @@ async fn schemathesis_finds_nothing(app: TestApp) {
             "on",
             "--rate-limits",
             "off",
+            "--key-admin",
+            "api",
         ])
         .await;
     // Access-key signatures on everything but the routes only the app's users may call, and
