@@ -18,6 +18,7 @@ use super::{ApiError, AppState};
 use crate::users::{Password, Username};
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateAccountBody {
     /// 1 to 64 letters, digits or `. _ - @ +`, not mixing Latin letters with another script;
     /// NFKC-normalised and lower-cased.

@@ -40,6 +40,20 @@ where
         } else {
             &body
         };
+        // Every body Callsign takes is an object: serde would also read a struct from an
+        // array of its fields in order (`["alice","secret"]`).
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRequestBody,
+                "The request body must be a JSON object.",
+            ));
+        }
+        if std::str::from_utf8(body).is_err() {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRequestBody,
+                "The request body is not valid UTF-8.",
+            ));
+        }
         serde_json::from_slice(body).map(JsonBody).map_err(|error| {
             ApiError::bad_request(
                 ErrorCode::InvalidRequestBody,

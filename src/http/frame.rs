@@ -21,12 +21,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
+use super::body::read_bounded;
 use super::client_address::ClientAddress;
 use super::metrics::method_label;
 use super::uncancellable::Uncancellable;
-use super::{
-    ApiError, AppState, CLIENT_REQUEST_ID, ErrorCode, MAX_BODY_BYTES, REQUEST_ID, REQUEST_TIMEOUT,
-};
+use super::{ApiError, AppState, CLIENT_REQUEST_ID, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
 use crate::audit::{Actor, RequestContext};
 use crate::telemetry::{self, metrics};
 
@@ -145,7 +144,7 @@ fn client_request_id(headers: &HeaderMap) -> Option<Arc<str>> {
 /// would make the connection close with a reset that can reach the client before its answer.
 async fn read_then_run(request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    match read_bounded(body, parts.version).await {
         Ok(body) => next.run(Request::from_parts(parts, Body::from(body))).await,
         Err(_) => ApiError::payload_too_large().into_response(),
     }

@@ -49,7 +49,7 @@ pub struct CommunicationUser {
 
 /// Every field is optional; an empty body is `{}`.
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenBody {
     /// Within `CALLSIGN_APP_SCOPES`; default: all of them.
     #[schema(value_type = Option<Vec<ScopeName>>, min_items = 1)]

@@ -9,6 +9,7 @@ mod api_version;
 mod audit;
 mod backend_auth;
 mod bearer;
+mod body;
 mod client_address;
 mod error;
 mod error_code;

@@ -20,7 +20,7 @@ use crate::telemetry::metrics::{self, AuthFailure};
 use crate::users::{AppUserError, Password, RefreshToken, SessionTokens, Username};
 
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignInBody {
     #[schema(example = "alice")]
     username: String,
@@ -36,7 +36,7 @@ pub struct SignInBody {
 }
 
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshBody {
     /// `csr_…`, spent by this call.
     refresh_token: String,
@@ -50,7 +50,7 @@ pub struct RefreshBody {
 }
 
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignOutBody {
     /// A refresh token of the session (`csr_…`).
     refresh_token: String,

@@ -1,7 +1,8 @@
 //! JSON that parsers disagree on or choke on (duplicate keys, deep nesting, numbers beyond any
 //! machine type), sent to every route that reads a body, signed or public: a 400
-//! `InvalidRequestBody` where it is in a field Callsign reads, the normal answer where it is in
-//! a field Callsign ignores, never a 500, and the server keeps answering.
+//! `InvalidRequestBody` where it is in a field Callsign reads or on a route that refuses unknown
+//! fields, the normal answer where it is in a field an ACS route ignores, never a 500, and the
+//! server keeps answering.
 
 use reqwest::Response;
 use serde_json::json;
@@ -10,12 +11,14 @@ use crate::helpers::*;
 
 backend_tests!(hostile_json_in_read_fields_is_400_and_in_ignored_fields_changes_nothing);
 
-/// A route, whether it is signed with the access key, and the fields of a valid body in order,
-/// as raw JSON text.
+/// A route, whether it is signed with the access key, the fields of a valid body in order, as
+/// raw JSON text, and whether it refuses unknown fields (Callsign's own `/v1/…` routes; the
+/// ACS routes are as lenient as ACS).
 struct Route {
     path: String,
     signed: bool,
     fields: Vec<(&'static str, &'static str)>,
+    strict: bool,
 }
 
 impl Route {
@@ -60,36 +63,43 @@ async fn hostile_json_in_read_fields_is_400_and_in_ignored_fields_changes_nothin
             path: format!("/identities?{API}"),
             signed: true,
             fields: vec![("createTokenWithScopes", r#"["chat"]"#)],
+            strict: false,
         },
         Route {
             path: identity_path(&id, "/:issueAccessToken"),
             signed: true,
             fields: vec![("scopes", r#"["chat"]"#)],
+            strict: false,
         },
         Route {
             path: "/tokens/:introspect".to_owned(),
             signed: true,
             fields: vec![("token", r#""x.y.z""#)],
+            strict: false,
         },
         Route {
             path: "/v1/accounts".to_owned(),
             signed: true,
             fields: vec![("username", r#""json-hostile""#), ("password", r#""pw""#)],
+            strict: true,
         },
         Route {
             path: "/v1/sessions".to_owned(),
             signed: false,
             fields: vec![("username", r#""nobody""#), ("password", r#""pw""#)],
+            strict: true,
         },
         Route {
             path: "/v1/sessions/refresh".to_owned(),
             signed: false,
             fields: vec![("refreshToken", r#""csr_x""#)],
+            strict: true,
         },
         Route {
             path: "/v1/sessions/sign-out".to_owned(),
             signed: false,
             fields: vec![("refreshToken", r#""csr_x""#)],
+            strict: true,
         },
     ];
     let deep_array = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
@@ -115,9 +125,14 @@ async fn hostile_json_in_read_fields_is_400_and_in_ignored_fields_changes_nothin
                 failures.push(format!("{} {body:.60}: {status} {answer:.120}", route.path));
             }
         }
-        // Unknown fields are skipped unread, whatever they hold (the body limit bounds them):
-        // the request is answered as it would be without them.
-        let (expected, baseline) = outcome(route.send(&app, route.with(&[])).await).await;
+        // Unknown fields are refused on Callsign's own routes, and elsewhere skipped unread,
+        // whatever they hold (the body limit bounds them): the request is answered as it would
+        // be without them.
+        let (expected, baseline) = if route.strict {
+            (400, json!({ "error": { "code": "InvalidRequestBody" } }))
+        } else {
+            outcome(route.send(&app, route.with(&[])).await).await
+        };
         let ignored = [
             route.with(&[("nested", &deep_array)]),
             route.with(&[("nested", &deep_object)]),

@@ -42,6 +42,7 @@ mod private_pg;
 mod process;
 mod rate_limits;
 mod refresh_shutdown;
+mod refused_input;
 mod revoke_races;
 mod schemathesis;
 mod sdk_js;
