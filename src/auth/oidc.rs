@@ -32,6 +32,7 @@ use serde::Deserialize;
 use self::fetch::KeyFetcher;
 pub use self::fetch::{FETCH_TIMEOUT, MAX_DOCUMENT_BYTES, check_url};
 use crate::clock::SharedClock;
+use crate::text::escaped;
 
 /// Clock difference tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECS: i64 = 30;
@@ -249,7 +250,7 @@ impl JwksVerifier {
                 })));
             }
             Err(error) => {
-                tracing::warn!(issuer = %self.settings.issuer, %error, "fetching the OIDC issuer's keys failed; keeping the last good keys")
+                tracing::warn!(issuer = %self.settings.issuer, error = %escaped(&error), "fetching the OIDC issuer's keys failed; keeping the last good keys")
             }
         }
     }

@@ -23,6 +23,7 @@ use crate::auth::hmac::{self, SignedRequest};
 use crate::auth::oidc::BearerError;
 use crate::keys::{KeySlot, RingState, SigningKey};
 use crate::telemetry::metrics::{self, AuthFailure};
+use crate::text::escaped;
 
 /// Who a request was admitted as.
 #[derive(Clone)]
@@ -56,7 +57,7 @@ impl Authenticated {
             Caller::AccessKey(_) => Ok(()),
             Caller::Bearer(backend) if backend.may_administer_keys => Ok(()),
             Caller::Bearer(backend) => {
-                tracing::info!(client = %backend.client, "key administration refused: no admin role");
+                tracing::info!(client = %escaped(&backend.client), "key administration refused: no admin role");
                 Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     ErrorCode::Forbidden,
@@ -114,7 +115,7 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
             return ApiError::identity_provider_unavailable().into_response();
         }
         Err(reason) => {
-            tracing::info!(%reason, "request refused: backend bearer token invalid");
+            tracing::info!(reason = %escaped(&reason), "request refused: backend bearer token invalid");
             metrics::authentication_failed(AuthFailure::Bearer);
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -148,7 +149,7 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
                 .await
         }
         Err(refused) => {
-            tracing::info!(client = %refused.client, "request refused: client not allowed");
+            tracing::info!(client = %escaped(&refused.client), "request refused: client not allowed");
             metrics::authentication_failed(AuthFailure::ClientNotAllowed);
             ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -228,3 +228,51 @@ async fn bearers_are_refused_when_no_backend_provider_is_configured(app: TestApp
         .unwrap();
     assert_error(response, 401, "Denied").await;
 }
+
+/// A client id is the provider's to choose, newlines included: the log line that names it
+/// escapes it, so it cannot start a forged line of its own. Both the refusal of a stranger and
+/// the request log of a client admitted by role are checked.
+#[tokio::test]
+async fn a_client_id_cannot_forge_a_log_line() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let Some(settings) = ServerSettings::new(Backend::Sqlite, dir.path()).await else {
+        return;
+    };
+    let idp = LocalIdp::start().await;
+    let extra = [
+        "--backend-oidc-issuer",
+        &idp.issuer,
+        "--backend-roles",
+        "Callsign.Backend",
+    ];
+    let (app, log) = spawn_process_logging(&settings, dir, &extra, "info").await;
+    let forged = "2026-01-01T00:00:00.000000Z  INFO callsign: forged-entry";
+    for (roles, status) in [(vec![], 403), (vec!["Callsign.Backend"], 201)] {
+        let client = format!("stranger\n{forged}\r\n{forged}");
+        let token = idp.client_token(&client, &roles);
+        let response = app
+            .bearer(Method::POST, &format!("/identities?{API}"), &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status);
+    }
+    // The request log is written as the response goes out.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains("client not allowed"),
+        "the refusal is logged: {log}"
+    );
+    let naming: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("forged-entry"))
+        .collect();
+    assert!(naming.len() >= 2, "{log}");
+    for line in naming {
+        assert!(
+            line.contains(r"stranger\n2026-01-01"),
+            "a line the client id started: {line}"
+        );
+    }
+}
