@@ -70,6 +70,10 @@ pub(super) fn identity_providers(
         Ok(new)
     };
     let cooldown = Duration::from_secs(config.app_users.oidc_jwks_cooldown_secs);
+    let max_lifetime = match config.app_users.oidc_max_token_lifetime_secs {
+        0 => bail!("CALLSIGN_OIDC_MAX_TOKEN_LIFETIME_SECS must be at least 1"),
+        secs => Duration::from_secs(secs),
+    };
 
     let users = &config.app_users;
     let app = match &users.oidc_issuer {
@@ -82,6 +86,7 @@ pub(super) fn identity_providers(
                 issuer: issuer.clone(),
                 jwks_url: users.oidc_jwks_url.clone(),
                 refetch_cooldown: cooldown,
+                max_lifetime,
             })?,
             audience: users
                 .oidc_audience
@@ -111,6 +116,7 @@ pub(super) fn identity_providers(
                     issuer: issuer.clone(),
                     jwks_url: backends.backend_oidc_jwks_url.clone(),
                     refetch_cooldown: cooldown,
+                    max_lifetime,
                 })?,
                 audience: backends.backend_oidc_audience.clone(),
             };
@@ -118,4 +124,41 @@ pub(super) fn identity_providers(
         }
     };
     Ok(IdentityProviders { app, backends })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::clock::MockClock;
+    use crate::config::Cli;
+
+    fn providers(args: &[&str]) -> anyhow::Result<IdentityProviders> {
+        let cli = Cli::try_parse_from(std::iter::once("callsign").chain(args.iter().copied()))?;
+        let clock: SharedClock = Arc::new(MockClock::new(time::OffsetDateTime::UNIX_EPOCH));
+        identity_providers(&cli.config, &clock)
+    }
+
+    #[test]
+    fn the_lifetime_cap_must_allow_something() {
+        let cap = |secs: &str| {
+            providers(&[
+                "--oidc-issuer",
+                "https://idp.example",
+                "--oidc-audience",
+                "api://callsign",
+                "--oidc-max-token-lifetime-secs",
+                secs,
+            ])
+        };
+        assert!(cap("0").is_err());
+        let app = cap("600").unwrap().app.unwrap();
+        assert_eq!(
+            app.verifier.settings().max_lifetime,
+            Duration::from_secs(600)
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! client-credentials bearer tokens, admitted by client id or role; key administration needs an
 //! admin role.
 
-use jsonwebtoken::Algorithm;
+use jsonwebtoken::{Algorithm, Header};
 use reqwest::Method;
 use serde_json::json;
 
@@ -16,6 +16,7 @@ backend_tests!(
     a_request_with_both_a_signature_and_a_bearer_is_refused,
     cached_keys_keep_backends_working_while_the_provider_is_down,
     bearers_are_refused_when_no_backend_provider_is_configured,
+    backend_bearers_are_verified_as_access_tokens_too,
 );
 
 /// Restarts `app` admitting the local provider's `backend-allowed` client, the
@@ -227,6 +228,48 @@ async fn bearers_are_refused_when_no_backend_provider_is_configured(app: TestApp
         .await
         .unwrap();
     assert_error(response, 401, "Denied").await;
+}
+
+/// Backends' tokens go through the same verifier as app users': a critical header extension, a
+/// type that is not an access token's, or a lifetime over the cap is refused.
+async fn backend_bearers_are_verified_as_access_tokens_too(app: TestApp) {
+    let (app, idp) = with_backend_idp(app).await;
+    let claims = idp.client_claims("backend-allowed", &[]);
+    let mut critical = Header::new(Algorithm::ES256);
+    critical.crit = Some(vec!["exp".to_owned()]);
+    let mut logout = Header::new(Algorithm::ES256);
+    logout.typ = Some("logout+jwt".to_owned());
+    let mut long_lived = claims.clone();
+    long_lived["exp"] = json!(claims["iat"].as_i64().unwrap() + 2 * 86_400);
+    let cases = [
+        ("crit", idp.sign_with_header(critical, &claims)),
+        ("logout token", idp.sign_with_header(logout, &claims)),
+        (
+            "two days",
+            idp.sign(Algorithm::ES256, Some(EC_KID), &long_lived),
+        ),
+    ];
+    for (case, token) in cases {
+        let response = app
+            .bearer(Method::POST, &format!("/identities?{API}"), &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{case}");
+        assert_error(response, 401, "Denied").await;
+    }
+    let mut at = Header::new(Algorithm::ES256);
+    at.typ = Some("at+jwt".to_owned());
+    let response = app
+        .bearer(
+            Method::POST,
+            &format!("/identities?{API}"),
+            &idp.sign_with_header(at, &claims),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
 }
 
 /// A client id is the provider's to choose, newlines included: the log line that names it
