@@ -177,6 +177,7 @@ impl FuzzApp {
                     clients: vec!["backend".into()],
                     roles: vec![],
                     admin_roles: vec![],
+                    ..BackendPolicy::default()
                 }),
             )),
             audit,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use super::rate_limits::CallerKey;
 use super::{ApiError, AppState, ErrorCode, MAX_BODY_BYTES};
 use crate::audit::{Actor, RequestContext};
-use crate::auth::backend::BackendCaller;
+use crate::auth::backend::{BackendCaller, Refused};
 use crate::auth::hmac::{self, SignedRequest};
 use crate::auth::oidc::BearerError;
 use crate::keys::{KeySlot, RingState, SigningKey};
@@ -117,16 +117,7 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
         Err(reason) => {
             tracing::info!(reason = %escaped(&reason), "request refused: backend bearer token invalid");
             metrics::authentication_failed(AuthFailure::Bearer);
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Denied,
-                "Denied: the bearer token is not valid for this service.",
-            )
-            .with_header(
-                axum::http::header::WWW_AUTHENTICATE,
-                r#"Bearer error="invalid_token""#,
-            )
-            .into_response();
+            return invalid_bearer();
         }
     };
     match policy.authorize(&claims) {
@@ -148,8 +139,16 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
                 .scope(next.run(request))
                 .await
         }
-        Err(refused) => {
-            tracing::info!(client = %escaped(&refused.client), "request refused: client not allowed");
+        Err(Refused::NotAClientToken(reason)) => {
+            tracing::info!(
+                reason,
+                "request refused: backend bearer token is not a client's own"
+            );
+            metrics::authentication_failed(AuthFailure::Bearer);
+            invalid_bearer()
+        }
+        Err(Refused::NotAllowed { client }) => {
+            tracing::info!(client = %escaped(&client), "request refused: client not allowed");
             metrics::authentication_failed(AuthFailure::ClientNotAllowed);
             ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -159,6 +158,20 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
             .into_response()
         }
     }
+}
+
+/// 401 for a bearer token that is not valid here, with its challenge.
+fn invalid_bearer() -> Response {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Denied,
+        "Denied: the bearer token is not valid for this service.",
+    )
+    .with_header(
+        axum::http::header::WWW_AUTHENTICATE,
+        r#"Bearer error="invalid_token""#,
+    )
+    .into_response()
 }
 
 async fn admit_signed(state: AppState, request: Request, next: Next) -> Response {

@@ -16,6 +16,7 @@ backend_tests!(
     a_request_with_both_a_signature_and_a_bearer_is_refused,
     cached_keys_keep_backends_working_while_the_provider_is_down,
     bearers_are_refused_when_no_backend_provider_is_configured,
+    only_a_clients_own_token_is_admitted,
     backend_bearers_are_verified_as_access_tokens_too,
 );
 
@@ -228,6 +229,78 @@ async fn bearers_are_refused_when_no_backend_provider_is_configured(app: TestApp
         .await
         .unwrap();
     assert_error(response, 401, "Denied").await;
+}
+
+/// A token must be a client's own, and name its client plainly: one naming no client (its `sub`
+/// would name a user), one whose client claim is not a string, and a delegated user token (Entra
+/// ID's `scp`) are invalid tokens (401) even when an allowed client or role is in them. Options
+/// relax the first and the last for providers that need it.
+async fn only_a_clients_own_token_is_admitted(app: TestApp) {
+    let (app, idp) = with_backend_idp(app).await;
+    let allowed = |changes: serde_json::Value| {
+        let mut claims = idp.client_claims("backend-allowed", &["Callsign.Backend"]);
+        for (name, value) in changes.as_object().unwrap() {
+            match value {
+                serde_json::Value::Null => drop(claims.as_object_mut().unwrap().remove(name)),
+                value => claims[name] = value.clone(),
+            }
+        }
+        idp.sign(Algorithm::ES256, Some(EC_KID), &claims)
+    };
+    let no_client = allowed(json!({ "azp": null }));
+    let delegated = allowed(json!({ "scp": "user_impersonation" }));
+    let user_typed = allowed(json!({ "idtyp": "user" }));
+    let cases = [
+        ("no client claim, only sub", no_client.clone()),
+        (
+            "azp not a string",
+            allowed(json!({ "azp": ["backend-allowed"], "appid": "backend-allowed" })),
+        ),
+        ("azp empty", allowed(json!({ "azp": "" }))),
+        (
+            "client claims disagree",
+            allowed(json!({ "azp": "stranger", "appid": "backend-allowed" })),
+        ),
+        ("delegated (scp)", delegated.clone()),
+        ("idtyp user", user_typed.clone()),
+    ];
+    let create = |app: &TestApp, token: &str| {
+        app.bearer(Method::POST, &format!("/identities?{API}"), token)
+            .send()
+    };
+    for (case, token) in &cases {
+        let response = create(&app, token).await.unwrap();
+        assert!(
+            response.headers().contains_key("www-authenticate"),
+            "{case}"
+        );
+        assert_error(response, 401, "Denied").await;
+    }
+    let app_token = allowed(json!({ "idtyp": "app" }));
+    assert_eq!(create(&app, &app_token).await.unwrap().status(), 201);
+
+    let app = app
+        .restart_with(&[
+            "--backend-oidc-issuer",
+            &idp.issuer,
+            "--backend-clients",
+            "backend-allowed",
+            "--backend-client-id-from-sub",
+            "on",
+            "--backend-app-only",
+            "off",
+        ])
+        .await;
+    for token in [&no_client, &delegated, &user_typed] {
+        assert_eq!(create(&app, token).await.unwrap().status(), 201);
+    }
+    // Malformed client claims stay refused whatever the options.
+    let (case, malformed) = &cases[1];
+    assert_eq!(
+        create(&app, malformed).await.unwrap().status(),
+        401,
+        "{case}"
+    );
 }
 
 /// Backends' tokens go through the same verifier as app users': a critical header extension, a

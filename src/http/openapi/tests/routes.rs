@@ -45,6 +45,7 @@ pub(in crate::http) fn everything_on(fixture: &Fixture) -> AppState {
         clients: vec!["backend".into()],
         roles: vec![],
         admin_roles: vec![],
+        ..BackendPolicy::default()
     };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     AppState::new(Shared {
