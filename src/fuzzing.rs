@@ -177,6 +177,7 @@ impl FuzzApp {
                     clients: vec!["backend".into()],
                     roles: vec![],
                     admin_roles: vec![],
+                    ..BackendPolicy::default()
                 }),
             )),
             audit,
@@ -210,6 +211,7 @@ fn unreachable_provider(clock: &SharedClock, audience: &str) -> anyhow::Result<B
         issuer: "http://127.0.0.1:9/idp".into(),
         jwks_url: Some("http://127.0.0.1:9/idp/jwks".into()),
         refetch_cooldown: Duration::from_secs(60),
+        max_lifetime: Duration::from_secs(86_400),
     };
     Ok(BearerAuthority {
         verifier: Arc::new(JwksVerifier::new(settings, clock.clone()).map_err(anyhow::Error::msg)?),

@@ -1,7 +1,8 @@
-//! Files only Callsign's own user may read: the data directory is made `0700`, the master key,
-//! TLS key and SQLite database `0600`, whatever the umask.
+//! Files only Callsign's own user may read: the data directory is made `0700` (when created,
+//! and at start-up if it was left open), the master key, TLS key and SQLite database `0600`,
+//! whatever the umask; and a generated master key that others can read is refused, not used.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// Creates `dir` (and its parents) if missing; a directory Callsign creates is `0700`.
@@ -25,6 +26,56 @@ pub fn touch(path: &Path) -> std::io::Result<()> {
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         other => other.map(drop),
     }
+}
+
+/// Takes group and other permissions off an existing directory, as for one made by hand or by
+/// an image build with the usual `0755`. Returns the mode it had, when it changed it; nothing
+/// when the directory is missing or already owner-only.
+pub fn tighten_dir(dir: &Path) -> std::io::Result<Option<u32>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = match std::fs::metadata(dir) {
+            Ok(metadata) => metadata.permissions().mode() & 0o7777,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        if mode & 0o077 == 0 {
+            return Ok(None);
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+        Ok(Some(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(None)
+    }
+}
+
+/// Reads a file that must be owner-only, as ssh and PostgreSQL treat a private key: one that
+/// group or others may access is refused, with the `chmod` that fixes it. The mode is read from
+/// the opened file, so it is the mode of what is read.
+pub fn read_owner_only(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata()?.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{path} is accessible by group or others (mode {mode:04o}); it must be \
+                     owner-only: run `chmod 600 {path}`",
+                    path = path.display()
+                ),
+            ));
+        }
+    }
+    let mut contents = String::new();
+    file.read_to_string(&mut contents)?;
+    Ok(contents)
 }
 
 fn open_new(path: &Path) -> std::io::Result<std::fs::File> {
@@ -59,5 +110,48 @@ mod tests {
         touch(&db).unwrap();
         touch(&db).unwrap();
         assert_eq!(mode(&db), 0o600);
+    }
+
+    #[test]
+    fn an_open_directory_is_tightened_and_an_owner_only_one_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        assert_eq!(tighten_dir(&dir).unwrap(), None, "missing");
+        std::fs::create_dir(&dir).unwrap();
+        for open in [0o755, 0o750, 0o707, 0o2775] {
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(open)).unwrap();
+            assert_eq!(tighten_dir(&dir).unwrap(), Some(open), "{open:o}");
+            assert_eq!(mode(&dir), 0o700, "{open:o}");
+        }
+        assert_eq!(tighten_dir(&dir).unwrap(), None, "already owner-only");
+        // Tightening never grants the owner more than it had.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        assert_eq!(tighten_dir(&dir).unwrap(), Some(0o555));
+        assert_eq!(mode(&dir), 0o500);
+    }
+
+    #[test]
+    fn a_private_file_others_may_access_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("master.key");
+        write_new(&key, b"secret").unwrap();
+        assert_eq!(read_owner_only(&key).unwrap(), "secret");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(
+            read_owner_only(&key).unwrap(),
+            "secret",
+            "read-only is fine"
+        );
+        for open in [0o644, 0o640, 0o604, 0o620, 0o602] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(open)).unwrap();
+            let error = read_owner_only(&key).unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+            let message = error.to_string();
+            assert!(message.contains(&format!("mode 0{open:o}")), "{message}");
+            assert!(
+                message.contains(&format!("chmod 600 {}", key.display())),
+                "{message}"
+            );
+        }
     }
 }

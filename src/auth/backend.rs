@@ -1,18 +1,25 @@
 //! Which backend services may call with a bearer token from the organisation's identity
 //! provider (instead of an access key), and which may administer keys. Authentication alone is
-//! not enough: a verified token is admitted only if its client is allowed by name or it carries
-//! an allowed role.
+//! not enough: a verified token must first be a client's own token, attributable to one client,
+//! and is then admitted only if that client is allowed by name or carries an allowed role.
 //!
 //! Claims read: the client id from `azp` (OpenID Connect, Keycloak, Auth0), `appid` (Entra ID v1
-//! tokens) or `client_id` (Okta, RFC 9068), the first present; roles from `roles` (Entra ID app
-//! roles, RFC 9068) and `realm_access.roles` (Keycloak).
+//! tokens) or `client_id` (Okta, RFC 9068); every one present must be a non-empty string, and
+//! they must agree. `sub` names the client only when configured to: in a user's token it names
+//! the user. Roles come from `roles` (Entra ID app roles, RFC 9068) and `realm_access.roles`
+//! (Keycloak). With [`BackendPolicy::app_only`], a delegated token (a user's, acting through a
+//! client: Entra ID's `scp`, or `idtyp` other than `app`) is refused, since a client in the list
+//! would otherwise lend its name to every user who signs in through it.
 
 use serde_json::Value;
 
 use super::oidc::BearerClaims;
 
-/// The allow-lists, from configuration. An admin role admits as well.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The claims that may name the client, in order of preference.
+const CLIENT_CLAIMS: [&str; 3] = ["azp", "appid", "client_id"];
+
+/// The allow-lists and claim rules, from configuration. An admin role admits as well.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendPolicy {
     /// Client ids admitted whatever their roles.
     pub clients: Vec<String>,
@@ -20,41 +27,113 @@ pub struct BackendPolicy {
     pub roles: Vec<String>,
     /// Roles that also allow key administration (`/keys`).
     pub admin_roles: Vec<String>,
+    /// A token with no client claim is named by its `sub` (else it is refused).
+    pub client_id_from_sub: bool,
+    /// Only app (client-credentials) tokens: delegated user tokens are refused.
+    pub app_only: bool,
+}
+
+impl Default for BackendPolicy {
+    /// Admits no one; the claim rules at their strict defaults.
+    fn default() -> Self {
+        BackendPolicy {
+            clients: Vec::new(),
+            roles: Vec::new(),
+            admin_roles: Vec::new(),
+            client_id_from_sub: false,
+            app_only: true,
+        }
+    }
 }
 
 /// A backend admitted by bearer token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendCaller {
-    /// Its client id (or, lacking one, its `sub`), for logs.
+    /// Its client id, for logs and rate limits.
     pub client: String,
     pub may_administer_keys: bool,
 }
 
 /// Why a verified token is not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("client '{client}' is neither an allowed client nor holds an allowed role")]
-pub struct NotAllowed {
-    pub client: String,
+pub enum Refused {
+    /// Not a token Callsign can attribute to a client acting for itself: treated as an invalid
+    /// token (401), never as a client that is merely not allowed.
+    #[error("not a client's own token: {0}")]
+    NotAClientToken(&'static str),
+    /// A client, but neither allowed by name nor holding an allowed role (403).
+    #[error("client '{client}' is neither an allowed client nor holds an allowed role")]
+    NotAllowed { client: String },
 }
 
 impl BackendPolicy {
-    pub fn authorize(&self, token: &BearerClaims) -> Result<BackendCaller, NotAllowed> {
-        let client = ["azp", "appid", "client_id"]
-            .iter()
-            .find_map(|name| token.claims.get(*name).and_then(Value::as_str))
-            .unwrap_or(&token.subject)
-            .to_owned();
+    /// Whether any client or role is admitted at all.
+    pub fn admits_anyone(&self) -> bool {
+        !(self.clients.is_empty() && self.roles.is_empty() && self.admin_roles.is_empty())
+    }
+
+    pub fn authorize(&self, token: &BearerClaims) -> Result<BackendCaller, Refused> {
+        if self.app_only {
+            app_only(token)?;
+        }
+        let client = self.client(token)?;
         let roles = roles(token);
         let has = |allowed: &[String]| roles.iter().any(|role| allowed.iter().any(|a| a == role));
         let may_administer_keys = has(&self.admin_roles);
         let admitted = self.clients.contains(&client) || has(&self.roles) || may_administer_keys;
         if !admitted {
-            return Err(NotAllowed { client });
+            return Err(Refused::NotAllowed { client });
         }
         Ok(BackendCaller {
             may_administer_keys,
             client,
         })
+    }
+
+    /// The client the token names: its client claims, which must be strings and agree, or
+    /// (only if configured) its `sub`.
+    fn client(&self, token: &BearerClaims) -> Result<String, Refused> {
+        let mut named: Option<&str> = None;
+        for claim in CLIENT_CLAIMS {
+            let Some(value) = token.claims.get(claim) else {
+                continue;
+            };
+            let client = value.as_str().filter(|client| !client.is_empty()).ok_or(
+                Refused::NotAClientToken(
+                    "a client claim (azp, appid, client_id) is not a non-empty string",
+                ),
+            )?;
+            if named.is_some_and(|first| first != client) {
+                return Err(Refused::NotAClientToken(
+                    "its client claims (azp, appid, client_id) name different clients",
+                ));
+            }
+            named = Some(client);
+        }
+        match named {
+            Some(client) => Ok(client.to_owned()),
+            None if self.client_id_from_sub => Ok(token.subject.clone()),
+            None => Err(Refused::NotAClientToken(
+                "no client claim (azp, appid, client_id), and CALLSIGN_BACKEND_CLIENT_ID_FROM_SUB is off",
+            )),
+        }
+    }
+}
+
+/// Refuses a delegated token: Entra ID marks one with `scp` (the scopes a user consented to) and,
+/// when the optional claim is on, `idtyp: user`; a client-credentials token has neither.
+fn app_only(token: &BearerClaims) -> Result<(), Refused> {
+    if token.claims.contains_key("scp") {
+        return Err(Refused::NotAClientToken(
+            "a delegated user token (scp), and CALLSIGN_BACKEND_APP_ONLY is on",
+        ));
+    }
+    match token.claims.get("idtyp") {
+        None => Ok(()),
+        Some(Value::String(kind)) if kind == "app" => Ok(()),
+        Some(_) => Err(Refused::NotAClientToken(
+            "not an app token (idtyp is not app), and CALLSIGN_BACKEND_APP_ONLY is on",
+        )),
     }
 }
 
@@ -95,10 +174,15 @@ mod tests {
 
     fn policy() -> BackendPolicy {
         BackendPolicy {
-            clients: vec!["billing".into()],
+            clients: vec!["billing".into(), "sub-1".into()],
             roles: vec!["Callsign.Backend".into()],
             admin_roles: vec!["Callsign.Admin".into()],
+            ..BackendPolicy::default()
         }
+    }
+
+    fn not_a_client_token(result: Result<BackendCaller, Refused>) -> bool {
+        matches!(result, Err(Refused::NotAClientToken(_)))
     }
 
     #[test]
@@ -127,17 +211,95 @@ mod tests {
         let stranger = token(json!({ "azp": "stranger", "roles": ["Reader"] }));
         assert_eq!(
             policy().authorize(&stranger),
-            Err(NotAllowed {
+            Err(Refused::NotAllowed {
                 client: "stranger".into()
             })
         );
         // An admin role admits too.
         let admin_only = token(json!({ "azp": "z", "roles": ["Callsign.Admin"] }));
         assert!(policy().authorize(&admin_only).unwrap().may_administer_keys);
-        // No client claim: the subject names it.
+    }
+
+    #[test]
+    fn the_subject_names_the_client_only_when_configured() {
+        // `sub-1` is an allowed client, but a token naming no client is not a client's token.
+        assert!(not_a_client_token(policy().authorize(&token(json!({})))));
+        let from_sub = BackendPolicy {
+            client_id_from_sub: true,
+            ..policy()
+        };
         assert_eq!(
-            policy().authorize(&token(json!({}))).unwrap_err().client,
+            from_sub.authorize(&token(json!({}))).unwrap().client,
             "sub-1"
         );
+        // A client claim still wins over the subject.
+        assert_eq!(
+            from_sub
+                .authorize(&token(json!({ "azp": "billing" })))
+                .unwrap()
+                .client,
+            "billing"
+        );
+    }
+
+    #[test]
+    fn a_client_claim_that_is_not_a_string_is_refused_not_skipped() {
+        let policy = BackendPolicy {
+            client_id_from_sub: true,
+            ..policy()
+        };
+        for claim in CLIENT_CLAIMS {
+            // Another claim names an allowed client, and `sub` could: neither saves it.
+            let other = if claim == "azp" { "appid" } else { "azp" };
+            for odd in [
+                json!(["billing"]),
+                json!(7),
+                json!(null),
+                json!(""),
+                json!({}),
+            ] {
+                let claims = json!({ claim: odd, other: "billing" });
+                assert!(
+                    not_a_client_token(policy.authorize(&token(claims))),
+                    "{claim}: {odd}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn client_claims_that_disagree_are_refused() {
+        let two = token(json!({ "azp": "stranger", "appid": "billing" }));
+        assert!(not_a_client_token(policy().authorize(&two)));
+        let agreeing = token(json!({ "azp": "billing", "client_id": "billing" }));
+        assert_eq!(policy().authorize(&agreeing).unwrap().client, "billing");
+    }
+
+    #[test]
+    fn delegated_user_tokens_are_refused_when_app_only() {
+        let delegated = [
+            json!({ "azp": "billing", "scp": "user_impersonation" }),
+            json!({ "azp": "billing", "roles": ["Callsign.Admin"], "scp": "" }),
+            json!({ "azp": "billing", "idtyp": "user" }),
+            json!({ "azp": "billing", "idtyp": 1 }),
+        ];
+        for claims in delegated {
+            assert!(policy().app_only, "on by default");
+            assert!(
+                not_a_client_token(policy().authorize(&token(claims.clone()))),
+                "{claims}"
+            );
+            let lenient = BackendPolicy {
+                app_only: false,
+                ..policy()
+            };
+            assert!(
+                lenient.authorize(&token(claims.clone())).is_ok(),
+                "{claims}"
+            );
+        }
+        // Entra ID's client-credentials token: `roles`, `idtyp: app`, no `scp`.
+        let app = token(json!({ "azp": "x", "idtyp": "app", "roles": ["Callsign.Backend"] }));
+        assert!(policy().authorize(&app).is_ok());
     }
 }

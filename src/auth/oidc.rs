@@ -5,9 +5,12 @@
 //!
 //! - Asymmetric algorithms only (RS256, ES256, EdDSA), and the key's type and curve must match
 //!   the header's `alg`: an HS256 token "signed" with a public key's bytes is refused.
+//! - The header may name no critical extension (`crit`) and must type the token as an access
+//!   token (`typ` absent, `JWT` or `at+jwt`), so a logout token or security event signed by the
+//!   same keys is not taken for one ([`header`]).
 //! - `iss` must be the configured issuer, `aud` contain the expected audience; `exp`, `iss`,
-//!   `aud` and `sub` are required; `exp` and `nbf` are checked against the injected clock with
-//!   [`LEEWAY_SECS`] of leeway.
+//!   `aud` and `sub` are required; `exp`, `nbf` and `iat` are checked against the injected clock
+//!   with [`LEEWAY_SECS`] of leeway, and the lifetime is capped ([`claims`]).
 //! - The JWKS comes from the configured URL or from discovery
 //!   (`<issuer>/.well-known/openid-configuration`); https, or http only on a loopback address.
 //!   It is cached, refetched when a token names an unknown `kid` (at most once per cooldown,
@@ -17,7 +20,9 @@
 //!   the IdP is unreachable or misbehaves. Keys marked for encryption (`use: enc`) never verify.
 //! - A fetch is bounded in time and size ([`fetch`]): a slow, huge or garbled answer fails it.
 
+mod claims;
 mod fetch;
+mod header;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,13 +32,14 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
 
+use self::claims::RequiredClaims;
 use self::fetch::KeyFetcher;
 pub use self::fetch::{FETCH_TIMEOUT, MAX_DOCUMENT_BYTES, check_url};
 use crate::clock::SharedClock;
+use crate::text::escaped;
 
-/// Clock difference tolerated on `exp` and `nbf`.
+/// Clock difference tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: i64 = 30;
 /// Keys older than this are refetched in the background (subject to the cooldown).
 const MAX_KEY_AGE_MS: i64 = 60 * 60 * 1000;
@@ -47,6 +53,8 @@ pub struct OidcSettings {
     /// Discovered from the issuer when `None`.
     pub jwks_url: Option<String>,
     pub refetch_cooldown: Duration,
+    /// The longest a token may live, from `iat` (or, lacking it, from now) to `exp`.
+    pub max_lifetime: Duration,
 }
 
 /// An issuer's verifier and the audience the tokens of one kind of caller must carry.
@@ -87,16 +95,16 @@ pub enum BearerError {
     Expired,
     #[error("not yet valid")]
     NotYetValid,
-}
-
-#[derive(Deserialize)]
-struct RequiredClaims {
-    iss: String,
-    sub: String,
-    exp: i64,
-    nbf: Option<i64>,
-    #[serde(flatten)]
-    rest: serde_json::Map<String, serde_json::Value>,
+    #[error("issued in the future")]
+    IssuedInTheFuture,
+    #[error(
+        "lives longer than the {max_lifetime_secs} s allowed (CALLSIGN_OIDC_MAX_TOKEN_LIFETIME_SECS)"
+    )]
+    TooLongLived { max_lifetime_secs: i64 },
+    #[error("its header names critical extensions (crit), which Callsign does not understand")]
+    CriticalExtensions,
+    #[error("not an access token: its header's typ is {0:?}")]
+    NotAnAccessToken(String),
 }
 
 struct CachedKeys {
@@ -152,6 +160,7 @@ impl JwksVerifier {
         if !ALGORITHMS.contains(&header.alg) {
             return Err(BearerError::Algorithm);
         }
+        header::check(token)?;
         let key = match self.find_key(header.kid.as_deref(), header.alg) {
             Some(key) => key,
             None => {
@@ -174,13 +183,8 @@ impl JwksVerifier {
         let claims = jsonwebtoken::decode::<RequiredClaims>(token, &key, &validation)
             .map_err(|e| BearerError::Invalid(e.to_string()))?
             .claims;
-        let now = self.clock.now().unix_timestamp();
-        if claims.exp + LEEWAY_SECS <= now {
-            return Err(BearerError::Expired);
-        }
-        if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
-            return Err(BearerError::NotYetValid);
-        }
+        let max_lifetime = i64::try_from(self.settings.max_lifetime.as_secs()).unwrap_or(i64::MAX);
+        claims.check_times(self.clock.now().unix_timestamp(), max_lifetime)?;
         if claims.sub.is_empty() {
             return Err(BearerError::Invalid("empty sub".into()));
         }
@@ -249,7 +253,7 @@ impl JwksVerifier {
                 })));
             }
             Err(error) => {
-                tracing::warn!(issuer = %self.settings.issuer, %error, "fetching the OIDC issuer's keys failed; keeping the last good keys")
+                tracing::warn!(issuer = %self.settings.issuer, error = %escaped(&error), "fetching the OIDC issuer's keys failed; keeping the last good keys")
             }
         }
     }

@@ -37,6 +37,15 @@ pub struct AppUserConfig {
         global = true
     )]
     pub oidc_jwks_cooldown_secs: u64,
+    /// The longest a bearer token of either provider (app users' or backends') may live, from
+    /// its `iat` to its `exp` (lacking `iat`, from now): a longer-lived one is refused.
+    #[arg(
+        long,
+        env = "CALLSIGN_OIDC_MAX_TOKEN_LIFETIME_SECS",
+        default_value_t = 86_400,
+        global = true
+    )]
+    pub oidc_max_token_lifetime_secs: u64,
 
     /// Who may create built-in accounts.
     #[arg(

@@ -3,6 +3,8 @@
 
 use clap::Args;
 
+use super::Switch;
+
 /// What the Azure SDKs ask a token for, with `/.default`.
 pub const AZURE_AUDIENCE: &str = "https://communication.azure.com";
 
@@ -23,6 +25,27 @@ pub struct BackendConfig {
         global = true
     )]
     pub backend_oidc_audience: String,
+    /// Name a token's client by its `sub` when it has no `azp`, `appid` or `client_id` (for a
+    /// provider that names clients only there). Off: such a token is refused, since in a
+    /// user's token `sub` names the user.
+    #[arg(
+        long,
+        env = "CALLSIGN_BACKEND_CLIENT_ID_FROM_SUB",
+        value_enum,
+        default_value = "off",
+        global = true
+    )]
+    pub backend_client_id_from_sub: Switch,
+    /// Admit only app (client-credentials) tokens: a delegated user token (Entra ID's `scp`, or
+    /// `idtyp` other than `app`) is refused.
+    #[arg(
+        long,
+        env = "CALLSIGN_BACKEND_APP_ONLY",
+        value_enum,
+        default_value = "on",
+        global = true
+    )]
+    pub backend_app_only: Switch,
     /// Client ids (`azp`, `appid` or `client_id`) admitted, comma-separated.
     #[arg(
         long,

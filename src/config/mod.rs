@@ -103,7 +103,7 @@ pub struct Config {
     pub ops_listen: Option<SocketAddr>,
 
     /// `postgres://…` or `sqlite://…`; default: `sqlite://<data dir>/callsign.db`.
-    #[arg(long, env = "DATABASE_URL", global = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
     /// Directory for the SQLite database, the generated master key and TLS certificate.
@@ -333,7 +333,28 @@ pub fn normalize_endpoint(raw: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_endpoint;
+    use clap::CommandFactory;
+
+    use super::{Cli, normalize_endpoint};
+
+    #[test]
+    fn help_never_shows_a_secret_taken_from_the_environment() {
+        const SECRETS: [&str; 5] = [
+            "DATABASE_URL",
+            "CALLSIGN_MASTER_KEY",
+            "CALLSIGN_PREVIOUS_MASTER_KEY",
+            "CALLSIGN_PRIMARY_KEY",
+            "CALLSIGN_SECONDARY_KEY",
+        ];
+        let command = Cli::command();
+        for secret in SECRETS {
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_env().is_some_and(|env| env == secret))
+                .unwrap_or_else(|| panic!("no argument reads {secret}"));
+            assert!(arg.is_hide_env_values_set(), "{secret}'s value would show");
+        }
+    }
 
     #[test]
     fn endpoints() {

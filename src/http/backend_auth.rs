@@ -18,11 +18,12 @@ use std::sync::Arc;
 use super::rate_limits::CallerKey;
 use super::{ApiError, AppState, ErrorCode, MAX_BODY_BYTES};
 use crate::audit::{Actor, RequestContext};
-use crate::auth::backend::BackendCaller;
+use crate::auth::backend::{BackendCaller, Refused};
 use crate::auth::hmac::{self, SignedRequest};
 use crate::auth::oidc::BearerError;
 use crate::keys::{KeySlot, RingState, SigningKey};
 use crate::telemetry::metrics::{self, AuthFailure};
+use crate::text::escaped;
 
 /// Who a request was admitted as.
 #[derive(Clone)]
@@ -75,7 +76,7 @@ impl Authenticated {
             }
             Caller::Bearer(backend) if backend.may_administer_keys => Ok(()),
             Caller::Bearer(backend) => {
-                tracing::info!(client = %backend.client, "key administration refused: no admin role");
+                tracing::info!(client = %escaped(&backend.client), "key administration refused: no admin role");
                 Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     ErrorCode::Forbidden,
@@ -133,18 +134,9 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
             return ApiError::identity_provider_unavailable().into_response();
         }
         Err(reason) => {
-            tracing::info!(%reason, "request refused: backend bearer token invalid");
+            tracing::info!(reason = %escaped(&reason), "request refused: backend bearer token invalid");
             metrics::authentication_failed(AuthFailure::Bearer);
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::Denied,
-                "Denied: the bearer token is not valid for this service.",
-            )
-            .with_header(
-                axum::http::header::WWW_AUTHENTICATE,
-                r#"Bearer error="invalid_token""#,
-            )
-            .into_response();
+            return invalid_bearer();
         }
     };
     match policy.authorize(&claims) {
@@ -167,8 +159,16 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
                 .scope(next.run(request))
                 .await
         }
-        Err(refused) => {
-            tracing::info!(client = %refused.client, "request refused: client not allowed");
+        Err(Refused::NotAClientToken(reason)) => {
+            tracing::info!(
+                reason,
+                "request refused: backend bearer token is not a client's own"
+            );
+            metrics::authentication_failed(AuthFailure::Bearer);
+            invalid_bearer()
+        }
+        Err(Refused::NotAllowed { client }) => {
+            tracing::info!(client = %escaped(&client), "request refused: client not allowed");
             metrics::authentication_failed(AuthFailure::ClientNotAllowed);
             ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -178,6 +178,20 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
             .into_response()
         }
     }
+}
+
+/// 401 for a bearer token that is not valid here, with its challenge.
+fn invalid_bearer() -> Response {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Denied,
+        "Denied: the bearer token is not valid for this service.",
+    )
+    .with_header(
+        axum::http::header::WWW_AUTHENTICATE,
+        r#"Bearer error="invalid_token""#,
+    )
+    .into_response()
 }
 
 async fn admit_signed(state: AppState, request: Request, next: Next) -> Response {

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use super::{ApiError, AppState};
 use crate::auth::oidc::{BearerClaims, BearerError};
 use crate::telemetry::metrics::{self, AuthFailure};
+use crate::text::escaped;
 
 /// A verified bearer token of the app's identity provider.
 pub struct AppBearer(pub BearerClaims);
@@ -37,7 +38,7 @@ impl FromRequestParts<AppState> for AppBearer {
                 Err(ApiError::identity_provider_unavailable())
             }
             Err(reason) => {
-                tracing::info!(%reason, "bearer token refused");
+                tracing::info!(reason = %escaped(&reason), "bearer token refused");
                 metrics::authentication_failed(AuthFailure::Bearer);
                 Err(ApiError::invalid_bearer())
             }

@@ -12,6 +12,7 @@ use crate::identity::{ExternalIdError, IdentityError};
 use crate::ids::IdentityIdError;
 use crate::keys::KeyError;
 use crate::store::StoreError;
+use crate::text::escaped;
 use crate::token::{LifetimeError, ScopeError};
 use crate::users::AppUserError;
 
@@ -169,11 +170,12 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(_) => {
-                tracing::warn!(%error, "database unavailable");
+                // A database's message may quote a value a client sent.
+                tracing::warn!(error = %escaped(&error), "database unavailable");
                 ApiError::unavailable()
             }
             _ => {
-                tracing::error!(%error, "database error");
+                tracing::error!(error = %escaped(&error), "database error");
                 ApiError::internal()
             }
         }

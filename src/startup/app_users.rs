@@ -70,6 +70,10 @@ pub(super) fn identity_providers(
         Ok(new)
     };
     let cooldown = Duration::from_secs(config.app_users.oidc_jwks_cooldown_secs);
+    let max_lifetime = match config.app_users.oidc_max_token_lifetime_secs {
+        0 => bail!("CALLSIGN_OIDC_MAX_TOKEN_LIFETIME_SECS must be at least 1"),
+        secs => Duration::from_secs(secs),
+    };
 
     let users = &config.app_users;
     let app = match &users.oidc_issuer {
@@ -82,6 +86,7 @@ pub(super) fn identity_providers(
                 issuer: issuer.clone(),
                 jwks_url: users.oidc_jwks_url.clone(),
                 refetch_cooldown: cooldown,
+                max_lifetime,
             })?,
             audience: users
                 .oidc_audience
@@ -99,11 +104,24 @@ pub(super) fn identity_providers(
                 clients: backends.backend_clients.clone(),
                 roles: backends.backend_roles.clone(),
                 admin_roles: backends.admin_roles.clone(),
+                client_id_from_sub: backends.backend_client_id_from_sub == Switch::On,
+                app_only: backends.backend_app_only == Switch::On,
             };
-            if policy == BackendPolicy::default() {
+            if !policy.admits_anyone() {
                 bail!(
                     "CALLSIGN_BACKEND_OIDC_ISSUER admits no one without CALLSIGN_BACKEND_CLIENTS, \
                      CALLSIGN_BACKEND_ROLES or CALLSIGN_ADMIN_ROLES"
+                );
+            }
+            if let Some(app) = &app
+                && *issuer == app.verifier.settings().issuer
+                && backends.backend_oidc_audience == app.audience
+            {
+                bail!(
+                    "CALLSIGN_OIDC_AUDIENCE and CALLSIGN_BACKEND_OIDC_AUDIENCE are both '{}' on \
+                     the same issuer: an app user's token would be accepted as a backend's; give \
+                     backends an audience of their own",
+                    app.audience
                 );
             }
             let authority = BearerAuthority {
@@ -111,6 +129,7 @@ pub(super) fn identity_providers(
                     issuer: issuer.clone(),
                     jwks_url: backends.backend_oidc_jwks_url.clone(),
                     refetch_cooldown: cooldown,
+                    max_lifetime,
                 })?,
                 audience: backends.backend_oidc_audience.clone(),
             };
@@ -118,4 +137,76 @@ pub(super) fn identity_providers(
         }
     };
     Ok(IdentityProviders { app, backends })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::clock::MockClock;
+    use crate::config::Cli;
+
+    fn providers(args: &[&str]) -> anyhow::Result<IdentityProviders> {
+        let cli = Cli::try_parse_from(std::iter::once("callsign").chain(args.iter().copied()))?;
+        let clock: SharedClock = Arc::new(MockClock::new(time::OffsetDateTime::UNIX_EPOCH));
+        identity_providers(&cli.config, &clock)
+    }
+
+    #[test]
+    fn one_issuer_may_not_serve_app_users_and_backends_one_audience() {
+        let issuer = "https://idp.example";
+        let both = |app_audience: &str, backend_audience: &str, backend_issuer: &str| {
+            providers(&[
+                "--oidc-issuer",
+                issuer,
+                "--oidc-audience",
+                app_audience,
+                "--backend-oidc-issuer",
+                backend_issuer,
+                "--backend-oidc-audience",
+                backend_audience,
+                "--backend-clients",
+                "billing",
+            ])
+        };
+        let Err(refused) = both("api://callsign", "api://callsign", issuer) else {
+            panic!("an app user's token would pass as a backend's");
+        };
+        let message = refused.to_string();
+        assert!(
+            message.contains("CALLSIGN_BACKEND_OIDC_AUDIENCE"),
+            "{message}"
+        );
+        // Another audience, or another issuer, keeps them apart; one verifier serves both.
+        let apart = both("api://callsign", "https://communication.azure.com", issuer).unwrap();
+        let (backends, _) = apart.backends.unwrap();
+        assert!(Arc::ptr_eq(
+            &apart.app.unwrap().verifier,
+            &backends.verifier
+        ));
+        assert!(both("api://callsign", "api://callsign", "https://other.example").is_ok());
+    }
+
+    #[test]
+    fn the_lifetime_cap_must_allow_something() {
+        let cap = |secs: &str| {
+            providers(&[
+                "--oidc-issuer",
+                "https://idp.example",
+                "--oidc-audience",
+                "api://callsign",
+                "--oidc-max-token-lifetime-secs",
+                secs,
+            ])
+        };
+        assert!(cap("0").is_err());
+        let app = cap("600").unwrap().app.unwrap();
+        assert_eq!(
+            app.verifier.settings().max_lifetime,
+            Duration::from_secs(600)
+        );
+    }
 }

@@ -36,8 +36,8 @@ pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey
     }
     let path = config.data_dir.join("master.key");
     if path.exists() {
-        let encoded = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let encoded = private_files::read_owner_only(&path)
+            .with_context(|| format!("cannot use {}", path.display()))?;
         return MasterKey::from_base64(&encoded)
             .with_context(|| format!("{} is not a valid master key", path.display()));
     }

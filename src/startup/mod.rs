@@ -47,8 +47,10 @@ pub struct Application {
     pub generated_keys: bool,
 }
 
-/// Opens and migrates the store, waiting for the database up to the configured time.
+/// Opens and migrates the store, waiting for the database up to the configured time. Every
+/// command starts here, so the data directory is secured first.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    secure_data_dir(&config.data_dir);
     let options = PoolOptions {
         max_connections: config.db_max_connections,
         acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
@@ -64,6 +66,27 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             }
             Err(error) => return Err(error).context("cannot migrate the database"),
         }
+    }
+}
+
+/// The data directory holds the master key, the TLS key and the SQLite database. One left open
+/// to group or others (made by hand, or by an image build, with the usual `0755`) is made
+/// owner-only, as Callsign makes the one it creates. Where that is not allowed (a volume owned
+/// by another user, as with a Kubernetes `fsGroup`), start-up goes on with a warning: what
+/// Callsign writes there is owner-only by itself.
+fn secure_data_dir(dir: &Path) {
+    match crate::private_files::tighten_dir(dir) {
+        Ok(None) => {}
+        Ok(Some(was)) => tracing::warn!(
+            dir = %dir.display(),
+            was = %format_args!("{was:04o}"),
+            "the data directory was open to group or others; made it owner-only (0700)"
+        ),
+        Err(error) => tracing::warn!(
+            dir = %dir.display(),
+            %error,
+            "could not check or make the data directory owner-only; run `chmod 700` on it"
+        ),
     }
 }
 

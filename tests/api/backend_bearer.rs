@@ -2,7 +2,7 @@
 //! client-credentials bearer tokens, admitted by client id or role; key administration needs an
 //! admin role.
 
-use jsonwebtoken::Algorithm;
+use jsonwebtoken::{Algorithm, Header};
 use reqwest::Method;
 use serde_json::json;
 
@@ -16,6 +16,8 @@ backend_tests!(
     a_request_with_both_a_signature_and_a_bearer_is_refused,
     cached_keys_keep_backends_working_while_the_provider_is_down,
     bearers_are_refused_when_no_backend_provider_is_configured,
+    only_a_clients_own_token_is_admitted,
+    backend_bearers_are_verified_as_access_tokens_too,
 );
 
 /// Restarts `app` admitting the local provider's `backend-allowed` client, the
@@ -229,4 +231,166 @@ async fn bearers_are_refused_when_no_backend_provider_is_configured(app: TestApp
         .await
         .unwrap();
     assert_error(response, 401, "Denied").await;
+}
+
+/// A token must be a client's own, and name its client plainly: one naming no client (its `sub`
+/// would name a user), one whose client claim is not a string, and a delegated user token (Entra
+/// ID's `scp`) are invalid tokens (401) even when an allowed client or role is in them. Options
+/// relax the first and the last for providers that need it.
+async fn only_a_clients_own_token_is_admitted(app: TestApp) {
+    let (app, idp) = with_backend_idp(app).await;
+    let allowed = |changes: serde_json::Value| {
+        let mut claims = idp.client_claims("backend-allowed", &["Callsign.Backend"]);
+        for (name, value) in changes.as_object().unwrap() {
+            match value {
+                serde_json::Value::Null => drop(claims.as_object_mut().unwrap().remove(name)),
+                value => claims[name] = value.clone(),
+            }
+        }
+        idp.sign(Algorithm::ES256, Some(EC_KID), &claims)
+    };
+    let no_client = allowed(json!({ "azp": null }));
+    let delegated = allowed(json!({ "scp": "user_impersonation" }));
+    let user_typed = allowed(json!({ "idtyp": "user" }));
+    let cases = [
+        ("no client claim, only sub", no_client.clone()),
+        (
+            "azp not a string",
+            allowed(json!({ "azp": ["backend-allowed"], "appid": "backend-allowed" })),
+        ),
+        ("azp empty", allowed(json!({ "azp": "" }))),
+        (
+            "client claims disagree",
+            allowed(json!({ "azp": "stranger", "appid": "backend-allowed" })),
+        ),
+        ("delegated (scp)", delegated.clone()),
+        ("idtyp user", user_typed.clone()),
+    ];
+    let create = |app: &TestApp, token: &str| {
+        app.bearer(Method::POST, &format!("/identities?{API}"), token)
+            .send()
+    };
+    for (case, token) in &cases {
+        let response = create(&app, token).await.unwrap();
+        assert!(
+            response.headers().contains_key("www-authenticate"),
+            "{case}"
+        );
+        assert_error(response, 401, "Denied").await;
+    }
+    let app_token = allowed(json!({ "idtyp": "app" }));
+    assert_eq!(create(&app, &app_token).await.unwrap().status(), 201);
+
+    let app = app
+        .restart_with(&[
+            "--backend-oidc-issuer",
+            &idp.issuer,
+            "--backend-clients",
+            "backend-allowed",
+            "--backend-client-id-from-sub",
+            "on",
+            "--backend-app-only",
+            "off",
+        ])
+        .await;
+    for token in [&no_client, &delegated, &user_typed] {
+        assert_eq!(create(&app, token).await.unwrap().status(), 201);
+    }
+    // Malformed client claims stay refused whatever the options.
+    let (case, malformed) = &cases[1];
+    assert_eq!(
+        create(&app, malformed).await.unwrap().status(),
+        401,
+        "{case}"
+    );
+}
+
+/// Backends' tokens go through the same verifier as app users': a critical header extension, a
+/// type that is not an access token's, or a lifetime over the cap is refused.
+async fn backend_bearers_are_verified_as_access_tokens_too(app: TestApp) {
+    let (app, idp) = with_backend_idp(app).await;
+    let claims = idp.client_claims("backend-allowed", &[]);
+    let mut critical = Header::new(Algorithm::ES256);
+    critical.crit = Some(vec!["exp".to_owned()]);
+    let mut logout = Header::new(Algorithm::ES256);
+    logout.typ = Some("logout+jwt".to_owned());
+    let mut long_lived = claims.clone();
+    long_lived["exp"] = json!(claims["iat"].as_i64().unwrap() + 2 * 86_400);
+    let cases = [
+        ("crit", idp.sign_with_header(critical, &claims)),
+        ("logout token", idp.sign_with_header(logout, &claims)),
+        (
+            "two days",
+            idp.sign(Algorithm::ES256, Some(EC_KID), &long_lived),
+        ),
+    ];
+    for (case, token) in cases {
+        let response = app
+            .bearer(Method::POST, &format!("/identities?{API}"), &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{case}");
+        assert_error(response, 401, "Denied").await;
+    }
+    let mut at = Header::new(Algorithm::ES256);
+    at.typ = Some("at+jwt".to_owned());
+    let response = app
+        .bearer(
+            Method::POST,
+            &format!("/identities?{API}"),
+            &idp.sign_with_header(at, &claims),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
+
+/// A client id is the provider's to choose, newlines included: the log line that names it
+/// escapes it, so it cannot start a forged line of its own. Both the refusal of a stranger and
+/// the request log of a client admitted by role are checked.
+#[tokio::test]
+async fn a_client_id_cannot_forge_a_log_line() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let Some(settings) = ServerSettings::new(Backend::Sqlite, dir.path()).await else {
+        return;
+    };
+    let idp = LocalIdp::start().await;
+    let extra = [
+        "--backend-oidc-issuer",
+        &idp.issuer,
+        "--backend-roles",
+        "Callsign.Backend",
+    ];
+    let (app, log) = spawn_process_logging(&settings, dir, &extra, "info").await;
+    let forged = "2026-01-01T00:00:00.000000Z  INFO callsign: forged-entry";
+    for (roles, status) in [(vec![], 403), (vec!["Callsign.Backend"], 201)] {
+        let client = format!("stranger\n{forged}\r\n{forged}");
+        let token = idp.client_token(&client, &roles);
+        let response = app
+            .bearer(Method::POST, &format!("/identities?{API}"), &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status);
+    }
+    // The request log is written as the response goes out.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains("client not allowed"),
+        "the refusal is logged: {log}"
+    );
+    let naming: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("forged-entry"))
+        .collect();
+    assert!(naming.len() >= 2, "{log}");
+    for line in naming {
+        assert!(
+            line.contains(r"stranger\n2026-01-01"),
+            "a line the client id started: {line}"
+        );
+    }
 }

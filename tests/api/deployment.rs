@@ -210,3 +210,43 @@ fn deployment_files_set_only_settings_callsign_reads() {
         assert!(checked > 0, "{file} names no setting");
     }
 }
+
+/// `--help` shows the value an environment variable sets, except for secrets: a database URL
+/// with its password, the master keys and the access keys never appear, whichever command's help.
+#[test]
+fn help_never_prints_a_secret_from_the_environment() {
+    let secrets = [
+        (
+            "DATABASE_URL",
+            "postgres://callsign:pw-in-the-help@db.example/callsign",
+        ),
+        ("CALLSIGN_MASTER_KEY", "master-key-in-the-help"),
+        ("CALLSIGN_PREVIOUS_MASTER_KEY", "previous-key-in-the-help"),
+        ("CALLSIGN_PRIMARY_KEY", "primary-key-in-the-help"),
+        ("CALLSIGN_SECONDARY_KEY", "secondary-key-in-the-help"),
+    ];
+    for command in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["keys", "list", "--help"],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
+            .args(command)
+            .envs(secrets)
+            .env("CALLSIGN_LISTEN", "127.0.0.1:4321")
+            .output()
+            .expect("run callsign --help");
+        assert!(output.status.success(), "{command:?}");
+        let help = String::from_utf8_lossy(&output.stdout);
+        // Other values are shown: the check would see a secret if one were.
+        assert!(
+            help.contains("CALLSIGN_LISTEN=127.0.0.1:4321"),
+            "{command:?}: {help}"
+        );
+        for (name, value) in secrets {
+            assert!(help.contains(name), "{command:?}: {name} is documented");
+            assert!(!help.contains(value), "{command:?}: {name}'s value shown");
+            assert!(!help.contains("pw-in-the-help"), "{command:?}");
+        }
+    }
+}

@@ -254,6 +254,21 @@ impl LocalIdp {
         token
     }
 
+    /// The claims of a client-credentials token for `client` with `roles`, to alter and sign.
+    pub fn client_claims(&self, client: &str, roles: &[&str]) -> Value {
+        client_claims(&self.issuer, client, roles)
+    }
+
+    /// An ES256 token (EC key, its `kid` unless `header` names one) with the given header.
+    pub fn sign_with_header(&self, mut header: Header, claims: &Value) -> String {
+        header.alg = Algorithm::ES256;
+        header.kid = header.kid.or_else(|| Some(EC_KID.to_owned()));
+        let key = EncodingKey::from_ec_der(self.ec.serialized_der());
+        let token = jsonwebtoken::encode(&header, claims, &key).unwrap();
+        record_secret(&token);
+        token
+    }
+
     /// A token with `alg: none` and no signature.
     pub fn unsigned(&self, sub: &str) -> String {
         let header = b64(br#"{"alg":"none","typ":"JWT"}"#);

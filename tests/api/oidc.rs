@@ -1,7 +1,7 @@
 //! App users of the app's OpenID Connect provider: the `/api/*` routes of the ACS
 //! authentication hero samples and `POST /v1/token`, against a local provider.
 
-use jsonwebtoken::Algorithm;
+use jsonwebtoken::{Algorithm, Header};
 use reqwest::Method;
 use serde_json::json;
 
@@ -13,6 +13,7 @@ backend_tests!(
     hero_routes_work_as_the_samples_call_them,
     concurrent_first_requests_create_one_identity,
     bad_bearers_are_refused_with_a_challenge,
+    only_access_tokens_of_bounded_lifetime_are_accepted,
     an_unknown_kid_flood_refetches_the_keys_at_most_once,
     cached_keys_keep_working_while_the_provider_is_down,
     v1_token_takes_scopes_lifetime_and_identity,
@@ -197,6 +198,85 @@ async fn bad_bearers_are_refused_with_a_challenge(app: TestApp) {
         .await
         .unwrap();
     assert_error(missing, 401, "InvalidToken").await;
+}
+
+/// The header must type the token as an access token and name no critical extension (Callsign
+/// understands none), and a token may live at most `CALLSIGN_OIDC_MAX_TOKEN_LIFETIME_SECS`
+/// (24 h by default): tokens the provider signs for other purposes, or for days, are refused.
+async fn only_access_tokens_of_bounded_lifetime_are_accepted(app: TestApp) {
+    let (app, idp) = with_idp(app).await;
+    let status = |token: String| {
+        let request = app.bearer(Method::GET, "/api/token", &token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let typed = |typ: Option<&str>| {
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = typ.map(str::to_owned);
+        idp.sign_with_header(header, &idp.claims("typed"))
+    };
+    for typ in [
+        None,
+        Some("JWT"),
+        Some("at+jwt"),
+        Some("application/AT+JWT"),
+    ] {
+        assert_eq!(status(typed(typ)).await, 201, "{typ:?}");
+    }
+    for typ in ["logout+jwt", "secevent+jwt", "id_token+jwt", "dpop+jwt"] {
+        assert_eq!(status(typed(Some(typ))).await, 401, "{typ}");
+    }
+    let mut critical = Header::new(Algorithm::ES256);
+    critical.crit = Some(vec!["exp".to_owned()]);
+    assert_eq!(
+        status(idp.sign_with_header(critical, &idp.claims("crit"))).await,
+        401,
+        "crit"
+    );
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let lived = |iat: Option<i64>, exp: i64| {
+        let mut claims = idp.claims("lived");
+        claims["exp"] = json!(exp);
+        match iat {
+            Some(iat) => claims["iat"] = json!(iat),
+            None => drop(claims.as_object_mut().unwrap().remove("iat")),
+        }
+        idp.sign(Algorithm::ES256, Some(EC_KID), &claims)
+    };
+    const DAY: i64 = 86_400;
+    assert_eq!(status(lived(Some(now - 60), now - 60 + DAY)).await, 201);
+    assert_eq!(
+        status(lived(Some(now - 60), now + DAY)).await,
+        401,
+        "a day and a minute"
+    );
+    assert_eq!(status(lived(None, now + DAY - 60)).await, 201, "no iat");
+    assert_eq!(
+        status(lived(None, now + 2 * DAY)).await,
+        401,
+        "no iat, two days left"
+    );
+    assert_eq!(
+        status(lived(Some(now + 600), now + 1200)).await,
+        401,
+        "issued later"
+    );
+
+    // A shorter cap is the configured one.
+    let app = app
+        .restart_with(&[
+            "--oidc-issuer",
+            &idp.issuer,
+            "--oidc-audience",
+            AUDIENCE,
+            "--oidc-max-token-lifetime-secs",
+            "300",
+        ])
+        .await;
+    let request = app.bearer(Method::GET, "/api/token", &lived(Some(now), now + 600));
+    assert_eq!(request.send().await.unwrap().status(), 401);
+    let request = app.bearer(Method::GET, "/api/token", &lived(Some(now), now + 300));
+    assert_eq!(request.send().await.unwrap().status(), 201);
 }
 
 async fn an_unknown_kid_flood_refetches_the_keys_at_most_once(app: TestApp) {

@@ -156,3 +156,69 @@ async fn the_data_directory_is_owner_only() {
     }
     assert_eq!(mode(&data.join("tls")), 0o700, "the TLS directory");
 }
+
+/// The options of a first start on `data`, with the generated master key.
+#[cfg(unix)]
+fn generated_key_start(data: &std::path::Path) -> callsign::config::Cli {
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    <callsign::config::Cli as clap::Parser>::try_parse_from(std::iter::once("callsign").chain(args))
+        .unwrap()
+}
+
+/// A data directory that already exists open to others (made by hand, by an image build) is
+/// made owner-only at start-up, as one Callsign creates is.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_existing_open_data_directory_is_made_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let app = callsign::startup::Application::build(&generated_key_start(&data).config)
+        .await
+        .unwrap();
+    drop(app);
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+/// The generated master key opens every stored key: one that group or others can read is
+/// refused at start-up, naming the file and the `chmod` that fixes it, as ssh refuses such a
+/// private key.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_master_key_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let cli = generated_key_start(&data);
+    drop(
+        callsign::startup::Application::build(&cli.config)
+            .await
+            .unwrap(),
+    );
+    let key = data.join("master.key");
+    for open in [0o644, 0o640, 0o604] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(open)).unwrap();
+        let Err(refused) = callsign::startup::Application::build(&cli.config).await else {
+            panic!("started with master.key at {open:o}");
+        };
+        let message = format!("{refused:#}");
+        assert!(
+            message.contains(&format!("chmod 600 {}", key.display())),
+            "{message}"
+        );
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    drop(
+        callsign::startup::Application::build(&cli.config)
+            .await
+            .unwrap(),
+    );
+}

@@ -30,6 +30,7 @@ fn identity_provider(clock: &SharedClock, audience: &str) -> BearerAuthority {
         issuer: "http://127.0.0.1:9/idp".into(),
         jwks_url: Some("http://127.0.0.1:9/idp/jwks".into()),
         refetch_cooldown: Duration::from_secs(60),
+        max_lifetime: Duration::from_secs(86_400),
     };
     BearerAuthority {
         verifier: Arc::new(JwksVerifier::new(settings, clock.clone()).expect("verifier")),
@@ -44,6 +45,7 @@ pub(in crate::http) fn everything_on(fixture: &Fixture) -> AppState {
         clients: vec!["backend".into()],
         roles: vec![],
         admin_roles: vec![],
+        ..BackendPolicy::default()
     };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     AppState::new(Shared {
