@@ -101,6 +101,15 @@ fn parse_authorization(value: &str) -> Result<Authorization, AuthFailure> {
     })
 }
 
+/// The SHA-256 of the signature an `Authorization` header carries, decoded: what identifies a
+/// signed request however its header is spelled (parameter order, `SignedHeaders` case, which
+/// date header), since the same signature can be sent in several spellings. `None` if the
+/// header is malformed.
+pub fn signature_digest(authorization: &str) -> Option<[u8; 32]> {
+    let parsed = parse_authorization(authorization).ok()?;
+    Some(Sha256::digest(&parsed.signature).into())
+}
+
 /// The base64 SHA-256 of a body, as `x-ms-content-sha256` carries it.
 pub fn content_hash(body: &[u8]) -> String {
     STANDARD.encode(Sha256::digest(body))
@@ -261,6 +270,29 @@ mod tests {
         assert_eq!(check(b"{}", &auth, DATE, &hash, PATH), Ok(1));
         let (auth, hash) = signed(OTHER, b"{}", DATE, PATH);
         assert_eq!(check(b"{}", &auth, DATE, &hash, PATH), Ok(0));
+    }
+
+    #[test]
+    fn one_signature_has_one_digest_however_its_header_is_spelled() {
+        let signature = sign(KEY, "POST", PATH, DATE, HOST, &content_hash(b"{}"));
+        let spellings = [
+            authorization(&signature),
+            format!(
+                "HMAC-SHA256 SignedHeaders=X-MS-DATE;Host;x-ms-content-sha256&Signature={signature}"
+            ),
+            format!(
+                "HMAC-SHA256 Signature={signature}&SignedHeaders=x-ms-date;host;x-ms-content-sha256"
+            ),
+            format!(
+                "HMAC-SHA256 SignedHeaders=date;host;x-ms-content-sha256&Signature={signature}"
+            ),
+        ];
+        let digests: Vec<_> = spellings.iter().map(|a| signature_digest(a)).collect();
+        assert!(digests[0].is_some());
+        assert!(digests.iter().all(|d| *d == digests[0]), "{spellings:?}");
+        let other = sign(KEY, "POST", PATH, DATE, HOST, &content_hash(b"{ }"));
+        assert_ne!(signature_digest(&authorization(&other)), digests[0]);
+        assert_eq!(signature_digest("HMAC-SHA256 nonsense"), None);
     }
 
     #[test]

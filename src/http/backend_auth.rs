@@ -39,8 +39,7 @@ enum Caller {
 pub struct Authenticated {
     ring: Arc<RingState>,
     caller: Caller,
-    /// For a signed request, the SHA-256 of its `Authorization` header (which carries the
-    /// signature): what identifies a replay of it.
+    /// For a signed request, the SHA-256 of its signature: what identifies a replay of it.
     signature_digest: Option<[u8; 32]>,
 }
 
@@ -226,10 +225,7 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
             if let Err(limited) = state.limits.check_caller(&CallerKey::AccessKey(slot)) {
                 return limited.into_response();
             }
-            let signature_digest = signed.authorization.map(|value| {
-                use sha2::Digest;
-                sha2::Sha256::digest(value.as_bytes()).into()
-            });
+            let signature_digest = signed.authorization.and_then(hmac::signature_digest);
             parts.extensions.insert(Authenticated {
                 caller: Caller::AccessKey(slot),
                 ring: ring.clone(),

@@ -231,6 +231,11 @@ async fn a_replayed_key_request_is_refused(app: TestApp) {
     assert_eq!(list().send().await.status(), 200);
     assert_error(list().send().await, 401, "Denied").await;
 
+    // The same signature spelled otherwise (parameter order, header-name case) is the same
+    // request.
+    let respelled = replay_respelled(&app, &date).await;
+    assert_error(respelled, 401, "Denied").await;
+
     let regenerate = || {
         app.post("/keys/:regenerate")
             .json(&json!({ "keyType": "Secondary" }))
@@ -275,4 +280,25 @@ async fn the_secondary_key_cannot_read_or_replace_keys(app: TestApp) {
     assert_eq!(created.status(), 201);
     let keys = body(app.signed(Method::GET, "/keys").send().await).await;
     assert_eq!(keys["primaryKey"], app.settings.primary_key.as_str());
+}
+
+/// `GET /keys` signed at `date` with the primary key, its `Authorization` header spelled with
+/// the parameters swapped and the header names in capitals.
+async fn replay_respelled(app: &TestApp, date: &str) -> reqwest::Response {
+    use callsign::auth::hmac::{content_hash, sign};
+    let hash = content_hash(b"");
+    let signature = sign(&app.primary_key, "GET", "/keys", date, &app.host, &hash);
+    app.client
+        .get(format!("{}/keys", app.base))
+        .header("x-ms-date", date)
+        .header("x-ms-content-sha256", hash)
+        .header(
+            "authorization",
+            format!(
+                "HMAC-SHA256 Signature={signature}&SignedHeaders=X-MS-DATE;HOST;X-MS-CONTENT-SHA256"
+            ),
+        )
+        .send()
+        .await
+        .unwrap()
 }
