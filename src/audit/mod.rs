@@ -242,8 +242,9 @@ impl Audit {
         }
     }
 
-    /// After erasure: the rows about these identities or this app user lose their client
-    /// address, the only personal data they hold beyond the ids.
+    /// After a deletion: the rows about these identities or this app user lose their client
+    /// address, the only personal data they hold beyond the ids. (An app user's erasure does
+    /// this in its own transaction instead; see `AppUserStore::erase_app_user`.)
     pub fn scrub(&self, identities: Vec<Uuid>, app_user: Option<Uuid>) {
         self.enqueue(Entry::Scrub {
             identities,

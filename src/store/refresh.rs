@@ -1,9 +1,10 @@
 //! Refresh-token families. A sign-in starts a family; each refresh spends the presented token
 //! and adds its successor, atomically, so of many concurrent uses exactly one wins; the caller
-//! commits that rotation once it holds the access token that goes with it. Presenting a spent
-//! token is reuse: the family is revoked, and that revocation is committed although the request
-//! fails. Tokens are stored only as their SHA-256. Both backends run the same SQL and code,
-//! stamped out by `impl_refresh_store!`.
+//! commits that rotation once it holds the access token that goes with it. A spent token
+//! presented to refresh revokes its family, committed although the request fails; what else
+//! reuse ends is the domain's to decide (`users::sessions`), with [`RefreshStore::presented`]
+//! telling a live token from a spent one. Tokens are stored only as their SHA-256. Both backends
+//! run the same SQL and code, stamped out by `impl_refresh_store!`.
 
 use async_trait::async_trait;
 use sqlx::Row;
