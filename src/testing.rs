@@ -110,7 +110,7 @@ impl Fixture {
         let id = crate::ids::AppUserId::generate();
         assert!(
             self.store
-                .create_account(id.uuid(), name, "not-a-hash", 0)
+                .create_account(id.uuid(), name, name, "not-a-hash", 0)
                 .await
                 .expect("account")
         );

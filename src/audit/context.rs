@@ -6,6 +6,8 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::ids::AppUserId;
+
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
@@ -73,5 +75,23 @@ impl RequestContext {
     pub fn acting_as(mut self, actor: Actor) -> Self {
         self.actor = actor;
         self
+    }
+}
+
+tokio::task_local! {
+    static ON_BEHALF_OF: AppUserId;
+}
+
+impl RequestContext {
+    /// Runs `work` on behalf of an app user: every event it records names that user unless it
+    /// names one itself, so the rows an app user's requests cause (a token for an identity it
+    /// shares with others) are found, and scrubbed, with that user.
+    pub async fn on_behalf_of<F: Future>(user: AppUserId, work: F) -> F::Output {
+        ON_BEHALF_OF.scope(user, work).await
+    }
+
+    /// The app user the current work is done for, if any.
+    pub fn acting_for() -> Option<AppUserId> {
+        ON_BEHALF_OF.try_with(|user| *user).ok()
     }
 }

@@ -1,6 +1,7 @@
 //! The audit trail: who (access key, backend client, app user, operator) did what (identity
-//! created or deleted, token issued with its scopes and lifetime, tokens revoked, keys changed,
-//! app user erased, sign-in failed), when, from where, in which request.
+//! created, deleted, linked to or unlinked from an app user, token issued with its scopes and
+//! lifetime, tokens revoked, keys changed, account created, app user erased, sign-in failed,
+//! session ended), when, from where, in which request.
 //!
 //! Recording never waits for the database: [`Audit::record`] queues the event and
 //! [`AuditWriter`] appends the queue in batches. The queue is bounded. When it is full, an
@@ -25,6 +26,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::clock::SharedClock;
+use crate::ids::{AppUserId, IdentityId};
 use crate::store::{AuditFilter, AuditRecord, AuditStore, StoreError};
 use crate::telemetry::metrics;
 
@@ -55,10 +57,15 @@ pub enum Action {
     SignedIn,
     SignInFailed,
     RefreshTokenReused,
+    AccountCreated,
+    SessionEnded,
+    SessionEndedEverywhere,
+    IdentityLinked,
+    IdentityUnlinked,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 17] = [
         Action::IdentityCreated,
         Action::IdentityDeleted,
         Action::TokenIssued,
@@ -71,6 +78,11 @@ impl Action {
         Action::SignedIn,
         Action::SignInFailed,
         Action::RefreshTokenReused,
+        Action::AccountCreated,
+        Action::SessionEnded,
+        Action::SessionEndedEverywhere,
+        Action::IdentityLinked,
+        Action::IdentityUnlinked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +99,11 @@ impl Action {
             Action::SignedIn => "appUser.signedIn",
             Action::SignInFailed => "appUser.signInFailed",
             Action::RefreshTokenReused => "refreshToken.reused",
+            Action::AccountCreated => "account.created",
+            Action::SessionEnded => "session.ended",
+            Action::SessionEndedEverywhere => "session.endedEverywhere",
+            Action::IdentityLinked => "identity.linked",
+            Action::IdentityUnlinked => "identity.unlinked",
         }
     }
 
@@ -113,6 +130,16 @@ impl AuditEvent {
             action,
             identity: Some(identity),
             app_user: None,
+            details: None,
+        }
+    }
+
+    /// About an identity, caused by (or for) an app user.
+    pub fn about_users_identity(action: Action, app_user: AppUserId, identity: IdentityId) -> Self {
+        AuditEvent {
+            action,
+            identity: Some(identity.uuid()),
+            app_user: Some(app_user.uuid()),
             details: None,
         }
     }
@@ -209,7 +236,9 @@ impl Audit {
             action: Cow::Borrowed(event.action.as_str()),
             actor: context.actor.label(),
             identity: event.identity,
-            app_user: event.app_user,
+            app_user: event
+                .app_user
+                .or_else(|| RequestContext::acting_for().map(|user| user.uuid())),
             details: event.details,
             client_address: context.client_address.map(|ip| ip.to_string()),
             request_id: context.request_id,
@@ -217,8 +246,9 @@ impl Audit {
         }
     }
 
-    /// After erasure: the rows about these identities or this app user lose their client
-    /// address, the only personal data they hold beyond the ids.
+    /// After a deletion: the rows about these identities or this app user lose their client
+    /// address, the only personal data they hold beyond the ids. (An app user's erasure does
+    /// this in its own transaction instead; see `AppUserStore::erase_app_user`.)
     pub fn scrub(&self, identities: Vec<Uuid>, app_user: Option<Uuid>) {
         self.enqueue(Entry::Scrub {
             identities,

@@ -21,7 +21,7 @@ use crate::users::{Password, Username};
 #[serde(deny_unknown_fields)]
 pub struct CreateAccountBody {
     /// 1 to 64 letters, digits or `. _ - @ +`, not mixing Latin letters with another script;
-    /// NFKC-normalised and lower-cased.
+    /// NFKC-normalised and lower-cased; not looking like a taken name.
     #[schema(example = "alice")]
     username: String,
     /// 8 to 256 characters.
@@ -53,7 +53,7 @@ pub struct AccountView {
         (status = BAD_REQUEST, response = BadRequest),
         (status = UNAUTHORIZED, response = Unauthorized),
         (status = FORBIDDEN, response = Forbidden),
-        (status = CONFLICT, description = "`UsernameTaken`: the name (after normalisation) has an account.", body = ErrorBody),
+        (status = CONFLICT, description = "`UsernameTaken`: the name (after normalisation), or one that only looks like it (the same UTS #39 skeleton), has an account.", body = ErrorBody),
         (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
         (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
         (status = TOO_MANY_REQUESTS, response = TooManyRequests),

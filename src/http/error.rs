@@ -274,7 +274,7 @@ impl From<AppUserError> for ApiError {
             E::UsernameTaken => Self::new(
                 StatusCode::CONFLICT,
                 ErrorCode::UsernameTaken,
-                "An account with this username (after normalisation) already exists.",
+                "An account with this username (after normalisation), or one that looks like it, already exists.",
             ),
             E::InvalidUsername(_) => Self::bad_request(ErrorCode::InvalidUsername, message),
             E::InvalidPassword(_) => Self::bad_request(ErrorCode::InvalidPassword, message),

@@ -93,7 +93,9 @@ impl AppState {
 /// Sign in
 ///
 /// With a built-in account's username and password: a refresh token and the first access
-/// token. Failed sign-ins are throttled per account and per client address.
+/// token. Failed sign-ins are throttled per account and client address, per account, and per
+/// client address; while an account is locked, only a correct password from an address with no
+/// recent failures on it gets in.
 #[utoipa::path(
     post,
     path = "/v1/sessions",
@@ -144,7 +146,8 @@ pub async fn sign_in(
 /// Refresh a session
 ///
 /// A new access token and a new refresh token; the one presented is spent. Presenting a spent
-/// one again ends its whole session and revokes the identity's tokens.
+/// one again ends every session of its user and revokes the tokens of the identities only that
+/// user holds (an identity shared with other users keeps its tokens).
 #[utoipa::path(
     post,
     path = "/v1/sessions/refresh",
@@ -178,7 +181,8 @@ pub async fn refresh(
 
 /// Sign out
 ///
-/// Ends the session the refresh token belongs to.
+/// Ends the session the refresh token belongs to. A spent refresh token is refused and taken
+/// as reuse, as by `/v1/sessions/refresh`.
 #[utoipa::path(
     post,
     path = "/v1/sessions/sign-out",
@@ -209,7 +213,8 @@ pub async fn sign_out(
 /// Sign out everywhere
 ///
 /// Ends every session of the user and revokes the tokens of every identity only this user
-/// holds (a shared identity keeps them).
+/// holds (a shared identity keeps them). A spent refresh token is refused and taken as reuse,
+/// as by `/v1/sessions/refresh`.
 #[utoipa::path(
     post,
     path = "/v1/sessions/sign-out-everywhere",

@@ -2,13 +2,18 @@
 //! OpenID Connect provider (issuer and subject), and their erasure. Both backends run the same
 //! SQL and the same code, stamped out by `impl_app_user_store!`; they differ only in the helpers
 //! each backend file defines (UUID columns, write transactions, row locks). Erasure leaves a
-//! tombstone per deleted identity and announces it, as a deletion through the ACS API does.
+//! tombstone per deleted identity and announces it, as a deletion through the ACS API does, and
+//! clears the client addresses of the audit rows about the user in the same transaction.
+//! Usernames are unique, and so are their skeletons (computed by the domain).
 
 use async_trait::async_trait;
 use sqlx::Row;
 use uuid::Uuid;
 
 use super::StoreError;
+use super::audit::{
+    SCRUB_APP_USER, SCRUB_IDENTITY, hold_audit_appends_pg, hold_audit_appends_sqlite,
+};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 
@@ -24,14 +29,24 @@ pub struct AppUserRecord {
 
 #[async_trait]
 pub trait AppUserStore: Send + Sync {
-    /// Creates a built-in account; `false` if the (normalised) username is taken.
+    /// Creates a built-in account; `false` if the (normalised) username or its skeleton is
+    /// taken.
     async fn create_account(
         &self,
         id: Uuid,
         username: &str,
+        skeleton: &str,
         password_hash: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
+    /// Up to `limit` accounts stored without a username skeleton (from before skeletons were
+    /// kept): their ids and usernames.
+    async fn accounts_without_skeleton(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, String)>, StoreError>;
+    /// Stores an account's skeleton, unless another account has it (`false`).
+    async fn set_skeleton(&self, id: Uuid, skeleton: &str) -> Result<bool, StoreError>;
     /// The id and password hash of the account with this (normalised) username.
     async fn find_account(&self, username: &str) -> Result<Option<(Uuid, String)>, StoreError>;
     /// The app user of an OpenID Connect subject, created (as `id`) if new.
@@ -47,13 +62,21 @@ pub trait AppUserStore: Send + Sync {
     -> Result<Option<Uuid>, StoreError>;
     async fn find_app_user(&self, id: Uuid) -> Result<Option<AppUserRecord>, StoreError>;
     /// Erases the app user in one transaction: every identity only it holds (leaving
-    /// tombstones), its mapping rows, refresh families and account. Identities shared with
-    /// other users stay theirs. Returns the deleted identities, or `None` if there was no user.
+    /// tombstones), its mapping rows, refresh families and account, and the client address of
+    /// every audit row about it or about the deleted identities. Identities shared with other
+    /// users stay theirs. Returns the deleted identities, or `None` if there was no user.
     async fn erase_app_user(&self, id: Uuid, now_ms: i64) -> Result<Option<Vec<Uuid>>, StoreError>;
 }
 
-const INSERT_ACCOUNT: &str = "INSERT INTO app_users (id, username, password_hash, created_at_ms) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+/// Either uniqueness (username, skeleton) makes it do nothing.
+const INSERT_ACCOUNT: &str = "INSERT INTO app_users \
+     (id, username, username_skeleton, password_hash, created_at_ms) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+const SELECT_WITHOUT_SKELETON: &str = "SELECT id, username FROM app_users \
+     WHERE username IS NOT NULL AND username_skeleton IS NULL LIMIT $1";
+const SET_SKELETON: &str = "UPDATE app_users SET username_skeleton = $2 \
+     WHERE id = $1 AND username_skeleton IS NULL \
+       AND NOT EXISTS (SELECT 1 FROM app_users o WHERE o.username_skeleton = $2)";
 const SELECT_ACCOUNT: &str = "SELECT id, password_hash FROM app_users WHERE username = $1";
 const INSERT_OIDC_USER: &str = "INSERT INTO app_users (id, oidc_issuer, oidc_subject, created_at_ms) \
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
@@ -68,26 +91,71 @@ const SELECT_SOLE_IDENTITIES: &str = "SELECT m.identity_id FROM app_user_identit
 /// Mapping rows, refresh families and tokens go with it (`ON DELETE CASCADE`).
 const DELETE_APP_USER: &str = "DELETE FROM app_users WHERE id = $1";
 
+/// SQLite: after an erasure, the write-ahead log still holds the erased rows' earlier page
+/// images (secure deletion zeroes them only in the pages written now): copy it into the
+/// database and truncate it. Readers in the middle of a read are waited for (busy timeout); if
+/// one outlasts that, the next erasure's checkpoint takes what is left. The erasure has
+/// committed by then, so a failed checkpoint is logged, not returned.
+async fn forget_erased_sqlite(store: &SqliteStore) -> Result<(), StoreError> {
+    if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(store.writer())
+        .await
+    {
+        tracing::warn!(%error, "the write-ahead log could not be truncated after an erasure");
+    }
+    Ok(())
+}
+
+/// PostgreSQL: dead rows are vacuumed by the database (see the README on erasure).
+async fn forget_erased_pg(_store: &PgStore) -> Result<(), StoreError> {
+    Ok(())
+}
+
 macro_rules! impl_app_user_store {
-    ($store:ident) => {
+    ($store:ident, $hold_audit_appends:ident, $forget_erased:ident) => {
         #[async_trait]
         impl AppUserStore for $store {
             async fn create_account(
                 &self,
                 id: Uuid,
                 username: &str,
+                skeleton: &str,
                 password_hash: &str,
                 now_ms: i64,
             ) -> Result<bool, StoreError> {
                 let inserted = sqlx::query(INSERT_ACCOUNT)
                     .bind($store::uuid_param(id))
                     .bind(username)
+                    .bind(skeleton)
                     .bind(password_hash)
                     .bind(now_ms)
                     .execute(self.writer())
                     .await?
                     .rows_affected();
                 Ok(inserted == 1)
+            }
+
+            async fn accounts_without_skeleton(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<(Uuid, String)>, StoreError> {
+                sqlx::query(SELECT_WITHOUT_SKELETON)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.pool())
+                    .await?
+                    .iter()
+                    .map(|row| Ok(($store::uuid_col(row, "id")?, row.try_get("username")?)))
+                    .collect()
+            }
+
+            async fn set_skeleton(&self, id: Uuid, skeleton: &str) -> Result<bool, StoreError> {
+                Ok(sqlx::query(SET_SKELETON)
+                    .bind($store::uuid_param(id))
+                    .bind(skeleton)
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected()
+                    == 1)
             }
 
             async fn find_account(
@@ -173,16 +241,31 @@ macro_rules! impl_app_user_store {
                 for identity in &sole {
                     $store::delete_identity_in(&mut tx, *identity, now_ms).await?;
                 }
+                // The audit rows go in this transaction, not after it: a scrub left for later
+                // could be lost. Rows still on their way are written without the address once
+                // the user is gone (see `audit.rs`).
+                $hold_audit_appends(&mut tx).await?;
+                sqlx::query(SCRUB_APP_USER)
+                    .bind($store::uuid_param(id))
+                    .execute(&mut *tx)
+                    .await?;
+                for identity in &sole {
+                    sqlx::query(SCRUB_IDENTITY)
+                        .bind($store::uuid_param(*identity))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 sqlx::query(DELETE_APP_USER)
                     .bind($store::uuid_param(id))
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                $forget_erased(self).await?;
                 Ok(Some(sole))
             }
         }
     };
 }
 
-impl_app_user_store!(PgStore);
-impl_app_user_store!(SqliteStore);
+impl_app_user_store!(PgStore, hold_audit_appends_pg, forget_erased_pg);
+impl_app_user_store!(SqliteStore, hold_audit_appends_sqlite, forget_erased_sqlite);

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{Postgres, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -77,8 +77,36 @@ const SELECT_EVENTS: &str = "SELECT id, at_ms, action, actor, identity_id, app_u
        AND ($5 IS NULL OR at_ms < $5) AND ($6 IS NULL OR id < $6) \
      ORDER BY id DESC LIMIT $7";
 const PURGE: &str = "DELETE FROM audit_events WHERE at_ms < $1";
-const SCRUB_IDENTITY: &str = "UPDATE audit_events SET client_address = NULL WHERE identity_id = $1 AND client_address IS NOT NULL";
-const SCRUB_APP_USER: &str = "UPDATE audit_events SET client_address = NULL WHERE app_user_id = $1 AND client_address IS NOT NULL";
+pub(super) const SCRUB_IDENTITY: &str = "UPDATE audit_events SET client_address = NULL WHERE identity_id = $1 AND client_address IS NOT NULL";
+pub(super) const SCRUB_APP_USER: &str = "UPDATE audit_events SET client_address = NULL WHERE app_user_id = $1 AND client_address IS NOT NULL";
+/// The client address to store: none for a row about an app user that no longer exists
+/// (erased while the row was on its way), whose erasure has scrubbed the rows before it.
+macro_rules! client_address_unless_erased {
+    () => {
+        "CASE WHEN app_user_id IS NULL \
+         OR EXISTS (SELECT 1 FROM app_users u WHERE u.id = app_user_id) \
+         THEN client_address END"
+    };
+}
+
+/// PostgreSQL: holds off audit appends until `tx` ends, once those under way have committed,
+/// so a scrub in `tx` sees every row appended before it, and a row appended after finds its
+/// erased user gone.
+pub(super) async fn hold_audit_appends_pg(
+    tx: &mut Transaction<'_, Postgres>,
+) -> Result<(), StoreError> {
+    sqlx::query("LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// SQLite: the write transaction holds the whole database already.
+pub(super) async fn hold_audit_appends_sqlite(
+    _tx: &mut Transaction<'_, Sqlite>,
+) -> Result<(), StoreError> {
+    Ok(())
+}
 
 /// The most rows in one SQLite statement.
 const SQLITE_CHUNK: usize = 1024;
@@ -119,7 +147,17 @@ fn sqlite_insert(rows: usize) -> &'static str {
         (0..=SQLITE_CHUNK.ilog2())
             .map(|power| {
                 let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-                format!("{INSERT_PREFIX}VALUES {}", vec![row; 1 << power].join(", "))
+                format!(
+                    "{INSERT_PREFIX}SELECT at_ms, action, actor, identity_id, app_user_id, \
+                     details, {}, request_id, client_request_id FROM ( \
+                     SELECT column1 AS at_ms, column2 AS action, column3 AS actor, \
+                       column4 AS identity_id, column5 AS app_user_id, column6 AS details, \
+                       column7 AS client_address, column8 AS request_id, \
+                       column9 AS client_request_id \
+                     FROM (VALUES {}))",
+                    client_address_unless_erased!(),
+                    vec![row; 1 << power].join(", ")
+                )
             })
             .collect()
     });
@@ -128,16 +166,19 @@ fn sqlite_insert(rows: usize) -> &'static str {
 
 /// PostgreSQL: one array a column, so a batch is nine parameters however many rows it has
 /// (and one prepared statement), in the order given.
-const INSERT_UNNEST_PG: &str = "INSERT INTO audit_events \
+const INSERT_UNNEST_PG: &str = concat!(
+    "INSERT INTO audit_events \
      (at_ms, action, actor, identity_id, app_user_id, details, client_address, request_id, \
       client_request_id) \
-     SELECT at_ms, action, actor, identity_id, app_user_id, details, client_address, request_id, \
-            client_request_id \
+     SELECT at_ms, action, actor, identity_id, app_user_id, details, ",
+    client_address_unless_erased!(),
+    ", request_id, client_request_id \
      FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], \
                  $7::text[], $8::text[], $9::text[]) WITH ORDINALITY \
        AS batch (at_ms, action, actor, identity_id, app_user_id, details, client_address, \
                  request_id, client_request_id, position) \
-     ORDER BY position";
+     ORDER BY position"
+);
 
 async fn append_pg(store: &PgStore, records: &[AuditRecord]) -> Result<(), StoreError> {
     let column = |value: fn(&AuditRecord) -> Option<&str>| -> Vec<Option<&str>> {

@@ -41,7 +41,7 @@ pub use issue_log::IssueLogStore;
 pub use keys::{AccessKeyRecord, KeyStore, Resealed, SigningKeyRecord};
 pub use mapping::{Linked, MappingStore};
 pub use postgres::PgStore;
-pub use refresh::{RefreshLimits, RefreshStore, Rotation};
+pub use refresh::{Presented, RefreshLimits, RefreshStore, Rotation, Session};
 pub use revocations::RevocationStore;
 pub use settings::SettingStore;
 pub use sqlite::SqliteStore;

@@ -1,16 +1,37 @@
 //! Refresh-token families. A sign-in starts a family; each refresh spends the presented token
 //! and adds its successor, atomically, so of many concurrent uses exactly one wins; the caller
-//! commits that rotation once it holds the access token that goes with it. Presenting a spent
-//! token is reuse: the family is revoked, and that revocation is committed although the request
-//! fails. Tokens are stored only as their SHA-256. Both backends run the same SQL and code,
-//! stamped out by `impl_refresh_store!`.
+//! commits that rotation once it holds the access token that goes with it. A spent token
+//! presented to refresh revokes its family, committed although the request fails; what else
+//! reuse ends is the domain's to decide (`users::sessions`), with [`RefreshStore::presented`]
+//! telling a live token from a spent one. Tokens are stored only as their SHA-256. Both backends
+//! run the same SQL and code, stamped out by `impl_refresh_store!`.
 
 use async_trait::async_trait;
+use sqlx::Row;
 use uuid::Uuid;
 
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{StoreError, Uncommitted};
+
+/// A presented token's session: its family, user and identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    pub family: Uuid,
+    pub user: Uuid,
+    pub identity: Uuid,
+}
+
+/// What a presented refresh token is, without changing anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented {
+    /// Unspent, in a live family whose user still holds its identity, and not idle too long.
+    Live(Session),
+    /// Spent already, in a family that has not ended.
+    Spent(Session),
+    /// Unknown, or of a family that has ended (signed out, revoked, past its lifetime).
+    Invalid,
+}
 
 /// How long families and their tokens live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,21 +80,15 @@ pub trait RefreshStore: Send + Sync {
         limits: RefreshLimits,
         now_ms: i64,
     ) -> Result<Rotation, StoreError>;
-    /// The user and identity of a live token's session, without changing anything.
-    async fn session_of(
+    /// What a presented token is, without changing anything.
+    async fn presented(
         &self,
         token_hash: &[u8],
         limits: RefreshLimits,
         now_ms: i64,
-    ) -> Result<Option<(Uuid, Uuid)>, StoreError>;
-    /// Revokes the family of a live token (sign-out); its user, or `None` if the token is not
-    /// live.
-    async fn revoke_family(
-        &self,
-        token_hash: &[u8],
-        limits: RefreshLimits,
-        now_ms: i64,
-    ) -> Result<Option<Uuid>, StoreError>;
+    ) -> Result<Presented, StoreError>;
+    /// Revokes a family (sign-out); `false` if it had ended already.
+    async fn revoke_family(&self, family: Uuid, now_ms: i64) -> Result<bool, StoreError>;
     /// Revokes every family of a user (sign-out everywhere); how many were live.
     async fn revoke_user_families(&self, user: Uuid, now_ms: i64) -> Result<u64, StoreError>;
     /// Forgets families that have ended (revoked, or older than `created_before_ms`), with
@@ -98,6 +113,13 @@ const SELECT_LIVE: &str = "SELECT t.family_id, f.user_id, f.identity_id FROM ref
 /// The family of a (spent) token, if that family is still live (`$2` absolute cut-off).
 const SELECT_LIVE_FAMILY_OF: &str = "SELECT t.family_id, f.user_id, f.identity_id FROM refresh_tokens t \
      JOIN refresh_families f ON f.id = t.family_id \
+     WHERE t.hash = $1 AND f.revoked_at_ms IS NULL AND f.created_at_ms > $2";
+/// A token of a family that has not ended (`$2` absolute cut-off), spent or not, with what
+/// tells a live one: when it was issued and whether the family's user still holds its identity.
+const SELECT_PRESENTED: &str = "SELECT t.family_id, f.user_id, f.identity_id, t.issued_at_ms, \
+       t.spent_at_ms, m.user_id AS holder FROM refresh_tokens t \
+     JOIN refresh_families f ON f.id = t.family_id \
+     LEFT JOIN app_user_identities m ON m.user_id = f.user_id AND m.identity_id = f.identity_id \
      WHERE t.hash = $1 AND f.revoked_at_ms IS NULL AND f.created_at_ms > $2";
 const REVOKE_FAMILY: &str =
     "UPDATE refresh_families SET revoked_at_ms = $2 WHERE id = $1 AND revoked_at_ms IS NULL";
@@ -196,50 +218,45 @@ macro_rules! impl_refresh_store {
                 })
             }
 
-            async fn session_of(
+            async fn presented(
                 &self,
                 token_hash: &[u8],
                 limits: RefreshLimits,
                 now_ms: i64,
-            ) -> Result<Option<(Uuid, Uuid)>, StoreError> {
-                sqlx::query(SELECT_LIVE)
+            ) -> Result<Presented, StoreError> {
+                let Some(row) = sqlx::query(SELECT_PRESENTED)
                     .bind(token_hash)
-                    .bind(now_ms - limits.idle_ms)
                     .bind(now_ms - limits.absolute_ms)
                     .fetch_optional(self.pool())
                     .await?
-                    .map(|row| {
-                        Ok((
-                            $store::uuid_col(&row, "user_id")?,
-                            $store::uuid_col(&row, "identity_id")?,
-                        ))
-                    })
-                    .transpose()
+                else {
+                    return Ok(Presented::Invalid);
+                };
+                let session = Session {
+                    family: $store::uuid_col(&row, "family_id")?,
+                    user: $store::uuid_col(&row, "user_id")?,
+                    identity: $store::uuid_col(&row, "identity_id")?,
+                };
+                let spent: Option<i64> = row.try_get("spent_at_ms")?;
+                let issued_at_ms: i64 = row.try_get("issued_at_ms")?;
+                let held = $store::uuid_col_opt(&row, "holder")?.is_some();
+                Ok(if spent.is_some() {
+                    Presented::Spent(session)
+                } else if held && issued_at_ms > now_ms - limits.idle_ms {
+                    Presented::Live(session)
+                } else {
+                    Presented::Invalid
+                })
             }
 
-            async fn revoke_family(
-                &self,
-                token_hash: &[u8],
-                limits: RefreshLimits,
-                now_ms: i64,
-            ) -> Result<Option<Uuid>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let Some(row) = sqlx::query(SELECT_LIVE)
-                    .bind(token_hash)
-                    .bind(now_ms - limits.idle_ms)
-                    .bind(now_ms - limits.absolute_ms)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                else {
-                    return Ok(None);
-                };
-                sqlx::query(REVOKE_FAMILY)
-                    .bind($store::uuid_param($store::uuid_col(&row, "family_id")?))
+            async fn revoke_family(&self, family: Uuid, now_ms: i64) -> Result<bool, StoreError> {
+                Ok(sqlx::query(REVOKE_FAMILY)
+                    .bind($store::uuid_param(family))
                     .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(Some($store::uuid_col(&row, "user_id")?))
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected()
+                    == 1)
             }
 
             async fn revoke_user_families(

@@ -39,7 +39,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             // Only the writer takes the write lock; readers never wait for it (WAL).
             .busy_timeout(options.acquire_timeout)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Deleted rows (an erased user's username, password hash, OpenID Connect subject)
+            // are overwritten, not left in free space for anyone with the file to read.
+            .pragma("secure_delete", "ON");
         if let Some(dir) = connect
             .get_filename()
             .parent()

@@ -1,13 +1,16 @@
 //! Built-in accounts for apps without an identity provider. Usernames are NFKC-normalised and
-//! lower-cased, so look-alike spellings (full-width letters, ligatures, case) are one name;
-//! passwords are length-bounded and hashed with argon2id. A sign-in with an unknown username and
-//! one with a wrong password get the same answer in about the same time, and failures are
-//! throttled per account and per client address.
+//! lower-cased, so look-alike spellings (full-width letters, ligatures, case) are one name, and
+//! no two accounts have names with one UTS #39 skeleton (Cyrillic `асе`, Latin `ace`); a
+//! sign-in is by the exact name. Passwords are length-bounded and hashed with argon2id. A
+//! sign-in with an unknown username and one with a wrong password get the same answer in about
+//! the same time, and failures are throttled per account and address, per account, and per
+//! address.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::OnceCell;
 use unicode_normalization::UnicodeNormalization;
 
 use super::{AppUserError, Passwords, Throttle};
@@ -22,11 +25,13 @@ const USERNAME_MAX_CHARS: usize = 64;
 const PASSWORD_MIN_CHARS: usize = 8;
 const PASSWORD_MAX_CHARS: usize = 256;
 /// Failed sign-ins from which on each failure locks: for one account from one client address;
-/// for one account from anywhere (much higher, so others cannot easily keep a victim locked out
-/// of it from their own addresses, yet a distributed guess is bounded); for one address.
+/// for one account from anywhere (a distributed guess is bounded; the owner, from an address
+/// with no failures on the account, still gets in); for one address.
 const FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS: u32 = 5;
 const FREE_FAILURES_PER_ACCOUNT: u32 = 50;
 const FREE_FAILURES_PER_ADDRESS: u32 = 20;
+/// Accounts given their skeleton at a time.
+const BACKFILL_BATCH: u32 = 500;
 /// Open registration: accounts one client address may create before each further one locks.
 const FREE_REGISTRATIONS_PER_ADDRESS: u32 = 10;
 
@@ -67,6 +72,16 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name's UTS #39 skeleton: names that only look alike (Cyrillic `асе`, Latin `ace`;
+    /// `rn`, `m`) have the same one, and so cannot both have an account.
+    pub fn skeleton(&self) -> String {
+        skeleton(&self.0)
+    }
+}
+
+fn skeleton(name: &str) -> String {
+    unicode_security::skeleton(name).collect()
 }
 
 /// Basic Latin, Latin-1 Supplement, Latin Extended-A and -B, Latin Extended Additional.
@@ -109,6 +124,8 @@ pub struct Accounts {
     per_account: Throttle,
     per_address: Throttle,
     registrations: Throttle,
+    /// Once, before the first account this process creates.
+    skeletons_backfilled: OnceCell<()>,
     clock: SharedClock,
     audit: Arc<Audit>,
 }
@@ -127,6 +144,7 @@ impl Accounts {
             per_account: Throttle::new(FREE_FAILURES_PER_ACCOUNT, clock.clone()),
             per_address: Throttle::new(FREE_FAILURES_PER_ADDRESS, clock.clone()),
             registrations: Throttle::new(FREE_REGISTRATIONS_PER_ADDRESS, clock.clone()),
+            skeletons_backfilled: OnceCell::new(),
             clock,
             audit,
         }
@@ -138,17 +156,58 @@ impl Accounts {
         username: &Username,
         password: &Password,
     ) -> Result<AppUserId, AppUserError> {
+        self.skeletons_backfilled
+            .get_or_try_init(|| self.backfill_skeletons())
+            .await?;
         let hash = self.passwords.hash(password).await?;
         let id = AppUserId::generate();
         let created = self
             .store
-            .create_account(id.uuid(), username.as_str(), &hash, self.clock.now_ms())
+            .create_account(
+                id.uuid(),
+                username.as_str(),
+                &username.skeleton(),
+                &hash,
+                self.clock.now_ms(),
+            )
             .await?;
         if created {
+            self.audit.record(AuditEvent::about_app_user(
+                Action::AccountCreated,
+                Some(id.uuid()),
+            ));
             Ok(id)
         } else {
             Err(AppUserError::UsernameTaken)
         }
+    }
+
+    /// Gives the accounts stored before skeletons were kept theirs, so a new name cannot look
+    /// like theirs. Of two old accounts with one skeleton the second keeps none: both still sign
+    /// in by their exact names, and a third look-alike is refused all the same.
+    async fn backfill_skeletons(&self) -> Result<(), AppUserError> {
+        let mut clashes = 0u64;
+        loop {
+            let batch = self.store.accounts_without_skeleton(BACKFILL_BATCH).await?;
+            let mut progress = false;
+            for (id, username) in &batch {
+                if self.store.set_skeleton(*id, &skeleton(username)).await? {
+                    progress = true;
+                } else {
+                    clashes += 1;
+                }
+            }
+            if !progress || batch.len() < BACKFILL_BATCH as usize {
+                break;
+            }
+        }
+        if clashes > 0 {
+            tracing::warn!(
+                accounts = clashes,
+                "accounts whose usernames look like another's keep no skeleton"
+            );
+        }
+        Ok(())
     }
 
     /// Open self-registration: [`Accounts::create`], throttled per client address.
@@ -176,9 +235,24 @@ impl Accounts {
         let account_key = username.as_str();
         let address_key = client.to_string();
         let locked = |retry_after| AppUserError::Throttled { retry_after };
-        self.per_pair.attempt(&pair_key).map_err(locked)?;
-        self.per_account.attempt(account_key).map_err(locked)?;
+        let pair_failures = self.per_pair.attempt(&pair_key).map_err(locked)?;
         self.per_address.attempt(&address_key).map_err(locked)?;
+        // The account-wide lock holds off guesses from everywhere, but not the owner: an address
+        // with no recent failures on this account still has its password checked, and only a
+        // wrong one is refused as locked (and counted). So guessers spread over many addresses
+        // cannot keep the owner out, and gain nothing from the lock's gap.
+        let account_lock = match self.per_account.attempt(account_key) {
+            Ok(_) => None,
+            Err(retry_after) if pair_failures == 0 => Some(retry_after),
+            Err(retry_after) => return Err(locked(retry_after)),
+        };
+        // Takes back what this attempt was counted as: it succeeded, or nothing was checked.
+        let forgive = || {
+            self.per_address.forgive(&address_key);
+            if account_lock.is_none() {
+                self.per_account.forgive(account_key);
+            }
+        };
 
         let account = self.store.find_account(username.as_str()).await?;
         let (id, hash) = match account {
@@ -187,10 +261,8 @@ impl Accounts {
         };
         let matches = match self.passwords.verify(password, hash).await {
             Err(busy @ AppUserError::Busy { .. }) => {
-                // Nothing was checked: this attempt is no failure.
                 self.per_pair.forgive(&pair_key);
-                self.per_account.forgive(account_key);
-                self.per_address.forgive(&address_key);
+                forgive();
                 return Err(busy);
             }
             checked => checked?,
@@ -198,17 +270,19 @@ impl Accounts {
         match id {
             Some(id) if matches => {
                 self.per_pair.clear(&pair_key);
-                self.per_account.forgive(account_key);
-                self.per_address.forgive(&address_key);
+                forgive();
                 Ok(AppUserId::from_uuid(id))
             }
-            // Already counted as failures when let through.
+            // Already counted as failures when let through (on the account, not while locked).
             _ => {
                 metrics::authentication_failed(AuthFailure::Password);
                 // The account's id if it exists; never the username (personal data).
                 self.audit
                     .record(AuditEvent::about_app_user(Action::SignInFailed, id));
-                Err(AppUserError::BadCredentials)
+                match account_lock {
+                    Some(_) => Err(locked(self.per_account.fail(account_key))),
+                    None => Err(AppUserError::BadCredentials),
+                }
             }
         }
     }
@@ -230,6 +304,17 @@ mod tests {
             Username::parse("José.Müller").unwrap().as_str(),
             "josé.müller"
         );
+    }
+
+    #[test]
+    fn names_that_only_look_alike_share_a_skeleton() {
+        let skeleton = |name: &str| Username::parse(name).unwrap().skeleton();
+        assert_eq!(skeleton("асе"), skeleton("ace")); // Cyrillic
+        assert_eq!(skeleton("сор"), skeleton("cop"));
+        assert_eq!(skeleton("rnodern"), skeleton("modern"));
+        assert_eq!(skeleton("bob1"), skeleton("bobl"));
+        assert_ne!(skeleton("aces"), skeleton("ace"));
+        assert_ne!(skeleton("мария"), skeleton("maria"));
     }
 
     #[test]

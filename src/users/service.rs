@@ -1,15 +1,17 @@
 //! The identity mapping and tokens of app users. An app user gets an identity the first time it
 //! needs one (1:1); backends may create more (1:N) or link identities to several users (N:1,
 //! N:M). Erasing an app user deletes every identity only it holds (their tokens die on every
-//! instance) and its mapping rows, refresh families and account, in one transaction; an
-//! identity shared with other users stays theirs, and keeps its tokens.
+//! instance) and its mapping rows, refresh families and account, and clears the client address
+//! of every audit row about it, in one transaction; an identity shared with other users stays
+//! theirs, and keeps its tokens. Audit rows that an app user's requests cause name that user
+//! (`RequestContext::on_behalf_of`), so a row about a shared identity is scrubbed with it too.
 
 use std::sync::Arc;
 
 use uuid::Uuid;
 
 use super::{AppPolicy, AppUserError};
-use crate::audit::{Action, AuditEvent};
+use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::clock::SharedClock;
 use crate::identity::Identities;
 use crate::ids::{AppUserId, IdentityId};
@@ -132,7 +134,17 @@ impl AppUsers {
             .ok_or(AppUserError::UserNotFound)?;
         // Found or created inside the transaction: known to exist.
         self.identities.note_exists(id);
-        Ok((IdentityId::from_uuid(id), created))
+        let id = IdentityId::from_uuid(id);
+        if created {
+            self.identities
+                .audit()
+                .record(AuditEvent::about_users_identity(
+                    Action::IdentityCreated,
+                    user,
+                    id,
+                ));
+        }
+        Ok((id, created))
     }
 
     /// A token for one of the user's identities (its default one, created if need be, when
@@ -148,7 +160,8 @@ impl AppUsers {
             Some(id) if self.identities_of(user).await?.contains(&id) => id,
             Some(_) => return Err(AppUserError::NotUsersIdentity),
         };
-        Ok((identity, self.issue_for(identity, request).await?))
+        let issued = RequestContext::on_behalf_of(user, self.issue_for(identity, request)).await?;
+        Ok((identity, issued))
     }
 
     /// A token for an identity already known to be the user's.
@@ -176,7 +189,15 @@ impl AppUsers {
             return Err(AppUserError::UserNotFound);
         }
         self.identities.note_exists(id);
-        Ok(IdentityId::from_uuid(id))
+        let id = IdentityId::from_uuid(id);
+        self.identities
+            .audit()
+            .record(AuditEvent::about_users_identity(
+                Action::IdentityCreated,
+                user,
+                id,
+            ));
+        Ok(id)
     }
 
     /// Links an existing identity to the user (N:1, N:M); `true` if it was not linked before.
@@ -187,7 +208,16 @@ impl AppUsers {
             .link(user.uuid(), identity.uuid(), self.clock.now_ms())
             .await?
         {
-            Linked::New => Ok(true),
+            Linked::New => {
+                self.identities
+                    .audit()
+                    .record(AuditEvent::about_users_identity(
+                        Action::IdentityLinked,
+                        user,
+                        identity,
+                    ));
+                Ok(true)
+            }
             Linked::Already => Ok(false),
             Linked::NoSuchUser => Err(AppUserError::UserNotFound),
             Linked::NoSuchIdentity => Err(AppUserError::IdentityNotFound),
@@ -202,6 +232,13 @@ impl AppUsers {
             .unlink(user.uuid(), identity.uuid())
             .await?
         {
+            self.identities
+                .audit()
+                .record(AuditEvent::about_users_identity(
+                    Action::IdentityUnlinked,
+                    user,
+                    identity,
+                ));
             Ok(())
         } else {
             Err(AppUserError::NotUsersIdentity)
@@ -221,13 +258,13 @@ impl AppUsers {
             .erase_app_user(user.uuid(), self.clock.now_ms())
             .await?
             .ok_or(AppUserError::UserNotFound)?;
+        // The audit rows about the user and its deleted identities lost their client address
+        // in the erasure's transaction; rows still on their way are written without it.
         self.identities.forget_deleted(&deleted);
-        let audit = self.identities.audit();
-        audit.record(AuditEvent::about_app_user(
+        self.identities.audit().record(AuditEvent::about_app_user(
             Action::AppUserErased,
             Some(user.uuid()),
         ));
-        audit.scrub(Vec::new(), Some(user.uuid()));
         Ok(())
     }
 
@@ -259,6 +296,7 @@ impl AppUsers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{AuditFilter, AuditRecord, AuditStore};
     use crate::testing::{Fixture, chat_request};
 
     #[tokio::test]
@@ -269,6 +307,60 @@ mod tests {
         let results: Vec<_> = all.await.into_iter().map(Result::unwrap).collect();
         assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
         assert!(results.iter().all(|(id, _)| *id == results[0].0));
+    }
+
+    /// A row as the audit writer stores it, from a browser.
+    fn row(app_user: AppUserId, identity: Option<IdentityId>) -> AuditRecord {
+        AuditRecord {
+            id: 0,
+            at_ms: 0,
+            action: Action::TokenIssued.as_str().into(),
+            actor: "public".into(),
+            identity: identity.map(IdentityId::uuid),
+            app_user: Some(app_user.uuid()),
+            details: None,
+            client_address: Some("192.0.2.7".into()),
+            request_id: None,
+            client_request_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn erasure_scrubs_the_audit_trail_in_its_own_transaction() {
+        let f = Fixture::new().await;
+        let (alice, bob) = (f.app_user("alice").await, f.app_user("bob").await);
+        let own = f.users.create_identity(alice).await.unwrap();
+        let shared = f.users.create_identity(alice).await.unwrap();
+        f.users.link(bob, shared).await.unwrap();
+        f.store
+            .append_audit(&[
+                row(alice, Some(shared)),
+                row(alice, None),
+                row(bob, Some(shared)),
+            ])
+            .await
+            .unwrap();
+        // Straight on the store: nothing is left for the audit writer to do afterwards.
+        f.store.erase_app_user(alice.uuid(), 0).await.unwrap();
+        // A row that was on its way during the erasure.
+        f.store
+            .append_audit(&[row(alice, Some(own))])
+            .await
+            .unwrap();
+
+        let rows = f
+            .store
+            .audit_events(&AuditFilter::default(), 100)
+            .await
+            .unwrap();
+        let addresses = |user: AppUserId| -> Vec<_> {
+            rows.iter()
+                .filter(|r| r.app_user == Some(user.uuid()) && r.at_ms == 0)
+                .map(|r| r.client_address.as_deref())
+                .collect()
+        };
+        assert_eq!(addresses(alice), [None, None, None]);
+        assert_eq!(addresses(bob), [Some("192.0.2.7")]);
     }
 
     #[tokio::test]

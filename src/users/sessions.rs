@@ -1,8 +1,9 @@
 //! Sessions of app users: a sign-in starts a refresh-token family; each refresh returns a new
-//! access token and a new refresh token (rotation); presenting a spent refresh token is taken as
-//! theft: the family dies, committed although that request fails, and the tokens of its
-//! identity are revoked. Sign-out ends one family; sign-out everywhere ends them all and
-//! revokes the tokens of every identity the user holds.
+//! access token and a new refresh token (rotation); presenting a spent refresh token (to
+//! refresh or to sign out) is taken as theft: every session of its user ends, committed
+//! although that request fails, and the tokens of the identities only that user holds are
+//! revoked. Sign-out ends one family; sign-out everywhere ends them all and revokes the tokens
+//! of every identity only the user holds.
 
 use std::sync::Arc;
 
@@ -12,11 +13,11 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{AppUserError, AppUsers};
-use crate::audit::{Action, AuditEvent};
+use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::clock::SharedClock;
 use crate::ids::{AppUserId, IdentityId};
 use crate::keys::random_bytes;
-use crate::store::Rotation;
+use crate::store::{Presented, Rotation, Session};
 use crate::telemetry::metrics::{self, AuthFailure};
 use crate::token::{IssuedToken, TokenRequest};
 
@@ -94,7 +95,8 @@ impl Sessions {
                 self.clock.now_ms(),
             )
             .await?;
-        let access_token = self.users.issue_for(identity, request).await?;
+        let access_token =
+            RequestContext::on_behalf_of(user, self.users.issue_for(identity, request)).await?;
         self.users
             .identity_use_cases()
             .audit()
@@ -143,7 +145,9 @@ impl Sessions {
                 // presented token unspent; and as a session's rotations and its end take turns,
                 // a token issued here predates any end of the session that follows, so the
                 // revocation that goes with that end catches it.
-                let access_token = match self.users.issue_for(identity, request).await {
+                let user = AppUserId::from_uuid(user);
+                let issuing = self.users.issue_for(identity, request);
+                let access_token = match RequestContext::on_behalf_of(user, issuing).await {
                     // Deleted since: the session ended with it.
                     Err(AppUserError::IdentityNotFound) => {
                         return Err(AppUserError::InvalidRefreshToken);
@@ -154,24 +158,12 @@ impl Sessions {
                 Ok(SessionTokens {
                     refresh_token: successor,
                     access_token,
-                    user: AppUserId::from_uuid(user),
+                    user,
                     identity,
                 })
             }
             Rotation::Reused { user, identity } => {
-                tracing::warn!(
-                    user = %AppUserId::from_uuid(user),
-                    "a spent refresh token was presented again: its family is revoked and its identity's tokens too"
-                );
-                self.users.identity_use_cases().audit().record(AuditEvent {
-                    action: Action::RefreshTokenReused,
-                    identity: Some(identity),
-                    app_user: Some(user),
-                    details: None,
-                });
-                self.users
-                    .identity_use_cases()
-                    .revoke_if_exists(IdentityId::from_uuid(identity))
+                self.reused(AppUserId::from_uuid(user), IdentityId::from_uuid(identity))
                     .await?;
                 Err(AppUserError::InvalidRefreshToken)
             }
@@ -193,45 +185,115 @@ impl Sessions {
             .await?)
     }
 
-    /// Ends the session (the family) of a live refresh token.
+    /// Ends the session (the family) of a live refresh token. A spent one is reuse, as in
+    /// [`Sessions::refresh`].
     pub async fn sign_out(&self, presented: &RefreshToken) -> Result<AppUserId, AppUserError> {
-        let user = self
-            .users
+        let session = self.live_session(presented).await?;
+        let user = AppUserId::from_uuid(session.user);
+        self.users
             .stores()
             .refresh
-            .revoke_family(
-                &presented.hash(),
-                self.users.policy().refresh,
-                self.clock.now_ms(),
-            )
-            .await?
-            .ok_or(AppUserError::InvalidRefreshToken)?;
-        Ok(AppUserId::from_uuid(user))
+            .revoke_family(session.family, self.clock.now_ms())
+            .await?;
+        self.users
+            .identity_use_cases()
+            .audit()
+            .record(AuditEvent::about_app_user(
+                Action::SessionEnded,
+                Some(user.uuid()),
+            ));
+        Ok(user)
     }
 
     /// Ends every session of the user of a live refresh token, and revokes the tokens of every
-    /// identity only it holds. Tokens go first: should ending the sessions fail, the presented
-    /// refresh token still works, so the client can simply try again. And once more after: a
-    /// refresh that rotated between the two issued a token the first cut-off missed, while none
-    /// can rotate once the sessions have ended (see [`Sessions::refresh`]).
+    /// identity only it holds. A spent one is reuse, as in [`Sessions::refresh`].
     pub async fn sign_out_everywhere(
         &self,
         presented: &RefreshToken,
     ) -> Result<AppUserId, AppUserError> {
-        let refresh = &self.users.stores().refresh;
-        let limits = self.users.policy().refresh;
-        let (user, _) = refresh
-            .session_of(&presented.hash(), limits, self.clock.now_ms())
-            .await?
-            .ok_or(AppUserError::InvalidRefreshToken)?;
-        let user = AppUserId::from_uuid(user);
-        self.users.revoke_sole_identities_tokens(user).await?;
-        let ended = refresh
-            .revoke_user_families(user.uuid(), self.clock.now_ms())
-            .await?;
-        self.users.revoke_sole_identities_tokens(user).await?;
+        let session = self.live_session(presented).await?;
+        let user = AppUserId::from_uuid(session.user);
+        let ended = self.end_everywhere(user).await?;
         tracing::info!(%user, sessions = ended, "app user signed out everywhere");
+        self.users
+            .identity_use_cases()
+            .audit()
+            .record(AuditEvent::about_app_user(
+                Action::SessionEndedEverywhere,
+                Some(user.uuid()),
+            ));
         Ok(user)
+    }
+
+    /// The session of a live refresh token. A spent token whose session has not ended is taken
+    /// as theft ([`Sessions::reused`]) and refused like an unknown one.
+    async fn live_session(&self, presented: &RefreshToken) -> Result<Session, AppUserError> {
+        let found = self
+            .users
+            .stores()
+            .refresh
+            .presented(
+                &presented.hash(),
+                self.users.policy().refresh,
+                self.clock.now_ms(),
+            )
+            .await?;
+        match found {
+            Presented::Live(session) => Ok(session),
+            Presented::Spent(session) => {
+                self.reused(
+                    AppUserId::from_uuid(session.user),
+                    IdentityId::from_uuid(session.identity),
+                )
+                .await?;
+                Err(AppUserError::InvalidRefreshToken)
+            }
+            Presented::Invalid => {
+                metrics::authentication_failed(AuthFailure::RefreshToken);
+                Err(AppUserError::InvalidRefreshToken)
+            }
+        }
+    }
+
+    /// A spent refresh token came back: whoever holds the user's tokens may be a thief, so every
+    /// session of the user ends and the tokens of the identities only it holds are revoked. An
+    /// identity shared with other users keeps its tokens: reusing one's own spent token must not
+    /// be a way to cut the co-holders off.
+    async fn reused(&self, user: AppUserId, identity: IdentityId) -> Result<(), AppUserError> {
+        tracing::warn!(
+            %user,
+            "a spent refresh token was presented again: every session of its user ends, and the tokens of the identities only it holds are revoked"
+        );
+        self.users
+            .identity_use_cases()
+            .audit()
+            .record(AuditEvent::about_users_identity(
+                Action::RefreshTokenReused,
+                user,
+                identity,
+            ));
+        self.end_everywhere(user).await?;
+        Ok(())
+    }
+
+    /// Ends every session of the user and revokes the tokens of every identity only it holds;
+    /// how many sessions were live. Tokens go first: should ending the sessions fail, the
+    /// sessions still work, so the client can simply try again. And once more after: a refresh
+    /// that rotated between the two issued a token the first cut-off missed, while none can
+    /// rotate once the sessions have ended (see [`Sessions::refresh`]).
+    async fn end_everywhere(&self, user: AppUserId) -> Result<u64, AppUserError> {
+        RequestContext::on_behalf_of(user, async {
+            self.users.revoke_sole_identities_tokens(user).await?;
+            let ended = self
+                .users
+                .stores()
+                .refresh
+                .revoke_user_families(user.uuid(), self.clock.now_ms())
+                .await?;
+            self.users.revoke_sole_identities_tokens(user).await?;
+            Ok(ended)
+        })
+        .await
     }
 }
 
@@ -358,6 +420,59 @@ mod tests {
             .unwrap();
         assert!(!f.is_active(&session.access_token.token));
         assert!(f.is_active(&bobs.token));
+    }
+
+    #[tokio::test]
+    async fn signing_out_with_a_spent_token_is_reuse() {
+        let f = Fixture::new().await;
+        let user = f.app_user("replayed").await;
+        let first = f.sessions.sign_in(user, &chat_request()).await.unwrap();
+        let other = f.sessions.sign_in(user, &chat_request()).await.unwrap();
+        let second = refresh(&f, &first.refresh_token).await.unwrap();
+
+        for sign_out in [
+            f.sessions.sign_out(&first.refresh_token).await,
+            f.sessions.sign_out_everywhere(&first.refresh_token).await,
+        ] {
+            assert!(matches!(sign_out, Err(AppUserError::InvalidRefreshToken)));
+        }
+        assert!(!f.is_active(&second.access_token.token));
+        for session in [&second, &other] {
+            assert!(matches!(
+                refresh(&f, &session.refresh_token).await,
+                Err(AppUserError::InvalidRefreshToken)
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn reuse_ends_the_users_sessions_and_spares_a_shared_identitys_tokens() {
+        let f = Fixture::new().await;
+        let (alice, bob) = (f.app_user("alice").await, f.app_user("bob").await);
+        let alices = f.sessions.sign_in(alice, &chat_request()).await.unwrap();
+        let own = f.users.create_identity(alice).await.unwrap();
+        let (_, own_token) = f
+            .users
+            .issue(alice, Some(own), &chat_request())
+            .await
+            .unwrap();
+        assert!(f.users.link(bob, alices.identity).await.unwrap());
+        let bobs = f.sessions.sign_in(bob, &chat_request()).await.unwrap();
+        assert_eq!(bobs.identity, alices.identity);
+
+        let rotated = refresh(&f, &alices.refresh_token).await.unwrap();
+        assert!(matches!(
+            refresh(&f, &alices.refresh_token).await,
+            Err(AppUserError::InvalidRefreshToken)
+        ));
+        // Alice's sessions end and her own identity's tokens die; the shared one's live on.
+        assert!(matches!(
+            refresh(&f, &rotated.refresh_token).await,
+            Err(AppUserError::InvalidRefreshToken)
+        ));
+        assert!(!f.is_active(&own_token.token));
+        assert!(f.is_active(&bobs.access_token.token));
+        assert!(refresh(&f, &bobs.refresh_token).await.is_ok());
     }
 
     #[test]

@@ -48,10 +48,10 @@ impl Throttle {
     }
 
     /// Lets an attempt through and counts it as a failure, or `Err(retry_after)` while `key` is
-    /// locked.
-    pub fn attempt(&self, key: &str) -> Result<(), Duration> {
+    /// locked. `Ok` holds how many recent failures the key had before this attempt.
+    pub fn attempt(&self, key: &str) -> Result<u32, Duration> {
         let now_ms = self.clock.now_ms();
-        let mut verdict = Ok(());
+        let mut verdict = Ok(0);
         self.records
             .entry(key.to_owned())
             .and_compute_with(|current| {
@@ -64,7 +64,9 @@ impl Throttle {
                     ));
                     return Op::Nop;
                 }
-                let failures = current.map_or(0, |r| r.failures) + 1;
+                let before = current.map_or(0, |r| r.failures);
+                verdict = Ok(before);
+                let failures = before + 1;
                 Op::Put(Record {
                     failures,
                     last_failure_ms: now_ms,
@@ -72,6 +74,33 @@ impl Throttle {
                 })
             });
         verdict
+    }
+
+    /// Counts a failure even while `key` is locked (an attempt let through past its lock by
+    /// another rule); the lock grows as for any other failure. Returns how long it now lasts.
+    pub fn fail(&self, key: &str) -> Duration {
+        let now_ms = self.clock.now_ms();
+        let mut locked_for = Duration::ZERO;
+        self.records
+            .entry(key.to_owned())
+            .and_compute_with(|current| {
+                let current = current
+                    .map(|entry| entry.into_value())
+                    .filter(|record| now_ms - record.last_failure_ms < FORGET_AFTER_MS);
+                let failures = current.map_or(0, |r| r.failures) + 1;
+                let locked_until_ms = self
+                    .lock_until(failures, now_ms)
+                    .max(current.map_or(UNLOCKED, |r| r.locked_until_ms));
+                locked_for = Duration::from_millis(
+                    u64::try_from(locked_until_ms.saturating_sub(now_ms)).unwrap_or(0),
+                );
+                Op::Put(Record {
+                    failures,
+                    last_failure_ms: now_ms,
+                    locked_until_ms,
+                })
+            });
+        locked_for
     }
 
     /// Takes back the failure an attempt was counted as: it succeeded, or nothing was checked.
@@ -130,13 +159,13 @@ mod tests {
     fn locks_from_the_last_free_failure_on_for_doubling_times() {
         let (throttle, clock) = throttle();
         for _ in 0..3 {
-            assert_eq!(throttle.attempt("alice"), Ok(()));
+            assert!(throttle.attempt("alice").is_ok());
         }
         assert_eq!(throttle.attempt("alice"), Err(Duration::from_secs(2)));
-        assert_eq!(throttle.attempt("bob"), Ok(()));
+        assert_eq!(throttle.attempt("bob"), Ok(0));
 
         clock.advance(time::Duration::seconds(2));
-        assert_eq!(throttle.attempt("alice"), Ok(()));
+        assert_eq!(throttle.attempt("alice"), Ok(3));
         assert_eq!(throttle.attempt("alice"), Err(Duration::from_secs(4)));
     }
 
@@ -147,11 +176,11 @@ mod tests {
         let (throttle, clock) = throttle();
         throttle.attempt("alice").unwrap();
         clock.advance(time::Duration::milliseconds(-1));
-        assert_eq!(throttle.attempt("alice"), Ok(()));
+        assert!(throttle.attempt("alice").is_ok());
         clock.advance(time::Duration::milliseconds(5));
         throttle.forgive("alice");
         clock.advance(time::Duration::milliseconds(-1));
-        assert_eq!(throttle.attempt("alice"), Ok(()));
+        assert!(throttle.attempt("alice").is_ok());
     }
 
     #[test]
@@ -178,8 +207,23 @@ mod tests {
         let _ = throttle.attempt("alice");
         clock.advance(time::Duration::minutes(15));
         // Forgotten after a quiet spell: the free failures are free again.
-        assert_eq!(throttle.attempt("alice"), Ok(()));
-        assert_eq!(throttle.attempt("alice"), Ok(()));
+        assert!(throttle.attempt("alice").is_ok());
+        assert!(throttle.attempt("alice").is_ok());
+    }
+
+    #[test]
+    fn a_failure_counted_past_the_lock_extends_it() {
+        let (throttle, clock) = throttle();
+        for _ in 0..3 {
+            throttle.attempt("alice").unwrap();
+        }
+        assert_eq!(throttle.attempt("alice"), Err(Duration::from_secs(2)));
+        assert_eq!(throttle.fail("alice"), Duration::from_secs(4));
+        clock.advance(time::Duration::seconds(3));
+        assert_eq!(throttle.attempt("alice"), Err(Duration::from_secs(1)));
+        // On a key never seen, the free failures are still free.
+        assert_eq!(throttle.fail("bob"), Duration::ZERO);
+        assert_eq!(throttle.attempt("bob"), Ok(1));
     }
 
     #[test]
@@ -189,11 +233,11 @@ mod tests {
             throttle.attempt("alice").unwrap();
             throttle.forgive("alice");
         }
-        assert_eq!(throttle.attempt("alice"), Ok(()));
+        assert!(throttle.attempt("alice").is_ok());
         throttle.attempt("alice").unwrap();
         throttle.attempt("alice").unwrap();
         assert!(throttle.attempt("alice").is_err());
         throttle.clear("alice");
-        assert_eq!(throttle.attempt("alice"), Ok(()));
+        assert!(throttle.attempt("alice").is_ok());
     }
 }

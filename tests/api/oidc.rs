@@ -144,6 +144,14 @@ async fn concurrent_first_requests_create_one_identity(app: TestApp) {
     }
     identities.dedup();
     assert_eq!(identities.len(), 1, "{identities:?}");
+    // Created once, and audited once, as the app user's.
+    let query = format!(
+        "identity={}&action=identity.created",
+        encoded(&identities[0])
+    );
+    let created = app.audit_events(&query, 1).await;
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert!(created[0]["appUser"].is_string(), "{created:?}");
 }
 
 async fn bad_bearers_are_refused_with_a_challenge(app: TestApp) {
