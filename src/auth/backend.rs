@@ -4,19 +4,20 @@
 //! and is then admitted only if that client is allowed by name or carries an allowed role.
 //!
 //! Claims read: the client id from `azp` (OpenID Connect, Keycloak, Auth0), `appid` (Entra ID v1
-//! tokens) or `client_id` (Okta, RFC 9068); every one present must be a non-empty string, and
-//! they must agree. `sub` names the client only when configured to: in a user's token it names
-//! the user. Roles come from `roles` (Entra ID app roles, RFC 9068) and `realm_access.roles`
-//! (Keycloak). With [`BackendPolicy::app_only`], a delegated token (a user's, acting through a
-//! client: Entra ID's `scp`, or `idtyp` other than `app`) is refused, since a client in the list
-//! would otherwise lend its name to every user who signs in through it.
+//! tokens), `client_id` (RFC 9068) or `cid` (Okta); every one present must be a non-empty
+//! string, and they must agree. `sub` names the client only when configured to: in a user's
+//! token it names the user. Roles come from `roles` (Entra ID app roles, RFC 9068) and
+//! `realm_access.roles` (Keycloak). With [`BackendPolicy::app_only`], only a token a client
+//! obtained for itself (client credentials) is admitted, recognised by a positive mark (see
+//! [`is_app_token`]): a client in the list would otherwise lend its name, and a user's own
+//! roles would lend theirs, to every user who signs in through it with the backend audience.
 
 use serde_json::Value;
 
 use super::oidc::BearerClaims;
 
 /// The claims that may name the client, in order of preference.
-const CLIENT_CLAIMS: [&str; 3] = ["azp", "appid", "client_id"];
+const CLIENT_CLAIMS: [&str; 4] = ["azp", "appid", "client_id", "cid"];
 
 /// The allow-lists and claim rules, from configuration. An admin role admits as well.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +74,12 @@ impl BackendPolicy {
     }
 
     pub fn authorize(&self, token: &BearerClaims) -> Result<BackendCaller, Refused> {
-        if self.app_only {
-            app_only(token)?;
+        if self.app_only && !is_app_token(token) {
+            return Err(Refused::NotAClientToken(
+                "not a client-credentials token (no mark of one: idtyp app, sub equal to the \
+                 client or to oid, gty client-credentials, a Keycloak service account), and \
+                 CALLSIGN_BACKEND_APP_ONLY is on",
+            ));
         }
         let client = self.client(token)?;
         let roles = roles(token);
@@ -100,12 +105,12 @@ impl BackendPolicy {
             };
             let client = value.as_str().filter(|client| !client.is_empty()).ok_or(
                 Refused::NotAClientToken(
-                    "a client claim (azp, appid, client_id) is not a non-empty string",
+                    "a client claim (azp, appid, client_id, cid) is not a non-empty string",
                 ),
             )?;
             if named.is_some_and(|first| first != client) {
                 return Err(Refused::NotAClientToken(
-                    "its client claims (azp, appid, client_id) name different clients",
+                    "its client claims (azp, appid, client_id, cid) name different clients",
                 ));
             }
             named = Some(client);
@@ -114,27 +119,42 @@ impl BackendPolicy {
             Some(client) => Ok(client.to_owned()),
             None if self.client_id_from_sub => Ok(token.subject.clone()),
             None => Err(Refused::NotAClientToken(
-                "no client claim (azp, appid, client_id), and CALLSIGN_BACKEND_CLIENT_ID_FROM_SUB is off",
+                "no client claim (azp, appid, client_id, cid), and CALLSIGN_BACKEND_CLIENT_ID_FROM_SUB is off",
             )),
         }
     }
 }
 
-/// Refuses a delegated token: Entra ID marks one with `scp` (the scopes a user consented to) and,
-/// when the optional claim is on, `idtyp: user`; a client-credentials token has neither.
-fn app_only(token: &BearerClaims) -> Result<(), Refused> {
+/// Whether the token is one a client obtained for itself (client credentials), by a positive
+/// mark, since the absence of a user's marks proves nothing (Keycloak's and Auth0's user tokens
+/// carry none of Entra ID's):
+///
+/// - `idtyp` decides where present: `app` (Entra ID, with the optional claim), else a user's;
+/// - `sub` equal to a client claim: RFC 9068 §2.2 names the client as the subject of a token no
+///   resource owner is involved in (Okta's `sub` equals its `cid` there);
+/// - otherwise `scp` (the scopes a user consented to) marks a delegated token;
+/// - `gty: client-credentials` (Auth0);
+/// - `sub` equal to `oid` (Entra ID: an app's token has its service principal as both; a
+///   user's `sub` is pairwise, never its `oid`);
+/// - `preferred_username` `service-account-<client>` (Keycloak's service accounts).
+fn is_app_token(token: &BearerClaims) -> bool {
+    let claim = |name: &str| token.claims.get(name).and_then(Value::as_str);
+    if let Some(kind) = token.claims.get("idtyp") {
+        return kind.as_str() == Some("app");
+    }
+    let clients: Vec<&str> = CLIENT_CLAIMS.iter().filter_map(|c| claim(c)).collect();
+    if clients.contains(&token.subject.as_str()) {
+        return true;
+    }
     if token.claims.contains_key("scp") {
-        return Err(Refused::NotAClientToken(
-            "a delegated user token (scp), and CALLSIGN_BACKEND_APP_ONLY is on",
-        ));
+        return false;
     }
-    match token.claims.get("idtyp") {
-        None => Ok(()),
-        Some(Value::String(kind)) if kind == "app" => Ok(()),
-        Some(_) => Err(Refused::NotAClientToken(
-            "not an app token (idtyp is not app), and CALLSIGN_BACKEND_APP_ONLY is on",
-        )),
-    }
+    claim("gty") == Some("client-credentials")
+        || claim("oid") == Some(token.subject.as_str())
+        || claim("preferred_username").is_some_and(|name| {
+            name.strip_prefix("service-account-")
+                .is_some_and(|client| clients.contains(&client))
+        })
 }
 
 fn roles(token: &BearerClaims) -> Vec<&str> {
@@ -164,10 +184,26 @@ mod tests {
 
     use super::*;
 
+    /// A client-credentials token as RFC 9068 shapes it: its subject is the client its client
+    /// claims name (`sub-1` where none does).
     fn token(claims: Value) -> BearerClaims {
+        let client = CLIENT_CLAIMS
+            .iter()
+            .find_map(|name| claims.get(name).and_then(Value::as_str))
+            .unwrap_or("sub-1")
+            .to_owned();
+        with_subject(&client, claims)
+    }
+
+    /// A token a user got through a client: its subject is the user.
+    fn user_token(claims: Value) -> BearerClaims {
+        with_subject("user-7", claims)
+    }
+
+    fn with_subject(subject: &str, claims: Value) -> BearerClaims {
         BearerClaims {
             issuer: "https://idp.test".into(),
-            subject: "sub-1".into(),
+            subject: subject.into(),
             claims: claims.as_object().unwrap().clone(),
         }
     }
@@ -187,7 +223,7 @@ mod tests {
 
     #[test]
     fn clients_are_admitted_by_name_from_any_client_claim() {
-        for claim in ["azp", "appid", "client_id"] {
+        for claim in CLIENT_CLAIMS {
             let caller = policy()
                 .authorize(&token(json!({ claim: "billing" })))
                 .unwrap();
@@ -224,8 +260,10 @@ mod tests {
     fn the_subject_names_the_client_only_when_configured() {
         // `sub-1` is an allowed client, but a token naming no client is not a client's token.
         assert!(not_a_client_token(policy().authorize(&token(json!({})))));
+        // A token naming its client by `sub` alone bears no mark of a client's own token.
         let from_sub = BackendPolicy {
             client_id_from_sub: true,
+            app_only: false,
             ..policy()
         };
         assert_eq!(
@@ -276,30 +314,63 @@ mod tests {
     }
 
     #[test]
-    fn delegated_user_tokens_are_refused_when_app_only() {
-        let delegated = [
+    fn user_tokens_are_refused_when_app_only() {
+        let users = [
+            // Entra ID's delegated tokens.
             json!({ "azp": "billing", "scp": "user_impersonation" }),
             json!({ "azp": "billing", "roles": ["Callsign.Admin"], "scp": "" }),
-            json!({ "azp": "billing", "idtyp": "user" }),
+            json!({ "azp": "billing", "idtyp": "user", "oid": "user-7" }),
             json!({ "azp": "billing", "idtyp": 1 }),
+            // Keycloak's and Auth0's: no mark of a user, none of a client either; a user's own
+            // realm role must not make it a backend.
+            json!({ "azp": "billing", "scope": "openid", "sid": "s" }),
+            json!({ "azp": "y", "realm_access": { "roles": ["Callsign.Admin"] } }),
+            json!({ "azp": "billing", "gty": "password" }),
+            json!({ "azp": "billing", "preferred_username": "service-account-other" }),
+            // Even a client-credentials mark loses to `idtyp: user`.
+            json!({ "azp": "user-7", "idtyp": "user" }),
         ];
-        for claims in delegated {
+        for claims in users {
             assert!(policy().app_only, "on by default");
             assert!(
-                not_a_client_token(policy().authorize(&token(claims.clone()))),
+                not_a_client_token(policy().authorize(&user_token(claims.clone()))),
                 "{claims}"
             );
             let lenient = BackendPolicy {
                 app_only: false,
                 ..policy()
             };
-            assert!(
-                lenient.authorize(&token(claims.clone())).is_ok(),
+            assert_eq!(
+                lenient.authorize(&user_token(claims.clone())).is_ok(),
+                claims["azp"] != "user-7",
                 "{claims}"
             );
         }
-        // Entra ID's client-credentials token: `roles`, `idtyp: app`, no `scp`.
-        let app = token(json!({ "azp": "x", "idtyp": "app", "roles": ["Callsign.Backend"] }));
-        assert!(policy().authorize(&app).is_ok());
+    }
+
+    #[test]
+    fn client_credentials_tokens_are_recognised_by_their_marks() {
+        let apps = [
+            // Entra ID, with the optional claim, and without it (an app's sub is its oid).
+            user_token(json!({ "azp": "billing", "idtyp": "app" })),
+            with_subject("sp-1", json!({ "appid": "billing", "oid": "sp-1" })),
+            // RFC 9068: the client is the subject, also with scopes (Okta: `cid`, `scp`).
+            token(json!({ "client_id": "billing", "scope": "callsign" })),
+            token(json!({ "cid": "billing", "scp": ["callsign"] })),
+            // Auth0.
+            user_token(json!({ "azp": "billing", "gty": "client-credentials" })),
+            // Keycloak's service account.
+            user_token(
+                json!({ "azp": "billing", "preferred_username": "service-account-billing" }),
+            ),
+        ];
+        for app in apps {
+            assert_eq!(
+                policy().authorize(&app).map(|caller| caller.client),
+                Ok("billing".to_owned()),
+                "{:?}",
+                app.claims
+            );
+        }
     }
 }

@@ -234,8 +234,9 @@ async fn bearers_are_refused_when_no_backend_provider_is_configured(app: TestApp
 }
 
 /// A token must be a client's own, and name its client plainly: one naming no client (its `sub`
-/// would name a user), one whose client claim is not a string, and a delegated user token (Entra
-/// ID's `scp`) are invalid tokens (401) even when an allowed client or role is in them. Options
+/// would name a user), one whose client claim is not a string, a delegated user token (Entra
+/// ID's `scp`) and a user's token bearing no mark of a client's own (Keycloak's, Auth0's) are
+/// invalid tokens (401) even when an allowed client or role is in them. Options
 /// relax the first and the last for providers that need it.
 async fn only_a_clients_own_token_is_admitted(app: TestApp) {
     let (app, idp) = with_backend_idp(app).await;
@@ -250,8 +251,11 @@ async fn only_a_clients_own_token_is_admitted(app: TestApp) {
         idp.sign(Algorithm::ES256, Some(EC_KID), &claims)
     };
     let no_client = allowed(json!({ "azp": null }));
-    let delegated = allowed(json!({ "scp": "user_impersonation" }));
+    let delegated = allowed(json!({ "scp": "user_impersonation", "sub": "user-42" }));
     let user_typed = allowed(json!({ "idtyp": "user" }));
+    // A user's token through the allowed client as Keycloak or Auth0 issue it: no mark of a
+    // user, and none of a client's own token (its subject is the user).
+    let unmarked_user = allowed(json!({ "sub": "user-42", "scope": "openid", "sid": "s-1" }));
     let cases = [
         ("no client claim, only sub", no_client.clone()),
         (
@@ -265,6 +269,7 @@ async fn only_a_clients_own_token_is_admitted(app: TestApp) {
         ),
         ("delegated (scp)", delegated.clone()),
         ("idtyp user", user_typed.clone()),
+        ("a user's token without marks", unmarked_user.clone()),
     ];
     let create = |app: &TestApp, token: &str| {
         app.bearer(Method::POST, &format!("/identities?{API}"), token)
@@ -293,7 +298,7 @@ async fn only_a_clients_own_token_is_admitted(app: TestApp) {
             "off",
         ])
         .await;
-    for token in [&no_client, &delegated, &user_typed] {
+    for token in [&no_client, &delegated, &user_typed, &unmarked_user] {
         assert_eq!(create(&app, token).await.unwrap().status(), 201);
     }
     // Malformed client claims stay refused whatever the options.
