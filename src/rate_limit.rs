@@ -15,10 +15,12 @@ use governor::{Quota, RateLimiter};
 use crate::clock::SharedClock;
 
 /// The address a client is limited under: IPv4 as is, IPv6 by its /64 (one subscriber's
-/// network), so rotating through one's own addresses does not escape a limit.
+/// network), so rotating through one's own addresses does not escape a limit. An IPv4-mapped
+/// address is its IPv4 address: else every IPv4 client of a dual-stack listener would share
+/// `::ffff:0:0/64`.
 pub fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
+    match ip.to_canonical() {
+        ip @ IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {
             let network = u128::from(v6) & !((1u128 << 64) - 1);
             IpAddr::V6(Ipv6Addr::from(network))
@@ -134,5 +136,14 @@ mod tests {
         assert_ne!(client_key(a), client_key(c));
         let v4: IpAddr = "192.0.2.7".parse().unwrap();
         assert_eq!(client_key(v4), v4);
+    }
+
+    #[test]
+    fn ipv4_mapped_clients_are_keyed_by_their_ipv4_address() {
+        let mapped = |s: &str| s.parse::<IpAddr>().unwrap();
+        let a = client_key(mapped("::ffff:192.0.2.7"));
+        let b = client_key(mapped("::ffff:192.0.2.8"));
+        assert_ne!(a, b, "two IPv4 clients of a dual-stack listener");
+        assert_eq!(a, mapped("192.0.2.7"));
     }
 }

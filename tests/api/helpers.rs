@@ -125,6 +125,8 @@ pub async fn fresh_pg_database(admin_url: &str) -> String {
 /// Settings shared by in-process and spawned servers.
 #[derive(Clone)]
 pub struct ServerSettings {
+    /// `--listen`: `127.0.0.1:0` unless a test needs another listener.
+    pub listen: String,
     pub database_url: String,
     pub data_dir: std::path::PathBuf,
     pub primary_key: String,
@@ -143,6 +145,7 @@ impl ServerSettings {
         let master_key = STANDARD.encode(master);
         record_secret(&master_key);
         Some(ServerSettings {
+            listen: "127.0.0.1:0".to_owned(),
             database_url,
             data_dir: data_dir.to_owned(),
             primary_key: random_key(),
@@ -154,7 +157,7 @@ impl ServerSettings {
     pub fn args(&self) -> Vec<String> {
         [
             "--listen",
-            "127.0.0.1:0",
+            &self.listen,
             "--database-url",
             &self.database_url,
             "--data-dir",

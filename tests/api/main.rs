@@ -14,6 +14,7 @@ mod test_logs;
 mod audit;
 mod auth;
 mod backend_bearer;
+mod client_addresses;
 mod clock_skew;
 mod cluster;
 mod crash;
