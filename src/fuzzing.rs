@@ -190,7 +190,7 @@ impl FuzzApp {
             clock: shared,
         });
         Ok(FuzzApp {
-            router: router(state, Surface::Everything),
+            router: router(state, Surface::ApiAndMetrics),
             keys,
             stop,
         })

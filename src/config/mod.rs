@@ -76,6 +76,17 @@ pub enum SlotArg {
     Secondary,
 }
 
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Metrics {
+    /// Only on the ops listener; `on`, the old name, means this too.
+    #[value(alias = "on")]
+    Ops,
+    /// On the main listener as well: anyone who reaches the service reads them.
+    Public,
+    Off,
+}
+
 #[derive(Args, Clone)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
@@ -88,8 +99,8 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// A separate plain-HTTP listener for `/metrics`, `/healthz`, `/readyz` and `/version`
-    /// (e.g. `0.0.0.0:9090`, reachable only inside the cluster). When set, `/metrics` is served
-    /// only there.
+    /// (e.g. `0.0.0.0:9090`, reachable only inside the cluster). `/version` and (unless
+    /// `CALLSIGN_METRICS=public`) `/metrics` are served only there.
     #[arg(long, env = "CALLSIGN_OPS_LISTEN", global = true)]
     pub ops_listen: Option<SocketAddr>,
 
@@ -201,15 +212,17 @@ pub struct Config {
     )]
     pub log_format: LogFormat,
 
-    /// Prometheus metrics at `/metrics` (no access key needed).
+    /// Prometheus metrics at `/metrics` (no access key needed): `ops`, only on the ops listener
+    /// (`CALLSIGN_OPS_LISTEN`; without one, not served); `public`, on the main listener too;
+    /// `off`.
     #[arg(
         long,
         env = "CALLSIGN_METRICS",
         value_enum,
-        default_value = "on",
+        default_value = "ops",
         global = true
     )]
-    pub metrics: Switch,
+    pub metrics: Metrics,
 
     #[command(flatten)]
     pub app_users: AppUserConfig,
@@ -312,7 +325,23 @@ pub fn normalize_endpoint(raw: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_endpoint;
+    use clap::Parser;
+
+    use super::{Cli, Metrics, normalize_endpoint};
+
+    #[test]
+    fn metrics_are_the_ops_listeners_by_default_and_on_means_that_too() {
+        let metrics = |args: &[&str]| {
+            let argv = std::iter::once("callsign").chain(args.iter().copied());
+            Cli::try_parse_from(argv)
+                .expect("valid arguments")
+                .config
+                .metrics
+        };
+        assert_eq!(metrics(&[]), Metrics::Ops);
+        assert_eq!(metrics(&["--metrics", "on"]), Metrics::Ops);
+        assert_eq!(metrics(&["--metrics", "public"]), Metrics::Public);
+    }
 
     #[test]
     fn endpoints() {

@@ -142,39 +142,41 @@ fn cors(origins: &[HeaderValue]) -> Option<tower_http::cors::CorsLayer> {
     Some(layer)
 }
 
-/// What a listener serves.
+/// What the main listener serves besides the API, the probes and the docs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
-    /// The API and every ops route.
-    Everything,
-    /// The API and the probes; `/metrics` is on a separate ops listener.
-    ApiAndProbes,
+    /// Nothing more: `/metrics` and `/version` are on the ops listener.
+    Api,
+    /// `/metrics` too (`CALLSIGN_METRICS=public`).
+    ApiAndMetrics,
 }
 
 /// The main listener's routes. The OpenAPI document and its docs page are public, like the
-/// probes.
+/// probes. `/version` names the exact build, which is of use to an attacker: it is on the ops
+/// listener only.
 pub fn router(state: AppState, surface: Surface) -> Router {
     let api = api(&state);
-    let ops = ops_routes(&state, surface == Surface::Everything).merge(openapi::docs());
+    let mut ops = probes();
+    if surface == Surface::ApiAndMetrics && state.metrics.is_some() {
+        ops = ops.route("/metrics", get(metrics::render));
+    }
+    let ops = ops.merge(openapi::docs());
     with_layers(api.merge(ops.route_layer(metrics::NoteRouteLayer)), state)
 }
 
 /// The separate ops listener's routes: probes, version and metrics.
 pub fn ops_router(state: AppState) -> Router {
-    let ops = ops_routes(&state, true);
+    let mut ops = probes().route("/version", get(metrics::version));
+    if state.metrics.is_some() {
+        ops = ops.route("/metrics", get(metrics::render));
+    }
     with_layers(ops.route_layer(metrics::NoteRouteLayer), state)
 }
 
-fn ops_routes(state: &AppState, with_metrics: bool) -> Router<AppState> {
-    let ops = Router::new()
+fn probes() -> Router<AppState> {
+    Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/version", get(metrics::version));
-    if with_metrics && state.metrics.is_some() {
-        ops.route("/metrics", get(metrics::render))
-    } else {
-        ops
-    }
 }
 
 fn api(state: &AppState) -> Router<AppState> {

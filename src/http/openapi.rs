@@ -100,7 +100,10 @@ use super::{
             a drop-in for the ACS authentication hero samples."),
         (name = "audit", description = "The audit trail: who did what to which identity or app \
             user, when, from where, in which request."),
-        (name = "ops", description = "Probes, version and metrics, without authentication."),
+        (name = "ops", description = "Probes, version and metrics, without authentication. \
+            The probes are on every listener; version and metrics on the ops listener \
+            (`CALLSIGN_OPS_LISTEN`), metrics on the main listener too with \
+            `CALLSIGN_METRICS=public`."),
     ),
 )]
 pub struct ApiDoc;

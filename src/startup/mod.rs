@@ -22,7 +22,7 @@ use crate::audit::{Audit, AuditWriter};
 use crate::clock::{SharedClock, SystemClock};
 use crate::clock_skew::ClockSkew;
 
-use crate::config::{Config, TlsMode, normalize_endpoint};
+use crate::config::{Config, Metrics, TlsMode, normalize_endpoint};
 use crate::http::{self, AppState, connection_string};
 use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
 use crate::ids::{IdentityId, ResourceId};
@@ -43,6 +43,8 @@ pub struct Application {
     tls: Option<tls::Tls>,
     propagation: Propagation,
     audit_writer: AuditWriter,
+    /// What the main listener serves besides the API.
+    surface: http::Surface,
     /// Set when this start generated the access keys: shown to the operator once.
     pub generated_keys: bool,
 }
@@ -219,6 +221,10 @@ impl Application {
             propagation,
             audit_writer,
             generated_keys: bootstrap == Bootstrap::Generated,
+            surface: match config.metrics {
+                Metrics::Public => http::Surface::ApiAndMetrics,
+                Metrics::Ops | Metrics::Off => http::Surface::Api,
+            },
             state: AppState::new(http::Shared {
                 identities,
                 keys,
@@ -244,10 +250,7 @@ impl Application {
                         .context("CALLSIGN_TRUSTED_PROXIES is invalid")?,
                 ),
                 cors_origins: Arc::new(cors_origins(&config.cors_origins)?),
-                metrics: match config.metrics {
-                    crate::config::Switch::On => crate::telemetry::metrics::install(),
-                    crate::config::Switch::Off => None,
-                },
+                metrics: metrics_recorder(config),
                 oidc: idps.app,
                 backends: idps.backends,
                 endpoint,
@@ -279,6 +282,21 @@ impl Application {
     /// The file clients should trust, when serving a generated certificate.
     pub fn trust_file(&self) -> Option<&Path> {
         self.tls.as_ref().and_then(|tls| tls.trust_file.as_deref())
+    }
+}
+
+/// The Prometheus recorder, when some listener serves `/metrics`: with none, recording would
+/// cost every request for nothing.
+fn metrics_recorder(config: &Config) -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    match (config.metrics, config.ops_listen) {
+        (Metrics::Off, _) => None,
+        (Metrics::Ops, None) => {
+            tracing::info!(
+                "metrics are not served: they are on the ops listener only; set CALLSIGN_OPS_LISTEN (or CALLSIGN_METRICS=public to serve them on the main listener)"
+            );
+            None
+        }
+        (Metrics::Ops, Some(_)) | (Metrics::Public, _) => crate::telemetry::metrics::install(),
     }
 }
 
