@@ -187,6 +187,7 @@ impl FuzzApp {
             cors_origins: Arc::default(),
             metrics: None,
             endpoint: format!("https://{HOST}/"),
+            signed_host: None,
             clock: shared,
         });
         Ok(FuzzApp {

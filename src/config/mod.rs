@@ -122,6 +122,19 @@ pub struct Config {
     #[arg(long, env = "CALLSIGN_ENDPOINT", global = true)]
     pub endpoint: Option<String>,
 
+    /// `on`: an access-key signature counts only when the `Host` it signed is the endpoint's
+    /// host (`CALLSIGN_ENDPOINT`, or the default endpoint), so a signed request captured on its
+    /// way to another service is refused here. Off by default: a proxy that rewrites `Host`
+    /// breaks every signature with it on.
+    #[arg(
+        long,
+        env = "CALLSIGN_STRICT_HOST",
+        value_enum,
+        default_value = "off",
+        global = true
+    )]
+    pub strict_host: Switch,
+
     /// The resource id in identity ids (`8:acs:<resource id>_<uuid>`); fixed at first start,
     /// generated if not given.
     #[arg(long, env = "CALLSIGN_RESOURCE_ID", global = true)]

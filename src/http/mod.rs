@@ -115,6 +115,9 @@ pub struct Shared {
     pub backends: Option<(BearerAuthority, Arc<BackendPolicy>)>,
     /// The public endpoint put in connection strings.
     pub endpoint: String,
+    /// The `Host` access-key signatures must be for (the endpoint's, with
+    /// `CALLSIGN_STRICT_HOST=on`); `None`: any.
+    pub signed_host: Option<String>,
 }
 
 /// CORS for browser clients from the configured origins (none: no CORS layer at all).

@@ -22,7 +22,7 @@ use crate::audit::{Audit, AuditWriter};
 use crate::clock::{SharedClock, SystemClock};
 use crate::clock_skew::ClockSkew;
 
-use crate::config::{Config, Metrics, TlsMode, normalize_endpoint};
+use crate::config::{Config, Metrics, Switch, TlsMode, normalize_endpoint};
 use crate::http::{self, AppState, connection_string};
 use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
 use crate::ids::{IdentityId, ResourceId};
@@ -253,6 +253,10 @@ impl Application {
                 metrics: metrics_recorder(config),
                 oidc: idps.app,
                 backends: idps.backends,
+                signed_host: match config.strict_host {
+                    Switch::On => Some(endpoint_host(&endpoint).to_owned()),
+                    Switch::Off => None,
+                },
                 endpoint,
             }),
         })
@@ -353,6 +357,14 @@ pub fn public_endpoint(config: &Config, bound: SocketAddr) -> anyhow::Result<Str
         Some(raw) => normalize_endpoint(raw).map_err(anyhow::Error::msg),
         None => Ok(default_endpoint(bound, config.tls.mode == TlsMode::On)),
     }
+}
+
+/// The `host[:port]` of a normalised endpoint (`scheme://host[:port]/`).
+fn endpoint_host(endpoint: &str) -> &str {
+    endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest)
+        .trim_end_matches('/')
 }
 
 fn default_endpoint(address: SocketAddr, https: bool) -> String {

@@ -74,6 +74,7 @@ pub(in crate::http) fn everything_on(fixture: &Fixture) -> AppState {
         cors_origins: Arc::default(),
         metrics: Some(metrics.handle()),
         endpoint: format!("https://{HOST}/"),
+        signed_host: Some(HOST.to_owned()),
         clock,
     })
 }
