@@ -182,6 +182,7 @@ impl FuzzApp {
             audit,
             audit_retention: Duration::ZERO,
             clock_skew: Arc::new(crate::clock_skew::ClockSkew::new(Duration::from_millis(20))),
+            readiness: Arc::default(),
             limits: Arc::new(RequestLimits::new(0, 0, shared.clone())),
             trusted_proxies: Arc::default(),
             cors_origins: Arc::default(),

@@ -101,6 +101,8 @@ pub struct Shared {
     pub audit: Arc<crate::audit::Audit>,
     /// How far this instance's clock is off the database's.
     pub clock_skew: Arc<crate::clock_skew::ClockSkew>,
+    /// The database's readiness as the last resync found it.
+    pub readiness: Arc<crate::readiness::Readiness>,
     /// How long audit events are kept; zero: forever.
     pub audit_retention: Duration,
     /// Rate limits per caller and per client address.

@@ -28,6 +28,7 @@ use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
 use crate::ids::{IdentityId, ResourceId};
 use crate::keys::{Bootstrap, KeySlot};
 use crate::propagation::Propagation;
+use crate::readiness::Readiness;
 use crate::revocation::RevocationCache;
 use crate::store::{self, PoolOptions, Store, StoreError};
 use crate::tls::{self, TlsSource};
@@ -203,6 +204,7 @@ impl Application {
             clock.clone(),
         ));
         let clock_skew = Arc::new(ClockSkew::new(COMMIT_WAIT));
+        let readiness = Arc::new(Readiness::default());
         let propagation = Propagation::start(
             store.clone(),
             revocations.clone(),
@@ -210,6 +212,7 @@ impl Application {
             issue_log,
             clock.clone(),
             clock_skew.clone(),
+            readiness.clone(),
             Duration::from_millis(config.resync_interval_ms.max(100)),
         )
         .await
@@ -238,6 +241,7 @@ impl Application {
                 guests,
                 audit,
                 clock_skew,
+                readiness,
                 audit_retention: Duration::from_secs(config.audit_retention_days * 86_400),
                 limits: Arc::new(http::RequestLimits::new(
                     config.limits.per_key(),

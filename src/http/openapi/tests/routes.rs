@@ -69,6 +69,7 @@ pub(in crate::http) fn everything_on(fixture: &Fixture) -> AppState {
         audit: fixture.audit.clone(),
         audit_retention: Duration::ZERO,
         clock_skew: Arc::new(crate::clock_skew::ClockSkew::new(Duration::from_millis(20))),
+        readiness: Arc::default(),
         limits: Arc::new(RequestLimits::new(0, 0, clock.clone())),
         trusted_proxies: Arc::default(),
         cors_origins: Arc::default(),
