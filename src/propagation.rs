@@ -45,7 +45,6 @@ impl Propagation {
         issue_log: Arc<IssueLog>,
         clock: SharedClock,
         skew: Arc<ClockSkew>,
-        readiness: Arc<Readiness>,
         resync_every: Duration,
     ) -> Result<Self, StoreError> {
         let feed = store.listen().await?;
@@ -56,7 +55,7 @@ impl Propagation {
             issue_log,
             clock,
             skew,
-            readiness,
+            readiness: Arc::default(),
             resync_every,
             feed,
         };
@@ -64,6 +63,11 @@ impl Propagation {
         propagation.compare_clocks().await;
         propagation.check_readiness().await;
         Ok(propagation)
+    }
+
+    /// The database's readiness, as each resync finds it.
+    pub fn readiness(&self) -> Arc<Readiness> {
+        self.readiness.clone()
     }
 
     /// Runs until `cancel`, then flushes what is pending.

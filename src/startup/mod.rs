@@ -28,7 +28,6 @@ use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
 use crate::ids::{IdentityId, ResourceId};
 use crate::keys::{Bootstrap, KeySlot};
 use crate::propagation::Propagation;
-use crate::readiness::Readiness;
 use crate::revocation::RevocationCache;
 use crate::store::{self, PoolOptions, Store, StoreError};
 use crate::tls::{self, TlsSource};
@@ -204,7 +203,6 @@ impl Application {
             clock.clone(),
         ));
         let clock_skew = Arc::new(ClockSkew::new(COMMIT_WAIT));
-        let readiness = Arc::new(Readiness::default());
         let propagation = Propagation::start(
             store.clone(),
             revocations.clone(),
@@ -212,11 +210,11 @@ impl Application {
             issue_log,
             clock.clone(),
             clock_skew.clone(),
-            readiness.clone(),
             Duration::from_millis(config.resync_interval_ms.max(100)),
         )
         .await
         .context("cannot load the revocation state")?;
+        let readiness = propagation.readiness();
         Ok(Application {
             listener,
             ops_listener,
