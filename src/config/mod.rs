@@ -259,7 +259,9 @@ pub struct Config {
     pub secret_files: SecretFiles,
 
     /// Proxies (addresses or CIDR networks, comma-separated) whose `X-Forwarded-For` names the
-    /// client for per-address limits; others' is ignored.
+    /// client for per-address limits; others' is ignored. IPv4 entries match IPv4 proxies on a
+    /// dual-stack listener too. A hop a trusted proxy wrote that is not an address (`ip`,
+    /// `ip:port`, `[ipv6]`, `[ipv6]:port`) refuses the request with 400 `InvalidForwardedFor`.
     #[arg(
         long,
         env = "CALLSIGN_TRUSTED_PROXIES",
