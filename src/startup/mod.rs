@@ -255,10 +255,7 @@ impl Application {
                 metrics: metrics_recorder(config),
                 oidc: idps.app,
                 backends: idps.backends,
-                signed_host: match config.strict_host {
-                    Switch::On => Some(endpoint_host(&endpoint).to_owned()),
-                    Switch::Off => None,
-                },
+                signed_host: signed_host(config, &endpoint),
                 endpoint,
             }),
         })
@@ -359,6 +356,21 @@ pub fn public_endpoint(config: &Config, bound: SocketAddr) -> anyhow::Result<Str
         Some(raw) => normalize_endpoint(raw).map_err(anyhow::Error::msg),
         None => Ok(default_endpoint(bound, config.tls.mode == TlsMode::On)),
     }
+}
+
+/// The host signatures must be for, with `CALLSIGN_STRICT_HOST=on`.
+fn signed_host(config: &Config, endpoint: &str) -> Option<String> {
+    if config.strict_host == Switch::Off {
+        return None;
+    }
+    let host = endpoint_host(endpoint);
+    if config.endpoint.is_none() {
+        tracing::warn!(
+            host,
+            "CALLSIGN_STRICT_HOST=on without CALLSIGN_ENDPOINT: only signatures for the default endpoint's host count; set CALLSIGN_ENDPOINT to the URL clients use"
+        );
+    }
+    Some(host.to_owned())
 }
 
 /// The `host[:port]` of a normalised endpoint (`scheme://host[:port]/`).
