@@ -73,7 +73,9 @@ impl Propagation {
     /// Runs until `cancel`, then flushes what is pending.
     pub async fn run(mut self, cancel: CancellationToken) {
         let mut feed = self.feed.take();
-        let mut resync = tokio::time::interval(self.resync_every);
+        // `start` has just synchronised: the first resync is one interval away.
+        let first = tokio::time::Instant::now() + self.resync_every;
+        let mut resync = tokio::time::interval_at(first, self.resync_every);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut purge = tokio::time::interval(PURGE_EVERY);
         loop {
