@@ -288,19 +288,19 @@ impl Application {
     }
 }
 
-/// The Prometheus recorder, when some listener serves `/metrics`: with none, recording would
-/// cost every request for nothing.
+/// The Prometheus recorder, unless metrics are off. Without an ops listener and with metrics
+/// not public no listener serves them; they are still recorded (the recorder is process-wide and
+/// its metric handles are cached on first use, so it is installed the same way everywhere).
 fn metrics_recorder(config: &Config) -> Option<metrics_exporter_prometheus::PrometheusHandle> {
-    match (config.metrics, config.ops_listen) {
-        (Metrics::Off, _) => None,
-        (Metrics::Ops, None) => {
-            tracing::info!(
-                "metrics are not served: they are on the ops listener only; set CALLSIGN_OPS_LISTEN (or CALLSIGN_METRICS=public to serve them on the main listener)"
-            );
-            None
-        }
-        (Metrics::Ops, Some(_)) | (Metrics::Public, _) => crate::telemetry::metrics::install(),
+    if config.metrics == Metrics::Off {
+        return None;
     }
+    if config.metrics == Metrics::Ops && config.ops_listen.is_none() {
+        tracing::info!(
+            "metrics are not served: they are on the ops listener only; set CALLSIGN_OPS_LISTEN (or CALLSIGN_METRICS=public to serve them on the main listener)"
+        );
+    }
+    crate::telemetry::metrics::install()
 }
 
 fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
