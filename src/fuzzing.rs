@@ -183,16 +183,18 @@ impl FuzzApp {
             audit,
             audit_retention: Duration::ZERO,
             clock_skew: Arc::new(crate::clock_skew::ClockSkew::new(Duration::from_millis(20))),
+            readiness: Arc::default(),
             limits: Arc::new(RequestLimits::new(0, 0, shared.clone())),
             trusted_proxies: Arc::default(),
             cors_origins: Arc::default(),
             metrics: None,
             endpoint: format!("https://{HOST}/"),
             key_routes: true,
+            signed_host: None,
             clock: shared,
         });
         Ok(FuzzApp {
-            router: router(state, Surface::Everything),
+            router: router(state, Surface::ApiAndMetrics),
             keys,
             stop,
         })

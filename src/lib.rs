@@ -3,7 +3,7 @@
 //! Layout, top to bottom (each module uses only those below it):
 //! - [`cli`], [`startup`]: commands; building and running the application.
 //! - [`http`]: routes, thin handlers, middleware, the one error type.
-//! - [`propagation`]: keeps every instance's caches current.
+//! - [`propagation`]: keeps every instance's caches current, and [`readiness`] with them.
 //! - [`users`]: app users: accounts, sessions, guests, identity mapping, erasure.
 //! - [`identity`]: the identity use cases (create, issue, revoke, delete).
 //! - [`token`]: minting and verifying JWTs; [`keys`]: access and signing keys.
@@ -31,6 +31,7 @@ pub mod keys;
 mod private_files;
 mod propagation;
 mod rate_limit;
+mod readiness;
 pub mod revocation;
 pub mod startup;
 pub mod store;

@@ -1,7 +1,8 @@
 //! Keeps this instance's caches in step with every other instance: applies the store's change
 //! feed as it arrives (sub-second on PostgreSQL) and resynchronises fully on a timer and after
 //! any gap in the feed, so a lost notification leaves an instance stale for at most one interval.
-//! While the database is down the caches keep serving what they last knew.
+//! While the database is down the caches keep serving what they last knew. Each resync also
+//! checks the database's readiness, which `/readyz` reports.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::clock::SharedClock;
 use crate::clock_skew::ClockSkew;
 use crate::identity::{COMMIT_WAIT, IssueLog};
 use crate::keys::KeyService;
+use crate::readiness::Readiness;
 use crate::revocation::Revocation;
 use crate::revocation::{RETENTION_MS, RevocationCache};
 use crate::store::{ChangeFeed, FeedEvent, Store, StoreError};
@@ -28,6 +30,7 @@ pub struct Propagation {
     issue_log: Arc<IssueLog>,
     clock: SharedClock,
     skew: Arc<ClockSkew>,
+    readiness: Arc<Readiness>,
     resync_every: Duration,
     feed: Option<Box<dyn ChangeFeed>>,
 }
@@ -52,18 +55,27 @@ impl Propagation {
             issue_log,
             clock,
             skew,
+            readiness: Arc::default(),
             resync_every,
             feed,
         };
         propagation.sync_revocations().await?;
         propagation.compare_clocks().await;
+        propagation.check_readiness().await;
         Ok(propagation)
+    }
+
+    /// The database's readiness, as each resync finds it.
+    pub fn readiness(&self) -> Arc<Readiness> {
+        self.readiness.clone()
     }
 
     /// Runs until `cancel`, then flushes what is pending.
     pub async fn run(mut self, cancel: CancellationToken) {
         let mut feed = self.feed.take();
-        let mut resync = tokio::time::interval(self.resync_every);
+        // `start` has just synchronised: the first resync is one interval away.
+        let first = tokio::time::Instant::now() + self.resync_every;
+        let mut resync = tokio::time::interval_at(first, self.resync_every);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut purge = tokio::time::interval(PURGE_EVERY);
         loop {
@@ -153,7 +165,13 @@ impl Propagation {
         }
     }
 
+    /// First, so a probe learns of an outage before the other steps wait out their timeouts.
+    async fn check_readiness(&self) {
+        self.readiness.record(&self.store.check_ready().await);
+    }
+
     async fn resync(&self) {
+        self.check_readiness().await;
         self.compare_clocks().await;
         let synced = self.sync_revocations().await;
         metrics::resync(synced.is_ok());

@@ -51,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
         date: header(date),
         content_sha256: header(content_sha256),
         authorization: header(authorization),
+        expected_host: None,
     };
     if let Ok(index) = verify(&request, body, &keys, NOW) {
         assert!(index < keys.len());

@@ -42,6 +42,9 @@ pub struct SignedRequest<'a> {
     pub date: Option<&'a str>,
     pub content_sha256: Option<&'a str>,
     pub authorization: Option<&'a str>,
+    /// The host a signature must be for (`CALLSIGN_STRICT_HOST`), compared with `host`
+    /// case-insensitively; `None`: any.
+    pub expected_host: Option<&'a str>,
 }
 
 /// Why a request was refused. Logged for operators; clients get one uniform answer.
@@ -57,6 +60,8 @@ pub enum AuthFailure {
     StaleDate,
     #[error("x-ms-content-sha256 missing or not the hash of the body")]
     BadContentHash,
+    #[error("signed for another host than the endpoint's (CALLSIGN_STRICT_HOST)")]
+    WrongHost,
     #[error("signature matches no active access key")]
     BadSignature,
 }
@@ -142,8 +147,9 @@ fn string_to_sign(
 /// Checks a request against the active access keys; returns the index of the key that signed it.
 ///
 /// Every key is tried (no early exit on the first key), and signatures are compared in constant
-/// time. Two client quirks are tolerated: the async Python SDK signs the percent-decoded path,
-/// and the Python SDK given `https://host/` signs the host with its trailing slash.
+/// time. Two client quirks are tolerated: the async Python SDK signs the percent-decoded path
+/// (only where decoding moves no boundary, see [`decoded_for_quirk`]), and the Python SDK given
+/// `https://host/` signs the host with its trailing slash.
 pub fn verify(
     request: &SignedRequest<'_>,
     body: &[u8],
@@ -171,6 +177,12 @@ pub fn verify(
         return Err(AuthFailure::BadContentHash);
     }
 
+    if let Some(expected) = request.expected_host
+        && !request.host.eq_ignore_ascii_case(expected)
+    {
+        return Err(AuthFailure::WrongHost);
+    }
+
     let matches = |path: &str, host: &str| {
         let message = string_to_sign(request.method, path, date, host, hash);
         match_key(&message, &authorization.signature, keys)
@@ -179,7 +191,7 @@ pub fn verify(
     matches(request.path_and_query, request.host)
         .or_else(|| matches(request.path_and_query, &format!("{}/", request.host)))
         .or_else(|| {
-            let decoded = percent_decode(request.path_and_query)?;
+            let decoded = decoded_for_quirk(request.path_and_query)?;
             matches(&decoded, request.host)
                 .or_else(|| matches(&decoded, &format!("{}/", request.host)))
         })
@@ -195,6 +207,20 @@ fn match_key(message: &str, signature: &[u8], keys: &[&RequestKey]) -> Option<us
         mac.update(message.as_bytes());
         mac.verify_slice(signature).is_ok()
     })
+}
+
+/// The percent-decoded form a signature may cover instead of `raw`, unless the path holds an
+/// encoded `/` or `?` before or after decoding (`%2F`, `%3F`, `%252F`, any case): decoding
+/// those moves a segment or query boundary, so a signature over `/identities/a/b` would admit
+/// `/identities/a%2Fb`, another resource.
+fn decoded_for_quirk(raw: &str) -> Option<String> {
+    let decoded = percent_decode(raw)?;
+    let path = |s: &str| s.split('?').next().unwrap_or_default().to_ascii_lowercase();
+    let moves_a_boundary = |path: String| path.contains("%2f") || path.contains("%3f");
+    if moves_a_boundary(path(raw)) || moves_a_boundary(path(&decoded)) {
+        return None;
+    }
+    Some(decoded)
 }
 
 /// The percent-decoded form, if it differs and is valid UTF-8.
@@ -251,9 +277,14 @@ mod tests {
             date: None,
             content_sha256: Some(hash),
             authorization: Some(auth),
+            expected_host: None,
         };
+        verify_keys(&request, body)
+    }
+
+    fn verify_keys(request: &SignedRequest<'_>, body: &[u8]) -> Result<usize, AuthFailure> {
         let keys = [OTHER, KEY].map(|key| RequestKey::new(key).expect("HMAC takes any key"));
-        verify(&request, body, &[&keys[0], &keys[1]], NOW)
+        verify(request, body, &[&keys[0], &keys[1]], NOW)
     }
 
     fn signed(key: &[u8], body: &[u8], date: &str, path: &str) -> (String, String) {
@@ -388,6 +419,72 @@ mod tests {
         let decoded = "/identities/8:acs:x_1?api-version=2023-10-01";
         let (auth, hash) = signed(KEY, b"", DATE, decoded);
         assert_eq!(check(b"", &auth, DATE, &hash, wire), Ok(1));
+    }
+
+    #[test]
+    fn the_decoded_path_quirk_does_not_reach_across_an_encoded_slash_or_question_mark() {
+        for (wire, decoded) in [
+            (
+                "/identities/a%2Fb?api-version=1",
+                "/identities/a/b?api-version=1",
+            ),
+            (
+                "/identities/a%2fb?api-version=1",
+                "/identities/a/b?api-version=1",
+            ),
+            (
+                "/identities/a%3Fb?api-version=1",
+                "/identities/a?b?api-version=1",
+            ),
+            ("/identities/a%3fb", "/identities/a?b"),
+            // Decoded once, `%252F` is `%2F`: a signature over that path names another id.
+            ("/identities/a%252Fb", "/identities/a%2Fb"),
+            ("/identities/8%3Aacs%3Ax%2F1", "/identities/8:acs:x/1"),
+        ] {
+            let (auth, hash) = signed(KEY, b"", DATE, decoded);
+            assert_eq!(
+                check(b"", &auth, DATE, &hash, wire),
+                Err(AuthFailure::BadSignature),
+                "{wire}"
+            );
+        }
+        // An encoded slash in the query moves no path boundary.
+        let wire = "/identities/8%3Aacs%3Ax_1?api-version=2023-10-01&next=%2Fa";
+        let decoded = "/identities/8:acs:x_1?api-version=2023-10-01&next=/a";
+        let (auth, hash) = signed(KEY, b"", DATE, decoded);
+        assert_eq!(check(b"", &auth, DATE, &hash, wire), Ok(1));
+    }
+
+    #[test]
+    fn a_bound_host_refuses_signatures_for_another_host() {
+        let hash = content_hash(b"");
+        let check_host = |host: &str, expected_host| {
+            let auth = authorization(&sign(KEY, "POST", PATH, DATE, host, &hash));
+            let request = SignedRequest {
+                method: "POST",
+                path_and_query: PATH,
+                host,
+                x_ms_date: Some(DATE),
+                date: None,
+                content_sha256: Some(&hash),
+                authorization: Some(&auth),
+                expected_host,
+            };
+            verify_keys(&request, b"")
+        };
+        let bound = Some("callsign.example:8443");
+        assert_eq!(check_host("callsign.example:8443", bound), Ok(1));
+        assert_eq!(check_host("Callsign.Example:8443", bound), Ok(1));
+        // Signed, correctly, for another host: fine unbound, refused bound.
+        assert_eq!(check_host("other.example", None), Ok(1));
+        assert_eq!(
+            check_host("other.example", bound),
+            Err(AuthFailure::WrongHost)
+        );
+        assert_eq!(
+            check_host("callsign.example:9443", bound),
+            Err(AuthFailure::WrongHost)
+        );
     }
 
     #[test]

@@ -85,6 +85,17 @@ pub enum SlotArg {
     Secondary,
 }
 
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Metrics {
+    /// Only on the ops listener; `on`, the old name, means this too.
+    #[value(alias = "on")]
+    Ops,
+    /// On the main listener as well: anyone who reaches the service reads them.
+    Public,
+    Off,
+}
+
 #[derive(Args, Clone)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
@@ -97,8 +108,8 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// A separate plain-HTTP listener for `/metrics`, `/healthz`, `/readyz` and `/version`
-    /// (e.g. `0.0.0.0:9090`, reachable only inside the cluster). When set, `/metrics` is served
-    /// only there.
+    /// (e.g. `0.0.0.0:9090`, reachable only inside the cluster). `/version` and (unless
+    /// `CALLSIGN_METRICS=public`) `/metrics` are served only there.
     #[arg(long, env = "CALLSIGN_OPS_LISTEN", global = true)]
     pub ops_listen: Option<SocketAddr>,
 
@@ -119,6 +130,19 @@ pub struct Config {
     /// Default: `https://<listen address>/`. Set it when running several instances.
     #[arg(long, env = "CALLSIGN_ENDPOINT", global = true)]
     pub endpoint: Option<String>,
+
+    /// `on`: an access-key signature counts only when the `Host` it signed is the endpoint's
+    /// host (`CALLSIGN_ENDPOINT`, or the default endpoint), so a signed request captured on its
+    /// way to another service is refused here. Off by default: a proxy that rewrites `Host`
+    /// breaks every signature with it on.
+    #[arg(
+        long,
+        env = "CALLSIGN_STRICT_HOST",
+        value_enum,
+        default_value = "off",
+        global = true
+    )]
+    pub strict_host: Switch,
 
     /// The resource id in identity ids (`8:acs:<resource id>_<uuid>`); fixed at first start,
     /// generated if not given.
@@ -222,15 +246,17 @@ pub struct Config {
     )]
     pub log_format: LogFormat,
 
-    /// Prometheus metrics at `/metrics` (no access key needed).
+    /// Prometheus metrics at `/metrics` (no access key needed): `ops`, only on the ops listener
+    /// (`CALLSIGN_OPS_LISTEN`; without one, not served); `public`, on the main listener too;
+    /// `off`.
     #[arg(
         long,
         env = "CALLSIGN_METRICS",
         value_enum,
-        default_value = "on",
+        default_value = "ops",
         global = true
     )]
-    pub metrics: Switch,
+    pub metrics: Metrics,
 
     #[command(flatten)]
     pub app_users: AppUserConfig,
@@ -254,7 +280,9 @@ pub struct Config {
     pub secret_files: SecretFiles,
 
     /// Proxies (addresses or CIDR networks, comma-separated) whose `X-Forwarded-For` names the
-    /// client for per-address limits; others' is ignored.
+    /// client for per-address limits; others' is ignored. IPv4 entries match IPv4 proxies on a
+    /// dual-stack listener too. A hop a trusted proxy wrote that is not an address (`ip`,
+    /// `ip:port`, `[ipv6]`, `[ipv6]:port`) refuses the request with 400 `InvalidForwardedFor`.
     #[arg(
         long,
         env = "CALLSIGN_TRUSTED_PROXIES",
@@ -333,9 +361,9 @@ pub fn normalize_endpoint(raw: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
-    use super::{Cli, normalize_endpoint};
+    use super::{Cli, Metrics, normalize_endpoint};
 
     #[test]
     fn help_never_shows_a_secret_taken_from_the_environment() {
@@ -354,6 +382,20 @@ mod tests {
                 .unwrap_or_else(|| panic!("no argument reads {secret}"));
             assert!(arg.is_hide_env_values_set(), "{secret}'s value would show");
         }
+    }
+
+    #[test]
+    fn metrics_are_the_ops_listeners_by_default_and_on_means_that_too() {
+        let metrics = |args: &[&str]| {
+            let argv = std::iter::once("callsign").chain(args.iter().copied());
+            Cli::try_parse_from(argv)
+                .expect("valid arguments")
+                .config
+                .metrics
+        };
+        assert_eq!(metrics(&[]), Metrics::Ops);
+        assert_eq!(metrics(&["--metrics", "on"]), Metrics::Ops);
+        assert_eq!(metrics(&["--metrics", "public"]), Metrics::Public);
     }
 
     #[test]

@@ -215,6 +215,7 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
         date: header(&parts, &DATE),
         content_sha256: header(&parts, &X_MS_CONTENT_SHA256),
         authorization: header(&parts, &AUTHORIZATION),
+        expected_host: state.signed_host.as_deref(),
     };
     let ring = state.keys.ring().load();
     let keys = ring.access_keys().each_ref().map(|key| key.request_key());

@@ -102,6 +102,8 @@ error_codes! {
     /// 400: not an app user id (a hyphenated UUID).
     InvalidUserId,
     InvalidQueryParameter,
+    /// 400: `X-Forwarded-For` from a trusted proxy has a hop that is not an IP address.
+    InvalidForwardedFor,
     /// 429: with `Retry-After`.
     TooManyRequests,
     /// 500: logged with details, never sent.

@@ -1,5 +1,6 @@
 //! Request metrics by route template (so 10 000 random paths make one `unmatched` series, not
-//! 10 000), and the `/metrics` and `/version` routes.
+//! 10 000), and the `/metrics` and `/version` routes (the ops listener's; `/metrics` on the main
+//! listener too when public).
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
@@ -95,8 +96,8 @@ pub(super) fn method_label(method: &Method) -> &'static str {
 
 /// Prometheus metrics
 ///
-/// Prometheus text format. Off with `CALLSIGN_METRICS=off`; with `CALLSIGN_OPS_LISTEN` it is
-/// served on that separate listener instead.
+/// Prometheus text format, on the ops listener (`CALLSIGN_OPS_LISTEN`); on the main listener
+/// only with `CALLSIGN_METRICS=public`. Off with `CALLSIGN_METRICS=off`.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -104,7 +105,7 @@ pub(super) fn method_label(method: &Method) -> &'static str {
     operation_id = "getMetrics",
     responses(
         (status = OK, description = "The metrics.", body = String, content_type = "text/plain; version=0.0.4"),
-        (status = NOT_FOUND, description = "`NotFound`: metrics are off, or on the ops listener.", body = ErrorBody),
+        (status = NOT_FOUND, description = "`NotFound`: metrics are off, or this is the main listener and they are not public.", body = ErrorBody),
     ),
     security(()),
 )]
@@ -131,12 +132,17 @@ pub struct VersionView {
 }
 
 /// Version
+///
+/// Only on the ops listener (`CALLSIGN_OPS_LISTEN`): the exact build is no one else's business.
 #[utoipa::path(
     get,
     path = "/version",
     tag = "ops",
     operation_id = "getVersion",
-    responses((status = OK, description = "The running build.", body = VersionView)),
+    responses(
+        (status = OK, description = "The running build.", body = VersionView),
+        (status = NOT_FOUND, description = "`NotFound`: on the main listener.", body = ErrorBody),
+    ),
     security(()),
 )]
 pub async fn version() -> axum::Json<VersionView> {

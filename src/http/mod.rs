@@ -102,6 +102,8 @@ pub struct Shared {
     pub audit: Arc<crate::audit::Audit>,
     /// How far this instance's clock is off the database's.
     pub clock_skew: Arc<crate::clock_skew::ClockSkew>,
+    /// The database's readiness as the last resync found it.
+    pub readiness: Arc<crate::readiness::Readiness>,
     /// How long audit events are kept; zero: forever.
     pub audit_retention: Duration,
     /// Rate limits per caller and per client address.
@@ -118,6 +120,9 @@ pub struct Shared {
     pub endpoint: String,
     /// Whether `/keys` and `/keys/:regenerate` are served (`CALLSIGN_KEY_ADMIN=api`).
     pub key_routes: bool,
+    /// The `Host` access-key signatures must be for (the endpoint's, with
+    /// `CALLSIGN_STRICT_HOST=on`); `None`: any.
+    pub signed_host: Option<String>,
 }
 
 /// CORS for browser clients from the configured origins (none: no CORS layer at all).
@@ -145,39 +150,41 @@ fn cors(origins: &[HeaderValue]) -> Option<tower_http::cors::CorsLayer> {
     Some(layer)
 }
 
-/// What a listener serves.
+/// What the main listener serves besides the API, the probes and the docs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
-    /// The API and every ops route.
-    Everything,
-    /// The API and the probes; `/metrics` is on a separate ops listener.
-    ApiAndProbes,
+    /// Nothing more: `/metrics` and `/version` are on the ops listener.
+    Api,
+    /// `/metrics` too (`CALLSIGN_METRICS=public`).
+    ApiAndMetrics,
 }
 
 /// The main listener's routes. The OpenAPI document and its docs page are public, like the
-/// probes.
+/// probes. `/version` names the exact build, which is of use to an attacker: it is on the ops
+/// listener only.
 pub fn router(state: AppState, surface: Surface) -> Router {
     let api = api(&state);
-    let ops = ops_routes(&state, surface == Surface::Everything).merge(openapi::docs());
+    let mut ops = probes();
+    if surface == Surface::ApiAndMetrics && state.metrics.is_some() {
+        ops = ops.route("/metrics", get(metrics::render));
+    }
+    let ops = ops.merge(openapi::docs());
     with_layers(api.merge(ops.route_layer(metrics::NoteRouteLayer)), state)
 }
 
 /// The separate ops listener's routes: probes, version and metrics.
 pub fn ops_router(state: AppState) -> Router {
-    let ops = ops_routes(&state, true);
+    let mut ops = probes().route("/version", get(metrics::version));
+    if state.metrics.is_some() {
+        ops = ops.route("/metrics", get(metrics::render));
+    }
     with_layers(ops.route_layer(metrics::NoteRouteLayer), state)
 }
 
-fn ops_routes(state: &AppState, with_metrics: bool) -> Router<AppState> {
-    let ops = Router::new()
+fn probes() -> Router<AppState> {
+    Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/version", get(metrics::version));
-    if with_metrics && state.metrics.is_some() {
-        ops.route("/metrics", get(metrics::render))
-    } else {
-        ops
-    }
 }
 
 fn api(state: &AppState) -> Router<AppState> {

@@ -6,9 +6,10 @@
 //! turns off is still documented, with the option named in its description.
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi};
@@ -100,14 +101,26 @@ use super::{
             a drop-in for the ACS authentication hero samples."),
         (name = "audit", description = "The audit trail: who did what to which identity or app \
             user, when, from where, in which request."),
-        (name = "ops", description = "Probes, version and metrics, without authentication."),
+        (name = "ops", description = "Probes, version and metrics, without authentication. \
+            The probes are on every listener; version and metrics on the ops listener \
+            (`CALLSIGN_OPS_LISTEN`), metrics on the main listener too with \
+            `CALLSIGN_METRICS=public`."),
     ),
 )]
 pub struct ApiDoc;
 
+/// What the docs page may load: its own scripts, styles and the document from this server;
+/// the Swagger UI's inline styles and `data:` icons; nothing may frame it.
+const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; \
+    style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
 /// `GET /openapi.json` and the Swagger UI at `/docs`. The UI's validator badge is off, so the
-/// browser calls nothing but this server.
+/// browser calls nothing but this server; a strict content security policy holds it to that,
+/// and the page may not be framed (clickjacking) nor its assets sniffed as another type.
 pub fn docs<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    let header =
+        |name, value| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
     Router::from(
         SwaggerUi::new("/docs")
             .url("/openapi.json", ApiDoc::openapi())
@@ -118,6 +131,9 @@ pub fn docs<S: Clone + Send + Sync + 'static>() -> Router<S> {
             ),
     )
     .layer(map_response(acs_errors))
+    .layer(header(header::CONTENT_SECURITY_POLICY, DOCS_CSP))
+    .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+    .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
 }
 
 /// The Swagger UI answers an unknown asset with an empty 404, a path that is not UTF-8 with a

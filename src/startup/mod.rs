@@ -22,7 +22,7 @@ use crate::audit::{Audit, AuditWriter};
 use crate::clock::{SharedClock, SystemClock};
 use crate::clock_skew::ClockSkew;
 
-use crate::config::{Config, KeyAdmin, TlsMode, normalize_endpoint};
+use crate::config::{Config, KeyAdmin, Metrics, Switch, TlsMode, normalize_endpoint};
 use crate::http::{self, AppState, connection_string};
 use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
 use crate::ids::{IdentityId, ResourceId};
@@ -43,6 +43,8 @@ pub struct Application {
     tls: Option<tls::Tls>,
     propagation: Propagation,
     audit_writer: AuditWriter,
+    /// What the main listener serves besides the API.
+    surface: http::Surface,
     /// Set when this start generated the access keys: shown to the operator once.
     pub generated_keys: bool,
 }
@@ -235,6 +237,7 @@ impl Application {
         )
         .await
         .context("cannot load the revocation state")?;
+        let readiness = propagation.readiness();
         Ok(Application {
             listener,
             ops_listener,
@@ -242,6 +245,10 @@ impl Application {
             propagation,
             audit_writer,
             generated_keys: bootstrap == Bootstrap::Generated,
+            surface: match config.metrics {
+                Metrics::Public => http::Surface::ApiAndMetrics,
+                Metrics::Ops | Metrics::Off => http::Surface::Api,
+            },
             state: AppState::new(http::Shared {
                 identities,
                 keys,
@@ -255,6 +262,7 @@ impl Application {
                 guests,
                 audit,
                 clock_skew,
+                readiness,
                 audit_retention: Duration::from_secs(config.audit_retention_days * 86_400),
                 limits: Arc::new(http::RequestLimits::new(
                     config.limits.per_key(),
@@ -267,12 +275,10 @@ impl Application {
                         .context("CALLSIGN_TRUSTED_PROXIES is invalid")?,
                 ),
                 cors_origins: Arc::new(cors_origins(&config.cors_origins)?),
-                metrics: match config.metrics {
-                    crate::config::Switch::On => crate::telemetry::metrics::install(),
-                    crate::config::Switch::Off => None,
-                },
+                metrics: metrics_recorder(config),
                 oidc: idps.app,
                 backends: idps.backends,
+                signed_host: signed_host(config, &endpoint),
                 endpoint,
                 key_routes: config.key_admin == KeyAdmin::Api,
             }),
@@ -304,6 +310,21 @@ impl Application {
     pub fn trust_file(&self) -> Option<&Path> {
         self.tls.as_ref().and_then(|tls| tls.trust_file.as_deref())
     }
+}
+
+/// The Prometheus recorder, unless metrics are off. Without an ops listener and with metrics
+/// not public no listener serves them; they are still recorded (the recorder is process-wide and
+/// its metric handles are cached on first use, so it is installed the same way everywhere).
+fn metrics_recorder(config: &Config) -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    if config.metrics == Metrics::Off {
+        return None;
+    }
+    if config.metrics == Metrics::Ops && config.ops_listen.is_none() {
+        tracing::info!(
+            "metrics are not served: they are on the ops listener only; set CALLSIGN_OPS_LISTEN (or CALLSIGN_METRICS=public to serve them on the main listener)"
+        );
+    }
+    crate::telemetry::metrics::install()
 }
 
 fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -359,6 +380,29 @@ pub fn public_endpoint(config: &Config, bound: SocketAddr) -> anyhow::Result<Str
         Some(raw) => normalize_endpoint(raw).map_err(anyhow::Error::msg),
         None => Ok(default_endpoint(bound, config.tls.mode == TlsMode::On)),
     }
+}
+
+/// The host signatures must be for, with `CALLSIGN_STRICT_HOST=on`.
+fn signed_host(config: &Config, endpoint: &str) -> Option<String> {
+    if config.strict_host == Switch::Off {
+        return None;
+    }
+    let host = endpoint_host(endpoint);
+    if config.endpoint.is_none() {
+        tracing::warn!(
+            host,
+            "CALLSIGN_STRICT_HOST=on without CALLSIGN_ENDPOINT: only signatures for the default endpoint's host count; set CALLSIGN_ENDPOINT to the URL clients use"
+        );
+    }
+    Some(host.to_owned())
+}
+
+/// The `host[:port]` of a normalised endpoint (`scheme://host[:port]/`).
+fn endpoint_host(endpoint: &str) -> &str {
+    endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest)
+        .trim_end_matches('/')
 }
 
 fn default_endpoint(address: SocketAddr, https: bool) -> String {

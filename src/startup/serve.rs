@@ -56,13 +56,8 @@ impl Application {
             }
             None => None,
         };
-        let surface = if ops.is_some() {
-            http::Surface::ApiAndProbes
-        } else {
-            http::Surface::Everything
-        };
-        let app =
-            http::router(self.state, surface).into_make_service_with_connect_info::<SocketAddr>();
+        let app = http::router(self.state, self.surface)
+            .into_make_service_with_connect_info::<SocketAddr>();
         let served = match self.tls {
             Some(tls) => {
                 let mut server = axum_server::from_tcp_rustls(self.listener, tls.config)?

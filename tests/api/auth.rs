@@ -111,3 +111,35 @@ async fn garbage_authorization_headers_are_refused_uniformly(app: TestApp) {
         assert_error(response, 401, "Denied").await;
     }
 }
+
+/// The same server reached as `localhost`: a request this handle signs is signed for
+/// `localhost:<port>`, not the endpoint's `127.0.0.1:<port>`.
+fn as_localhost(app: &TestApp) -> TestApp {
+    let port = app.host.rsplit_once(':').unwrap().1;
+    let address: std::net::SocketAddr = app.host.parse().unwrap();
+    let client = client_builder_trusting(&app.trust_file)
+        .resolve("localhost", address)
+        .build()
+        .unwrap();
+    let mut other = app.with_client(client);
+    other.base = format!("https://localhost:{port}");
+    other.host = format!("localhost:{port}");
+    other
+}
+
+#[tokio::test]
+async fn with_a_strict_host_a_signature_for_another_host_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = ServerSettings::new(Backend::Sqlite, dir.path())
+        .await
+        .unwrap();
+    let app = spawn_app_with(settings, dir, &[]).await;
+    let response = as_localhost(&app).post(&create_path()).send().await;
+    assert_eq!(response.status(), 201, "by default any host will do");
+
+    let app = app.restart_with(&["--strict-host", "on"]).await;
+    let response = as_localhost(&app).post(&create_path()).send().await;
+    assert_error(response, 401, "Denied").await;
+    let response = app.post(&create_path()).send().await;
+    assert_eq!(response.status(), 201, "the endpoint's own host");
+}

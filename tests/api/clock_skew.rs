@@ -15,7 +15,7 @@ async fn instance_off_by(offset_ms: i64) -> Option<TestApp> {
     let clock = Arc::new(SkewedClock {
         offset: time::Duration::milliseconds(offset_ms),
     });
-    Some(spawn_app_with_clock(settings, dir, &[], clock).await)
+    Some(spawn_app_with_clock(settings, dir, &["--metrics", "public"], clock).await)
 }
 
 async fn readiness(app: &TestApp) -> reqwest::Response {

@@ -127,6 +127,10 @@ pub async fn fresh_pg_database(admin_url: &str) -> String {
 /// Settings shared by in-process and spawned servers.
 #[derive(Clone)]
 pub struct ServerSettings {
+    /// `--listen`: `127.0.0.1:0` unless a test needs another listener.
+    pub listen: String,
+    /// `--resync-interval-ms`: 1000, so what the resync notices shows within a second.
+    pub resync_interval_ms: u64,
     pub database_url: String,
     pub data_dir: std::path::PathBuf,
     pub primary_key: String,
@@ -145,6 +149,8 @@ impl ServerSettings {
         let master_key = STANDARD.encode(master);
         record_secret(&master_key);
         Some(ServerSettings {
+            listen: "127.0.0.1:0".to_owned(),
+            resync_interval_ms: 1000,
             database_url,
             data_dir: data_dir.to_owned(),
             primary_key: random_key(),
@@ -154,9 +160,10 @@ impl ServerSettings {
     }
 
     pub fn args(&self) -> Vec<String> {
+        let resync_interval_ms = self.resync_interval_ms.to_string();
         [
             "--listen",
-            "127.0.0.1:0",
+            &self.listen,
             "--database-url",
             &self.database_url,
             "--data-dir",
@@ -168,7 +175,7 @@ impl ServerSettings {
             "--master-key",
             &self.master_key,
             "--resync-interval-ms",
-            "1000",
+            &resync_interval_ms,
         ]
         .iter()
         .map(|s| s.to_string())

@@ -15,6 +15,7 @@ mod app_user_audit;
 mod audit;
 mod auth;
 mod backend_bearer;
+mod client_addresses;
 mod clock_skew;
 mod cluster;
 mod confusable_usernames;

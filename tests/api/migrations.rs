@@ -1,7 +1,8 @@
 //! A database whose migrations are not exactly Callsign's: one that failed half-way (sqlx marks
 //! it `success = false`), one that is missing, or one from a newer release. A running instance
-//! stops reporting ready for the first two; a starting instance refuses the database with an
-//! error naming the migration instead of serving on a schema it does not know.
+//! stops reporting ready for the first two (at its next resync: a probe costs no query); a
+//! starting instance refuses the database with an error naming the migration instead of serving
+//! on a schema it does not know.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ backend_tests!(
     a_failed_migration_makes_the_instance_unready_and_a_new_one_refuse_to_start,
     a_missing_migration_makes_the_instance_unready,
     a_migration_from_a_newer_release_is_refused_at_start,
+    readiness_is_the_last_resyncs_verdict_not_a_query_per_probe,
 );
 
 /// Runs `sql` on the test's database, as an operator's tool would.
@@ -32,6 +34,18 @@ async fn readiness(app: &TestApp) -> reqwest::Response {
         .send()
         .await
         .unwrap()
+}
+
+/// The readiness once it is not 200, or after a few resyncs (of 1 s) without a change.
+async fn readiness_after_resyncs(app: &TestApp) -> reqwest::Response {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let response = readiness(app).await;
+        if response.status() != 200 || Instant::now() > deadline {
+            return response;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Starts a second instance on the same database; returns the whole error chain if it refuses.
@@ -80,7 +94,7 @@ async fn a_failed_migration_makes_the_instance_unready_and_a_new_one_refuse_to_s
         &format!("UPDATE _sqlx_migrations SET success = false WHERE version = {LATEST}"),
     )
     .await;
-    let message = assert_error(readiness(&app).await, 503, "NotReady").await;
+    let message = assert_error(readiness_after_resyncs(&app).await, 503, "NotReady").await;
     assert!(message.contains("not migrated"), "{message}");
     let error = start_refused(&app.settings).await;
     let latest = format!(
@@ -106,7 +120,7 @@ async fn a_missing_migration_makes_the_instance_unready(app: TestApp) {
         &format!("DELETE FROM _sqlx_migrations WHERE version = {LATEST}"),
     )
     .await;
-    let message = assert_error(readiness(&app).await, 503, "NotReady").await;
+    let message = assert_error(readiness_after_resyncs(&app).await, 503, "NotReady").await;
     assert!(message.contains("not migrated"), "{message}");
 }
 
@@ -125,10 +139,30 @@ async fn a_migration_from_a_newer_release_is_refused_at_start(app: TestApp) {
     )
     .await;
     // The running instance's own migrations are all there: it keeps serving.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(readiness(&app).await.status(), 200);
     let error = start_refused(&app.settings).await;
     assert!(
         error.contains("9999"),
         "names the unknown migration: {error}"
     );
+}
+
+/// `/readyz` reads what the last resync found, so probes cost the database nothing: an instance
+/// resyncing hourly still reports ready after a migration goes missing, while one resyncing
+/// every second soon reports it.
+async fn readiness_is_the_last_resyncs_verdict_not_a_query_per_probe(app: TestApp) {
+    let mut hourly = app.settings.clone();
+    hourly.resync_interval_ms = 3_600_000;
+    let hourly = spawn_app_with(hourly, tempfile::tempdir().unwrap(), &[]).await;
+    assert_eq!(readiness(&hourly).await.status(), 200);
+    execute(
+        &app.settings,
+        &format!("DELETE FROM _sqlx_migrations WHERE version = {LATEST}"),
+    )
+    .await;
+    assert_error(readiness_after_resyncs(&app).await, 503, "NotReady").await;
+    for _ in 0..20 {
+        assert_eq!(readiness(&hourly).await.status(), 200);
+    }
 }

@@ -1,4 +1,6 @@
-//! Liveness, readiness, version and Prometheus metrics: answered without authentication.
+//! Liveness, readiness, version and Prometheus metrics: answered without authentication. The
+//! probes on every listener; version and metrics on the ops listener only, metrics on the main
+//! listener too when made public.
 
 use crate::helpers::*;
 
@@ -22,7 +24,19 @@ backend_tests!(
     version_names_the_build,
     metrics_can_be_turned_off,
     a_separate_ops_listener_takes_the_metrics,
+    metrics_and_version_are_not_on_the_main_listener_by_default,
+    public_metrics_are_on_the_main_listener_too,
 );
+
+/// The same server with its metrics public on the main listener.
+async fn public_metrics(app: TestApp) -> TestApp {
+    app.restart_with(&["--metrics", "public"]).await
+}
+
+async fn status_of(app: &TestApp, path: &str) -> u16 {
+    let url = format!("{}{path}", app.base);
+    app.client.get(url).send().await.unwrap().status().as_u16()
+}
 
 async fn metrics_text(app: &TestApp) -> String {
     let response = app
@@ -42,6 +56,7 @@ async fn metrics_text(app: &TestApp) -> String {
 }
 
 async fn metrics_count_requests_by_route_template_and_tokens_by_scope(app: TestApp) {
+    let app = public_metrics(app).await;
     let id = app.create_identity().await;
     app.token_for(&id).await;
     assert_eq!(app.revoke(&id).await.status(), 204);
@@ -70,6 +85,7 @@ async fn metrics_count_requests_by_route_template_and_tokens_by_scope(app: TestA
 }
 
 async fn random_paths_make_no_new_series(app: TestApp) {
+    let app = public_metrics(app).await;
     for i in 0..300 {
         let path = format!("/no-such-route-{i}/{}", uuid::Uuid::new_v4().simple());
         let response = app
@@ -89,9 +105,11 @@ async fn random_paths_make_no_new_series(app: TestApp) {
 }
 
 async fn version_names_the_build(app: TestApp) {
+    let app = app.restart_with(&["--ops-listen", "127.0.0.1:0"]).await;
+    let ops = app.ops.clone().expect("an ops listener");
     let version = body(
-        app.client
-            .get(format!("{}/version", app.base))
+        plain_client()
+            .get(format!("{ops}/version"))
             .send()
             .await
             .unwrap(),
@@ -102,14 +120,51 @@ async fn version_names_the_build(app: TestApp) {
 }
 
 async fn metrics_can_be_turned_off(app: TestApp) {
-    let app = app.restart_with(&["--metrics", "off"]).await;
-    let response = app
-        .client
-        .get(format!("{}/metrics", app.base))
+    let app = app
+        .restart_with(&["--metrics", "off", "--ops-listen", "127.0.0.1:0"])
+        .await;
+    let ops = app.ops.clone().expect("an ops listener");
+    let response = plain_client()
+        .get(format!("{ops}/metrics"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+    assert_eq!(status_of(&app, "/metrics").await, 404);
+}
+
+async fn metrics_and_version_are_not_on_the_main_listener_by_default(app: TestApp) {
+    for path in ["/metrics", "/version"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, 404, "NotFound").await;
+    }
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(status_of(&app, path).await, 200, "{path}");
+    }
+}
+
+async fn public_metrics_are_on_the_main_listener_too(app: TestApp) {
+    let app = app
+        .restart_with(&["--metrics", "public", "--ops-listen", "127.0.0.1:0"])
+        .await;
+    let ops = app.ops.clone().expect("an ops listener");
+    assert!(metrics_text(&app).await.contains("callsign_build_info"));
+    let on_ops = plain_client()
+        .get(format!("{ops}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_ops.status(), 200);
+    assert_eq!(
+        status_of(&app, "/version").await,
+        404,
+        "version stays on ops"
+    );
 }
 
 async fn a_separate_ops_listener_takes_the_metrics(app: TestApp) {
@@ -140,14 +195,19 @@ async fn a_separate_ops_listener_takes_the_metrics(app: TestApp) {
     for path in ["/healthz", "/readyz", "/version"] {
         let on_ops = client.get(format!("{ops}{path}")).send().await.unwrap();
         assert_eq!(on_ops.status(), 200, "{path} on the ops listener");
-        let on_main = app
-            .client
-            .get(format!("{}{path}", app.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(on_main.status(), 200, "{path} stays on the main listener");
     }
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            status_of(&app, path).await,
+            200,
+            "{path} stays on the main listener"
+        );
+    }
+    assert_eq!(
+        status_of(&app, "/version").await,
+        404,
+        "version is the ops listener's"
+    );
     let api = client.get(format!("{ops}/keys")).send().await.unwrap();
     assert_eq!(api.status(), 404, "the API is not on the ops listener");
 }

@@ -184,3 +184,40 @@ async fn the_docs_pages_errors_have_the_acs_shape() {
     let index = docs.oneshot(get("/docs/")).await.unwrap();
     assert_eq!(index.status(), StatusCode::OK);
 }
+
+/// The docs page and everything beside it: no framing, no sniffing, nothing loaded from
+/// elsewhere.
+#[tokio::test]
+async fn the_docs_pages_are_held_to_a_strict_content_security_policy() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    let docs = super::docs::<()>();
+    for path in [
+        "/docs/",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-initializer.js",
+        "/openapi.json",
+        "/docs/e",
+    ] {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = docs.clone().oneshot(request).await.unwrap();
+        if path != "/docs/e" {
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+        }
+        let headers = response.headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let csp = header("content-security-policy").unwrap_or_default();
+        for directive in [
+            "default-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp:?}");
+        }
+        assert!(!csp.contains("unsafe-eval"), "{path}: {csp:?}");
+        assert_eq!(header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(header("x-content-type-options"), Some("nosniff"), "{path}");
+    }
+}

@@ -1,6 +1,6 @@
-//! The document against the router with every option on (both identity providers, metrics on
-//! the main listener): every route it serves is documented, and every documented operation
-//! reaches a handler.
+//! The document against the routers with every option on (both identity providers, metrics
+//! public): every route the main or the ops listener serves is documented, and every documented
+//! operation reaches a handler on one of them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::auth::backend::BackendPolicy;
 use crate::auth::hmac;
 use crate::auth::oidc::{BearerAuthority, JwksVerifier, OidcSettings};
 use crate::clock::SharedClock;
-use crate::http::{AppState, RequestLimits, Shared, Surface, router};
+use crate::http::{AppState, RequestLimits, Shared, Surface, ops_router, router};
 use crate::keys::KeySlot;
 use crate::testing::{Fixture, START};
 use crate::users::{Accounts, Guests, Passwords, Sessions};
@@ -71,12 +71,14 @@ pub(in crate::http) fn everything_on(fixture: &Fixture) -> AppState {
         audit: fixture.audit.clone(),
         audit_retention: Duration::ZERO,
         clock_skew: Arc::new(crate::clock_skew::ClockSkew::new(Duration::from_millis(20))),
+        readiness: Arc::default(),
         limits: Arc::new(RequestLimits::new(0, 0, clock.clone())),
         trusted_proxies: Arc::default(),
         cors_origins: Arc::default(),
         metrics: Some(metrics.handle()),
         endpoint: format!("https://{HOST}/"),
         key_routes: true,
+        signed_host: Some(HOST.to_owned()),
         clock,
     })
 }
@@ -133,12 +135,15 @@ fn is_docs_route(template: &str) -> bool {
 #[tokio::test]
 async fn every_route_of_the_fully_configured_router_is_documented() {
     let fixture = Fixture::new().await;
-    let routed = routed_operations(&router(everything_on(&fixture), Surface::Everything));
+    let state = everything_on(&fixture);
+    let mut routed = routed_operations(&router(state.clone(), Surface::ApiAndMetrics));
+    routed.extend(routed_operations(&ops_router(state)));
     // The parser must have found the routes, including those that options turn on.
     for known in [
         ("POST", "/identities/{id}/{action}"),
         ("GET", "/api/user"),
         ("GET", "/metrics"),
+        ("GET", "/version"),
         ("GET", "/openapi.json"),
     ] {
         let known = (known.0.to_owned(), known.1.to_owned());
@@ -197,11 +202,15 @@ fn signed(fixture: &Fixture, method: &str, path_and_query: &str) -> Request<Body
 }
 
 /// Every documented operation, sent signed (the public routes ignore the signature), reaches
-/// its handler: neither the fallback's nor an unknown action's `NotFound`, nor a 405.
+/// its handler on a listener that serves it (the ops listener for its routes): neither the
+/// fallback's nor an unknown action's `NotFound`, nor a 405.
 #[tokio::test]
 async fn every_documented_operation_reaches_a_handler() {
     let fixture = Fixture::new().await;
-    let app = router(everything_on(&fixture), Surface::Everything);
+    let state = everything_on(&fixture);
+    let main = router(state.clone(), Surface::ApiAndMetrics);
+    let ops = ops_router(state);
+    let ops_operations = routed_operations(&ops);
     let documented = operations(&document());
     assert!(documented.len() > 20, "{documented:?}");
     for (method, path, operation) in documented {
@@ -213,6 +222,11 @@ async fn every_documented_operation_reaches_a_handler() {
             )
             .replace("{userId}", "00000000-0000-0000-0000-000000000000");
         let uri = format!("{path}?api-version=2023-10-01");
+        let app = if ops_operations.contains(&(method.clone(), path.clone())) {
+            &ops
+        } else {
+            &main
+        };
         let response = app
             .clone()
             .oneshot(signed(&fixture, &method, &uri))
