@@ -35,15 +35,19 @@ pub fn tighten_dir(dir: &Path) -> std::io::Result<Option<u32>> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = match std::fs::metadata(dir) {
-            Ok(metadata) => metadata.permissions().mode() & 0o7777,
+        // A symbolic link is left alone: what it points to may be shared, and is not ours to
+        // change.
+        let mode = match std::fs::symlink_metadata(dir) {
+            Ok(metadata) if metadata.is_dir() => metadata.permissions().mode() & 0o7777,
+            Ok(_) => return Ok(None),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(error),
         };
         if mode & 0o077 == 0 {
             return Ok(None);
         }
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+        // Only group and other bits go; setgid and sticky stay (a volume's group inheritance).
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & !0o077))?;
         Ok(Some(mode))
     }
     #[cfg(not(unix))]
@@ -93,7 +97,7 @@ mod tests {
     use super::*;
 
     fn mode(path: &Path) -> u32 {
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
     }
 
     #[test]
@@ -118,12 +122,25 @@ mod tests {
         let dir = root.path().join("data");
         assert_eq!(tighten_dir(&dir).unwrap(), None, "missing");
         std::fs::create_dir(&dir).unwrap();
-        for open in [0o755, 0o750, 0o707, 0o2775] {
+        for open in [0o755, 0o750, 0o707] {
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(open)).unwrap();
             assert_eq!(tighten_dir(&dir).unwrap(), Some(open), "{open:o}");
             assert_eq!(mode(&dir), 0o700, "{open:o}");
         }
         assert_eq!(tighten_dir(&dir).unwrap(), None, "already owner-only");
+        // A volume's setgid bit (its group inheritance) stays.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o2775)).unwrap();
+        assert_eq!(tighten_dir(&dir).unwrap(), Some(0o2775));
+        assert_eq!(mode(&dir), 0o2700);
+        // A link is not followed: what it points to is not ours to change.
+        let shared = root.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let link = root.path().join("link");
+        std::os::unix::fs::symlink(&shared, &link).unwrap();
+        assert_eq!(tighten_dir(&link).unwrap(), None);
+        assert_eq!(mode(&shared), 0o755);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         // Tightening never grants the owner more than it had.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
         assert_eq!(tighten_dir(&dir).unwrap(), Some(0o555));

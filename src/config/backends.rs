@@ -36,8 +36,10 @@ pub struct BackendConfig {
         global = true
     )]
     pub backend_client_id_from_sub: Switch,
-    /// Admit only app (client-credentials) tokens: a delegated user token (Entra ID's `scp`, or
-    /// `idtyp` other than `app`) is refused.
+    /// Admit only app (client-credentials) tokens, known by a positive mark: `idtyp: app`, `sub`
+    /// equal to the client or to `oid`, `gty: client-credentials`, or a Keycloak service
+    /// account; a user's token (Entra ID's `scp`, `idtyp` other than `app`, or no such mark) is
+    /// refused.
     #[arg(
         long,
         env = "CALLSIGN_BACKEND_APP_ONLY",

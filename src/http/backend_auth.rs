@@ -79,7 +79,7 @@ impl Authenticated {
                 Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     ErrorCode::Forbidden,
-                    "Key administration needs an access key, or a bearer token with an admin role.",
+                    "Key administration needs the primary access key, or a bearer token with an admin role.",
                 ))
             }
         }

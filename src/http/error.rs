@@ -93,6 +93,17 @@ impl ApiError {
         )
     }
 
+    /// The audit trail did not take an event that must be recorded before the answer (an
+    /// issued token, a key listing): nothing is handed out.
+    pub fn audit_backlogged() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable,
+            "The audit trail is not keeping up, so nothing was handed out; retry shortly.",
+        )
+        .with_header(header::RETRY_AFTER, "1")
+    }
+
     pub fn identity_not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -191,17 +202,12 @@ impl From<IdentityError> for ApiError {
                 "Too many tokens for this identity; retry later.",
             ),
             IdentityError::AuditBacklogged(error) => {
-                tracing::warn!(%error, "token refused");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::ServiceUnavailable,
-                    "The audit trail is not keeping up, so no token was issued; retry shortly.",
-                )
-                .with_header(header::RETRY_AFTER, "1")
+                tracing::warn!(error = %escaped(&error), "token refused");
+                ApiError::audit_backlogged()
             }
             IdentityError::Store(error) => error.into(),
             IdentityError::Signing(error) => {
-                tracing::error!(%error, "token signing failed");
+                tracing::error!(error = %escaped(&error), "token signing failed");
                 ApiError::internal()
             }
         }
@@ -213,7 +219,7 @@ impl From<KeyError> for ApiError {
         match error {
             KeyError::Store(error) => error.into(),
             error => {
-                tracing::error!(%error, "key ring error");
+                tracing::error!(error = %escaped(&error), "key ring error");
                 ApiError::internal()
             }
         }
@@ -302,7 +308,7 @@ impl From<AppUserError> for ApiError {
                 "Too many sign-ins are being checked right now; retry after the time given.",
             ),
             E::Hashing(_) => {
-                tracing::error!(%error, "password hashing failed");
+                tracing::error!(error = %escaped(&error), "password hashing failed");
                 ApiError::internal()
             }
             E::Store(error) => error.into(),

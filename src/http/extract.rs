@@ -55,9 +55,13 @@ where
             ));
         }
         serde_json::from_slice(body).map(JsonBody).map_err(|error| {
+            // serde's message quotes what it refused (an unknown field's name): bounded.
             ApiError::bad_request(
                 ErrorCode::InvalidRequestBody,
-                format!("The request body is not valid: {error}."),
+                format!(
+                    "The request body is not valid: {}.",
+                    crate::text::echo(&error.to_string(), 200)
+                ),
             )
         })
     }

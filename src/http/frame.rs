@@ -31,7 +31,7 @@ use crate::telemetry::{self, metrics};
 
 pub async fn frame(
     State(_): State<AppState>,
-    ClientAddress(client): ClientAddress,
+    client: Result<ClientAddress, ApiError>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -60,13 +60,13 @@ pub async fn frame(
     telemetry::continue_trace(&span, &request);
     let context = RequestContext {
         actor: Actor::Public,
-        client_address: Some(client),
+        client_address: client.as_ref().ok().map(|ClientAddress(ip)| *ip),
         request_id: id.map(std::sync::Arc::from),
         client_request_id: client_request_id.clone(),
     };
     let handling = Uncancellable::new(
         context
-            .scope(read_then_run(request, next))
+            .scope(read_then_run(request, next, client.err()))
             .instrument(span.clone()),
     );
     let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, handling).await {
@@ -142,11 +142,15 @@ fn client_request_id(headers: &HeaderMap) -> Option<Arc<str>> {
 /// Reads the whole body (bounded) before the routes see the request. A route that answers
 /// early (a refused signature, a wrong content type) then never leaves body bytes unread, which
 /// would make the connection close with a reset that can reach the client before its answer.
-async fn read_then_run(request: Request, next: Next) -> Response {
+///
+/// A request whose client address could not be told (`refused`: a trusted proxy's hop that
+/// names no address) is answered with that refusal, inside the frame like any other answer.
+async fn read_then_run(request: Request, next: Next, refused: Option<ApiError>) -> Response {
     let (parts, body) = request.into_parts();
-    match read_bounded(body, parts.version).await {
-        Ok(body) => next.run(Request::from_parts(parts, Body::from(body))).await,
-        Err(_) => ApiError::payload_too_large().into_response(),
+    match (read_bounded(body, parts.version).await, refused) {
+        (Err(_), _) => ApiError::payload_too_large().into_response(),
+        (Ok(_), Some(refused)) => refused.into_response(),
+        (Ok(body), None) => next.run(Request::from_parts(parts, Body::from(body))).await,
     }
 }
 

@@ -81,7 +81,12 @@ pub async fn list(
     Extension(auth): Extension<Authenticated>,
 ) -> Result<Json<KeysView>, ApiError> {
     admit_once(&state, &auth).await?;
-    Ok(Json(view(&state.endpoint, &state.keys.reveal())))
+    let ring = state
+        .keys
+        .reveal()
+        .await
+        .map_err(|_| ApiError::audit_backlogged())?;
+    Ok(Json(view(&state.endpoint, &ring)))
 }
 
 /// Regenerate an access key

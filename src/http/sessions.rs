@@ -17,6 +17,7 @@ use super::schemas::{
 };
 use super::{ApiError, AppState};
 use crate::telemetry::metrics::{self, AuthFailure};
+use crate::text::escaped;
 use crate::users::{AppUserError, Password, RefreshToken, SessionTokens, Username};
 
 #[derive(Deserialize, ToSchema)]
@@ -134,7 +135,7 @@ pub async fn sign_in(
     let user = match state.accounts.verify(&username, &password, client).await {
         Ok(user) => user,
         Err(error) => {
-            tracing::info!(%error, "sign-in refused");
+            tracing::info!(error = %escaped(&error), "sign-in refused");
             return Err(error.into());
         }
     };

@@ -8,7 +8,7 @@ use super::sealing::{load_state, reseal_all, seal_access, seal_signing};
 use super::{AccessKey, KeyRing, KeySlot, MasterKeyError, MasterKeys, RingState, SigningKey};
 use serde_json::json;
 
-use crate::audit::{Action, Audit, AuditEvent};
+use crate::audit::{Action, Audit, AuditBacklogged, AuditEvent};
 use crate::auth::hmac::MAX_CLOCK_SKEW_SECS;
 use crate::clock::SharedClock;
 use crate::revocation::RETENTION_MS;
@@ -124,22 +124,27 @@ impl KeyService {
     }
 
     /// The access keys, for an administrator to read: the listing is audited like a change,
-    /// since whoever reads them holds them.
-    pub fn reveal(&self) -> Arc<RingState> {
-        self.audit.record(
-            AuditEvent::about_app_user(Action::AccessKeyListed, None)
-                .with_details(json!({ "slots": ["primary", "secondary"] })),
-        );
-        self.ring.load()
+    /// since whoever reads them holds them, and the keys are not shown unless the event is
+    /// queued (waiting for room as an issued token does).
+    pub async fn reveal(&self) -> Result<Arc<RingState>, AuditBacklogged> {
+        self.audit
+            .record_issue(
+                AuditEvent::about_app_user(Action::AccessKeyListed, None)
+                    .with_details(json!({ "slots": ["primary", "secondary"] })),
+            )
+            .await?;
+        Ok(self.ring.load())
     }
 
     /// Admits a signed key-administration request once: `false` if a request with the same
     /// signature was admitted before, on any instance. A signature is remembered until its
     /// date could no longer pass the signature check's skew window (its date may lie up to
-    /// the skew ahead of now, and is accepted until the skew after it).
+    /// the skew ahead of now, and is accepted until the skew after it), with a minute to spare
+    /// for the check's whole-second rounding and for instances' clocks, since each instance
+    /// forgets what its own clock says has expired.
     pub async fn use_signature_once(&self, digest: &[u8; 32]) -> Result<bool, KeyError> {
         let now_ms = self.clock.now_ms();
-        let remembered_ms = 2 * MAX_CLOCK_SKEW_SECS * 1000;
+        let remembered_ms = (2 * MAX_CLOCK_SKEW_SECS + 60) * 1000;
         Ok(self
             .store
             .use_signature(digest, now_ms, now_ms + remembered_ms)

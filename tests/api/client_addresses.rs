@@ -86,6 +86,8 @@ async fn a_trusted_proxys_hop_that_names_no_address_is_refused() {
             .send()
             .await
             .unwrap();
+        // Answered inside the request frame, like every other answer: with its request id.
+        assert!(response.headers().contains_key("x-request-id"), "{hops}");
         assert_error(response, 400, "InvalidForwardedFor").await;
     }
     // Garbage a client put before the proxy's own hop is never read.

@@ -39,6 +39,8 @@ async fn run(app: &TestApp, auth: &str, extra_env: &[(&str, &str)], extra_args: 
             .args(["--generation-database", "none", "--no-color"])
             .arg("--report-dir")
             .arg(report.path())
+            // The ops listener's routes: this server has none (not served on the main one).
+            .args(["--exclude-path", "/metrics", "--exclude-path", "/version"])
             .args(extra_args)
             .env("PYTHONPATH", hooks)
             .env("SCHEMATHESIS_HOOKS", "callsign_hooks")
