@@ -3,11 +3,14 @@
 //! settings into their domain policy and identity-provider verifier.
 
 mod app_users;
+mod endpoint;
 mod keys;
 mod serve;
 
 pub use app_users::app_policy;
 use app_users::identity_providers;
+pub use endpoint::public_endpoint;
+use endpoint::signed_host;
 pub use keys::{key_service, master_key};
 pub use serve::shutdown_signal;
 
@@ -22,7 +25,7 @@ use crate::audit::{Audit, AuditWriter};
 use crate::clock::{SharedClock, SystemClock};
 use crate::clock_skew::ClockSkew;
 
-use crate::config::{Config, KeyAdmin, Metrics, Switch, TlsMode, normalize_endpoint};
+use crate::config::{Config, KeyAdmin, Metrics, TlsMode};
 use crate::http::{self, AppState, connection_string};
 use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
 use crate::ids::{IdentityId, ResourceId};
@@ -372,45 +375,4 @@ fn tls_source(config: &Config) -> TlsSource {
                 .collect(),
         },
     }
-}
-
-/// `CALLSIGN_ENDPOINT`, or the URL of the bound address (unspecified IPs shown as 127.0.0.1).
-pub fn public_endpoint(config: &Config, bound: SocketAddr) -> anyhow::Result<String> {
-    match &config.endpoint {
-        Some(raw) => normalize_endpoint(raw).map_err(anyhow::Error::msg),
-        None => Ok(default_endpoint(bound, config.tls.mode == TlsMode::On)),
-    }
-}
-
-/// The host signatures must be for, with `CALLSIGN_STRICT_HOST=on`.
-fn signed_host(config: &Config, endpoint: &str) -> Option<String> {
-    if config.strict_host == Switch::Off {
-        return None;
-    }
-    let host = endpoint_host(endpoint);
-    if config.endpoint.is_none() {
-        tracing::warn!(
-            host,
-            "CALLSIGN_STRICT_HOST=on without CALLSIGN_ENDPOINT: only signatures for the default endpoint's host count; set CALLSIGN_ENDPOINT to the URL clients use"
-        );
-    }
-    Some(host.to_owned())
-}
-
-/// The `host[:port]` of a normalised endpoint (`scheme://host[:port]/`).
-fn endpoint_host(endpoint: &str) -> &str {
-    endpoint
-        .split_once("://")
-        .map_or(endpoint, |(_, rest)| rest)
-        .trim_end_matches('/')
-}
-
-fn default_endpoint(address: SocketAddr, https: bool) -> String {
-    let scheme = if https { "https" } else { "http" };
-    let host = if address.ip().is_unspecified() {
-        format!("127.0.0.1:{}", address.port())
-    } else {
-        address.to_string()
-    };
-    format!("{scheme}://{host}/")
 }

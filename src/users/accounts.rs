@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::OnceCell;
 use unicode_normalization::UnicodeNormalization;
 
+use super::lockout::Lockout;
 use super::{AppUserError, Passwords, Throttle};
 use crate::audit::{Action, Audit, AuditEvent};
 use crate::clock::SharedClock;
@@ -24,12 +25,6 @@ use crate::telemetry::metrics::{self, AuthFailure};
 const USERNAME_MAX_CHARS: usize = 64;
 const PASSWORD_MIN_CHARS: usize = 8;
 const PASSWORD_MAX_CHARS: usize = 256;
-/// Failed sign-ins from which on each failure locks: for one account from one client address;
-/// for one account from anywhere (a distributed guess is bounded; the owner, from an address
-/// with no failures on the account, still gets in); for one address.
-const FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS: u32 = 5;
-const FREE_FAILURES_PER_ACCOUNT: u32 = 50;
-const FREE_FAILURES_PER_ADDRESS: u32 = 20;
 /// Accounts given their skeleton at a time.
 const BACKFILL_BATCH: u32 = 500;
 /// Open registration: accounts one client address may create before each further one locks.
@@ -120,9 +115,7 @@ impl Password {
 pub struct Accounts {
     store: Arc<dyn AppUserStore>,
     passwords: Passwords,
-    per_pair: Throttle,
-    per_account: Throttle,
-    per_address: Throttle,
+    lockout: Lockout,
     registrations: Throttle,
     /// Once, before the first account this process creates.
     skeletons_backfilled: OnceCell<()>,
@@ -140,9 +133,7 @@ impl Accounts {
         Accounts {
             store,
             passwords,
-            per_pair: Throttle::new(FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS, clock.clone()),
-            per_account: Throttle::new(FREE_FAILURES_PER_ACCOUNT, clock.clone()),
-            per_address: Throttle::new(FREE_FAILURES_PER_ADDRESS, clock.clone()),
+            lockout: Lockout::new(clock.clone()),
             registrations: Throttle::new(FREE_REGISTRATIONS_PER_ADDRESS, clock.clone()),
             skeletons_backfilled: OnceCell::new(),
             clock,
@@ -230,47 +221,31 @@ impl Accounts {
         password: &Password,
         client: IpAddr,
     ) -> Result<AppUserId, AppUserError> {
-        let client = client_key(client);
-        let pair_key = format!("{client} {}", username.as_str());
-        let account_key = username.as_str();
-        let address_key = client.to_string();
-        let locked = |retry_after| AppUserError::Throttled { retry_after };
-        let pair_failures = self.per_pair.attempt(&pair_key).map_err(locked)?;
-        self.per_address.attempt(&address_key).map_err(locked)?;
-        // The account-wide lock holds off guesses from everywhere, but not the owner: an address
-        // with no recent failures on this account still has its password checked, and only a
-        // wrong one is refused as locked (and counted). So guessers spread over many addresses
-        // cannot keep the owner out, and gain nothing from the lock's gap.
-        let account_lock = match self.per_account.attempt(account_key) {
-            Ok(_) => None,
-            Err(retry_after) if pair_failures == 0 => Some(retry_after),
-            Err(retry_after) => return Err(locked(retry_after)),
-        };
-        // Takes back what this attempt was counted as: it succeeded, or nothing was checked.
-        let forgive = || {
-            self.per_address.forgive(&address_key);
-            if account_lock.is_none() {
-                self.per_account.forgive(account_key);
+        let attempt = self
+            .lockout
+            .admit(username.as_str(), client)
+            .map_err(|retry_after| AppUserError::Throttled { retry_after })?;
+        let account = match self.store.find_account(username.as_str()).await {
+            Ok(account) => account,
+            Err(error) => {
+                self.lockout.unchecked(attempt);
+                return Err(error.into());
             }
         };
-
-        let account = self.store.find_account(username.as_str()).await?;
         let (id, hash) = match account {
             Some((id, hash)) => (Some(id), Some(hash)),
             None => (None, None),
         };
         let matches = match self.passwords.verify(password, hash).await {
-            Err(busy @ AppUserError::Busy { .. }) => {
-                self.per_pair.forgive(&pair_key);
-                forgive();
-                return Err(busy);
+            Err(error) => {
+                self.lockout.unchecked(attempt);
+                return Err(error);
             }
-            checked => checked?,
+            Ok(matches) => matches,
         };
         match id {
             Some(id) if matches => {
-                self.per_pair.clear(&pair_key);
-                forgive();
+                self.lockout.succeeded(attempt);
                 Ok(AppUserId::from_uuid(id))
             }
             // Already counted as failures when let through (on the account, not while locked).
@@ -279,8 +254,8 @@ impl Accounts {
                 // The account's id if it exists; never the username (personal data).
                 self.audit
                     .record(AuditEvent::about_app_user(Action::SignInFailed, id));
-                match account_lock {
-                    Some(_) => Err(locked(self.per_account.fail(account_key))),
+                match self.lockout.failed(attempt) {
+                    Some(retry_after) => Err(AppUserError::Throttled { retry_after }),
                     None => Err(AppUserError::BadCredentials),
                 }
             }

@@ -10,6 +10,7 @@ mod accounts;
 mod error;
 mod guests;
 mod hashing;
+mod lockout;
 mod password;
 mod policy;
 mod service;

@@ -1,0 +1,105 @@
+//! The audit trail's queue and writer over an in-memory SQLite store: what a shutdown writes,
+//! what a full queue drops or waits for.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::clock::MockClock;
+use crate::store::SqliteStore;
+
+async fn audit() -> (Arc<Audit>, AuditWriter) {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let clock = Arc::new(MockClock::new(time::macros::datetime!(2026-01-01 0:00 UTC)));
+    Audit::new(store, clock)
+}
+
+fn from_browser() -> RequestContext {
+    RequestContext {
+        actor: Actor::Public,
+        client_address: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7))),
+        request_id: Some("req-1".into()),
+        client_request_id: None,
+    }
+}
+
+#[tokio::test]
+async fn a_shutdown_writes_everything_queued_and_scrubs_after_the_rows_before_it() {
+    let (audit, writer) = audit().await;
+    let user = Uuid::new_v4();
+    let identity = Uuid::new_v4();
+    from_browser()
+        .scope(async {
+            audit.record(AuditEvent::about_app_user(Action::SignedIn, Some(user)));
+            audit.record(AuditEvent::about_identity(Action::TokenIssued, identity));
+        })
+        .await;
+    audit.scrub(Vec::new(), Some(user));
+    audit.record(AuditEvent::about_identity(
+        Action::IdentityDeleted,
+        identity,
+    ));
+
+    let cancelled = CancellationToken::new();
+    cancelled.cancel();
+    writer.run(cancelled).await;
+
+    let rows = audit.events(&AuditFilter::default(), 10).await.unwrap();
+    let summary: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.action.as_ref(),
+                r.actor.as_ref(),
+                r.client_address.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("identity.deleted", "operator", None),
+            ("token.issued", "public", Some("192.0.2.7")),
+            ("appUser.signedIn", "public", None),
+        ]
+    );
+    assert_eq!(rows[1].request_id.as_deref(), Some("req-1"));
+}
+
+#[tokio::test]
+async fn an_issued_token_waits_for_room_and_is_refused_without_it() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let clock = Arc::new(MockClock::new(time::macros::datetime!(2026-01-01 0:00 UTC)));
+    let (audit, writer) = Audit::with_capacity(store, clock, 2);
+    let issued = || AuditEvent::about_identity(Action::TokenIssued, Uuid::new_v4());
+    audit.record_issue(issued()).await.unwrap();
+    audit.record_issue(issued()).await.unwrap();
+    // Full, and nobody writes: refused once the wait is over.
+    let started = tokio::time::Instant::now();
+    assert!(audit.record_issue(issued()).await.is_err());
+    assert!(started.elapsed() >= ROOM_WAIT);
+    // Any other event is dropped rather than wait.
+    audit.record(AuditEvent::about_identity(
+        Action::TokensRevoked,
+        Uuid::new_v4(),
+    ));
+
+    // With the writer draining, a waiting token gets its room.
+    let cancel = CancellationToken::new();
+    let writing = tokio::spawn(writer.run(cancel.clone()));
+    audit.record_issue(issued()).await.unwrap();
+    cancel.cancel();
+    writing.await.unwrap();
+    let rows = audit.events(&AuditFilter::default(), 10).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|row| row.action == "token.issued"));
+}
+
+#[test]
+fn action_names_round_trip() {
+    for action in Action::ALL {
+        assert_eq!(Action::parse(action.as_str()), Some(action));
+    }
+    assert_eq!(Action::parse("token.minted"), None);
+}
