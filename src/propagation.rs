@@ -15,6 +15,11 @@ use crate::clock_skew::ClockSkew;
 use crate::identity::{COMMIT_WAIT, IssueLog};
 use crate::keys::KeyService;
 use crate::readiness::Readiness;
+
+/// Resync intervals without a readiness check after which the instance is not ready: the resync
+/// has stopped (a check waits at most the pool's acquire timeout, well within the margin).
+const STALE_AFTER_RESYNCS: u32 = 3;
+const STALE_MARGIN: Duration = Duration::from_secs(10);
 use crate::revocation::Revocation;
 use crate::revocation::{RETENTION_MS, RevocationCache};
 use crate::store::{ChangeFeed, FeedEvent, Store, StoreError};
@@ -53,9 +58,12 @@ impl Propagation {
             revocations,
             keys,
             issue_log,
+            readiness: Arc::new(Readiness::watched(
+                clock.clone(),
+                resync_every * STALE_AFTER_RESYNCS + STALE_MARGIN,
+            )),
             clock,
             skew,
-            readiness: Arc::default(),
             resync_every,
             feed,
         };

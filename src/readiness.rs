@@ -1,9 +1,12 @@
 //! Whether the database is ready, as the last resynchronisation found it: `/readyz` answers
 //! from this, so a probe anyone may call costs no query. It lags the database by at most one
 //! resync interval (`CALLSIGN_RESYNC_INTERVAL_MS`), which orchestrators' probe periods exceed.
+//! A verdict older than a few intervals means the resync itself has stopped, and is not ready.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::time::Duration;
 
+use crate::clock::SharedClock;
 use crate::store::StoreError;
 
 /// The database as the last check found it.
@@ -13,6 +16,8 @@ pub enum DatabaseState {
     /// Reachable, but a migration this build ships is missing or failed.
     NotMigrated,
     Unreachable,
+    /// No check for longer than the resync should take: it has stopped, and the caches with it.
+    Stale,
 }
 
 impl DatabaseState {
@@ -32,18 +37,44 @@ impl DatabaseState {
 }
 
 /// The latest [`DatabaseState`], written by the resync and read by every probe.
-pub struct Readiness(AtomicU8);
+pub struct Readiness {
+    state: AtomicU8,
+    /// When the last check was recorded, and how old it may grow; none: never stale.
+    watch: Option<(SharedClock, i64)>,
+    checked_at_ms: AtomicI64,
+}
 
 impl Default for Readiness {
-    /// Ready: an instance is built only on a database it has just migrated.
+    /// Ready, and never stale: an instance is built only on a database it has just migrated.
     fn default() -> Self {
-        Readiness(AtomicU8::new(DatabaseState::Ready as u8))
+        Readiness {
+            state: AtomicU8::new(DatabaseState::Ready as u8),
+            watch: None,
+            checked_at_ms: AtomicI64::new(0),
+        }
     }
 }
 
 impl Readiness {
+    /// Ready until told otherwise, and [`DatabaseState::Stale`] once no check has been recorded
+    /// for `stale_after`.
+    pub fn watched(clock: SharedClock, stale_after: Duration) -> Self {
+        let stale_after_ms = i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
+        Readiness {
+            checked_at_ms: AtomicI64::new(clock.now_ms()),
+            watch: Some((clock, stale_after_ms)),
+            ..Readiness::default()
+        }
+    }
+
     pub fn database(&self) -> DatabaseState {
-        let state = self.0.load(Ordering::Relaxed);
+        if let Some((clock, stale_after_ms)) = &self.watch {
+            let age_ms = clock.now_ms() - self.checked_at_ms.load(Ordering::Relaxed);
+            if age_ms > *stale_after_ms {
+                return DatabaseState::Stale;
+            }
+        }
+        let state = self.state.load(Ordering::Relaxed);
         DatabaseState::ALL
             .into_iter()
             .find(|known| *known as u8 == state)
@@ -52,8 +83,11 @@ impl Readiness {
 
     /// Records a readiness check; logged once per change rather than once per probe.
     pub fn record(&self, result: &Result<(), StoreError>) {
+        if let Some((clock, _)) = &self.watch {
+            self.checked_at_ms.store(clock.now_ms(), Ordering::Relaxed);
+        }
         let state = DatabaseState::of(result);
-        let previous = self.0.swap(state as u8, Ordering::Relaxed);
+        let previous = self.state.swap(state as u8, Ordering::Relaxed);
         if previous == state as u8 {
             return;
         }
@@ -78,6 +112,21 @@ mod tests {
         assert_eq!(readiness.database(), DatabaseState::NotMigrated);
         readiness.record(&Err(StoreError::Config("unreachable".into())));
         assert_eq!(readiness.database(), DatabaseState::Unreachable);
+        readiness.record(&Ok(()));
+        assert_eq!(readiness.database(), DatabaseState::Ready);
+    }
+
+    #[test]
+    fn a_verdict_nobody_renews_goes_stale() {
+        let clock = std::sync::Arc::new(crate::clock::MockClock::new(
+            time::macros::datetime!(2026-01-01 0:00 UTC),
+        ));
+        let readiness = Readiness::watched(clock.clone(), Duration::from_secs(15));
+        assert_eq!(readiness.database(), DatabaseState::Ready);
+        clock.advance(time::Duration::seconds(15));
+        assert_eq!(readiness.database(), DatabaseState::Ready);
+        clock.advance(time::Duration::milliseconds(1));
+        assert_eq!(readiness.database(), DatabaseState::Stale);
         readiness.record(&Ok(()));
         assert_eq!(readiness.database(), DatabaseState::Ready);
     }

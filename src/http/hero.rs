@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::bearer::AppBearer;
+use super::client_address::ClientAddress;
 use super::error::ErrorBody;
 use super::extract::JsonBody;
 use super::identities::rfc3339;
@@ -190,10 +191,11 @@ pub async fn create_user(
 )]
 pub async fn delete_user(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     bearer: AppBearer,
 ) -> Result<StatusCode, ApiError> {
     if let Some(user) = state.known_bearer_user(&bearer).await? {
-        match state.users.erase(user).await {
+        match state.users.erase_self(user, client).await {
             Ok(()) | Err(crate::users::AppUserError::UserNotFound) => {}
             Err(error) => return Err(error.into()),
         }

@@ -64,6 +64,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, 
         DatabaseState::Ready => return Ok(Json(ProbeStatus { status: "ready" })),
         DatabaseState::NotMigrated => "The database is not migrated.",
         DatabaseState::Unreachable => "The database is unreachable.",
+        DatabaseState::Stale => {
+            "The background resynchronisation has stopped; this instance's caches may be stale."
+        }
     };
     Err(ApiError::new(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,

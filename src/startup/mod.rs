@@ -149,6 +149,9 @@ impl Application {
             anyhow::anyhow!("another JWT crypto provider was installed before Callsign's")
         })?;
 
+        // Before anything records a metric: a handle taken before the recorder is installed
+        // would record nowhere for the life of the process.
+        let metrics = metrics_recorder(config);
         let store = open_store(config).await?;
         let resource = resource_id(config, store.as_ref()).await?;
         let (audit, audit_writer) = Audit::new(store.clone(), clock.clone());
@@ -278,7 +281,7 @@ impl Application {
                         .context("CALLSIGN_TRUSTED_PROXIES is invalid")?,
                 ),
                 cors_origins: Arc::new(cors_origins(&config.cors_origins)?),
-                metrics: metrics_recorder(config),
+                metrics,
                 oidc: idps.app,
                 backends: idps.backends,
                 signed_host: signed_host(config, &endpoint),

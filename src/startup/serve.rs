@@ -127,6 +127,7 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
             _ = cancel.cancelled() => break,
             _ = every.tick() => {
                 state.guests.forget_quiet_addresses();
+                state.users.forget_quiet_addresses();
                 state.limits.forget_quiet();
                 if !state.audit_retention.is_zero() {
                     match state.audit.purge(state.audit_retention).await {

@@ -6,6 +6,7 @@
 //! theirs, and keeps its tokens. Audit rows that an app user's requests cause name that user
 //! (`RequestContext::on_behalf_of`), so a row about a shared identity is scrubbed with it too.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -16,6 +17,7 @@ use crate::clock::SharedClock;
 use crate::identity::Identities;
 use crate::ids::{AppUserId, IdentityId};
 use crate::keys::KeyRing;
+use crate::rate_limit::{KeyedLimit, Rate, client_key};
 use crate::store::{AppUserRecord, AppUserStore, Linked, MappingStore, RefreshStore};
 use crate::token::{IssuedToken, TokenRequest};
 
@@ -40,7 +42,14 @@ pub struct AppUsers {
     ring: Arc<KeyRing>,
     policy: Arc<AppPolicy>,
     clock: SharedClock,
+    /// App users erasing themselves, per client address.
+    self_erasures: KeyedLimit<IpAddr>,
 }
+
+/// Self-erasures one client address may make a minute. Each briefly holds back the audit
+/// trail's appends (PostgreSQL) or checkpoints the database (SQLite), and a user of the app's
+/// identity provider can come back and erase itself again.
+const SELF_ERASURES_PER_MINUTE: u32 = 6;
 
 fn identity_ids(uuids: Vec<Uuid>) -> Vec<IdentityId> {
     uuids.into_iter().map(IdentityId::from_uuid).collect()
@@ -54,11 +63,13 @@ impl AppUsers {
         policy: Arc<AppPolicy>,
         clock: SharedClock,
     ) -> Self {
+        let rate = Rate::per_minute(SELF_ERASURES_PER_MINUTE).unwrap_or(Rate::MIN_PER_MINUTE);
         AppUsers {
             stores,
             identities,
             ring,
             policy,
+            self_erasures: KeyedLimit::new(rate, clock.clone()),
             clock,
         }
     }
@@ -248,6 +259,20 @@ impl AppUsers {
     pub async fn users_of(&self, identity: IdentityId) -> Result<Vec<AppUserId>, AppUserError> {
         let users = self.stores.mapping.users_of(identity.uuid()).await?;
         Ok(users.into_iter().map(AppUserId::from_uuid).collect())
+    }
+
+    /// The user erasing itself, from `client`: [`AppUsers::erase`], at most
+    /// [`SELF_ERASURES_PER_MINUTE`] times a minute from one address (IPv6: one /64).
+    pub async fn erase_self(&self, user: AppUserId, client: IpAddr) -> Result<(), AppUserError> {
+        self.self_erasures
+            .check(&client_key(client))
+            .map_err(|retry_after| AppUserError::Throttled { retry_after })?;
+        self.erase(user).await
+    }
+
+    /// Forgets addresses that have not erased for a while (call periodically).
+    pub fn forget_quiet_addresses(&self) {
+        self.self_erasures.forget_quiet();
     }
 
     /// Erases the user (see the module documentation for shared identities).

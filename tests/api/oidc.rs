@@ -18,6 +18,7 @@ backend_tests!(
     cached_keys_keep_working_while_the_provider_is_down,
     v1_token_takes_scopes_lifetime_and_identity,
     bearer_routes_are_absent_without_a_provider,
+    self_erasure_is_limited_per_address,
 );
 
 async fn with_idp(app: TestApp) -> (TestApp, LocalIdp) {
@@ -408,4 +409,28 @@ async fn bearer_routes_are_absent_without_a_provider(app: TestApp) {
         .await
         .unwrap();
     assert_error(response, 404, "NotFound").await;
+}
+
+/// A user may erase itself, come back and erase itself again; each erasure briefly holds back
+/// the audit trail, so one address gets six a minute.
+async fn self_erasure_is_limited_per_address(app: TestApp) {
+    let (app, idp) = with_idp(app).await;
+    let bearer = idp.token("eraser");
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let created = app
+            .bearer(Method::POST, "/api/user", &bearer)
+            .send()
+            .await
+            .unwrap();
+        // 201 while the last erasure went through; 200 once it was refused.
+        assert!(created.status().is_success());
+        let erased = app
+            .bearer(Method::DELETE, "/api/user", &bearer)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(erased.status().as_u16());
+    }
+    assert_eq!(statuses, [204, 204, 204, 204, 204, 204, 429, 429]);
 }
