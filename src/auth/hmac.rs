@@ -209,15 +209,24 @@ fn match_key(message: &str, signature: &[u8], keys: &[&RequestKey]) -> Option<us
     })
 }
 
-/// The percent-decoded form a signature may cover instead of `raw`, unless the path holds an
-/// encoded `/` or `?` before or after decoding (`%2F`, `%3F`, `%252F`, any case): decoding
-/// those moves a segment or query boundary, so a signature over `/identities/a/b` would admit
-/// `/identities/a%2Fb`, another resource.
+/// The percent-decoded form a signature may cover instead of `raw`, unless decoding would
+/// move a boundary: an encoded `/` or `?` in the path before or after decoding (`%2F`, `%3F`,
+/// `%252F`, any case), since a signature over `/identities/a/b` would admit `/identities/a%2Fb`,
+/// another resource; or an encoded `&`, `=`, `#` or `+` in the query, since a signature over
+/// `a=1&b=2` would admit `a=1%26b=2`, one parameter where two were signed.
 fn decoded_for_quirk(raw: &str) -> Option<String> {
     let decoded = percent_decode(raw)?;
     let path = |s: &str| s.split('?').next().unwrap_or_default().to_ascii_lowercase();
     let moves_a_boundary = |path: String| path.contains("%2f") || path.contains("%3f");
     if moves_a_boundary(path(raw)) || moves_a_boundary(path(&decoded)) {
+        return None;
+    }
+    let query = raw.split_once('?').map_or("", |(_, query)| query);
+    let query = query.to_ascii_lowercase();
+    if ["%26", "%3d", "%23", "%2b"]
+        .iter()
+        .any(|encoded| query.contains(encoded))
+    {
         return None;
     }
     Some(decoded)

@@ -199,6 +199,29 @@ fn the_decoded_path_quirk_does_not_reach_across_an_encoded_slash_or_question_mar
             "{wire}"
         );
     }
+    // Nor across an encoded `&`, `=`, `#` or `+` in the query: one parameter where two were
+    // signed.
+    for (wire, decoded) in [
+        (
+            "/identities/8%3Aacs%3Ax_1?api-version=1%26b=2",
+            "/identities/8:acs:x_1?api-version=1&b=2",
+        ),
+        (
+            "/identities/8%3Aacs%3Ax_1?api-version%3D1",
+            "/identities/8:acs:x_1?api-version=1",
+        ),
+        (
+            "/identities/8%3Aacs%3Ax_1?api-version=1%2b2",
+            "/identities/8:acs:x_1?api-version=1+2",
+        ),
+    ] {
+        let (auth, hash) = signed(KEY, b"", DATE, decoded);
+        assert_eq!(
+            check(b"", &auth, DATE, &hash, wire),
+            Err(AuthFailure::BadSignature),
+            "{wire}"
+        );
+    }
     // An encoded slash in the query moves no path boundary.
     let wire = "/identities/8%3Aacs%3Ax_1?api-version=2023-10-01&next=%2Fa";
     let decoded = "/identities/8:acs:x_1?api-version=2023-10-01&next=/a";
