@@ -40,9 +40,10 @@ pub trait AppUserStore: Send + Sync {
         now_ms: i64,
     ) -> Result<bool, StoreError>;
     /// Up to `limit` accounts stored without a username skeleton (from before skeletons were
-    /// kept): their ids and usernames.
+    /// kept), in id order after `after`: their ids and usernames.
     async fn accounts_without_skeleton(
         &self,
+        after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<(Uuid, String)>, StoreError>;
     /// Stores an account's skeleton, unless another account has it (`false`).
@@ -73,7 +74,8 @@ const INSERT_ACCOUNT: &str = "INSERT INTO app_users \
      (id, username, username_skeleton, password_hash, created_at_ms) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
 const SELECT_WITHOUT_SKELETON: &str = "SELECT id, username FROM app_users \
-     WHERE username IS NOT NULL AND username_skeleton IS NULL LIMIT $1";
+     WHERE username IS NOT NULL AND username_skeleton IS NULL AND ($2 IS NULL OR id > $2) \
+     ORDER BY id LIMIT $1";
 const SET_SKELETON: &str = "UPDATE app_users SET username_skeleton = $2 \
      WHERE id = $1 AND username_skeleton IS NULL \
        AND NOT EXISTS (SELECT 1 FROM app_users o WHERE o.username_skeleton = $2)";
@@ -137,10 +139,12 @@ macro_rules! impl_app_user_store {
 
             async fn accounts_without_skeleton(
                 &self,
+                after: Option<Uuid>,
                 limit: u32,
             ) -> Result<Vec<(Uuid, String)>, StoreError> {
                 sqlx::query(SELECT_WITHOUT_SKELETON)
                     .bind(i64::from(limit))
+                    .bind(after.map($store::uuid_param))
                     .fetch_all(self.pool())
                     .await?
                     .iter()
@@ -149,13 +153,17 @@ macro_rules! impl_app_user_store {
             }
 
             async fn set_skeleton(&self, id: Uuid, skeleton: &str) -> Result<bool, StoreError> {
-                Ok(sqlx::query(SET_SKELETON)
+                let updated = sqlx::query(SET_SKELETON)
                     .bind($store::uuid_param(id))
                     .bind(skeleton)
                     .execute(self.writer())
-                    .await?
-                    .rows_affected()
-                    == 1)
+                    .await;
+                match updated {
+                    Ok(done) => Ok(done.rows_affected() == 1),
+                    // Another instance gave the skeleton to a look-alike since the check.
+                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
+                    Err(error) => Err(error.into()),
+                }
             }
 
             async fn find_account(

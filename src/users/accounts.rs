@@ -178,18 +178,20 @@ impl Accounts {
     /// in by their exact names, and a third look-alike is refused all the same.
     async fn backfill_skeletons(&self) -> Result<(), AppUserError> {
         let mut clashes = 0u64;
+        let mut after = None;
         loop {
-            let batch = self.store.accounts_without_skeleton(BACKFILL_BATCH).await?;
-            let mut progress = false;
+            let batch = self
+                .store
+                .accounts_without_skeleton(after, BACKFILL_BATCH)
+                .await?;
             for (id, username) in &batch {
-                if self.store.set_skeleton(*id, &skeleton(username)).await? {
-                    progress = true;
-                } else {
+                if !self.store.set_skeleton(*id, &skeleton(username)).await? {
                     clashes += 1;
                 }
             }
-            if !progress || batch.len() < BACKFILL_BATCH as usize {
-                break;
+            match batch.last() {
+                Some((last, _)) if batch.len() == BACKFILL_BATCH as usize => after = Some(*last),
+                _ => break,
             }
         }
         if clashes > 0 {
