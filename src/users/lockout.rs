@@ -7,15 +7,15 @@
 //! not keep the owner out, and must not become a free pass either. While it holds, a password is
 //! still checked:
 //!
-//! - from an address the account signed in from (within [`KNOWN_FOR`]) that is not locked
-//!   itself: the owner, even after a typo or behind a NAT a guesser shares;
+//! - from an address the account signed in from (within [`KNOWN_FOR`], as this instance
+//!   remembers) that is not locked itself: the owner, also after a typo;
 //! - from any other address with no recent failure on the account, but only
 //!   [`CHECKS_PAST_THE_LOCK`] wrong guesses of them per account until they too lock: so guessers
 //!   with many addresses get a handful of guesses more per lock, not one per address, and an
 //!   owner on a new network gets in unless they have used those up.
 //!
-//! Everything else is refused without a check, and is not counted against its address (nothing
-//! was tried).
+//! Everything else is refused without a check, and counts against nothing (nothing was tried):
+//! what to refuse is decided before any throttle counts the attempt.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -80,33 +80,39 @@ impl Lockout {
     }
 
     /// Lets a sign-in to `account` from `client` through to its password check (counted as a
-    /// failure until settled), or `Err(retry_after)`.
+    /// failure until settled), or `Err(retry_after)`. What to refuse is decided before anything
+    /// is counted, so a refusal counts against nothing; the counting itself re-checks each
+    /// throttle atomically, so concurrent guesses cannot slip past together.
     pub fn admit(&self, account: &str, client: IpAddr) -> Result<Attempt, Duration> {
         let address = client_key(client).to_string();
         let pair = format!("{address} {account}");
-        let pair_failures = self.per_pair.attempt(&pair)?;
+        let pair_failures = self.per_pair.peek(&pair)?;
+        self.per_address.peek(&address)?;
+        let past_the_lock = match self.per_account.peek(account) {
+            Ok(_) => None,
+            Err(_) if self.known.contains_key(&pair) => Some(PastTheLock::Known),
+            Err(locked) => {
+                if pair_failures > 0 || self.past_the_lock.peek(account).is_err() {
+                    return Err(locked);
+                }
+                Some(PastTheLock::New)
+            }
+        };
+        self.per_pair.attempt(&pair)?;
         if let Err(locked) = self.per_address.attempt(&address) {
             self.per_pair.forgive(&pair);
             return Err(locked);
         }
-        let past_the_lock = match self.per_account.attempt(account) {
-            Ok(_) => None,
-            Err(locked) => {
-                let admitted = if self.known.contains_key(&pair) {
-                    Some(PastTheLock::Known)
-                } else if pair_failures == 0 && self.past_the_lock.attempt(account).is_ok() {
-                    Some(PastTheLock::New)
-                } else {
-                    None
-                };
-                if admitted.is_none() {
-                    self.per_pair.forgive(&pair);
-                    self.per_address.forgive(&address);
-                    return Err(locked);
-                }
-                admitted
-            }
+        let counted = match past_the_lock {
+            None => self.per_account.attempt(account).map(drop),
+            Some(PastTheLock::New) => self.past_the_lock.attempt(account).map(drop),
+            Some(PastTheLock::Known) => Ok(()),
         };
+        if let Err(locked) = counted {
+            self.per_pair.forgive(&pair);
+            self.per_address.forgive(&address);
+            return Err(locked);
+        }
         Ok(Attempt {
             pair,
             account: account.to_owned(),

@@ -1,7 +1,9 @@
 //! Throttling of failed sign-ins, per key (an account name, a client address, or the pair).
 //! Temporary and incremental: the first failures are free; from the `free_failures`-th on,
 //! each failure locks the key for twice as long as the last (2 s, 4 s, 8 s, … up to 15 min),
-//! and a key quiet for 15 minutes starts afresh.
+//! and a key quiet for an hour starts afresh: four times the longest lock, so that waiting out
+//! the longest lock does not buy the free failures back (a patient guesser gets one guess per
+//! 15 minutes, not the free ones again every half hour).
 //!
 //! An attempt counts as a failure from the moment it is let through, atomically with the check,
 //! so a burst of concurrent guesses cannot all slip past before the first failure is recorded;
@@ -14,8 +16,10 @@ use moka::sync::Cache;
 
 use crate::clock::SharedClock;
 
-/// A key quiet this long is forgotten; also the longest lock.
-const FORGET_AFTER_MS: i64 = 15 * 60 * 1000;
+/// The longest lock.
+const MAX_LOCK_MS: i64 = 15 * 60 * 1000;
+/// A key quiet this long is forgotten.
+const FORGET_AFTER_MS: i64 = 4 * MAX_LOCK_MS;
 const MAX_KEYS: u64 = 1_000_000;
 /// The first lock.
 const BASE_LOCK_MS: i64 = 2000;
@@ -44,6 +48,23 @@ impl Throttle {
             free_failures: free_failures.max(1),
             records: Cache::builder().max_capacity(MAX_KEYS).build(),
             clock,
+        }
+    }
+
+    /// How many recent failures `key` has, or `Err(retry_after)` while it is locked; counts
+    /// nothing (a caller deciding whether to let an attempt through at all).
+    pub fn peek(&self, key: &str) -> Result<u32, Duration> {
+        let now_ms = self.clock.now_ms();
+        match self
+            .records
+            .get(key)
+            .filter(|record| now_ms - record.last_failure_ms < FORGET_AFTER_MS)
+        {
+            Some(record) if record.locked_until_ms > now_ms => Err(Duration::from_millis(
+                u64::try_from(record.locked_until_ms - now_ms).unwrap_or(0),
+            )),
+            Some(record) => Ok(record.failures),
+            None => Ok(0),
         }
     }
 
@@ -135,7 +156,7 @@ impl Throttle {
                 now_ms
                     + BASE_LOCK_MS
                         .saturating_mul(1 << over.min(20))
-                        .min(FORGET_AFTER_MS)
+                        .min(MAX_LOCK_MS)
             }
             None => UNLOCKED,
         }
@@ -205,8 +226,14 @@ mod tests {
         }
         assert_eq!(longest, Duration::from_secs(15 * 60));
         let _ = throttle.attempt("alice");
+        // Waiting out the longest lock buys one attempt, not the free failures again.
         clock.advance(time::Duration::minutes(15));
-        // Forgotten after a quiet spell: the free failures are free again.
+        assert_eq!(throttle.peek("alice").map(|_| ()), Ok(()));
+        assert!(throttle.attempt("alice").is_ok());
+        assert!(throttle.attempt("alice").is_err());
+        // Forgotten after an hour's quiet: the free failures are free again.
+        clock.advance(time::Duration::minutes(60));
+        assert_eq!(throttle.peek("alice"), Ok(0));
         assert!(throttle.attempt("alice").is_ok());
         assert!(throttle.attempt("alice").is_ok());
     }
