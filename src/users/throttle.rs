@@ -55,38 +55,22 @@ impl Throttle {
     /// nothing (a caller deciding whether to let an attempt through at all).
     pub fn peek(&self, key: &str) -> Result<u32, Duration> {
         let now_ms = self.clock.now_ms();
-        match self
-            .records
-            .get(key)
-            .filter(|record| now_ms - record.last_failure_ms < FORGET_AFTER_MS)
-        {
-            Some(record) if record.locked_until_ms > now_ms => Err(Duration::from_millis(
-                u64::try_from(record.locked_until_ms - now_ms).unwrap_or(0),
-            )),
-            Some(record) => Ok(record.failures),
-            None => Ok(0),
-        }
+        verdict(remembered(self.records.get(key), now_ms), now_ms)
     }
 
     /// Lets an attempt through and counts it as a failure, or `Err(retry_after)` while `key` is
     /// locked. `Ok` holds how many recent failures the key had before this attempt.
     pub fn attempt(&self, key: &str) -> Result<u32, Duration> {
         let now_ms = self.clock.now_ms();
-        let mut verdict = Ok(0);
+        let mut outcome = Ok(0);
         self.records
             .entry(key.to_owned())
             .and_compute_with(|current| {
-                let current = current
-                    .map(|entry| entry.into_value())
-                    .filter(|record| now_ms - record.last_failure_ms < FORGET_AFTER_MS);
-                if let Some(record) = current.filter(|r| r.locked_until_ms > now_ms) {
-                    verdict = Err(Duration::from_millis(
-                        (record.locked_until_ms - now_ms) as u64,
-                    ));
+                let current = remembered(current.map(|entry| entry.into_value()), now_ms);
+                outcome = verdict(current, now_ms);
+                let Ok(before) = outcome else {
                     return Op::Nop;
-                }
-                let before = current.map_or(0, |r| r.failures);
-                verdict = Ok(before);
+                };
                 let failures = before + 1;
                 Op::Put(Record {
                     failures,
@@ -94,7 +78,7 @@ impl Throttle {
                     locked_until_ms: self.lock_until(failures, now_ms),
                 })
             });
-        verdict
+        outcome
     }
 
     /// Counts a failure even while `key` is locked (an attempt let through past its lock by
@@ -105,16 +89,12 @@ impl Throttle {
         self.records
             .entry(key.to_owned())
             .and_compute_with(|current| {
-                let current = current
-                    .map(|entry| entry.into_value())
-                    .filter(|record| now_ms - record.last_failure_ms < FORGET_AFTER_MS);
+                let current = remembered(current.map(|entry| entry.into_value()), now_ms);
                 let failures = current.map_or(0, |r| r.failures) + 1;
                 let locked_until_ms = self
                     .lock_until(failures, now_ms)
                     .max(current.map_or(UNLOCKED, |r| r.locked_until_ms));
-                locked_for = Duration::from_millis(
-                    u64::try_from(locked_until_ms.saturating_sub(now_ms)).unwrap_or(0),
-                );
+                locked_for = until(locked_until_ms, now_ms);
                 Op::Put(Record {
                     failures,
                     last_failure_ms: now_ms,
@@ -161,6 +141,27 @@ impl Throttle {
             None => UNLOCKED,
         }
     }
+}
+
+/// The record, unless it has been quiet long enough to be forgotten.
+fn remembered(record: Option<Record>, now_ms: i64) -> Option<Record> {
+    record.filter(|record| now_ms - record.last_failure_ms < FORGET_AFTER_MS)
+}
+
+/// A remembered record's recent failures, or how long it is still locked.
+fn verdict(record: Option<Record>, now_ms: i64) -> Result<u32, Duration> {
+    match record {
+        Some(record) if record.locked_until_ms > now_ms => {
+            Err(until(record.locked_until_ms, now_ms))
+        }
+        Some(record) => Ok(record.failures),
+        None => Ok(0),
+    }
+}
+
+/// From `now_ms` until `until_ms` (nothing if that has passed).
+fn until(until_ms: i64, now_ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(until_ms.saturating_sub(now_ms)).unwrap_or(0))
 }
 
 #[cfg(test)]
