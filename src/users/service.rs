@@ -86,6 +86,11 @@ impl AppUsers {
         &self.identities
     }
 
+    /// Records an event of the app-user use cases in the audit trail.
+    pub(super) fn record(&self, event: AuditEvent) {
+        self.identities.audit().record(event);
+    }
+
     /// The app user of an OpenID Connect subject, created if new.
     pub async fn oidc_user(&self, issuer: &str, subject: &str) -> Result<AppUserId, AppUserError> {
         let id = self
@@ -147,13 +152,11 @@ impl AppUsers {
         self.identities.note_exists(id);
         let id = IdentityId::from_uuid(id);
         if created {
-            self.identities
-                .audit()
-                .record(AuditEvent::about_users_identity(
-                    Action::IdentityCreated,
-                    user,
-                    id,
-                ));
+            self.record(AuditEvent::about_users_identity(
+                Action::IdentityCreated,
+                user,
+                id,
+            ));
         }
         Ok((id, created))
     }
@@ -201,13 +204,11 @@ impl AppUsers {
         }
         self.identities.note_exists(id);
         let id = IdentityId::from_uuid(id);
-        self.identities
-            .audit()
-            .record(AuditEvent::about_users_identity(
-                Action::IdentityCreated,
-                user,
-                id,
-            ));
+        self.record(AuditEvent::about_users_identity(
+            Action::IdentityCreated,
+            user,
+            id,
+        ));
         Ok(id)
     }
 
@@ -220,13 +221,11 @@ impl AppUsers {
             .await?
         {
             Linked::New => {
-                self.identities
-                    .audit()
-                    .record(AuditEvent::about_users_identity(
-                        Action::IdentityLinked,
-                        user,
-                        identity,
-                    ));
+                self.record(AuditEvent::about_users_identity(
+                    Action::IdentityLinked,
+                    user,
+                    identity,
+                ));
                 Ok(true)
             }
             Linked::Already => Ok(false),
@@ -243,13 +242,11 @@ impl AppUsers {
             .unlink(user.uuid(), identity.uuid())
             .await?
         {
-            self.identities
-                .audit()
-                .record(AuditEvent::about_users_identity(
-                    Action::IdentityUnlinked,
-                    user,
-                    identity,
-                ));
+            self.record(AuditEvent::about_users_identity(
+                Action::IdentityUnlinked,
+                user,
+                identity,
+            ));
             Ok(())
         } else {
             Err(AppUserError::NotUsersIdentity)
@@ -286,7 +283,7 @@ impl AppUsers {
         // The audit rows about the user and its deleted identities lost their client address
         // in the erasure's transaction; rows still on their way are written without it.
         self.identities.forget_deleted(&deleted);
-        self.identities.audit().record(AuditEvent::about_app_user(
+        self.record(AuditEvent::about_app_user(
             Action::AppUserErased,
             Some(user.uuid()),
         ));

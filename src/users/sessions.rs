@@ -97,13 +97,10 @@ impl Sessions {
             .await?;
         let access_token =
             RequestContext::on_behalf_of(user, self.users.issue_for(identity, request)).await?;
-        self.users
-            .identity_use_cases()
-            .audit()
-            .record(AuditEvent::about_app_user(
-                Action::SignedIn,
-                Some(user.uuid()),
-            ));
+        self.users.record(AuditEvent::about_app_user(
+            Action::SignedIn,
+            Some(user.uuid()),
+        ));
         Ok(SessionTokens {
             refresh_token,
             access_token,
@@ -195,13 +192,10 @@ impl Sessions {
             .refresh
             .revoke_family(session.family, self.clock.now_ms())
             .await?;
-        self.users
-            .identity_use_cases()
-            .audit()
-            .record(AuditEvent::about_app_user(
-                Action::SessionEnded,
-                Some(user.uuid()),
-            ));
+        self.users.record(AuditEvent::about_app_user(
+            Action::SessionEnded,
+            Some(user.uuid()),
+        ));
         Ok(user)
     }
 
@@ -215,13 +209,10 @@ impl Sessions {
         let user = AppUserId::from_uuid(session.user);
         let ended = self.end_everywhere(user).await?;
         tracing::info!(%user, sessions = ended, "app user signed out everywhere");
-        self.users
-            .identity_use_cases()
-            .audit()
-            .record(AuditEvent::about_app_user(
-                Action::SessionEndedEverywhere,
-                Some(user.uuid()),
-            ));
+        self.users.record(AuditEvent::about_app_user(
+            Action::SessionEndedEverywhere,
+            Some(user.uuid()),
+        ));
         Ok(user)
     }
 
@@ -264,14 +255,11 @@ impl Sessions {
             %user,
             "a spent refresh token was presented again: every session of its user ends, and the tokens of the identities only it holds are revoked"
         );
-        self.users
-            .identity_use_cases()
-            .audit()
-            .record(AuditEvent::about_users_identity(
-                Action::RefreshTokenReused,
-                user,
-                identity,
-            ));
+        self.users.record(AuditEvent::about_users_identity(
+            Action::RefreshTokenReused,
+            user,
+            identity,
+        ));
         self.end_everywhere(user).await?;
         Ok(())
     }
