@@ -39,8 +39,6 @@ enum Caller {
 pub struct Authenticated {
     ring: Arc<RingState>,
     caller: Caller,
-    /// For a signed request, the SHA-256 of its signature: what identifies a replay of it.
-    signature_digest: Option<[u8; 32]>,
 }
 
 impl Authenticated {
@@ -53,9 +51,9 @@ impl Authenticated {
         }
     }
 
-    /// The digest identifying this signed request, if it was signed rather than a bearer's.
-    pub fn signature_digest(&self) -> Option<&[u8; 32]> {
-        self.signature_digest.as_ref()
+    /// Whether the request was signed with an access key (else it carried a bearer token).
+    pub fn is_signed(&self) -> bool {
+        matches!(self.caller, Caller::AccessKey(_))
     }
 
     /// Key administration: the primary access key, or a bearer with an admin role. The
@@ -151,7 +149,6 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
             request.extensions_mut().insert(Authenticated {
                 ring: state.keys.ring().load(),
                 caller: Caller::Bearer(caller),
-                signature_digest: None,
             });
             RequestContext::current()
                 .acting_as(actor)
@@ -226,11 +223,9 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
             if let Err(limited) = state.limits.check_caller(&CallerKey::AccessKey(slot)) {
                 return limited.into_response();
             }
-            let signature_digest = signed.authorization.and_then(hmac::signature_digest);
             parts.extensions.insert(Authenticated {
                 caller: Caller::AccessKey(slot),
                 ring: ring.clone(),
-                signature_digest,
             });
             RequestContext::current()
                 .acting_as(Actor::AccessKey(slot.as_str()))

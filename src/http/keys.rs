@@ -6,6 +6,8 @@
 
 use axum::Json;
 use axum::extract::{Extension, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,6 +17,7 @@ use super::schemas::{
     UnsupportedMediaType,
 };
 use super::{ApiError, AppState, Authenticated, ErrorCode};
+use crate::auth::hmac;
 use crate::keys::{KeySlot, RingState};
 use crate::telemetry::metrics::{self, AuthFailure};
 
@@ -79,8 +82,9 @@ fn view(endpoint: &str, ring: &RingState) -> KeysView {
 pub async fn list(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
+    headers: HeaderMap,
 ) -> Result<Json<KeysView>, ApiError> {
-    admit_once(&state, &auth).await?;
+    admit_once(&state, &auth, &headers).await?;
     let ring = state
         .keys
         .reveal()
@@ -115,11 +119,12 @@ pub async fn list(
 pub async fn regenerate(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
+    headers: HeaderMap,
     AcsPath(action): AcsPath<String>,
     JsonBody(body): JsonBody<RegenerateBody>,
 ) -> Result<Json<KeysView>, ApiError> {
     expect_action(&action, ":regenerate")?;
-    admit_once(&state, &auth).await?;
+    admit_once(&state, &auth, &headers).await?;
     let slot = KeySlot::parse(&body.key_type).ok_or_else(|| {
         ApiError::bad_request(
             ErrorCode::InvalidKeyType,
@@ -132,13 +137,24 @@ pub async fn regenerate(
 }
 
 /// Key administration's admission: the caller may administer keys, and a signed request has not
-/// been admitted before. A replay gets the same 401 as any other signature failure.
-async fn admit_once(state: &AppState, auth: &Authenticated) -> Result<(), ApiError> {
+/// been admitted before. A replay gets the same 401 as any other signature failure. The
+/// signature's digest is taken here, not for every signed request: only these routes need it.
+async fn admit_once(
+    state: &AppState,
+    auth: &Authenticated,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     auth.require_key_administration()?;
-    let Some(digest) = auth.signature_digest() else {
+    if !auth.is_signed() {
         return Ok(());
-    };
-    if state.keys.use_signature_once(digest).await? {
+    }
+    // The signature was verified from this header, so it parses; refuse if it somehow does not.
+    let digest = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(hmac::signature_digest)
+        .ok_or_else(ApiError::unauthorized)?;
+    if state.keys.use_signature_once(&digest).await? {
         Ok(())
     } else {
         tracing::warn!("key administration refused: a signed request was replayed");
