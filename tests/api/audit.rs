@@ -237,13 +237,7 @@ async fn failed_sign_ins_and_erasure_are_audited_without_the_username(app: TestA
 
 async fn the_operator_s_key_changes_are_audited(app: TestApp) {
     let app = app.restart_with(&KEY_ADMIN_API).await;
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
-        .args(app.settings.args())
-        .args(["keys", "rotate-signing", "secondary"])
-        .output()
-        .await
-        .expect("run callsign keys rotate-signing");
-    assert!(output.status.success(), "{output:?}");
+    run_cli(&app.settings, &["keys", "rotate-signing", "secondary"]).await;
     // The command wrote its event before exiting: it is there at the first look.
     let events = app.audit("action=signingKey.rotated").await;
     let events = events["value"].as_array().unwrap();

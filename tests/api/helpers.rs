@@ -183,6 +183,19 @@ impl ServerSettings {
     }
 }
 
+/// Runs the `callsign` command line against `settings`' database with `args`; it must succeed.
+/// Returns what it printed.
+pub async fn run_cli(settings: &ServerSettings, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
+        .args(settings.args())
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|error| panic!("run callsign {args:?}: {error}"));
+    assert!(output.status.success(), "callsign {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// An HTTPS client that trusts the server's generated certificate.
 pub fn client_trusting(cert: &Path) -> reqwest::Client {
     client_builder_trusting(cert).build().unwrap()

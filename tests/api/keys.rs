@@ -114,14 +114,7 @@ async fn rotating_signing_keys_keeps_every_token_alive(app: TestApp) {
     let before = app.token_for(&id).await;
     let old_kid = header_kid(&before);
 
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
-        .args(app.settings.args())
-        .args(["keys", "rotate-signing"])
-        .output()
-        .await
-        .expect("run callsign keys rotate-signing");
-    assert!(output.status.success(), "{output:?}");
-    let printed = String::from_utf8_lossy(&output.stdout);
+    let printed = run_cli(&app.settings, &["keys", "rotate-signing"]).await;
     assert!(printed.contains("signing key rotated"), "{printed}");
 
     // The running server learns of it by notification (PostgreSQL) or resync (SQLite, 1 s here).
@@ -172,14 +165,12 @@ async fn the_master_key_rotates_without_losing_a_key_or_a_token(app: TestApp) {
     )
     .await;
     assert!(during.is_active(&token).await);
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
-        .args(settings.args())
-        .args(["--previous-master-key", &old, "keys", "reseal"])
-        .output()
-        .await
-        .expect("run callsign keys reseal");
-    assert!(output.status.success(), "{output:?}");
-    assert!(String::from_utf8_lossy(&output.stdout).contains("re-sealed"));
+    let printed = run_cli(
+        &settings,
+        &["--previous-master-key", &old, "keys", "reseal"],
+    )
+    .await;
+    assert!(printed.contains("re-sealed"));
     drop(during);
 
     let after = spawn_app_with(settings.clone(), dir.clone(), &ENDPOINT).await;
@@ -212,14 +203,8 @@ async fn key_routes_are_not_served_unless_switched_on(app: TestApp) {
         .await;
     assert_error(regenerated, 404, "NotFound").await;
     // The command line always administers keys.
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_callsign"))
-        .args(app.settings.args())
-        .args(["keys", "list"])
-        .output()
-        .await
-        .expect("run callsign keys list");
-    assert!(output.status.success(), "{output:?}");
-    assert!(String::from_utf8_lossy(&output.stdout).contains(&app.settings.primary_key));
+    let printed = run_cli(&app.settings, &["keys", "list"]).await;
+    assert!(printed.contains(&app.settings.primary_key));
 }
 
 /// One captured request (a proxy's log, an APM agent) must not become the keys: the same
