@@ -11,23 +11,19 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::Audit;
 use crate::auth::backend::BackendPolicy;
 use crate::auth::oidc::{BearerAuthority, JwksVerifier, OidcSettings};
 use crate::clock::millis;
 use crate::clock::{MockClock, SharedClock};
-use crate::http::{AppState, RequestLimits, Shared, Surface, router};
-use crate::identity::{Identities, IdentityStores, IssueLog};
+use crate::http::{AppState, HttpSettings, Surface, router};
 use crate::ids::ResourceId;
 use crate::keys::{
     AccessKey, KeyRing, KeyService, KeySlot, MasterKey, RingState, SigningKey, SigningKeyState,
 };
-use crate::revocation::RevocationCache;
+use crate::services::{Blueprint, Services};
 use crate::store::{RefreshLimits, SqliteStore};
 use crate::token::{Lifetime, ScopeSet, TokenAuthority};
-use crate::users::{
-    Accounts, AppPolicy, AppUserStores, AppUsers, GuestPolicy, Guests, Passwords, Sessions,
-};
+use crate::users::{AppPolicy, GuestPolicy, Passwords};
 
 /// The app's clock: it never moves, so a signed request's date is always `NOW`.
 pub const NOW: OffsetDateTime = datetime!(2026-11-26 12:00:00 UTC);
@@ -99,80 +95,37 @@ impl FuzzApp {
     /// writer runs on it.
     pub async fn new() -> anyhow::Result<Self> {
         let store = Arc::new(SqliteStore::in_memory().await?);
-        let clock = Arc::new(MockClock::new(NOW));
-        let shared: SharedClock = clock.clone();
-        let (audit, writer) = Audit::new(store.clone(), shared.clone());
-        let stop = CancellationToken::new();
-        tokio::spawn(writer.run(stop.clone()));
-        let (keys, _) = KeyService::bootstrap(
-            store.clone(),
-            MasterKey::generate().into(),
-            None,
-            shared.clone(),
-            audit.clone(),
-        )
-        .await?;
-        let keys = Arc::new(keys);
-        let tokens = Arc::new(TokenAuthority::new(
-            keys.ring().clone(),
-            ResourceId::parse(RESOURCE).map_err(anyhow::Error::msg)?,
-            format!("https://{HOST}/"),
-        ));
-        let revocations = Arc::new(RevocationCache::new());
-        let identities = Arc::new(Identities::new(
-            IdentityStores {
-                identities: store.clone(),
-                revocations: store.clone(),
-            },
-            tokens.clone(),
-            revocations.clone(),
-            Arc::new(IssueLog::new()),
-            shared.clone(),
-            audit.clone(),
-        ));
+        let clock: SharedClock = Arc::new(MockClock::new(NOW));
         let scopes = ScopeSet::parse(&["chat", "voip"]).map_err(anyhow::Error::msg)?;
-        let policy = Arc::new(AppPolicy {
-            scopes: scopes.clone(),
-            guests: Some(GuestPolicy {
-                scopes,
-                lifetime: Lifetime::DEFAULT,
-                per_minute: 1_000_000,
-            }),
-            refresh: RefreshLimits {
-                idle_ms: 14 * 24 * 3600 * 1000,
-                absolute_ms: 90 * 24 * 3600 * 1000,
+        let blueprint = Blueprint {
+            resource: ResourceId::parse(RESOURCE).map_err(anyhow::Error::msg)?,
+            endpoint: format!("https://{HOST}/"),
+            master: MasterKey::generate().into(),
+            seed: None,
+            policy: AppPolicy {
+                scopes: scopes.clone(),
+                guests: Some(GuestPolicy {
+                    scopes,
+                    lifetime: Lifetime::DEFAULT,
+                    per_minute: 1_000_000,
+                }),
+                refresh: RefreshLimits {
+                    idle_ms: 14 * 24 * 3600 * 1000,
+                    absolute_ms: 90 * 24 * 3600 * 1000,
+                },
+                open_registration: true,
             },
-            open_registration: true,
-        });
-        let users = Arc::new(AppUsers::new(
-            AppUserStores {
-                users: store.clone(),
-                mapping: store.clone(),
-                refresh: store.clone(),
-            },
-            identities.clone(),
-            keys.ring().clone(),
-            policy.clone(),
-            shared.clone(),
-        ));
-        let state = AppState::new(Shared {
-            identities,
-            keys: keys.clone(),
-            tokens,
-            revocations,
-            store: store.clone(),
-            users: users.clone(),
-            accounts: Arc::new(Accounts::new(
-                store,
-                Passwords::new(1, 1)?,
-                shared.clone(),
-                audit.clone(),
-            )),
-            sessions: Arc::new(Sessions::new(users.clone(), shared.clone())),
-            guests: Arc::new(Guests::new(users, policy.guests.as_ref(), shared.clone())),
-            oidc: Some(unreachable_provider(&shared, "api://app")?),
+            passwords: Passwords::new(1, 1)?,
+            tokens_per_identity: 0,
+        };
+        let built = Services::build(blueprint, store, clock.clone()).await?;
+        let stop = CancellationToken::new();
+        tokio::spawn(built.audit_writer.run(stop.clone()));
+        let keys = built.services.keys.clone();
+        let settings = HttpSettings {
+            oidc: Some(unreachable_provider(&clock, "api://app")?),
             backends: Some((
-                unreachable_provider(&shared, "https://communication.azure.com")?,
+                unreachable_provider(&clock, "https://communication.azure.com")?,
                 Arc::new(BackendPolicy {
                     clients: vec!["backend".into()],
                     roles: vec![],
@@ -180,19 +133,10 @@ impl FuzzApp {
                     ..BackendPolicy::default()
                 }),
             )),
-            audit,
-            audit_retention: Duration::ZERO,
-            clock_skew: Arc::new(crate::clock_skew::ClockSkew::new(Duration::from_millis(20))),
-            readiness: Arc::default(),
-            limits: Arc::new(RequestLimits::new(0, 0, shared.clone())),
-            trusted_proxies: Arc::default(),
-            cors_origins: Arc::default(),
-            metrics: None,
-            endpoint: format!("https://{HOST}/"),
             key_routes: true,
-            signed_host: None,
-            clock: shared,
-        });
+            ..HttpSettings::default()
+        };
+        let state = AppState::new(built.services, settings);
         Ok(FuzzApp {
             router: router(state, Surface::ApiAndMetrics),
             keys,

@@ -33,6 +33,7 @@ mod propagation;
 mod rate_limit;
 mod readiness;
 pub mod revocation;
+pub mod services;
 pub mod startup;
 pub mod store;
 mod telemetry;

@@ -6,30 +6,31 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::audit::Audit;
 use crate::clock::MockClock;
-use crate::identity::{Identities, IdentityStores, IssueLog};
 use crate::ids::ResourceId;
-use crate::keys::{KeyService, MasterKey};
-use crate::revocation::RevocationCache;
+use crate::keys::MasterKey;
+use crate::services::{Blueprint, Services};
 use crate::store::RefreshLimits;
 use crate::store::SqliteStore;
-use crate::token::{Lifetime, ScopeSet, TokenAuthority, TokenRequest};
-use crate::users::{AppPolicy, AppUserStores, AppUsers, Sessions};
+use crate::token::{Lifetime, ScopeSet, TokenRequest};
+use crate::users::{AppPolicy, Passwords};
 
 pub const START: OffsetDateTime = datetime!(2026-11-26 12:00:00 UTC);
 
+/// The services, with the store and the clock as their own types so a test can reach past the
+/// services' view of them.
 pub struct Fixture {
-    pub audit: Arc<Audit>,
+    pub services: Services,
     pub store: Arc<SqliteStore>,
     pub clock: Arc<MockClock>,
-    pub keys: Arc<KeyService>,
-    pub tokens: Arc<TokenAuthority>,
-    pub revocations: Arc<RevocationCache>,
-    pub issue_log: Arc<IssueLog>,
-    pub identities: Arc<Identities>,
-    pub users: Arc<AppUsers>,
-    pub sessions: Sessions,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 /// Refresh tokens idle for 14 days, or in a family older than 90 days, expire.
@@ -42,65 +43,32 @@ impl Fixture {
     pub async fn new() -> Self {
         let store = Arc::new(SqliteStore::in_memory().await.expect("in-memory store"));
         let clock = Arc::new(MockClock::new(START));
-        let (audit, writer) = Audit::new(store.clone(), clock.clone());
-        tokio::spawn(writer.run(tokio_util::sync::CancellationToken::new()));
-        let (keys, _) = KeyService::bootstrap(
-            store.clone(),
-            MasterKey::generate().into(),
-            None,
-            clock.clone(),
-            audit.clone(),
-        )
-        .await
-        .expect("key ring");
-        let keys = Arc::new(keys);
-        let tokens = Arc::new(TokenAuthority::new(
-            keys.ring().clone(),
-            ResourceId::parse("test-resource").expect("resource id"),
-            "https://callsign.test/".into(),
-        ));
-        let revocations = Arc::new(RevocationCache::new());
-        let issue_log = Arc::new(IssueLog::new());
-        let identities = Arc::new(Identities::new(
-            IdentityStores {
-                identities: store.clone(),
-                revocations: store.clone(),
+        let blueprint = Blueprint {
+            resource: ResourceId::parse("test-resource").expect("resource id"),
+            endpoint: "https://callsign.test/".into(),
+            master: MasterKey::generate().into(),
+            seed: None,
+            policy: AppPolicy {
+                scopes: ScopeSet::parse(&["chat", "voip"]).expect("scopes"),
+                guests: None,
+                refresh: REFRESH,
+                open_registration: false,
             },
-            tokens.clone(),
-            revocations.clone(),
-            issue_log.clone(),
-            clock.clone(),
-            audit.clone(),
-        ));
-        let policy = AppPolicy {
-            scopes: ScopeSet::parse(&["chat", "voip"]).expect("scopes"),
-            guests: None,
-            refresh: REFRESH,
-            open_registration: false,
+            passwords: Passwords::new(1, 1).expect("password hashing"),
+            tokens_per_identity: 0,
         };
-        let users = Arc::new(AppUsers::new(
-            AppUserStores {
-                users: store.clone(),
-                mapping: store.clone(),
-                refresh: store.clone(),
-            },
-            identities.clone(),
-            keys.ring().clone(),
-            Arc::new(policy),
-            clock.clone(),
-        ));
-        let sessions = Sessions::new(users.clone(), clock.clone());
+        let built = Services::build(blueprint, store.clone(), clock.clone())
+            .await
+            .expect("services");
+        tokio::spawn(
+            built
+                .audit_writer
+                .run(tokio_util::sync::CancellationToken::new()),
+        );
         Fixture {
+            services: built.services,
             store,
-            audit,
             clock,
-            keys,
-            tokens,
-            revocations,
-            issue_log,
-            identities,
-            users,
-            sessions,
         }
     }
 

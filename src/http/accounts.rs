@@ -69,13 +69,14 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<AccountView>), ApiError> {
     let username = Username::parse(&body.username)?;
     let password = Password::parse(body.password)?;
-    let id = if state.users.policy().open_registration {
+    let id = if state.services.users.policy().open_registration {
         state
+            .services
             .accounts
             .register(&username, &password, client)
             .await?
     } else {
-        state.accounts.create(&username, &password).await?
+        state.services.accounts.create(&username, &password).await?
     };
     tracing::info!(user = %id, "account created");
     Ok((

@@ -222,7 +222,7 @@ pub async fn list(
     let Query(query) = query.map_err(|rejection| invalid(format!("{}.", rejection.body_text())))?;
     let (filter, page) = query.filter(&state)?;
     // One more than a page tells whether another page follows.
-    let mut records = state.audit.events(&filter, page + 1).await?;
+    let mut records = state.services.audit.events(&filter, page + 1).await?;
     let next_link = (records.len() > page as usize).then(|| {
         records.truncate(page as usize);
         query.next_link(records.last().map_or(0, |r| r.id))

@@ -15,13 +15,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-use super::rate_limits::CallerKey;
-use super::{ApiError, AppState, ErrorCode, MAX_BODY_BYTES};
+use super::rate_limits::{CallerKey, RequestLimits};
+use super::{ApiError, ErrorCode, MAX_BODY_BYTES};
 use crate::audit::{Actor, RequestContext};
-use crate::auth::backend::{BackendCaller, Refused};
+use crate::auth::backend::{BackendCaller, BackendPolicy, Refused};
 use crate::auth::hmac::{self, SignedRequest};
-use crate::auth::oidc::BearerError;
-use crate::keys::{KeySlot, RingState, SigningKey};
+use crate::auth::oidc::{BearerAuthority, BearerError};
+use crate::clock::SharedClock;
+use crate::keys::{KeyRing, KeySlot, RingState, SigningKey};
 use crate::telemetry::metrics::{self, AuthFailure};
 use crate::text::escaped;
 
@@ -91,8 +92,21 @@ fn header<'a>(parts: &'a Parts, name: &HeaderName) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// What admitting a backend request takes: the key ring, the organisation's identity provider
+/// and its policy, the clock, the per-caller limits and the host signatures must name.
+pub struct BackendGate {
+    pub ring: Arc<KeyRing>,
+    /// The organisation's identity provider, when backends may call with its bearer tokens.
+    pub backends: Option<(BearerAuthority, Arc<BackendPolicy>)>,
+    pub clock: SharedClock,
+    pub limits: Arc<RequestLimits>,
+    /// The `Host` access-key signatures must be for (the endpoint's, with
+    /// `CALLSIGN_STRICT_HOST=on`); `None`: any.
+    pub signed_host: Option<String>,
+}
+
 pub async fn require_backend(
-    State(state): State<AppState>,
+    State(state): State<Arc<BackendGate>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -114,7 +128,12 @@ pub async fn require_backend(
     }
 }
 
-async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: &str) -> Response {
+async fn admit_bearer(
+    state: Arc<BackendGate>,
+    mut request: Request,
+    next: Next,
+    token: &str,
+) -> Response {
     let Some((authority, policy)) = &state.backends else {
         tracing::info!(
             "request refused: a bearer token, but no backend identity provider is configured"
@@ -147,7 +166,7 @@ async fn admit_bearer(state: AppState, mut request: Request, next: Next, token: 
             }
             let actor = Actor::Client(caller.client.clone());
             request.extensions_mut().insert(Authenticated {
-                ring: state.keys.ring().load(),
+                ring: state.ring.load(),
                 caller: Caller::Bearer(caller),
             });
             RequestContext::current()
@@ -190,7 +209,7 @@ fn invalid_bearer() -> Response {
     .into_response()
 }
 
-async fn admit_signed(state: AppState, request: Request, next: Next) -> Response {
+async fn admit_signed(state: Arc<BackendGate>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let body: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
@@ -214,7 +233,7 @@ async fn admit_signed(state: AppState, request: Request, next: Next) -> Response
         authorization: header(&parts, &AUTHORIZATION),
         expected_host: state.signed_host.as_deref(),
     };
-    let ring = state.keys.ring().load();
+    let ring = state.ring.load();
     let keys = ring.access_keys().each_ref().map(|key| key.request_key());
     match hmac::verify(&signed, &body, &keys, state.clock.now()) {
         Ok(index) => {

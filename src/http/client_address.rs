@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
-use super::{ApiError, AppState, ErrorCode};
+use super::{ApiError, ErrorCode};
 
 /// Proxies whose `X-Forwarded-For` is believed: addresses or CIDR networks, canonical.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -127,16 +127,15 @@ impl From<InvalidForwardedFor> for ApiError {
     }
 }
 
-/// The client's address, canonical (unspecified when the server was not given the peer's).
+/// The client's address, canonical (unspecified when the server was not given the peer's). The
+/// request frame tells it once per request ([`ClientAddress::of`]) and leaves it in the
+/// request's extensions, where this extractor finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientAddress {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+impl ClientAddress {
+    /// The client of a request that reached this server from `parts`' peer.
+    pub fn of(parts: &Parts, proxies: &TrustedProxies) -> Result<Self, ApiError> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -147,7 +146,7 @@ impl FromRequestParts<AppState> for ClientAddress {
             .iter()
             .map(|value| value.to_str().unwrap_or(UNREADABLE))
             .collect();
-        match state.trusted_proxies.client(peer, &forwarded_for) {
+        match proxies.client(peer, &forwarded_for) {
             Ok(client) => Ok(ClientAddress(client)),
             Err(invalid) => {
                 tracing::warn!(
@@ -157,6 +156,21 @@ impl FromRequestParts<AppState> for ClientAddress {
                 Err(invalid.into())
             }
         }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<ClientAddress>()
+            .copied()
+            .ok_or_else(|| {
+                tracing::error!("no client address: the route is not inside the request frame");
+                ApiError::internal()
+            })
     }
 }
 

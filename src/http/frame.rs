@@ -22,20 +22,25 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::body::read_bounded;
-use super::client_address::ClientAddress;
+use super::client_address::{ClientAddress, TrustedProxies};
 use super::metrics::method_label;
 use super::uncancellable::Uncancellable;
-use super::{ApiError, AppState, CLIENT_REQUEST_ID, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
+use super::{ApiError, CLIENT_REQUEST_ID, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
 use crate::audit::{Actor, RequestContext};
 use crate::telemetry::{self, metrics};
 
 pub async fn frame(
-    State(_): State<AppState>,
-    client: Result<ClientAddress, ApiError>,
-    mut request: Request,
+    State(proxies): State<Arc<TrustedProxies>>,
+    request: Request,
     next: Next,
 ) -> Response {
     let started = tokio::time::Instant::now();
+    let (mut parts, body) = request.into_parts();
+    let client = ClientAddress::of(&parts, &proxies);
+    if let Ok(address) = &client {
+        parts.extensions.insert(*address);
+    }
+    let mut request = Request::from_parts(parts, body);
     let method = method_label(request.method());
     let headers = request.headers_mut();
     if let Some(authorization) = headers.get_mut(header::AUTHORIZATION) {
@@ -61,7 +66,7 @@ pub async fn frame(
     let context = RequestContext {
         actor: Actor::Public,
         client_address: client.as_ref().ok().map(|ClientAddress(ip)| *ip),
-        request_id: id.map(std::sync::Arc::from),
+        request_id: id.map(Arc::from),
         client_request_id: client_request_id.clone(),
     };
     let handling = Uncancellable::new(

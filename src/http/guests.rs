@@ -32,7 +32,7 @@ pub async fn admit(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
 ) -> Result<(StatusCode, Json<TokenView>), ApiError> {
-    let created = state.guests.admit(client).await?;
+    let created = state.services.guests.admit(client).await?;
     let token = created.token.ok_or_else(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,

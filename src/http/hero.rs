@@ -94,6 +94,7 @@ impl AppState {
 impl AppState {
     async fn bearer_user(&self, bearer: &AppBearer) -> Result<AppUserId, ApiError> {
         Ok(self
+            .services
             .users
             .oidc_user(&bearer.0.issuer, &bearer.0.subject)
             .await?)
@@ -101,6 +102,7 @@ impl AppState {
 
     async fn known_bearer_user(&self, bearer: &AppBearer) -> Result<Option<AppUserId>, ApiError> {
         Ok(self
+            .services
             .users
             .find_oidc_user(&bearer.0.issuer, &bearer.0.subject)
             .await?)
@@ -127,7 +129,7 @@ pub async fn get_user(
     bearer: AppBearer,
 ) -> Result<Json<UserView>, ApiError> {
     let identity = match state.known_bearer_user(&bearer).await? {
-        Some(user) => state.users.find_default_identity(user).await?,
+        Some(user) => state.services.users.find_default_identity(user).await?,
         None => None,
     };
     let identity = identity.ok_or_else(ApiError::identity_not_found)?;
@@ -158,7 +160,7 @@ pub async fn create_user(
     bearer: AppBearer,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let user = state.bearer_user(&bearer).await?;
-    let (identity, created) = state.users.default_identity(user).await?;
+    let (identity, created) = state.services.users.default_identity(user).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -195,7 +197,7 @@ pub async fn delete_user(
     bearer: AppBearer,
 ) -> Result<StatusCode, ApiError> {
     if let Some(user) = state.known_bearer_user(&bearer).await? {
-        match state.users.erase_self(user, client).await {
+        match state.services.users.erase_self(user, client).await {
             Ok(()) | Err(crate::users::AppUserError::UserNotFound) => {}
             Err(error) => return Err(error.into()),
         }
@@ -226,8 +228,8 @@ pub async fn token(
     bearer: AppBearer,
 ) -> Result<(StatusCode, Json<HeroTokenView>), ApiError> {
     let user = state.bearer_user(&bearer).await?;
-    let request = state.users.policy().standard_request();
-    let (identity, issued) = state.users.issue(user, None, &request).await?;
+    let request = state.services.users.policy().standard_request();
+    let (identity, issued) = state.services.users.issue(user, None, &request).await?;
     Ok((
         StatusCode::CREATED,
         Json(HeroTokenView {
@@ -269,6 +271,7 @@ pub async fn v1_token(
     JsonBody(body): JsonBody<TokenBody>,
 ) -> Result<Json<TokenView>, ApiError> {
     let request = state
+        .services
         .users
         .policy()
         .token_request(body.scopes.as_deref(), body.expires_in_minutes)?;
@@ -278,6 +281,6 @@ pub async fn v1_token(
         .map(|raw| state.parse_id(raw))
         .transpose()?;
     let user = state.bearer_user(&bearer).await?;
-    let (identity, issued) = state.users.issue(user, identity, &request).await?;
+    let (identity, issued) = state.services.users.issue(user, identity, &request).await?;
     Ok(Json(state.token_for_view(identity, issued)))
 }

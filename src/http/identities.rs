@@ -121,11 +121,11 @@ impl AppState {
 
     /// The raw id (`8:acs:…`) of an identity of this deployment.
     pub(super) fn raw_id(&self, id: IdentityId) -> String {
-        id.to_raw(self.tokens.resource())
+        id.to_raw(self.services.tokens.resource())
     }
 
     pub(super) fn parse_id(&self, raw: &str) -> Result<IdentityId, ApiError> {
-        Ok(IdentityId::parse(raw, self.tokens.resource())?)
+        Ok(IdentityId::parse(raw, self.services.tokens.resource())?)
     }
 }
 
@@ -180,6 +180,7 @@ pub async fn create(
         .map(ExternalId::parse)
         .transpose()?;
     let created = state
+        .services
         .identities
         .create(external_id.as_ref(), token.as_ref(), auth.signing_key())
         .await?;
@@ -218,7 +219,7 @@ pub async fn get(
     State(state): State<AppState>,
     AcsPath(id): AcsPath<String>,
 ) -> Result<Json<IdentityView>, ApiError> {
-    let identity = state.identities.get(state.parse_id(&id)?).await?;
+    let identity = state.services.identities.get(state.parse_id(&id)?).await?;
     Ok(Json(state.identity_view(identity)))
 }
 
@@ -248,7 +249,7 @@ pub async fn delete(
     AcsPath(id): AcsPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = state.parse_id(&id)?;
-    state.identities.delete(id).await?;
+    state.services.identities.delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -308,6 +309,7 @@ async fn issue_access_token(
     let request = token_request(&scopes, body.expires_in_minutes)?;
     let id = state.parse_id(id)?;
     let issued = state
+        .services
         .identities
         .issue(id, &request, auth.signing_key())
         .await?;
@@ -337,7 +339,7 @@ async fn issue_access_token(
 )]
 async fn revoke_access_tokens(state: &AppState, id: &str) -> Result<StatusCode, ApiError> {
     let id = state.parse_id(id)?;
-    state.identities.revoke(id).await?;
+    state.services.identities.revoke(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

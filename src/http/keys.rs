@@ -86,11 +86,12 @@ pub async fn list(
 ) -> Result<Json<KeysView>, ApiError> {
     admit_once(&state, &auth, &headers).await?;
     let ring = state
+        .services
         .keys
         .reveal()
         .await
         .map_err(|_| ApiError::audit_backlogged())?;
-    Ok(Json(view(&state.endpoint, &ring)))
+    Ok(Json(view(&state.services.endpoint, &ring)))
 }
 
 /// Regenerate an access key
@@ -131,9 +132,12 @@ pub async fn regenerate(
             "keyType must be Primary or Secondary.",
         )
     })?;
-    state.keys.regenerate(slot).await?;
+    state.services.keys.regenerate(slot).await?;
     tracing::info!(%slot, "access key regenerated");
-    Ok(Json(view(&state.endpoint, &state.keys.ring().load())))
+    Ok(Json(view(
+        &state.services.endpoint,
+        &state.services.keys.ring().load(),
+    )))
 }
 
 /// Key administration's admission: the caller may administer keys, and a signed request has not
@@ -154,7 +158,7 @@ async fn admit_once(
         .and_then(|value| value.to_str().ok())
         .and_then(hmac::signature_digest)
         .ok_or_else(ApiError::unauthorized)?;
-    if state.keys.use_signature_once(&digest).await? {
+    if state.services.keys.use_signature_once(&digest).await? {
         Ok(())
     } else {
         tracing::warn!("key administration refused: a signed request was replayed");

@@ -113,7 +113,10 @@ pub async fn render(State(state): State<AppState>) -> Response {
     let Some(handle) = &state.metrics else {
         return super::not_found_error().into_response();
     };
-    metrics::snapshot(state.revocations.len(), state.store.pool_connections());
+    metrics::snapshot(
+        state.services.revocations.len(),
+        state.services.store.pool_connections(),
+    );
     handle.run_upkeep();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -25,11 +25,11 @@ mod ops;
 mod rate_limits;
 mod schemas;
 mod sessions;
+mod state;
 mod tokens;
 mod uncancellable;
 mod users;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -45,16 +45,8 @@ pub use error::{ApiError, ErrorCode};
 pub use keys::connection_string;
 pub use openapi::ApiDoc;
 pub use rate_limits::RequestLimits;
+pub use state::{AppState, HttpSettings, Shared};
 
-use crate::auth::backend::BackendPolicy;
-use crate::auth::oidc::BearerAuthority;
-use crate::clock::SharedClock;
-use crate::identity::Identities;
-use crate::keys::KeyService;
-use crate::revocation::RevocationCache;
-use crate::store::Store;
-use crate::token::TokenAuthority;
-use crate::users::{Accounts, AppUsers, Guests, Sessions};
 use backend_auth::require_backend;
 
 /// The largest request body accepted.
@@ -64,66 +56,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
-
-/// What handlers share: one reference-counted value, so the clone every layer and handler
-/// takes is a single counter increment.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl AppState {
-    pub fn new(shared: Shared) -> Self {
-        AppState(Arc::new(shared))
-    }
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-/// The services and settings behind [`AppState`].
-pub struct Shared {
-    pub identities: Arc<Identities>,
-    pub keys: Arc<KeyService>,
-    pub tokens: Arc<TokenAuthority>,
-    pub revocations: Arc<RevocationCache>,
-    pub store: Arc<dyn Store>,
-    pub clock: SharedClock,
-    pub users: Arc<AppUsers>,
-    pub accounts: Arc<Accounts>,
-    pub sessions: Arc<Sessions>,
-    pub guests: Arc<Guests>,
-    /// The app's identity provider, when app users sign in with its bearer tokens.
-    pub oidc: Option<BearerAuthority>,
-    /// The audit trail.
-    pub audit: Arc<crate::audit::Audit>,
-    /// How far this instance's clock is off the database's.
-    pub clock_skew: Arc<crate::clock_skew::ClockSkew>,
-    /// The database's readiness as the last resync found it.
-    pub readiness: Arc<crate::readiness::Readiness>,
-    /// How long audit events are kept; zero: forever.
-    pub audit_retention: Duration,
-    /// Rate limits per caller and per client address.
-    pub limits: Arc<RequestLimits>,
-    /// Proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Arc<TrustedProxies>,
-    /// Origins browsers may call from (CORS); empty: none.
-    pub cors_origins: Arc<Vec<HeaderValue>>,
-    /// The Prometheus recorder, unless metrics are off.
-    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    /// The organisation's identity provider, when backends may call with its bearer tokens.
-    pub backends: Option<(BearerAuthority, Arc<BackendPolicy>)>,
-    /// The public endpoint put in connection strings.
-    pub endpoint: String,
-    /// Whether `/keys` and `/keys/:regenerate` are served (`CALLSIGN_KEY_ADMIN=api`).
-    pub key_routes: bool,
-    /// The `Host` access-key signatures must be for (the endpoint's, with
-    /// `CALLSIGN_STRICT_HOST=on`); `None`: any.
-    pub signed_host: Option<String>,
-}
 
 /// CORS for browser clients from the configured origins (none: no CORS layer at all).
 fn cors(origins: &[HeaderValue]) -> Option<tower_http::cors::CorsLayer> {
@@ -224,7 +156,7 @@ fn api(state: &AppState) -> Router<AppState> {
             post(sessions::sign_out_everywhere),
         )
         .route("/v1/guests", post(guests::admit));
-    if state.oidc.is_some() {
+    if state.oidc.0.is_some() {
         app = app
             .route(
                 "/api/user",
@@ -235,7 +167,7 @@ fn api(state: &AppState) -> Router<AppState> {
             .route("/api/token", get(hero::token))
             .route("/v1/token", post(hero::v1_token));
     }
-    let (app, own) = if state.users.policy().open_registration {
+    let (app, own) = if state.services.users.policy().open_registration {
         (app.route("/v1/accounts", post(accounts::create)), own)
     } else {
         (app, own.route("/v1/accounts", post(accounts::create)))
@@ -246,14 +178,17 @@ fn api(state: &AppState) -> Router<AppState> {
         ServiceBuilder::new()
             .layer(metrics::NoteRouteLayer)
             .layer(no_store())
-            .layer(from_fn_with_state(state.clone(), require_backend)),
+            .layer(from_fn_with_state(
+                state.backend_gate.clone(),
+                require_backend,
+            )),
     );
     let app = app.route_layer(
         ServiceBuilder::new()
             .layer(metrics::NoteRouteLayer)
             .layer(no_store())
             .layer(from_fn_with_state(
-                state.clone(),
+                state.limits.clone(),
                 rate_limits::limit_by_address,
             )),
     );
@@ -269,7 +204,7 @@ fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
 /// template for the metrics ([`metrics::NoteRouteLayer`]).
 fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let cors = cors(&state.cors_origins);
-    let frame_state = state.clone();
+    let proxies = state.trusted_proxies.clone();
     routes
         .fallback(|| async { not_found_error() })
         .method_not_allowed_fallback(|| async {
@@ -281,7 +216,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         })
         .with_state(state)
         .layer(tower::util::option_layer(cors))
-        .layer(from_fn_with_state(frame_state, frame::frame))
+        .layer(from_fn_with_state(proxies, frame::frame))
 }
 
 fn not_found_error() -> ApiError {

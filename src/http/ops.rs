@@ -48,7 +48,7 @@ pub async fn healthz() -> Json<ProbeStatus> {
     security(()),
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, ApiError> {
-    if let Some(excess_ms) = state.clock_skew.beyond_bound() {
+    if let Some(excess_ms) = state.services.clock_skew.beyond_bound() {
         // The resync logs the skew; a probe anyone may call does not add a line each.
         tracing::debug!(excess_ms, "not ready: clock skew");
         return Err(ApiError::new(
@@ -56,7 +56,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, 
             ErrorCode::NotReady,
             format!(
                 "This instance's clock is {excess_ms} ms off the database's (at most {} ms keeps revocation exact); fix its time synchronisation.",
-                state.clock_skew.bound_ms()
+                state.services.clock_skew.bound_ms()
             ),
         ));
     }

@@ -3,13 +3,14 @@
 //! `Retry-After` and the ACS error body.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::ApiError;
 use super::client_address::ClientAddress;
-use super::{ApiError, AppState};
 use crate::clock::SharedClock;
 use crate::keys::KeySlot;
 use crate::rate_limit::{KeyedLimit, Rate, client_key};
@@ -66,12 +67,12 @@ impl RequestLimits {
 
 /// Layer on the routes anyone may call: limits each client address (IPv6 by its /64).
 pub async fn limit_by_address(
-    State(state): State<AppState>,
+    State(limits): State<Arc<RequestLimits>>,
     ClientAddress(client): ClientAddress,
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(limit) = &state.limits.per_address
+    if let Some(limit) = &limits.per_address
         && let Err(retry_after) = limit.check(&client_key(client))
     {
         metrics::rate_limited("address");

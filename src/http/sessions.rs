@@ -129,17 +129,23 @@ pub async fn sign_in(
         return Err(AppUserError::BadCredentials.into());
     };
     let request = state
+        .services
         .users
         .policy()
         .token_request(body.scopes.as_deref(), body.expires_in_minutes)?;
-    let user = match state.accounts.verify(&username, &password, client).await {
+    let user = match state
+        .services
+        .accounts
+        .verify(&username, &password, client)
+        .await
+    {
         Ok(user) => user,
         Err(error) => {
             tracing::info!(error = %escaped(&error), "sign-in refused");
             return Err(error.into());
         }
     };
-    let tokens = state.sessions.sign_in(user, &request).await?;
+    let tokens = state.services.sessions.sign_in(user, &request).await?;
     tracing::info!(%user, "app user signed in");
     Ok((StatusCode::CREATED, Json(state.session_view(tokens))))
 }
@@ -173,10 +179,15 @@ pub async fn refresh(
 ) -> Result<Json<SessionView>, ApiError> {
     let presented = RefreshToken::presented(body.refresh_token)?;
     let request = state
+        .services
         .users
         .policy()
         .token_request(body.scopes.as_deref(), body.expires_in_minutes)?;
-    let tokens = state.sessions.refresh(&presented, &request).await?;
+    let tokens = state
+        .services
+        .sessions
+        .refresh(&presented, &request)
+        .await?;
     Ok(Json(state.session_view(tokens)))
 }
 
@@ -206,7 +217,7 @@ pub async fn sign_out(
     JsonBody(body): JsonBody<SignOutBody>,
 ) -> Result<StatusCode, ApiError> {
     let presented = RefreshToken::presented(body.refresh_token)?;
-    let user = state.sessions.sign_out(&presented).await?;
+    let user = state.services.sessions.sign_out(&presented).await?;
     tracing::info!(%user, "app user signed out");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -238,6 +249,10 @@ pub async fn sign_out_everywhere(
     JsonBody(body): JsonBody<SignOutBody>,
 ) -> Result<StatusCode, ApiError> {
     let presented = RefreshToken::presented(body.refresh_token)?;
-    state.sessions.sign_out_everywhere(&presented).await?;
+    state
+        .services
+        .sessions
+        .sign_out_everywhere(&presented)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

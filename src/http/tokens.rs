@@ -117,9 +117,11 @@ pub async fn introspect(
     JsonBody(body): JsonBody<IntrospectBody>,
 ) -> Result<Json<Introspection>, ApiError> {
     expect_action(&action, ":introspect")?;
-    let verified = state
-        .tokens
-        .verify(&body.token, &state.revocations, state.clock.now());
+    let verified = state.services.tokens.verify(
+        &body.token,
+        &state.services.revocations,
+        state.services.clock.now(),
+    );
     let details = match verified {
         Ok(token) => Some(ActiveDetails {
             scope: token.scopes.join(" "),

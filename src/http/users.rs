@@ -103,7 +103,7 @@ pub async fn get(
     State(state): State<AppState>,
     AcsPath(user): AcsPath<String>,
 ) -> Result<Json<AppUserView>, ApiError> {
-    let user = state.users.get(parse_user(&user)?).await?;
+    let user = state.services.users.get(parse_user(&user)?).await?;
     Ok(Json(AppUserView {
         id: user.record.id.hyphenated().to_string(),
         username: user.record.username,
@@ -142,7 +142,7 @@ pub async fn erase(
     AcsPath(user): AcsPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = parse_user(&user)?;
-    state.users.erase(user).await?;
+    state.services.users.erase(user).await?;
     tracing::info!(%user, "app user erased");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -169,7 +169,11 @@ pub async fn create_identity(
     State(state): State<AppState>,
     AcsPath(user): AcsPath<String>,
 ) -> Result<(StatusCode, Json<LinkedView>), ApiError> {
-    let id = state.users.create_identity(parse_user(&user)?).await?;
+    let id = state
+        .services
+        .users
+        .create_identity(parse_user(&user)?)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(LinkedView {
@@ -205,7 +209,7 @@ pub async fn link(
 ) -> Result<(StatusCode, Json<LinkedView>), ApiError> {
     let user = parse_user(&user)?;
     let identity = state.parse_id(&identity)?;
-    let status = if state.users.link(user, identity).await? {
+    let status = if state.services.users.link(user, identity).await? {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -242,7 +246,7 @@ pub async fn unlink(
 ) -> Result<StatusCode, ApiError> {
     let user = parse_user(&user)?;
     let identity = state.parse_id(&identity)?;
-    state.users.unlink(user, identity).await?;
+    state.services.users.unlink(user, identity).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -269,7 +273,7 @@ pub async fn users_of(
     AcsPath(identity): AcsPath<String>,
 ) -> Result<Json<UsersView>, ApiError> {
     let identity = state.parse_id(&identity)?;
-    let users = state.users.users_of(identity).await?;
+    let users = state.services.users.users_of(identity).await?;
     Ok(Json(UsersView {
         users: users.iter().map(ToString::to_string).collect(),
     }))

@@ -102,9 +102,18 @@ mod tests {
 
     #[test]
     fn short_and_repetitive_keys_are_refused() {
-        assert!(decode_access_key(&STANDARD.encode([1u8; 16])).is_err());
-        assert!(decode_access_key(&STANDARD.encode([7u8; 64])).is_err());
-        assert!(decode_access_key("%%%").is_err());
+        // Each key breaks one rule only: 31 distinct bytes are short but not repetitive; 64
+        // bytes of one value are long enough but repetitive.
+        let short: Vec<u8> = (0u8..31).map(|i| i.wrapping_mul(151) ^ 0x5a).collect();
+        let error = decode_access_key(&STANDARD.encode(&short)).unwrap_err();
+        assert!(error.contains("at least 256 bits"), "{error}");
+        let error = decode_access_key(&STANDARD.encode([7u8; 64])).unwrap_err();
+        assert!(error.contains("must be random"), "{error}");
+        let fifteen_values: Vec<u8> = (0u8..64).map(|i| (i % 15).wrapping_mul(151)).collect();
+        let error = decode_access_key(&STANDARD.encode(&fifteen_values)).unwrap_err();
+        assert!(error.contains("must be random"), "{error}");
+        let error = decode_access_key("%%%").unwrap_err();
+        assert!(error.contains("base64"), "{error}");
         let good: Vec<u8> = (0..32).collect();
         assert_eq!(decode_access_key(&STANDARD.encode(&good)).unwrap(), good);
     }
@@ -116,7 +125,8 @@ mod tests {
         assert_ne!(a.kid(), b.kid());
         assert_ne!(a.to_base64(), b.to_base64());
         assert!(decode_access_key(&a.to_base64()).is_ok());
-        assert!(AccessKey::configured(KeySlot::Primary, vec![1; 64], 0).is_err());
+        let weak = AccessKey::configured(KeySlot::Primary, vec![1; 64], 0).unwrap_err();
+        assert!(weak.to_string().contains("must be random"), "{weak}");
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey
     Ok(key)
 }
 
-fn seed_keys(config: &Config) -> anyhow::Result<Option<SeedKeys>> {
+pub(super) fn seed_keys(config: &Config) -> anyhow::Result<Option<SeedKeys>> {
     match config.seed_key_secrets()? {
         (None, None) => Ok(None),
         (Some(primary), Some(secondary)) => Ok(Some(SeedKeys {

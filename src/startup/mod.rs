@@ -12,6 +12,7 @@ use app_users::identity_providers;
 pub use endpoint::public_endpoint;
 use endpoint::signed_host;
 pub use keys::{key_service, master_key};
+use keys::{master_keys, seed_keys};
 pub use serve::shutdown_signal;
 
 use std::net::{SocketAddr, TcpListener};
@@ -21,21 +22,19 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::audit::{Audit, AuditWriter};
+use crate::audit::AuditWriter;
 use crate::clock::{SharedClock, SystemClock};
-use crate::clock_skew::ClockSkew;
-
 use crate::config::{Config, KeyAdmin, Metrics, TlsMode};
-use crate::http::{self, AppState, connection_string};
-use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
+use crate::http::{self, AppState, HttpSettings, connection_string};
 use crate::ids::{IdentityId, ResourceId};
 use crate::keys::{Bootstrap, KeySlot};
 use crate::propagation::Propagation;
 use crate::revocation::RevocationCache;
+use crate::services::{Blueprint, Built, Services};
 use crate::store::{self, PoolOptions, Store, StoreError};
 use crate::tls::{self, TlsSource};
 use crate::token::{Lifetime, ScopeSet, TokenAuthority, TokenRequest};
-use crate::users::{Accounts, AppUserStores, AppUsers, Guests, Passwords, Sessions};
+use crate::users::Passwords;
 
 /// A built, bound, not yet serving application.
 pub struct Application {
@@ -153,141 +152,49 @@ impl Application {
         // would record nowhere for the life of the process.
         let metrics = metrics_recorder(config);
         let store = open_store(config).await?;
-        let resource = resource_id(config, store.as_ref()).await?;
-        let (audit, audit_writer) = Audit::new(store.clone(), clock.clone());
-        let (keys, bootstrap) =
-            key_service(config, store.clone(), clock.clone(), audit.clone()).await?;
-        let keys = Arc::new(keys);
-
         let listener = bind(config.listen)?;
-        let address = listener.local_addr()?;
         let ops_listener = match config.ops_listen {
             Some(address) => Some(bind(address)?),
             None => None,
         };
-        let tls = match config.tls.mode {
-            TlsMode::Off => {
-                tracing::warn!(
-                    "serving plain HTTP (--tls off): only behind a TLS-terminating proxy; the Azure SDKs require HTTPS"
-                );
-                None
-            }
-            TlsMode::On => Some(tls::load(tls_source(config)).await?),
-        };
-        let endpoint = public_endpoint(config, address)?;
-
-        let revocations = Arc::new(RevocationCache::new());
-        let issue_log = Arc::new(IssueLog::new());
-        let tokens = Arc::new(TokenAuthority::new(
-            keys.ring().clone(),
-            resource,
-            endpoint.clone(),
-        ));
-        self_test(&tokens, &revocations, &clock)?;
-        let identities = Arc::new(
-            Identities::new(
-                IdentityStores {
-                    identities: store.clone(),
-                    revocations: store.clone(),
-                },
-                tokens.clone(),
-                revocations.clone(),
-                issue_log.clone(),
-                clock.clone(),
-                audit.clone(),
-            )
-            .limit_tokens(config.limits.per_identity()),
-        );
-        let policy = Arc::new(app_policy(&config.app_users)?);
-        let idps = identity_providers(config, &clock)?;
-        for authority in idps.app.iter().chain(idps.backends.iter().map(|(a, _)| a)) {
-            authority.verifier.warm_up().await;
-        }
-        let users = Arc::new(AppUsers::new(
-            AppUserStores {
-                users: store.clone(),
-                mapping: store.clone(),
-                refresh: store.clone(),
-            },
-            identities.clone(),
-            keys.ring().clone(),
-            policy.clone(),
-            clock.clone(),
-        ));
-        let passwords = Passwords::new(
-            config.app_users.password_hash_concurrency,
-            config.app_users.password_hash_queue,
-        )
-        .context("cannot set up password hashing")?;
-        let accounts = Arc::new(Accounts::new(
-            store.clone(),
-            passwords,
-            clock.clone(),
-            audit.clone(),
-        ));
-        let sessions = Arc::new(Sessions::new(users.clone(), clock.clone()));
-        let guests = Arc::new(Guests::new(
-            users.clone(),
-            policy.guests.as_ref(),
-            clock.clone(),
-        ));
-        let clock_skew = Arc::new(ClockSkew::new(COMMIT_WAIT));
+        let tls = serve_tls(config).await?;
+        let endpoint = public_endpoint(config, listener.local_addr()?)?;
+        let settings = http_settings(config, &endpoint, metrics, &clock).await?;
+        let (built, seeded) = build_services(config, store, endpoint, clock).await?;
+        let services = built.services;
+        self_test(&services.tokens, &services.revocations, &services.clock)?;
         let propagation = Propagation::start(
-            store.clone(),
-            revocations.clone(),
-            keys.clone(),
-            issue_log,
-            clock.clone(),
-            clock_skew.clone(),
+            services.store.clone(),
+            services.revocations.clone(),
+            services.keys.clone(),
+            services.issue_log.clone(),
+            services.clock.clone(),
+            services.clock_skew.clone(),
             Duration::from_millis(config.resync_interval_ms.max(100)),
         )
         .await
         .context("cannot load the revocation state")?;
-        let readiness = propagation.readiness();
+        if built.bootstrap == Bootstrap::Loaded && seeded {
+            tracing::warn!(
+                "CALLSIGN_PRIMARY_KEY/SECONDARY_KEY ignored: the stored key ring is authoritative"
+            );
+        }
+        let settings = HttpSettings {
+            readiness: propagation.readiness(),
+            ..settings
+        };
         Ok(Application {
             listener,
             ops_listener,
             tls,
             propagation,
-            audit_writer,
-            generated_keys: bootstrap == Bootstrap::Generated,
+            audit_writer: built.audit_writer,
+            generated_keys: built.bootstrap == Bootstrap::Generated,
             surface: match config.metrics {
                 Metrics::Public => http::Surface::ApiAndMetrics,
                 Metrics::Ops | Metrics::Off => http::Surface::Api,
             },
-            state: AppState::new(http::Shared {
-                identities,
-                keys,
-                tokens,
-                revocations,
-                store,
-                clock: clock.clone(),
-                users,
-                accounts,
-                sessions,
-                guests,
-                audit,
-                clock_skew,
-                readiness,
-                audit_retention: Duration::from_secs(config.audit_retention_days * 86_400),
-                limits: Arc::new(http::RequestLimits::new(
-                    config.limits.per_key(),
-                    config.limits.per_address(),
-                    clock,
-                )),
-                trusted_proxies: Arc::new(
-                    http::TrustedProxies::parse(&config.trusted_proxies)
-                        .map_err(anyhow::Error::msg)
-                        .context("CALLSIGN_TRUSTED_PROXIES is invalid")?,
-                ),
-                cors_origins: Arc::new(cors_origins(&config.cors_origins)?),
-                metrics,
-                oidc: idps.app,
-                backends: idps.backends,
-                signed_host: signed_host(config, &endpoint),
-                endpoint,
-                key_routes: config.key_admin == KeyAdmin::Api,
-            }),
+            state: AppState::new(services, settings),
         })
     }
 
@@ -303,18 +210,89 @@ impl Application {
     }
 
     pub fn endpoint(&self) -> &str {
-        &self.state.endpoint
+        &self.state.services.endpoint
     }
 
     /// The connection string of `slot`'s current key.
     pub fn connection_string(&self, slot: KeySlot) -> String {
-        let ring = self.state.keys.ring().load();
-        connection_string(&self.state.endpoint, &ring.access_key(slot).to_base64())
+        let services = &self.state.services;
+        let ring = services.keys.ring().load();
+        connection_string(&services.endpoint, &ring.access_key(slot).to_base64())
     }
 
     /// The file clients should trust, when serving a generated certificate.
     pub fn trust_file(&self) -> Option<&Path> {
         self.tls.as_ref().and_then(|tls| tls.trust_file.as_deref())
+    }
+}
+
+/// The services over an opened store; and whether access keys were configured to seed the ring.
+async fn build_services(
+    config: &Config,
+    store: Arc<dyn Store>,
+    endpoint: String,
+    clock: SharedClock,
+) -> anyhow::Result<(Built, bool)> {
+    let resource = resource_id(config, store.as_ref()).await?;
+    let seed = seed_keys(config)?;
+    let seeded = seed.is_some();
+    let blueprint = Blueprint {
+        resource,
+        endpoint,
+        master: master_keys(config, store.backend())?,
+        seed,
+        policy: app_policy(&config.app_users)?,
+        passwords: Passwords::new(
+            config.app_users.password_hash_concurrency,
+            config.app_users.password_hash_queue,
+        )
+        .context("cannot set up password hashing")?,
+        tokens_per_identity: config.limits.per_identity(),
+    };
+    let built = Services::build(blueprint, store, clock)
+        .await
+        .context("cannot load the key ring")?;
+    Ok((built, seeded))
+}
+
+/// The HTTP surface's settings; the identity providers are reached once, so their keys are
+/// at hand for the first request.
+async fn http_settings(
+    config: &Config,
+    endpoint: &str,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    clock: &SharedClock,
+) -> anyhow::Result<HttpSettings> {
+    let idps = identity_providers(config, clock)?;
+    for authority in idps.app.iter().chain(idps.backends.iter().map(|(a, _)| a)) {
+        authority.verifier.warm_up().await;
+    }
+    Ok(HttpSettings {
+        oidc: idps.app,
+        backends: idps.backends,
+        readiness: Arc::default(),
+        audit_retention: Duration::from_secs(config.audit_retention_days * 86_400),
+        per_caller_per_second: config.limits.per_key(),
+        per_address_per_minute: config.limits.per_address(),
+        trusted_proxies: http::TrustedProxies::parse(&config.trusted_proxies)
+            .map_err(anyhow::Error::msg)
+            .context("CALLSIGN_TRUSTED_PROXIES is invalid")?,
+        cors_origins: cors_origins(&config.cors_origins)?,
+        metrics,
+        key_routes: config.key_admin == KeyAdmin::Api,
+        signed_host: signed_host(config, endpoint),
+    })
+}
+
+async fn serve_tls(config: &Config) -> anyhow::Result<Option<tls::Tls>> {
+    match config.tls.mode {
+        TlsMode::Off => {
+            tracing::warn!(
+                "serving plain HTTP (--tls off): only behind a TLS-terminating proxy; the Azure SDKs require HTTPS"
+            );
+            Ok(None)
+        }
+        TlsMode::On => Ok(Some(tls::load(tls_source(config)).await?)),
     }
 }
 

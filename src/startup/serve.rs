@@ -126,24 +126,25 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = every.tick() => {
-                state.guests.forget_quiet_addresses();
-                state.users.forget_quiet_addresses();
+                let services = &state.services;
+                services.guests.forget_quiet_addresses();
+                services.users.forget_quiet_addresses();
                 state.limits.forget_quiet();
                 if !state.audit_retention.is_zero() {
-                    match state.audit.purge(state.audit_retention).await {
+                    match services.audit.purge(state.audit_retention).await {
                         Ok(0) => {}
                         Ok(purged) => tracing::info!(purged, "purged audit events past retention"),
                         Err(error) => tracing::warn!(%error, "purging the audit trail failed"),
                     }
                 }
-                state.identities.forget_quiet_limits();
-                match state.sessions.purge_ended().await {
+                services.identities.forget_quiet_limits();
+                match services.sessions.purge_ended().await {
                     Ok(0) => {}
                     Ok(purged) => tracing::info!(purged, "purged ended sessions"),
                     Err(error) => tracing::warn!(%error, "purging ended sessions failed"),
                 }
-                let backends = state.backends.iter().map(|(authority, _)| authority);
-                for authority in state.oidc.iter().chain(backends) {
+                let backends = state.backend_gate.backends.iter().map(|(authority, _)| authority);
+                for authority in state.oidc.0.iter().map(AsRef::as_ref).chain(backends) {
                     authority.verifier.refresh_if_stale().await;
                 }
             }

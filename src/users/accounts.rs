@@ -296,18 +296,26 @@ mod tests {
 
     #[test]
     fn bad_usernames_are_refused_with_a_reason() {
-        for bad in [
-            "",
-            "a b",
-            "tab\there",
-            "nul\0",
-            "аlice",
-            "x".repeat(65).as_str(),
-            "a/b",
+        let (length, characters, scripts) = (
+            "1 to 64 characters",
+            "may contain only",
+            "must not mix Latin",
+        );
+        for (bad, reason) in [
+            ("", length),
+            ("a b", characters),
+            ("tab\there", characters),
+            ("nul\0", characters),
+            ("аlice", scripts),
+            ("x".repeat(65).as_str(), length),
+            ("a/b", characters),
         ] {
             assert!(
-                matches!(Username::parse(bad), Err(AppUserError::InvalidUsername(_))),
-                "{bad:?}"
+                matches!(
+                    Username::parse(bad),
+                    Err(AppUserError::InvalidUsername(why)) if why.contains(reason)
+                ),
+                "{bad:?}: expected a refusal saying {reason:?}"
             );
         }
     }
@@ -315,16 +323,19 @@ mod tests {
     #[test]
     fn passwords_are_bounded() {
         assert!(Password::parse("correct horse".into()).is_ok());
-        for bad in [
-            "".to_owned(),
-            "short".to_owned(),
-            "x".repeat(257),
-            "with\0nul..".to_owned(),
+        for (bad, reason) in [
+            ("".to_owned(), "8 to 256 characters"),
+            ("short".to_owned(), "8 to 256 characters"),
+            ("x".repeat(257), "8 to 256 characters"),
+            ("with\0nul..".to_owned(), "NUL"),
         ] {
-            assert!(matches!(
-                Password::parse(bad),
-                Err(AppUserError::InvalidPassword(_))
-            ));
+            assert!(
+                matches!(
+                    Password::parse(bad),
+                    Err(AppUserError::InvalidPassword(why)) if why.contains(reason)
+                ),
+                "expected a refusal saying {reason:?}"
+            );
         }
     }
 }

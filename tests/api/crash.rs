@@ -74,6 +74,11 @@ async fn killed_under_load_it_keeps_every_acknowledged_write(app: TestApp) {
     }
     let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
     assert!(acknowledged.created.len() > 10, "the load ran");
+    // More than two creates of one worker: it saw a revocation and a deletion acknowledged.
+    assert!(
+        !acknowledged.revoked.is_empty() && !acknowledged.deleted.is_empty(),
+        "tokens to check were left"
+    );
 
     let restarted = spawn_process(&settings, dir.clone(), &shared).await;
     let second = spawn_process(&settings, dir.clone(), &shared).await;

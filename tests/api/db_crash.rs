@@ -176,6 +176,7 @@ async fn a_database_crash_under_load_loses_nothing_acknowledged() {
         .filter(|a| a.call == Call::Revoke && a.status == 204)
         .map(|a| uuid_of(a.identity.as_deref().unwrap()))
         .collect();
+    assert!(!revoked.is_empty(), "revocations were acknowledged");
     let stored: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM identities WHERE id = ANY($1) AND tokens_revoked_before_ms IS NOT NULL",
     )

@@ -33,8 +33,15 @@ async fn guests_get_fresh_identities_with_guest_scopes(app: TestApp) {
         assert!(app.is_active(token).await);
         seen.push(guest["communicationUserId"].clone());
     }
-    seen.dedup();
-    assert_eq!(seen.len(), 3, "each guest is a fresh identity");
+    let distinct: std::collections::BTreeSet<String> = seen
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "each guest is a fresh identity: {seen:?}"
+    );
     let limited = app.public_post("/v1/guests", &serde_json::json!({})).await;
     assert!(limited.headers().contains_key("retry-after"));
     assert_error(limited, 429, "TooManyRequests").await;

@@ -90,10 +90,10 @@ async fn hero_routes_work_as_the_samples_call_them(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_ne!(
-        body(theirs).await["user"]["communicationUserId"],
-        identity.as_str()
-    );
+    assert_eq!(theirs.status(), 201, "an EdDSA token");
+    let theirs = body(theirs).await["user"]["communicationUserId"].clone();
+    assert!(theirs.is_string(), "{theirs}");
+    assert_ne!(theirs, identity.as_str());
 
     let deleted = app
         .bearer(Method::DELETE, "/api/user", &bearer)

@@ -20,21 +20,31 @@ struct ReadOnly {
 }
 
 impl ReadOnly {
-    /// Makes `paths` read-only; `None` (with a loud message) when this machine cannot.
-    fn make(paths: Vec<PathBuf>, probe_dir: &Path) -> Option<ReadOnly> {
+    /// Makes `paths` read-only; `None` (with a loud message) when this machine cannot. `probe`
+    /// (one of them) tells: a directory no file can be written in, a file that cannot be opened
+    /// for writing.
+    fn make(paths: Vec<PathBuf>, probe: &Path) -> Option<ReadOnly> {
         use std::os::unix::fs::PermissionsExt;
         for path in &paths {
             let mode = if path.is_dir() { 0o555 } else { 0o444 };
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
         }
-        let probe = probe_dir.join("probe");
-        if std::fs::write(&probe, b"x").is_err() {
+        let writable = if probe.is_dir() {
+            let file = probe.join("probe");
+            let written = std::fs::write(&file, b"x").is_ok();
+            if written {
+                std::fs::remove_file(&file).unwrap();
+            }
+            written
+        } else {
+            std::fs::OpenOptions::new().write(true).open(probe).is_ok()
+        };
+        if !writable {
             return Some(ReadOnly {
                 paths,
                 immutable: false,
             });
         }
-        std::fs::remove_file(&probe).unwrap();
         let chattr = Command::new("chattr").arg("+i").args(&paths).status();
         if chattr.is_ok_and(|status| status.success()) {
             return Some(ReadOnly {
@@ -95,7 +105,8 @@ async fn a_new_database_in_a_read_only_directory_is_refused_at_start() {
     );
 }
 
-/// Starts on an existing database once, then makes `which` of its location read-only.
+/// Starts on an existing database once, then makes `which` of its location read-only: the
+/// start after is refused naming the first of them.
 async fn existing_database_refused(which: fn(&Path) -> Vec<PathBuf>) {
     let (db_dir, data_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let settings = settings_with_database_in(db_dir.path(), data_dir.path()).await;
@@ -105,7 +116,9 @@ async fn existing_database_refused(which: fn(&Path) -> Vec<PathBuf>) {
     // Let the stopped server close its connections (and checkpoint the WAL).
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let Some(_read_only) = ReadOnly::make(which(db_dir.path()), db_dir.path()) else {
+    let paths = which(db_dir.path());
+    let named = paths[0].clone();
+    let Some(_read_only) = ReadOnly::make(paths, &named) else {
         return;
     };
     let error = match start(&settings).await {
@@ -113,19 +126,24 @@ async fn existing_database_refused(which: fn(&Path) -> Vec<PathBuf>) {
         Err(error) => format!("{error:#}"),
     };
     assert!(
-        error.contains("cannot write") && error.contains(&db_dir.path().display().to_string()),
-        "names the location: {error}"
+        error.contains(&format!("cannot write {}:", named.display())),
+        "names {}: {error}",
+        named.display()
     );
 }
 
+/// The database's files read-only, in a directory Callsign may write in.
 #[tokio::test]
 async fn an_existing_database_made_read_only_is_refused_at_start() {
     existing_database_refused(|dir| {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .collect();
-        paths.push(dir.to_owned());
+        let database = dir.join("callsign.db");
+        let mut paths = vec![database.clone()];
+        paths.extend(
+            std::fs::read_dir(dir)
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .filter(|path| *path != database),
+        );
         paths
     })
     .await;

@@ -131,8 +131,21 @@ fn another_deployments_keys_or_audience_are_refused() {
     let other_resource = authority(shared.clone(), "other")
         .mint_as(IdentityId::generate(), &request(60), KeySlot::Primary, NOW)
         .unwrap();
+    let sharing = authority(shared.clone(), "res");
     assert_eq!(
-        authority(shared, "res").verify(&other_resource.token, &cache, NOW),
+        sharing.verify(&other_resource.token, &cache, NOW),
+        Err(Inactive::Invalid)
+    );
+    // Its subject names the other resource too: the other audience alone is refused as well.
+    let valid = sharing
+        .mint_as(IdentityId::generate(), &request(60), KeySlot::Primary, NOW)
+        .unwrap();
+    let mut claims =
+        serde_json::to_value(sharing.verify(&valid.token, &cache, NOW).unwrap().claims).unwrap();
+    claims["aud"] = json!("urn:acs:other");
+    let their_audience = sign_raw(&shared, Algorithm::HS256, &claims);
+    assert_eq!(
+        sharing.verify(&their_audience, &cache, NOW),
         Err(Inactive::Invalid)
     );
 }

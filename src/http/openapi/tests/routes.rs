@@ -17,10 +17,9 @@ use crate::auth::backend::BackendPolicy;
 use crate::auth::hmac;
 use crate::auth::oidc::{BearerAuthority, JwksVerifier, OidcSettings};
 use crate::clock::SharedClock;
-use crate::http::{AppState, RequestLimits, Shared, Surface, ops_router, router};
+use crate::http::{AppState, HttpSettings, Surface, ops_router, router};
 use crate::keys::KeySlot;
 use crate::testing::{Fixture, START};
-use crate::users::{Accounts, Guests, Passwords, Sessions};
 
 const HOST: &str = "callsign.test";
 
@@ -48,39 +47,18 @@ pub(in crate::http) fn everything_on(fixture: &Fixture) -> AppState {
         ..BackendPolicy::default()
     };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    AppState::new(Shared {
-        identities: fixture.identities.clone(),
-        keys: fixture.keys.clone(),
-        tokens: fixture.tokens.clone(),
-        revocations: fixture.revocations.clone(),
-        store: fixture.store.clone(),
-        users: fixture.users.clone(),
-        accounts: Arc::new(Accounts::new(
-            fixture.store.clone(),
-            Passwords::new(1, 1).expect("password hashing"),
-            clock.clone(),
-            fixture.audit.clone(),
-        )),
-        sessions: Arc::new(Sessions::new(fixture.users.clone(), clock.clone())),
-        guests: Arc::new(Guests::new(fixture.users.clone(), None, clock.clone())),
+    let settings = HttpSettings {
         oidc: Some(identity_provider(&clock, "api://app")),
         backends: Some((
             identity_provider(&clock, "https://communication.azure.com"),
             Arc::new(policy),
         )),
-        audit: fixture.audit.clone(),
-        audit_retention: Duration::ZERO,
-        clock_skew: Arc::new(crate::clock_skew::ClockSkew::new(Duration::from_millis(20))),
-        readiness: Arc::default(),
-        limits: Arc::new(RequestLimits::new(0, 0, clock.clone())),
-        trusted_proxies: Arc::default(),
-        cors_origins: Arc::default(),
         metrics: Some(metrics.handle()),
-        endpoint: format!("https://{HOST}/"),
         key_routes: true,
         signed_host: Some(HOST.to_owned()),
-        clock,
-    })
+        ..HttpSettings::default()
+    };
+    AppState::new(fixture.services.clone(), settings)
 }
 
 /// The (method, route template) pairs an axum router serves. axum has no API for this, but its
