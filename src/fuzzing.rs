@@ -16,7 +16,6 @@ use crate::auth::oidc::{BearerAuthority, JwksVerifier, OidcSettings};
 use crate::clock::millis;
 use crate::clock::{MockClock, SharedClock};
 use crate::http::{AppState, HttpSettings, Surface, router};
-use crate::ids::ResourceId;
 use crate::keys::{
     AccessKey, KeyRing, KeyService, KeySlot, MasterKey, RingState, SigningKey, SigningKeyState,
 };
@@ -24,6 +23,7 @@ use crate::services::{Blueprint, Services};
 use crate::store::{RefreshLimits, SqliteStore};
 use crate::token::{Lifetime, ScopeSet, TokenAuthority};
 use crate::users::{AppPolicy, GuestPolicy, Passwords};
+use crate::vocabulary::ResourceId;
 
 /// The app's clock: it never moves, so a signed request's date is always `NOW`.
 pub const NOW: OffsetDateTime = datetime!(2026-11-26 12:00:00 UTC);

@@ -16,7 +16,6 @@
 
 pub mod audit;
 pub mod auth;
-mod changes;
 pub mod cli;
 pub mod clock;
 mod clock_skew;
@@ -25,7 +24,6 @@ pub mod config;
 pub mod fuzzing;
 pub mod http;
 pub mod identity;
-pub mod ids;
 pub mod jwt_crypto;
 pub mod keys;
 mod private_files;
@@ -43,3 +41,4 @@ mod text;
 mod tls;
 pub mod token;
 pub mod users;
+pub mod vocabulary;

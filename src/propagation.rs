@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::changes::Change;
 use crate::clock::SharedClock;
 use crate::clock_skew::ClockSkew;
 use crate::identity::{COMMIT_WAIT, IssueLog};
 use crate::keys::KeyService;
 use crate::readiness::Readiness;
+use crate::vocabulary::Change;
 
 /// Resync intervals without a readiness check after which the instance is not ready: the resync
 /// has stopped (a check waits at most the pool's acquire timeout, well within the margin).

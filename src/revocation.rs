@@ -6,28 +6,19 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use uuid::Uuid;
+use crate::vocabulary::IdentityId;
+pub use crate::vocabulary::Revocation;
 
 /// How long revocation state must be remembered: 25 hours, the longest token lifetime (24 h,
 /// `token::Lifetime::MAX`, which asserts it) plus a margin for clock skew. After that every
 /// token it could reject has expired anyway.
 pub const RETENTION_MS: i64 = 25 * 60 * 60 * 1000;
 
-/// A committed revocation fact, as the store keeps it and every instance applies it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Revocation {
-    /// Tokens of `id` issued at or before `before_ms` are dead.
-    Revoked { id: Uuid, before_ms: i64 },
-    /// `id` is gone, and every token it had with it.
-    Deleted { id: Uuid },
-}
-
-impl Revocation {
-    fn entry(self, seen_ms: i64) -> (Uuid, Entry) {
-        match self {
-            Revocation::Revoked { id, before_ms } => (id, Entry::Revoked { before_ms, seen_ms }),
-            Revocation::Deleted { id } => (id, Entry::Deleted { seen_ms }),
-        }
+/// The cache entry a revocation makes, seen at `seen_ms`.
+fn entry(revocation: Revocation, seen_ms: i64) -> (IdentityId, Entry) {
+    match revocation {
+        Revocation::Revoked { id, before_ms } => (id, Entry::Revoked { before_ms, seen_ms }),
+        Revocation::Deleted { id } => (id, Entry::Deleted { seen_ms }),
     }
 }
 
@@ -81,7 +72,7 @@ impl Entry {
 /// Identity revocation state, shared by all requests of an instance.
 #[derive(Debug, Default)]
 pub struct RevocationCache {
-    entries: RwLock<HashMap<Uuid, Entry>>,
+    entries: RwLock<HashMap<IdentityId, Entry>>,
 }
 
 impl RevocationCache {
@@ -90,7 +81,7 @@ impl RevocationCache {
     }
 
     /// Whether a token issued for `id` at `issued_at_ms` is still live.
-    pub fn state(&self, id: Uuid, issued_at_ms: i64) -> TokenState {
+    pub fn state(&self, id: IdentityId, issued_at_ms: i64) -> TokenState {
         let entries = self
             .entries
             .read()
@@ -106,7 +97,7 @@ impl RevocationCache {
     }
 
     /// Whether `id` was deleted (within retention).
-    pub fn is_deleted(&self, id: Uuid) -> bool {
+    pub fn is_deleted(&self, id: IdentityId) -> bool {
         let entries = self
             .entries
             .read()
@@ -116,12 +107,12 @@ impl RevocationCache {
 
     /// Applies one revocation, from this instance or another.
     pub fn apply(&self, revocation: Revocation, now_ms: i64) {
-        self.insert(std::iter::once(revocation.entry(now_ms)));
+        self.insert(std::iter::once(entry(revocation, now_ms)));
     }
 
     /// Merges a full snapshot from the store and forgets what is past retention.
     pub fn resync(&self, snapshot: &[Revocation], now_ms: i64) {
-        self.insert(snapshot.iter().map(|fact| fact.entry(now_ms)));
+        self.insert(snapshot.iter().map(|fact| entry(*fact, now_ms)));
         let horizon = now_ms - RETENTION_MS;
         self.entries
             .write()
@@ -141,7 +132,7 @@ impl RevocationCache {
         self.len() == 0
     }
 
-    fn insert(&self, updates: impl Iterator<Item = (Uuid, Entry)>) {
+    fn insert(&self, updates: impl Iterator<Item = (IdentityId, Entry)>) {
         let mut entries = self
             .entries
             .write()
@@ -162,7 +153,7 @@ mod tests {
     #[test]
     fn unknown_identities_are_live() {
         assert_eq!(
-            RevocationCache::new().state(Uuid::new_v4(), 0),
+            RevocationCache::new().state(IdentityId::generate(), 0),
             TokenState::Live
         );
     }
@@ -170,7 +161,7 @@ mod tests {
     #[test]
     fn tokens_issued_up_to_the_cut_off_are_revoked() {
         let cache = RevocationCache::new();
-        let id = Uuid::new_v4();
+        let id = IdentityId::generate();
         cache.apply(Revocation::Revoked { id, before_ms: 2 }, 0);
         assert_eq!(cache.state(id, 1), TokenState::Revoked);
         assert_eq!(cache.state(id, 2), TokenState::Revoked);
@@ -180,7 +171,7 @@ mod tests {
     #[test]
     fn a_stale_resync_cannot_move_the_cut_off_back() {
         let cache = RevocationCache::new();
-        let id = Uuid::new_v4();
+        let id = IdentityId::generate();
         cache.apply(Revocation::Revoked { id, before_ms: 3 }, 0);
         cache.resync(&[Revocation::Revoked { id, before_ms: 1 }], 1);
         assert_eq!(cache.state(id, 2), TokenState::Revoked);
@@ -189,7 +180,7 @@ mod tests {
     #[test]
     fn deletion_is_final() {
         let cache = RevocationCache::new();
-        let id = Uuid::new_v4();
+        let id = IdentityId::generate();
         cache.apply(Revocation::Deleted { id }, 0);
         cache.apply(Revocation::Revoked { id, before_ms: 9 }, 1);
         assert_eq!(cache.state(id, 100), TokenState::Deleted);
@@ -198,7 +189,7 @@ mod tests {
     #[test]
     fn state_past_retention_is_forgotten() {
         let cache = RevocationCache::new();
-        let old = Uuid::new_v4();
+        let old = IdentityId::generate();
         cache.apply(Revocation::Deleted { id: old }, 0);
         cache.resync(&[], RETENTION_MS + 1);
         assert_eq!(cache.state(old, 0), TokenState::Live);

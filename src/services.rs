@@ -8,12 +8,12 @@ use crate::audit::{Audit, AuditWriter};
 use crate::clock::SharedClock;
 use crate::clock_skew::ClockSkew;
 use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
-use crate::ids::ResourceId;
 use crate::keys::{Bootstrap, KeyError, KeyService, MasterKeys, SeedKeys};
 use crate::revocation::RevocationCache;
 use crate::store::Store;
 use crate::token::TokenAuthority;
 use crate::users::{Accounts, AppPolicy, AppUserStores, AppUsers, Guests, Passwords, Sessions};
+use crate::vocabulary::ResourceId;
 
 /// What the services are built from, besides the store and the clock.
 pub struct Blueprint {

@@ -7,13 +7,13 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use crate::clock::MockClock;
-use crate::ids::ResourceId;
 use crate::keys::MasterKey;
 use crate::services::{Blueprint, Services};
 use crate::store::RefreshLimits;
 use crate::store::SqliteStore;
 use crate::token::{Lifetime, ScopeSet, TokenRequest};
 use crate::users::{AppPolicy, Passwords};
+use crate::vocabulary::ResourceId;
 
 pub const START: OffsetDateTime = datetime!(2026-11-26 12:00:00 UTC);
 
@@ -73,12 +73,12 @@ impl Fixture {
     }
 
     /// An app user with a built-in account (its password hash is not a real one).
-    pub async fn app_user(&self, name: &str) -> crate::ids::AppUserId {
+    pub async fn app_user(&self, name: &str) -> crate::vocabulary::AppUserId {
         use crate::store::AppUserStore;
-        let id = crate::ids::AppUserId::generate();
+        let id = crate::vocabulary::AppUserId::generate();
         assert!(
             self.store
-                .create_account(id.uuid(), name, name, "not-a-hash", 0)
+                .create_account(id, name, name, "not-a-hash", 0)
                 .await
                 .expect("account")
         );

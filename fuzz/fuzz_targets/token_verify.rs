@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use callsign::fuzzing::{NOW, SIGNING_KIDS, token_authority};
-use callsign::ids::IdentityId;
+use callsign::vocabulary::IdentityId;
 use callsign::keys::KeySlot;
 use callsign::revocation::{Revocation, RevocationCache};
 use callsign::token::TokenAuthority;

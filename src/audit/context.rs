@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::ids::AppUserId;
+use crate::vocabulary::AppUserId;
 
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq)]

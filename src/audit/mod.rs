@@ -14,21 +14,20 @@
 mod context;
 mod writer;
 
+pub use crate::vocabulary::Action;
 pub use context::{Actor, RequestContext};
 pub use writer::AuditWriter;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use crate::clock::SharedClock;
-use crate::ids::{AppUserId, IdentityId};
 use crate::store::{AuditFilter, AuditRecord, AuditStore, StoreError};
 use crate::telemetry::metrics;
+use crate::vocabulary::{AppUserId, IdentityId};
 
 /// Events waiting for the writer (a few batches: the writer takes up to 2 000 at a time).
 const QUEUE_CAPACITY: usize = 20_000;
@@ -42,90 +41,18 @@ const DROP_LOG_EVERY_MS: i64 = 1_000;
 #[error("the audit trail is not keeping up; the token was not issued")]
 pub struct AuditBacklogged;
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    IdentityCreated,
-    IdentityDeleted,
-    TokenIssued,
-    TokensRevoked,
-    AccessKeyRegenerated,
-    AccessKeyListed,
-    SigningKeyRotated,
-    MasterKeyRotated,
-    AppUserErased,
-    SignedIn,
-    SignInFailed,
-    RefreshTokenReused,
-    AccountCreated,
-    SessionEnded,
-    SessionEndedEverywhere,
-    IdentityLinked,
-    IdentityUnlinked,
-}
-
-impl Action {
-    pub const ALL: [Action; 17] = [
-        Action::IdentityCreated,
-        Action::IdentityDeleted,
-        Action::TokenIssued,
-        Action::TokensRevoked,
-        Action::AccessKeyRegenerated,
-        Action::AccessKeyListed,
-        Action::SigningKeyRotated,
-        Action::MasterKeyRotated,
-        Action::AppUserErased,
-        Action::SignedIn,
-        Action::SignInFailed,
-        Action::RefreshTokenReused,
-        Action::AccountCreated,
-        Action::SessionEnded,
-        Action::SessionEndedEverywhere,
-        Action::IdentityLinked,
-        Action::IdentityUnlinked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::IdentityCreated => "identity.created",
-            Action::IdentityDeleted => "identity.deleted",
-            Action::TokenIssued => "token.issued",
-            Action::TokensRevoked => "tokens.revoked",
-            Action::AccessKeyRegenerated => "accessKey.regenerated",
-            Action::AccessKeyListed => "accessKey.listed",
-            Action::SigningKeyRotated => "signingKey.rotated",
-            Action::MasterKeyRotated => "masterKey.rotated",
-            Action::AppUserErased => "appUser.erased",
-            Action::SignedIn => "appUser.signedIn",
-            Action::SignInFailed => "appUser.signInFailed",
-            Action::RefreshTokenReused => "refreshToken.reused",
-            Action::AccountCreated => "account.created",
-            Action::SessionEnded => "session.ended",
-            Action::SessionEndedEverywhere => "session.endedEverywhere",
-            Action::IdentityLinked => "identity.linked",
-            Action::IdentityUnlinked => "identity.unlinked",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Action> {
-        Action::ALL
-            .into_iter()
-            .find(|action| action.as_str() == raw)
-    }
-}
-
 /// One event, before the request context is added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     pub action: Action,
-    pub identity: Option<Uuid>,
-    pub app_user: Option<Uuid>,
+    pub identity: Option<IdentityId>,
+    pub app_user: Option<AppUserId>,
     /// A JSON object with what else matters (scopes, lifetime, key slot, reason).
     pub details: Option<String>,
 }
 
 impl AuditEvent {
-    pub fn about_identity(action: Action, identity: Uuid) -> Self {
+    pub fn about_identity(action: Action, identity: IdentityId) -> Self {
         AuditEvent {
             action,
             identity: Some(identity),
@@ -138,13 +65,13 @@ impl AuditEvent {
     pub fn about_users_identity(action: Action, app_user: AppUserId, identity: IdentityId) -> Self {
         AuditEvent {
             action,
-            identity: Some(identity.uuid()),
-            app_user: Some(app_user.uuid()),
+            identity: Some(identity),
+            app_user: Some(app_user),
             details: None,
         }
     }
 
-    pub fn about_app_user(action: Action, app_user: Option<Uuid>) -> Self {
+    pub fn about_app_user(action: Action, app_user: Option<AppUserId>) -> Self {
         AuditEvent {
             action,
             identity: None,
@@ -171,8 +98,8 @@ enum Entry {
     /// Clear the client addresses of rows about these identities or this app user (after the
     /// rows queued before it are written).
     Scrub {
-        identities: Vec<Uuid>,
-        app_user: Option<Uuid>,
+        identities: Vec<IdentityId>,
+        app_user: Option<AppUserId>,
     },
 }
 
@@ -233,12 +160,10 @@ impl Audit {
         AuditRecord {
             id: 0,
             at_ms: self.clock.now_ms(),
-            action: Cow::Borrowed(event.action.as_str()),
+            action: event.action,
             actor: context.actor.label(),
             identity: event.identity,
-            app_user: event
-                .app_user
-                .or_else(|| RequestContext::acting_for().map(|user| user.uuid())),
+            app_user: event.app_user.or_else(RequestContext::acting_for),
             details: event.details,
             client_address: context.client_address.map(|ip| ip.to_string()),
             request_id: context.request_id,
@@ -249,7 +174,7 @@ impl Audit {
     /// After a deletion: the rows about these identities or this app user lose their client
     /// address, the only personal data they hold beyond the ids. (An app user's erasure does
     /// this in its own transaction instead; see `AppUserStore::erase_app_user`.)
-    pub fn scrub(&self, identities: Vec<Uuid>, app_user: Option<Uuid>) {
+    pub fn scrub(&self, identities: Vec<IdentityId>, app_user: Option<AppUserId>) {
         self.enqueue(Entry::Scrub {
             identities,
             app_user,

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::*;
 use crate::clock::MockClock;
 use crate::store::SqliteStore;
+use crate::vocabulary::{AppUserId, IdentityId};
 
 async fn audit() -> (Arc<Audit>, AuditWriter) {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
@@ -27,8 +28,8 @@ fn from_browser() -> RequestContext {
 #[tokio::test]
 async fn a_shutdown_writes_everything_queued_and_scrubs_after_the_rows_before_it() {
     let (audit, writer) = audit().await;
-    let user = Uuid::new_v4();
-    let identity = Uuid::new_v4();
+    let user = AppUserId::generate();
+    let identity = IdentityId::generate();
     from_browser()
         .scope(async {
             audit.record(AuditEvent::about_app_user(Action::SignedIn, Some(user)));
@@ -50,7 +51,7 @@ async fn a_shutdown_writes_everything_queued_and_scrubs_after_the_rows_before_it
         .iter()
         .map(|r| {
             (
-                r.action.as_ref(),
+                r.action.as_str(),
                 r.actor.as_ref(),
                 r.client_address.as_deref(),
             )
@@ -72,7 +73,7 @@ async fn an_issued_token_waits_for_room_and_is_refused_without_it() {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let clock = Arc::new(MockClock::new(time::macros::datetime!(2026-01-01 0:00 UTC)));
     let (audit, writer) = Audit::with_capacity(store, clock, 2);
-    let issued = || AuditEvent::about_identity(Action::TokenIssued, Uuid::new_v4());
+    let issued = || AuditEvent::about_identity(Action::TokenIssued, IdentityId::generate());
     audit.record_issue(issued()).await.unwrap();
     audit.record_issue(issued()).await.unwrap();
     // Full, and nobody writes: refused once the wait is over.
@@ -82,7 +83,7 @@ async fn an_issued_token_waits_for_room_and_is_refused_without_it() {
     // Any other event is dropped rather than wait.
     audit.record(AuditEvent::about_identity(
         Action::TokensRevoked,
-        Uuid::new_v4(),
+        IdentityId::generate(),
     ));
 
     // With the writer draining, a waiting token gets its room.
@@ -93,7 +94,7 @@ async fn an_issued_token_waits_for_room_and_is_refused_without_it() {
     writing.await.unwrap();
     let rows = audit.events(&AuditFilter::default(), 10).await.unwrap();
     assert_eq!(rows.len(), 3);
-    assert!(rows.iter().all(|row| row.action == "token.issued"));
+    assert!(rows.iter().all(|row| row.action == Action::TokenIssued));
 }
 
 #[test]

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::Entry;
 use crate::clock::SharedClock;
 use crate::store::{AuditRecord, AuditStore, StoreError};
 use crate::telemetry::metrics;
+use crate::vocabulary::{AppUserId, IdentityId};
 
 /// The most rows appended in one batch.
 const BATCH: usize = 2_000;
@@ -38,7 +38,7 @@ pub struct AuditWriter {
 }
 
 /// Identities and app user whose rows lose their client address.
-type Scrub = (Vec<Uuid>, Option<Uuid>);
+type Scrub = (Vec<IdentityId>, Option<AppUserId>);
 
 impl AuditWriter {
     pub(super) fn new(

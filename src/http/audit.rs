@@ -19,8 +19,8 @@ use super::schemas::{
 use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::audit::Action;
 use crate::clock::{from_millis, millis};
-use crate::ids::{AppUserId, IdentityId};
 use crate::store::{AuditFilter, AuditRecord};
+use crate::vocabulary::AppUserId;
 
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1000;
@@ -124,26 +124,23 @@ impl AuditQuery {
             .action
             .as_deref()
             .map(|raw| {
-                Action::parse(raw)
-                    .map(|action| action.as_str().to_owned())
-                    .ok_or_else(|| {
-                        let known: Vec<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
-                        invalid(format!("'action' must be one of {}.", known.join(", ")))
-                    })
+                Action::parse(raw).ok_or_else(|| {
+                    let known: Vec<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
+                    invalid(format!("'action' must be one of {}.", known.join(", ")))
+                })
             })
             .transpose()?;
         let filter = AuditFilter {
             identity: self
                 .identity
                 .as_deref()
-                .map(|raw| state.parse_id(raw).map(|id| id.uuid()))
+                .map(|raw| state.parse_id(raw))
                 .transpose()?,
             app_user: self
                 .app_user
                 .as_deref()
                 .map(|raw| {
                     AppUserId::parse(raw)
-                        .map(|user| user.uuid())
                         .ok_or_else(|| invalid("'appUser' must be an app user id (a UUID).".into()))
                 })
                 .transpose()?,
@@ -240,14 +237,10 @@ fn view(state: &AppState, record: AuditRecord) -> AuditEventView {
     AuditEventView {
         id: record.id,
         at: from_millis(record.at_ms).map(rfc3339).unwrap_or_default(),
-        action: record.action.into_owned(),
+        action: record.action.as_str().to_owned(),
         actor: record.actor.into_owned(),
-        identity: record
-            .identity
-            .map(|id| state.raw_id(IdentityId::from_uuid(id))),
-        app_user: record
-            .app_user
-            .map(|id| AppUserId::from_uuid(id).to_string()),
+        identity: record.identity.map(|id| state.raw_id(id)),
+        app_user: record.app_user.map(|id| id.to_string()),
         details: record
             .details
             .and_then(|raw| serde_json::from_str(&raw).ok()),

@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 
 pub use super::error_code::ErrorCode;
 use crate::identity::{ExternalIdError, IdentityError};
-use crate::ids::IdentityIdError;
 use crate::keys::KeyError;
 use crate::store::StoreError;
 use crate::text::escaped;
 use crate::token::{LifetimeError, ScopeError};
 use crate::users::AppUserError;
+use crate::vocabulary::IdentityIdError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

@@ -19,8 +19,8 @@ use super::schemas::{
     UnsupportedMediaType,
 };
 use super::{ApiError, AppState};
-use crate::ids::{AppUserId, IdentityId};
 use crate::token::IssuedToken;
+use crate::vocabulary::{AppUserId, IdentityId};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -19,8 +19,8 @@ use super::schemas::{
 };
 use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::identity::{ExternalId, Identity};
-use crate::ids::IdentityId;
 use crate::token::{IssuedToken, Lifetime, ScopeSet, TokenRequest};
+use crate::vocabulary::IdentityId;
 
 /// Every field is optional; an empty body is `{}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -14,7 +14,7 @@ use super::identities::IdentityIdParam;
 use super::schemas::{BadRequest, Forbidden, TooManyRequests, Unauthorized, Unavailable};
 use super::{ApiError, AppState, ErrorCode};
 use crate::clock::from_millis;
-use crate::ids::{AppUserId, IdentityId};
+use crate::vocabulary::{AppUserId, IdentityId};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -105,7 +105,7 @@ pub async fn get(
 ) -> Result<Json<AppUserView>, ApiError> {
     let user = state.services.users.get(parse_user(&user)?).await?;
     Ok(Json(AppUserView {
-        id: user.record.id.hyphenated().to_string(),
+        id: user.record.id.to_string(),
         username: user.record.username,
         oidc_issuer: user.record.oidc_issuer,
         oidc_subject: user.record.oidc_subject,

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use uuid::Uuid;
+use crate::vocabulary::IdentityId;
 
 use crate::store::{IssueLogStore, StoreError};
 
 #[derive(Debug, Default)]
 pub struct IssueLog {
-    pending: Mutex<HashMap<Uuid, i64>>,
+    pending: Mutex<HashMap<IdentityId, i64>>,
 }
 
 impl IssueLog {
@@ -18,31 +18,31 @@ impl IssueLog {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, i64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IdentityId, i64>> {
         self.pending
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn record(&self, id: Uuid, at_ms: i64) {
+    pub fn record(&self, id: IdentityId, at_ms: i64) {
         let mut pending = self.lock();
         let at = pending.entry(id).or_insert(at_ms);
         *at = (*at).max(at_ms);
     }
 
     /// A time not yet written to the store.
-    pub fn pending(&self, id: Uuid) -> Option<i64> {
+    pub fn pending(&self, id: IdentityId) -> Option<i64> {
         self.lock().get(&id).copied()
     }
 
-    pub fn forget(&self, id: Uuid) {
+    pub fn forget(&self, id: IdentityId) {
         self.lock().remove(&id);
     }
 
     /// Writes the pending batch. Entries stay visible to [`IssueLog::pending`] until written,
     /// and are kept for the next flush on failure.
     pub async fn flush(&self, store: &dyn IssueLogStore) -> Result<usize, StoreError> {
-        let batch: Vec<(Uuid, i64)> = self.lock().iter().map(|(id, at)| (*id, *at)).collect();
+        let batch: Vec<(IdentityId, i64)> = self.lock().iter().map(|(id, at)| (*id, *at)).collect();
         if batch.is_empty() {
             return Ok(0);
         }

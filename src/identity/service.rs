@@ -14,18 +14,17 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::{ExternalId, IssueLog};
 use crate::audit::{Action, Audit, AuditEvent};
 use crate::clock::{SharedClock, from_millis, millis};
-use crate::ids::IdentityId;
 use crate::keys::SigningKey;
 use crate::rate_limit::{KeyedLimit, Rate};
 use crate::revocation::{Revocation, RevocationCache};
 use crate::store::{Created, IdentityRecord, IdentityStore, RevocationStore, StoreError};
 use crate::telemetry::metrics;
 use crate::token::{IssuedToken, TokenAuthority, TokenRequest};
+use crate::vocabulary::IdentityId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -90,9 +89,9 @@ pub struct Identities {
     issue_log: Arc<IssueLog>,
     clock: SharedClock,
     /// Identities recently seen to exist, each with the instant (ms) it is trusted until.
-    known: Cache<Uuid, i64>,
+    known: Cache<IdentityId, i64>,
     /// Tokens per identity, when limited.
-    token_limit: Option<KeyedLimit<Uuid>>,
+    token_limit: Option<KeyedLimit<IdentityId>>,
     audit: Arc<Audit>,
 }
 
@@ -135,12 +134,12 @@ impl Identities {
     }
 
     /// Notes an identity created outside [`Identities::create`] (with an app user's mapping).
-    pub fn note_exists(&self, id: Uuid) {
+    pub fn note_exists(&self, id: IdentityId) {
         self.remember(id, self.clock.now());
     }
 
     /// Applies deletions committed outside [`Identities::delete`] (an app user's erasure).
-    pub fn forget_deleted(&self, ids: &[Uuid]) {
+    pub fn forget_deleted(&self, ids: &[IdentityId]) {
         let now_ms = self.clock.now_ms();
         metrics::identities_deleted(ids.len());
         for &id in ids {
@@ -153,11 +152,11 @@ impl Identities {
         self.audit.scrub(ids.to_vec(), None);
     }
 
-    fn remember(&self, id: Uuid, now: OffsetDateTime) {
+    fn remember(&self, id: IdentityId, now: OffsetDateTime) {
         self.known.insert(id, millis(now + KNOWN_FOR));
     }
 
-    fn is_known(&self, id: Uuid, now: OffsetDateTime) -> bool {
+    fn is_known(&self, id: IdentityId, now: OffsetDateTime) -> bool {
         self.known
             .get(&id)
             .is_some_and(|until_ms| millis(now) < until_ms)
@@ -175,7 +174,7 @@ impl Identities {
             .store
             .identities
             .create_identity(
-                IdentityId::generate().uuid(),
+                IdentityId::generate(),
                 external_id.map(ExternalId::as_str),
                 millis(now),
             )
@@ -192,10 +191,7 @@ impl Identities {
             ));
         }
         let token = match token {
-            Some(request) => Some(
-                self.mint(IdentityId::from_uuid(record.id), request, signer, now)
-                    .await?,
-            ),
+            Some(request) => Some(self.mint(record.id, request, signer, now).await?),
             None => None,
         };
         Ok(CreatedIdentity {
@@ -218,7 +214,7 @@ impl Identities {
         signer: &SigningKey,
     ) -> Result<IssuedToken, IdentityError> {
         let now = self.clock.now();
-        let uuid = id.uuid();
+        let uuid = id;
         if self.revocations.is_deleted(uuid) {
             return Err(IdentityError::NotFound);
         }
@@ -241,22 +237,14 @@ impl Identities {
         let now = self.clock.now();
         let cut_off = now + COMMIT_WAIT;
         let before_ms = millis(cut_off);
-        if !self
-            .store
-            .revocations
-            .revoke_tokens(id.uuid(), before_ms)
-            .await?
-        {
+        if !self.store.revocations.revoke_tokens(id, before_ms).await? {
             return Err(IdentityError::NotFound);
         }
-        let fact = Revocation::Revoked {
-            id: id.uuid(),
-            before_ms,
-        };
+        let fact = Revocation::Revoked { id, before_ms };
         self.revocations.apply(fact, millis(now));
         metrics::tokens_revoked();
         self.audit
-            .record(AuditEvent::about_identity(Action::TokensRevoked, id.uuid()));
+            .record(AuditEvent::about_identity(Action::TokensRevoked, id));
         // Commit wait: return only once every clock within the skew bound is past the cut-off.
         tokio::time::sleep(commit_wait_remaining(cut_off, self.clock.now())).await;
         Ok(())
@@ -273,15 +261,10 @@ impl Identities {
     /// Erases the identity; its tokens die and it can never get another.
     pub async fn delete(&self, id: IdentityId) -> Result<(), IdentityError> {
         let now_ms = self.clock.now_ms();
-        if !self
-            .store
-            .identities
-            .delete_identity(id.uuid(), now_ms)
-            .await?
-        {
+        if !self.store.identities.delete_identity(id, now_ms).await? {
             return Err(IdentityError::NotFound);
         }
-        self.forget_deleted(&[id.uuid()]);
+        self.forget_deleted(&[id]);
         Ok(())
     }
 
@@ -289,7 +272,7 @@ impl Identities {
         let record = self
             .store
             .identities
-            .find_identity(id.uuid())
+            .find_identity(id)
             .await?
             .ok_or(IdentityError::NotFound)?;
         self.remember(record.id, self.clock.now());
@@ -308,12 +291,12 @@ impl Identities {
         let issued = self.tokens.mint(id, request, signer, now)?;
         self.audit
             .record_issue(
-                AuditEvent::about_identity(Action::TokenIssued, id.uuid())
+                AuditEvent::about_identity(Action::TokenIssued, id)
                     .with_details_of(&TokenDetails::of(request)),
             )
             .await?;
         metrics::token_issued(request.scopes.iter().map(|scope| scope.as_str()));
-        self.issue_log.record(id.uuid(), millis(now));
+        self.issue_log.record(id, millis(now));
         Ok(issued)
     }
 
@@ -321,7 +304,7 @@ impl Identities {
         let stored = record.last_token_issued_at_ms;
         let last_ms = stored.max(self.issue_log.pending(record.id));
         Identity {
-            id: IdentityId::from_uuid(record.id),
+            id: record.id,
             external_id: record.external_id,
             last_token_issued_at: last_ms.and_then(from_millis),
         }

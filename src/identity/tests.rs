@@ -79,12 +79,7 @@ async fn a_known_identity_is_trusted_from_memory_for_an_hour_only() {
         .identity
         .id;
     // Gone from the store without this instance hearing of it.
-    assert!(
-        f.store
-            .delete_identity(id.uuid(), f.clock.now_ms())
-            .await
-            .unwrap()
-    );
+    assert!(f.store.delete_identity(id, f.clock.now_ms()).await.unwrap());
 
     f.clock.advance(KNOWN_FOR - ms(1));
     assert!(

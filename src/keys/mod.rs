@@ -19,11 +19,10 @@ mod sealing;
 mod service;
 mod signing;
 
-use std::fmt;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+pub use crate::vocabulary::KeySlot;
 pub use access::AccessKey;
 pub use master::{MasterKey, MasterKeyError, MasterKeys};
 pub use ring::{KeyRing, RingState};
@@ -32,37 +31,6 @@ pub use signing::{SigningKey, SigningKeyState};
 
 /// The least any key may have: 256 bits.
 pub const MIN_KEY_LEN: usize = 32;
-
-/// Which of the two access keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeySlot {
-    Primary,
-    Secondary,
-}
-
-impl KeySlot {
-    pub const BOTH: [KeySlot; 2] = [KeySlot::Primary, KeySlot::Secondary];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeySlot::Primary => "primary",
-            KeySlot::Secondary => "secondary",
-        }
-    }
-
-    /// Case-insensitive, as ARM's `keyType` (`Primary`, `Secondary`).
-    pub fn parse(name: &str) -> Option<KeySlot> {
-        KeySlot::BOTH
-            .into_iter()
-            .find(|slot| slot.as_str().eq_ignore_ascii_case(name))
-    }
-}
-
-impl fmt::Display for KeySlot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Decodes an access key given in configuration and checks it is strong enough.
 pub fn decode_access_key(encoded: &str) -> Result<Vec<u8>, String> {

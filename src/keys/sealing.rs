@@ -2,7 +2,7 @@
 //! key, bound to its key id, slot and purpose as associated data; and re-sealing every stored
 //! key under a new master key.
 
-use super::{AccessKey, KeyError, KeySlot, MasterKeys, RingState, SigningKey, SigningKeyState};
+use super::{AccessKey, KeyError, MasterKeys, RingState, SigningKey, SigningKeyState};
 use crate::store::{AccessKeyRecord, KeyStore, Resealed, SigningKeyRecord};
 
 fn aad(kid: &str, slot: &str, purpose: &str) -> Vec<u8> {
@@ -13,11 +13,10 @@ pub(super) fn seal_access(
     master: &MasterKeys,
     key: &AccessKey,
 ) -> Result<AccessKeyRecord, KeyError> {
-    let slot = key.slot().as_str();
     Ok(AccessKeyRecord {
         kid: key.kid().to_owned(),
-        slot: slot.to_owned(),
-        sealed: master.seal(key.secret(), &aad(key.kid(), slot, "access"))?,
+        slot: key.slot(),
+        sealed: master.seal(key.secret(), &aad(key.kid(), key.slot().as_str(), "access"))?,
         created_at_ms: key.created_at_ms(),
     })
 }
@@ -26,28 +25,29 @@ pub(super) fn seal_signing(
     master: &MasterKeys,
     key: &SigningKey,
 ) -> Result<SigningKeyRecord, KeyError> {
-    let slot = key.slot().as_str();
     Ok(SigningKeyRecord {
         kid: key.kid().to_owned(),
-        slot: slot.to_owned(),
-        sealed: master.seal(key.secret(), &aad(key.kid(), slot, "signing"))?,
+        slot: key.slot(),
+        sealed: master.seal(
+            key.secret(),
+            &aad(key.kid(), key.slot().as_str(), "signing"),
+        )?,
         created_at_ms: key.created_at_ms(),
         retained_until_ms: None,
     })
-}
-
-fn slot_of(stored: &str) -> Result<KeySlot, KeyError> {
-    KeySlot::parse(stored).ok_or_else(|| KeyError::Incomplete(format!("unknown slot '{stored}'")))
 }
 
 pub(super) fn unseal_access(
     master: &MasterKeys,
     record: &AccessKeyRecord,
 ) -> Result<AccessKey, KeyError> {
-    let secret = master.open(&record.sealed, &aad(&record.kid, &record.slot, "access"))?;
+    let secret = master.open(
+        &record.sealed,
+        &aad(&record.kid, record.slot.as_str(), "access"),
+    )?;
     AccessKey::stored(
         record.kid.clone(),
-        slot_of(&record.slot)?,
+        record.slot,
         secret,
         record.created_at_ms,
     )
@@ -57,14 +57,17 @@ pub(super) fn unseal_signing(
     master: &MasterKeys,
     record: &SigningKeyRecord,
 ) -> Result<SigningKey, KeyError> {
-    let secret = master.open(&record.sealed, &aad(&record.kid, &record.slot, "signing"))?;
+    let secret = master.open(
+        &record.sealed,
+        &aad(&record.kid, record.slot.as_str(), "signing"),
+    )?;
     let state = match record.retained_until_ms {
         None => SigningKeyState::Valid,
         Some(until_ms) => SigningKeyState::Retained { until_ms },
     };
     Ok(SigningKey::new(
         record.kid.clone(),
-        slot_of(&record.slot)?,
+        record.slot,
         state,
         record.created_at_ms,
         secret,
@@ -100,7 +103,7 @@ pub(super) async fn reseal_all(
 ) -> Result<Option<usize>, KeyError> {
     let mut resealed = Vec::new();
     for record in store.active_access_keys().await? {
-        let aad = aad(&record.kid, &record.slot, "access");
+        let aad = aad(&record.kid, record.slot.as_str(), "access");
         let secret = master.open(&record.sealed, &aad)?;
         resealed.push(Resealed {
             new: master.seal(&secret, &aad)?,
@@ -110,7 +113,7 @@ pub(super) async fn reseal_all(
         });
     }
     for record in store.live_signing_keys(now_ms).await? {
-        let aad = aad(&record.kid, &record.slot, "signing");
+        let aad = aad(&record.kid, record.slot.as_str(), "signing");
         let secret = master.open(&record.sealed, &aad)?;
         resealed.push(Resealed {
             new: master.seal(&secret, &aad)?,

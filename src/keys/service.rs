@@ -233,9 +233,9 @@ pub fn retained_until(now_ms: i64) -> i64 {
 mod tests {
     use super::*;
     use crate::clock::Clock;
-    use crate::ids::IdentityId;
     use crate::keys::{MasterKey, SigningKeyState};
     use crate::testing::{Fixture, chat_request};
+    use crate::vocabulary::IdentityId;
 
     fn mint(f: &Fixture, slot: KeySlot) -> String {
         let ring = f.keys.ring().load();

@@ -26,7 +26,6 @@ use crate::audit::AuditWriter;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, KeyAdmin, Metrics, TlsMode};
 use crate::http::{self, AppState, HttpSettings, connection_string};
-use crate::ids::{IdentityId, ResourceId};
 use crate::keys::{Bootstrap, KeySlot};
 use crate::propagation::Propagation;
 use crate::revocation::RevocationCache;
@@ -35,6 +34,7 @@ use crate::store::{self, PoolOptions, Store, StoreError};
 use crate::tls::{self, TlsSource};
 use crate::token::{Lifetime, ScopeSet, TokenAuthority, TokenRequest};
 use crate::users::Passwords;
+use crate::vocabulary::{IdentityId, ResourceId};
 
 /// A built, bound, not yet serving application.
 pub struct Application {

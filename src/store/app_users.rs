@@ -8,19 +8,21 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
-use uuid::Uuid;
+
+use crate::vocabulary::{AppUserId, IdentityId};
 
 use super::StoreError;
 use super::audit::{
     SCRUB_APP_USER, SCRUB_IDENTITY, hold_audit_appends_pg, hold_audit_appends_sqlite,
 };
+use super::backend::SqlBackend;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 
 /// An app user as stored (no password hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppUserRecord {
-    pub id: Uuid,
+    pub id: AppUserId,
     pub username: Option<String>,
     pub oidc_issuer: Option<String>,
     pub oidc_subject: Option<String>,
@@ -33,7 +35,7 @@ pub trait AppUserStore: Send + Sync {
     /// taken.
     async fn create_account(
         &self,
-        id: Uuid,
+        id: AppUserId,
         username: &str,
         skeleton: &str,
         password_hash: &str,
@@ -43,30 +45,38 @@ pub trait AppUserStore: Send + Sync {
     /// kept), in id order after `after`: their ids and usernames.
     async fn accounts_without_skeleton(
         &self,
-        after: Option<Uuid>,
+        after: Option<AppUserId>,
         limit: u32,
-    ) -> Result<Vec<(Uuid, String)>, StoreError>;
+    ) -> Result<Vec<(AppUserId, String)>, StoreError>;
     /// Stores an account's skeleton, unless another account has it (`false`).
-    async fn set_skeleton(&self, id: Uuid, skeleton: &str) -> Result<bool, StoreError>;
+    async fn set_skeleton(&self, id: AppUserId, skeleton: &str) -> Result<bool, StoreError>;
     /// The id and password hash of the account with this (normalised) username.
-    async fn find_account(&self, username: &str) -> Result<Option<(Uuid, String)>, StoreError>;
+    async fn find_account(&self, username: &str)
+    -> Result<Option<(AppUserId, String)>, StoreError>;
     /// The app user of an OpenID Connect subject, created (as `id`) if new.
     async fn oidc_user(
         &self,
-        id: Uuid,
+        id: AppUserId,
         issuer: &str,
         subject: &str,
         now_ms: i64,
-    ) -> Result<Uuid, StoreError>;
+    ) -> Result<AppUserId, StoreError>;
     /// The app user of an OpenID Connect subject, if it exists.
-    async fn find_oidc_user(&self, issuer: &str, subject: &str)
-    -> Result<Option<Uuid>, StoreError>;
-    async fn find_app_user(&self, id: Uuid) -> Result<Option<AppUserRecord>, StoreError>;
+    async fn find_oidc_user(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<AppUserId>, StoreError>;
+    async fn find_app_user(&self, id: AppUserId) -> Result<Option<AppUserRecord>, StoreError>;
     /// Erases the app user in one transaction: every identity only it holds (leaving
     /// tombstones), its mapping rows, refresh families and account, and the client address of
     /// every audit row about it or about the deleted identities. Identities shared with other
     /// users stay theirs. Returns the deleted identities, or `None` if there was no user.
-    async fn erase_app_user(&self, id: Uuid, now_ms: i64) -> Result<Option<Vec<Uuid>>, StoreError>;
+    async fn erase_app_user(
+        &self,
+        id: AppUserId,
+        now_ms: i64,
+    ) -> Result<Option<Vec<IdentityId>>, StoreError>;
 }
 
 /// Either uniqueness (username, skeleton) makes it do nothing.
@@ -119,7 +129,7 @@ macro_rules! impl_app_user_store {
         impl AppUserStore for $store {
             async fn create_account(
                 &self,
-                id: Uuid,
+                id: AppUserId,
                 username: &str,
                 skeleton: &str,
                 password_hash: &str,
@@ -139,9 +149,9 @@ macro_rules! impl_app_user_store {
 
             async fn accounts_without_skeleton(
                 &self,
-                after: Option<Uuid>,
+                after: Option<AppUserId>,
                 limit: u32,
-            ) -> Result<Vec<(Uuid, String)>, StoreError> {
+            ) -> Result<Vec<(AppUserId, String)>, StoreError> {
                 sqlx::query(SELECT_WITHOUT_SKELETON)
                     .bind(i64::from(limit))
                     .bind(after.map($store::uuid_param))
@@ -152,7 +162,11 @@ macro_rules! impl_app_user_store {
                     .collect()
             }
 
-            async fn set_skeleton(&self, id: Uuid, skeleton: &str) -> Result<bool, StoreError> {
+            async fn set_skeleton(
+                &self,
+                id: AppUserId,
+                skeleton: &str,
+            ) -> Result<bool, StoreError> {
                 let updated = sqlx::query(SET_SKELETON)
                     .bind($store::uuid_param(id))
                     .bind(skeleton)
@@ -169,7 +183,7 @@ macro_rules! impl_app_user_store {
             async fn find_account(
                 &self,
                 username: &str,
-            ) -> Result<Option<(Uuid, String)>, StoreError> {
+            ) -> Result<Option<(AppUserId, String)>, StoreError> {
                 sqlx::query(SELECT_ACCOUNT)
                     .bind(username)
                     .fetch_optional(self.pool())
@@ -180,11 +194,11 @@ macro_rules! impl_app_user_store {
 
             async fn oidc_user(
                 &self,
-                id: Uuid,
+                id: AppUserId,
                 issuer: &str,
                 subject: &str,
                 now_ms: i64,
-            ) -> Result<Uuid, StoreError> {
+            ) -> Result<AppUserId, StoreError> {
                 sqlx::query(INSERT_OIDC_USER)
                     .bind($store::uuid_param(id))
                     .bind(issuer)
@@ -202,7 +216,7 @@ macro_rules! impl_app_user_store {
                 &self,
                 issuer: &str,
                 subject: &str,
-            ) -> Result<Option<Uuid>, StoreError> {
+            ) -> Result<Option<AppUserId>, StoreError> {
                 sqlx::query(SELECT_OIDC_USER)
                     .bind(issuer)
                     .bind(subject)
@@ -212,7 +226,10 @@ macro_rules! impl_app_user_store {
                     .transpose()
             }
 
-            async fn find_app_user(&self, id: Uuid) -> Result<Option<AppUserRecord>, StoreError> {
+            async fn find_app_user(
+                &self,
+                id: AppUserId,
+            ) -> Result<Option<AppUserRecord>, StoreError> {
                 sqlx::query(SELECT_APP_USER)
                     .bind($store::uuid_param(id))
                     .fetch_optional(self.pool())
@@ -231,9 +248,9 @@ macro_rules! impl_app_user_store {
 
             async fn erase_app_user(
                 &self,
-                id: Uuid,
+                id: AppUserId,
                 now_ms: i64,
-            ) -> Result<Option<Vec<Uuid>>, StoreError> {
+            ) -> Result<Option<Vec<IdentityId>>, StoreError> {
                 let mut tx = self.begin_write().await?;
                 if !$store::lock_app_user(&mut tx, id).await? {
                     return Ok(None);
@@ -268,6 +285,7 @@ macro_rules! impl_app_user_store {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                self.committed();
                 $forget_erased(self).await?;
                 Ok(Some(sole))
             }

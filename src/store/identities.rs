@@ -2,18 +2,19 @@
 //! PostgreSQL resolves an external-id conflict with `ON CONFLICT`; SQLite, single-writer, looks
 //! first inside its write transaction. The rest is stamped out once by `impl_identity_store!`.
 
+use crate::vocabulary::IdentityId;
 use async_trait::async_trait;
 use sqlx::{Postgres, Row, Sqlite, Transaction};
-use uuid::Uuid;
 
 use super::StoreError;
+use super::backend::SqlBackend;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 
 /// A communication identity as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityRecord {
-    pub id: Uuid,
+    pub id: IdentityId,
     pub external_id: Option<String>,
     pub created_at_ms: i64,
     pub last_token_issued_at_ms: Option<i64>,
@@ -31,13 +32,13 @@ pub trait IdentityStore: Send + Sync {
     /// Creates an identity; with an external id, returns the existing identity if there is one.
     async fn create_identity(
         &self,
-        id: Uuid,
+        id: IdentityId,
         external_id: Option<&str>,
         now_ms: i64,
     ) -> Result<Created, StoreError>;
-    async fn find_identity(&self, id: Uuid) -> Result<Option<IdentityRecord>, StoreError>;
+    async fn find_identity(&self, id: IdentityId) -> Result<Option<IdentityRecord>, StoreError>;
     /// Erases the identity, leaving a tombstone (a revocation fact); `false` if it did not exist.
-    async fn delete_identity(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError>;
+    async fn delete_identity(&self, id: IdentityId, now_ms: i64) -> Result<bool, StoreError>;
 }
 
 /// `SELECT <identity columns> FROM identities WHERE <condition>`, as a literal.
@@ -79,13 +80,13 @@ macro_rules! identity_from_row {
 impl PgStore {
     async fn insert_identity(
         &self,
-        id: Uuid,
+        id: IdentityId,
         external_id: Option<&str>,
         now_ms: i64,
     ) -> Result<Created, StoreError> {
         let Some(external_id) = external_id else {
             sqlx::query(INSERT_PG_NEW)
-                .bind(id)
+                .bind(id.uuid())
                 .bind(now_ms)
                 .execute(self.pool())
                 .await?;
@@ -98,7 +99,7 @@ impl PgStore {
         };
         loop {
             let inserted = sqlx::query(INSERT_PG)
-                .bind(id)
+                .bind(id.uuid())
                 .bind(external_id)
                 .bind(now_ms)
                 .fetch_optional(self.pool())
@@ -122,7 +123,7 @@ impl PgStore {
 impl SqliteStore {
     async fn insert_identity(
         &self,
-        id: Uuid,
+        id: IdentityId,
         external_id: Option<&str>,
         now_ms: i64,
     ) -> Result<Created, StoreError> {
@@ -137,7 +138,7 @@ impl SqliteStore {
             }
         }
         let row = sqlx::query(INSERT_SQLITE)
-            .bind(id.hyphenated())
+            .bind(id.uuid().hyphenated())
             .bind(external_id)
             .bind(now_ms)
             .fetch_one(&mut *tx)
@@ -155,7 +156,7 @@ macro_rules! impl_identity_store {
             /// exist.
             pub(super) async fn delete_identity_in(
                 tx: &mut Transaction<'_, $db>,
-                id: Uuid,
+                id: IdentityId,
                 now_ms: i64,
             ) -> Result<bool, StoreError> {
                 let deleted = sqlx::query(DELETE)
@@ -175,14 +176,17 @@ macro_rules! impl_identity_store {
         impl IdentityStore for $store {
             async fn create_identity(
                 &self,
-                id: Uuid,
+                id: IdentityId,
                 external_id: Option<&str>,
                 now_ms: i64,
             ) -> Result<Created, StoreError> {
                 self.insert_identity(id, external_id, now_ms).await
             }
 
-            async fn find_identity(&self, id: Uuid) -> Result<Option<IdentityRecord>, StoreError> {
+            async fn find_identity(
+                &self,
+                id: IdentityId,
+            ) -> Result<Option<IdentityRecord>, StoreError> {
                 let row = sqlx::query(select_identity_where!("id = $1"))
                     .bind($store::uuid_param(id))
                     .fetch_optional(self.pool())
@@ -193,10 +197,17 @@ macro_rules! impl_identity_store {
                 })
             }
 
-            async fn delete_identity(&self, id: Uuid, now_ms: i64) -> Result<bool, StoreError> {
+            async fn delete_identity(
+                &self,
+                id: IdentityId,
+                now_ms: i64,
+            ) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let deleted = $store::delete_identity_in(&mut tx, id, now_ms).await?;
                 tx.commit().await?;
+                if deleted {
+                    self.committed();
+                }
                 Ok(deleted)
             }
         }

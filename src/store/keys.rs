@@ -9,16 +9,18 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::StoreError;
+use super::backend::SqlBackend;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use crate::changes::Change;
+use crate::vocabulary::Change;
+use crate::vocabulary::KeySlot;
 
 /// An access key, sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessKeyRecord {
     pub kid: String,
     /// `primary` or `secondary`.
-    pub slot: String,
+    pub slot: KeySlot,
     pub sealed: Vec<u8>,
     pub created_at_ms: i64,
 }
@@ -27,7 +29,7 @@ pub struct AccessKeyRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,
-    pub slot: String,
+    pub slot: KeySlot,
     pub sealed: Vec<u8>,
     pub created_at_ms: i64,
     /// `None` while valid; when rotated out, the instant it stops verifying.
@@ -116,10 +118,20 @@ macro_rules! bind_key {
     ($sql:expr, $key:expr) => {
         sqlx::query($sql)
             .bind(&$key.kid)
-            .bind(&$key.slot)
+            .bind($key.slot.as_str())
             .bind(&$key.sealed)
             .bind($key.created_at_ms)
     };
+}
+
+/// A stored slot name, as [`KeySlot::as_str`] wrote it.
+fn slot_col<R: Row>(row: &R) -> Result<KeySlot, StoreError>
+where
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let name: String = row.try_get("slot")?;
+    KeySlot::parse(&name).ok_or_else(|| StoreError::Corrupt(format!("unknown key slot '{name}'")))
 }
 
 macro_rules! impl_key_store {
@@ -132,7 +144,7 @@ macro_rules! impl_key_store {
                     .map(|row| {
                         Ok(AccessKeyRecord {
                             kid: row.try_get("kid")?,
-                            slot: row.try_get("slot")?,
+                            slot: slot_col(row)?,
                             sealed: row.try_get("sealed")?,
                             created_at_ms: row.try_get("created_at_ms")?,
                         })
@@ -152,7 +164,7 @@ macro_rules! impl_key_store {
                     .map(|row| {
                         Ok(SigningKeyRecord {
                             kid: row.try_get("kid")?,
-                            slot: row.try_get("slot")?,
+                            slot: slot_col(row)?,
                             sealed: row.try_get("sealed")?,
                             created_at_ms: row.try_get("created_at_ms")?,
                             retained_until_ms: row.try_get("retained_until_ms")?,
@@ -195,7 +207,7 @@ macro_rules! impl_key_store {
                 $store::lock_keys(&mut tx).await?;
                 for sql in [RETIRE_ACCESS, REVOKE_SIGNING] {
                     sqlx::query(sql)
-                        .bind(&access.slot)
+                        .bind(access.slot.as_str())
                         .bind(now_ms)
                         .execute(&mut *tx)
                         .await?;
@@ -204,6 +216,7 @@ macro_rules! impl_key_store {
                 bind_key!(INSERT_SIGNING, signing).execute(&mut *tx).await?;
                 $store::announce(&mut tx, Change::KeysChanged).await?;
                 tx.commit().await?;
+                self.committed();
                 Ok(())
             }
 
@@ -215,13 +228,14 @@ macro_rules! impl_key_store {
                 let mut tx = self.begin_write().await?;
                 $store::lock_keys(&mut tx).await?;
                 sqlx::query(RETAIN_VALID_SIGNING)
-                    .bind(&signing.slot)
+                    .bind(signing.slot.as_str())
                     .bind(retain_until_ms)
                     .execute(&mut *tx)
                     .await?;
                 bind_key!(INSERT_SIGNING, signing).execute(&mut *tx).await?;
                 $store::announce(&mut tx, Change::KeysChanged).await?;
                 tx.commit().await?;
+                self.committed();
                 Ok(())
             }
 
@@ -247,6 +261,7 @@ macro_rules! impl_key_store {
                 }
                 $store::announce(&mut tx, Change::KeysChanged).await?;
                 tx.commit().await?;
+                self.committed();
                 Ok(true)
             }
 

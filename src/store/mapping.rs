@@ -5,7 +5,10 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::vocabulary::{AppUserId, IdentityId};
+
 use super::StoreError;
+use super::backend::SqlBackend;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 
@@ -22,28 +25,33 @@ pub enum Linked {
 pub trait MappingStore: Send + Sync {
     /// The user's identities, oldest link first (the first is its default); `None` if there is
     /// no such user.
-    async fn identities_of(&self, user: Uuid) -> Result<Option<Vec<Uuid>>, StoreError>;
+    async fn identities_of(&self, user: AppUserId) -> Result<Option<Vec<IdentityId>>, StoreError>;
     /// The app users holding an identity.
-    async fn users_of(&self, identity: Uuid) -> Result<Vec<Uuid>, StoreError>;
+    async fn users_of(&self, identity: IdentityId) -> Result<Vec<AppUserId>, StoreError>;
     /// The user's default identity, creating `candidate` as it if the user has none. Returns
     /// the identity and whether it was created now; `None` if there is no such user.
     async fn ensure_identity(
         &self,
-        user: Uuid,
-        candidate: Uuid,
+        user: AppUserId,
+        candidate: IdentityId,
         now_ms: i64,
-    ) -> Result<Option<(Uuid, bool)>, StoreError>;
+    ) -> Result<Option<(IdentityId, bool)>, StoreError>;
     /// Creates identity `id` and links it to the user (one more identity: 1:N); `false` if
     /// there is no such user.
     async fn create_linked_identity(
         &self,
-        user: Uuid,
-        id: Uuid,
+        user: AppUserId,
+        id: IdentityId,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
-    async fn link(&self, user: Uuid, identity: Uuid, now_ms: i64) -> Result<Linked, StoreError>;
+    async fn link(
+        &self,
+        user: AppUserId,
+        identity: IdentityId,
+        now_ms: i64,
+    ) -> Result<Linked, StoreError>;
     /// Removes one link; the identity itself stays. `false` if there was no such link.
-    async fn unlink(&self, user: Uuid, identity: Uuid) -> Result<bool, StoreError>;
+    async fn unlink(&self, user: AppUserId, identity: IdentityId) -> Result<bool, StoreError>;
 }
 
 const SELECT_IDENTITIES: &str = "SELECT identity_id FROM app_user_identities WHERE user_id = $1 \
@@ -59,12 +67,12 @@ const DELETE_LINK: &str = "DELETE FROM app_user_identities WHERE user_id = $1 AN
 macro_rules! impl_mapping_store {
     ($store:ident) => {
         impl $store {
-            async fn uuids(
+            async fn uuids<T: From<Uuid>>(
                 &self,
                 sql: &'static str,
-                id: Uuid,
+                id: impl Into<Uuid>,
                 column: &str,
-            ) -> Result<Vec<Uuid>, StoreError> {
+            ) -> Result<Vec<T>, StoreError> {
                 sqlx::query(sql)
                     .bind($store::uuid_param(id))
                     .fetch_all(self.pool())
@@ -77,7 +85,10 @@ macro_rules! impl_mapping_store {
 
         #[async_trait]
         impl MappingStore for $store {
-            async fn identities_of(&self, user: Uuid) -> Result<Option<Vec<Uuid>>, StoreError> {
+            async fn identities_of(
+                &self,
+                user: AppUserId,
+            ) -> Result<Option<Vec<IdentityId>>, StoreError> {
                 let exists = sqlx::query(USER_EXISTS)
                     .bind($store::uuid_param(user))
                     .fetch_optional(self.pool())
@@ -91,16 +102,16 @@ macro_rules! impl_mapping_store {
                 ))
             }
 
-            async fn users_of(&self, identity: Uuid) -> Result<Vec<Uuid>, StoreError> {
+            async fn users_of(&self, identity: IdentityId) -> Result<Vec<AppUserId>, StoreError> {
                 self.uuids(SELECT_USERS, identity, "user_id").await
             }
 
             async fn ensure_identity(
                 &self,
-                user: Uuid,
-                candidate: Uuid,
+                user: AppUserId,
+                candidate: IdentityId,
                 now_ms: i64,
-            ) -> Result<Option<(Uuid, bool)>, StoreError> {
+            ) -> Result<Option<(IdentityId, bool)>, StoreError> {
                 let mut tx = self.begin_write().await?;
                 // Concurrent first requests queue here; the first creates, the rest find it.
                 if !$store::lock_app_user(&mut tx, user).await? {
@@ -130,8 +141,8 @@ macro_rules! impl_mapping_store {
 
             async fn create_linked_identity(
                 &self,
-                user: Uuid,
-                id: Uuid,
+                user: AppUserId,
+                id: IdentityId,
                 now_ms: i64,
             ) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
@@ -155,8 +166,8 @@ macro_rules! impl_mapping_store {
 
             async fn link(
                 &self,
-                user: Uuid,
-                identity: Uuid,
+                user: AppUserId,
+                identity: IdentityId,
                 now_ms: i64,
             ) -> Result<Linked, StoreError> {
                 let mut tx = self.begin_write().await?;
@@ -181,7 +192,11 @@ macro_rules! impl_mapping_store {
                 })
             }
 
-            async fn unlink(&self, user: Uuid, identity: Uuid) -> Result<bool, StoreError> {
+            async fn unlink(
+                &self,
+                user: AppUserId,
+                identity: IdentityId,
+            ) -> Result<bool, StoreError> {
                 let deleted = sqlx::query(DELETE_LINK)
                     .bind($store::uuid_param(user))
                     .bind($store::uuid_param(identity))

@@ -10,18 +10,23 @@
 //! - [`AppUserStore`] (`app_users.rs`): built-in accounts, OpenID Connect users, erasure;
 //! - [`MappingStore`] (`mapping.rs`): which identities each app user holds;
 //! - [`RefreshStore`] (`refresh.rs`): refresh-token families, rotation and reuse detection;
-//! - [`AuditStore`] (`audit.rs`): the audit trail.
+//! - [`AuditStore`] (`audit.rs`): the audit trail;
+//! - [`OutboxStore`] (`outbox.rs`): changes committed, waiting for the post-commit dispatcher.
+//!
+//! What the two backends do differently is the [`backend::SqlBackend`] contract.
 //!
 //! [`Store`] is all of them plus what concerns the database as a whole (migrations, readiness,
 //! the change feed). The domain sees only these traits and [`StoreError`], never `sqlx`.
 
 mod app_users;
 mod audit;
+mod backend;
 mod error;
 mod identities;
 mod issue_log;
 mod keys;
 mod mapping;
+mod outbox;
 mod postgres;
 mod refresh;
 mod revocations;
@@ -40,6 +45,7 @@ pub use identities::{Created, IdentityRecord, IdentityStore};
 pub use issue_log::IssueLogStore;
 pub use keys::{AccessKeyRecord, KeyStore, Resealed, SigningKeyRecord};
 pub use mapping::{Linked, MappingStore};
+pub use outbox::{Dispatched, OutboxStore};
 pub use postgres::PgStore;
 pub use refresh::{Presented, RefreshLimits, RefreshStore, Rotation, Session};
 pub use revocations::RevocationStore;
@@ -47,7 +53,7 @@ pub use settings::SettingStore;
 pub use sqlite::SqliteStore;
 pub use uncommitted::Uncommitted;
 
-use crate::changes::Change;
+use crate::vocabulary::Change;
 
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +89,7 @@ pub trait Store:
     + MappingStore
     + RefreshStore
     + AuditStore
+    + OutboxStore
     + Send
     + Sync
     + 'static

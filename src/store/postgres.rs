@@ -12,12 +12,15 @@ use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::{Backend, ChangeFeed, FeedEvent, PoolOptions, Store, StoreError};
-use crate::changes::Change;
+use tokio::sync::Notify;
+
+use super::backend::SqlBackend;
+use crate::vocabulary::{AppUserId, Change, IdentityId};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The `LISTEN`/`NOTIFY` channel changes travel on.
-const CHANNEL: &str = "callsign_changes";
+pub(super) const CHANNEL: &str = "callsign_changes";
 /// Longest a single statement may run, in milliseconds.
 const STATEMENT_TIMEOUT_MS: &str = "5000";
 
@@ -25,6 +28,8 @@ pub struct PgStore {
     pool: PgPool,
     /// For the change listener's own connection (it must not hold one of the pool's).
     url: String,
+    /// Notified when a transaction that wrote to the outbox commits.
+    outbox: Notify,
 }
 
 impl PgStore {
@@ -41,34 +46,47 @@ impl PgStore {
         Ok(PgStore {
             pool,
             url: url.to_owned(),
+            outbox: Notify::new(),
         })
     }
+}
 
-    pub(super) fn pool(&self) -> &PgPool {
+impl SqlBackend for PgStore {
+    type Db = Postgres;
+    type UuidParam = Uuid;
+
+    fn pool(&self) -> &PgPool {
         &self.pool
     }
 
     /// For single-statement writes: the same pool (PostgreSQL takes concurrent writers).
-    pub(super) fn writer(&self) -> &PgPool {
+    fn writer(&self) -> &PgPool {
         &self.pool
     }
 
     /// A write transaction (READ COMMITTED; statements that must serialise lock rows).
-    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         Ok(self.pool.begin().await?)
     }
 
-    /// Announces `change` to every instance when `tx` commits.
-    pub(super) async fn announce(
+    async fn announce(
         tx: &mut Transaction<'_, Postgres>,
         change: Change,
     ) -> Result<(), StoreError> {
-        notify(tx, change).await
+        sqlx::query(super::outbox::INSERT)
+            .bind(change.encode())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    fn outbox_signal(&self) -> &Notify {
+        &self.outbox
     }
 
     /// Serialises key-ring changes across instances for the rest of the transaction, so
     /// concurrent regenerations queue instead of colliding on the one-key-per-slot indexes.
-    pub(super) async fn lock_keys(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {
+    async fn lock_keys(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('callsign.keys'))")
             .execute(&mut **tx)
             .await?;
@@ -76,13 +94,13 @@ impl PgStore {
     }
 
     /// Locks an app user's row until `tx` ends, so its first identity is created once.
-    pub(super) async fn lock_app_user(
+    async fn lock_app_user(
         tx: &mut Transaction<'_, Postgres>,
-        id: Uuid,
+        id: AppUserId,
     ) -> Result<bool, StoreError> {
         Ok(
             sqlx::query("SELECT 1 FROM app_users WHERE id = $1 FOR UPDATE")
-                .bind(id)
+                .bind(id.uuid())
                 .fetch_optional(&mut **tx)
                 .await?
                 .is_some(),
@@ -91,15 +109,15 @@ impl PgStore {
 
     /// Locks the identities an app user holds until `tx` ends, so which of them only it holds
     /// cannot change under an erasure (a concurrent link waits, then finds them gone).
-    pub(super) async fn lock_identities_of(
+    async fn lock_identities_of(
         tx: &mut Transaction<'_, Postgres>,
-        user: Uuid,
+        user: AppUserId,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "SELECT i.id FROM identities i JOIN app_user_identities m ON m.identity_id = i.id \
              WHERE m.user_id = $1 FOR UPDATE OF i",
         )
-        .bind(user)
+        .bind(user.uuid())
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -107,13 +125,13 @@ impl PgStore {
 
     /// Whether an identity exists, holding it (shared) until `tx` ends so an erasure cannot
     /// delete it under a new link.
-    pub(super) async fn identity_exists_locked(
+    async fn identity_exists_locked(
         tx: &mut Transaction<'_, Postgres>,
-        id: Uuid,
+        id: IdentityId,
     ) -> Result<bool, StoreError> {
         Ok(
             sqlx::query("SELECT 1 FROM identities WHERE id = $1 FOR SHARE")
-                .bind(id)
+                .bind(id.uuid())
                 .fetch_optional(&mut **tx)
                 .await?
                 .is_some(),
@@ -124,7 +142,7 @@ impl PgStore {
     /// touched. A cascade from a deleted user or identity takes the family first too, so the two
     /// cannot deadlock; and the rotations of a family and its revocation take turns, so none
     /// commits after a revocation it did not see.
-    pub(super) async fn lock_family_of(
+    async fn lock_family_of(
         tx: &mut Transaction<'_, Postgres>,
         token_hash: &[u8],
     ) -> Result<(), StoreError> {
@@ -139,27 +157,17 @@ impl PgStore {
     }
 
     /// A UUID as a statement parameter: PostgreSQL has a `uuid` type.
-    pub(super) fn uuid_param(id: Uuid) -> Uuid {
-        id
+    fn uuid_param(id: impl Into<Uuid>) -> Uuid {
+        id.into()
     }
 
-    pub(super) fn uuid_col(row: &PgRow, column: &str) -> Result<Uuid, StoreError> {
-        Ok(row.try_get(column)?)
+    fn uuid_col<T: From<Uuid>>(row: &PgRow, column: &str) -> Result<T, StoreError> {
+        Ok(row.try_get::<Uuid, _>(column)?.into())
     }
 
-    pub(super) fn uuid_col_opt(row: &PgRow, column: &str) -> Result<Option<Uuid>, StoreError> {
-        Ok(row.try_get(column)?)
+    fn uuid_col_opt<T: From<Uuid>>(row: &PgRow, column: &str) -> Result<Option<T>, StoreError> {
+        Ok(row.try_get::<Option<Uuid>, _>(column)?.map(T::from))
     }
-}
-
-/// Announces `change` to every instance when the transaction commits.
-async fn notify(tx: &mut Transaction<'_, Postgres>, change: Change) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(change.encode())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 #[async_trait]

@@ -8,8 +8,10 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
-use uuid::Uuid;
 
+use crate::vocabulary::{AppUserId, FamilyId, IdentityId};
+
+use super::backend::SqlBackend;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{StoreError, Uncommitted};
@@ -17,9 +19,9 @@ use super::{StoreError, Uncommitted};
 /// A presented token's session: its family, user and identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Session {
-    pub family: Uuid,
-    pub user: Uuid,
-    pub identity: Uuid,
+    pub family: FamilyId,
+    pub user: AppUserId,
+    pub identity: IdentityId,
 }
 
 /// What a presented refresh token is, without changing anything.
@@ -48,12 +50,15 @@ pub enum Rotation {
     /// The token was live: it is spent and its successor stored, once `rotation` is committed
     /// (dropped, nothing changes).
     Rotated {
-        user: Uuid,
-        identity: Uuid,
+        user: AppUserId,
+        identity: IdentityId,
         rotation: Uncommitted,
     },
     /// The token was already spent and its family was live: the family is now revoked.
-    Reused { user: Uuid, identity: Uuid },
+    Reused {
+        user: AppUserId,
+        identity: IdentityId,
+    },
     /// Unknown, signed out, erased, unlinked from its identity, or past its idle or absolute
     /// lifetime. (A spent token of a family that has ended is this too: replaying it harms no
     /// one.)
@@ -65,9 +70,9 @@ pub trait RefreshStore: Send + Sync {
     /// Starts a family for a sign-in, with its first token.
     async fn start_family(
         &self,
-        family: Uuid,
-        user: Uuid,
-        identity: Uuid,
+        family: FamilyId,
+        user: AppUserId,
+        identity: IdentityId,
         token_hash: &[u8],
         now_ms: i64,
     ) -> Result<(), StoreError>;
@@ -88,9 +93,9 @@ pub trait RefreshStore: Send + Sync {
         now_ms: i64,
     ) -> Result<Presented, StoreError>;
     /// Revokes a family (sign-out); `false` if it had ended already.
-    async fn revoke_family(&self, family: Uuid, now_ms: i64) -> Result<bool, StoreError>;
+    async fn revoke_family(&self, family: FamilyId, now_ms: i64) -> Result<bool, StoreError>;
     /// Revokes every family of a user (sign-out everywhere); how many were live.
-    async fn revoke_user_families(&self, user: Uuid, now_ms: i64) -> Result<u64, StoreError>;
+    async fn revoke_user_families(&self, user: AppUserId, now_ms: i64) -> Result<u64, StoreError>;
     /// Forgets families that have ended (revoked, or older than `created_before_ms`), with
     /// their tokens; how many.
     async fn purge_ended_families(&self, created_before_ms: i64) -> Result<u64, StoreError>;
@@ -136,9 +141,9 @@ macro_rules! impl_refresh_store {
         impl RefreshStore for $store {
             async fn start_family(
                 &self,
-                family: Uuid,
-                user: Uuid,
-                identity: Uuid,
+                family: FamilyId,
+                user: AppUserId,
+                identity: IdentityId,
                 token_hash: &[u8],
                 now_ms: i64,
             ) -> Result<(), StoreError> {
@@ -185,7 +190,10 @@ macro_rules! impl_refresh_store {
                         return Ok(Rotation::Invalid);
                     };
                     sqlx::query(REVOKE_FAMILY)
-                        .bind($store::uuid_param($store::uuid_col(&row, "family_id")?))
+                        .bind($store::uuid_param($store::uuid_col::<FamilyId>(
+                            &row,
+                            "family_id",
+                        )?))
                         .bind(now_ms)
                         .execute(&mut *tx)
                         .await?;
@@ -207,7 +215,10 @@ macro_rules! impl_refresh_store {
                 };
                 sqlx::query(INSERT_TOKEN)
                     .bind(successor_hash)
-                    .bind($store::uuid_param($store::uuid_col(&row, "family_id")?))
+                    .bind($store::uuid_param($store::uuid_col::<FamilyId>(
+                        &row,
+                        "family_id",
+                    )?))
                     .bind(now_ms)
                     .execute(&mut *tx)
                     .await?;
@@ -239,7 +250,7 @@ macro_rules! impl_refresh_store {
                 };
                 let spent: Option<i64> = row.try_get("spent_at_ms")?;
                 let issued_at_ms: i64 = row.try_get("issued_at_ms")?;
-                let held = $store::uuid_col_opt(&row, "holder")?.is_some();
+                let held = $store::uuid_col_opt::<AppUserId>(&row, "holder")?.is_some();
                 Ok(if spent.is_some() {
                     Presented::Spent(session)
                 } else if held && issued_at_ms > now_ms - limits.idle_ms {
@@ -249,7 +260,11 @@ macro_rules! impl_refresh_store {
                 })
             }
 
-            async fn revoke_family(&self, family: Uuid, now_ms: i64) -> Result<bool, StoreError> {
+            async fn revoke_family(
+                &self,
+                family: FamilyId,
+                now_ms: i64,
+            ) -> Result<bool, StoreError> {
                 Ok(sqlx::query(REVOKE_FAMILY)
                     .bind($store::uuid_param(family))
                     .bind(now_ms)
@@ -261,7 +276,7 @@ macro_rules! impl_refresh_store {
 
             async fn revoke_user_families(
                 &self,
-                user: Uuid,
+                user: AppUserId,
                 now_ms: i64,
             ) -> Result<u64, StoreError> {
                 Ok(sqlx::query(REVOKE_USER_FAMILIES)

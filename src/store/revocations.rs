@@ -3,21 +3,22 @@
 //! Both backends run the same SQL and code, stamped out by `impl_revocation_store!`; PostgreSQL
 //! announces each fact in the writing transaction, SQLite serves one instance.
 
+use crate::vocabulary::IdentityId;
 use async_trait::async_trait;
 use sqlx::{Postgres, Row, Sqlite, Transaction};
-use uuid::Uuid;
 
 use super::StoreError;
+use super::backend::SqlBackend;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use crate::changes::Change;
 use crate::revocation::Revocation;
+use crate::vocabulary::Change;
 
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
     /// Revokes the identity's tokens issued at or before `before_ms` (never moving an earlier
     /// cut-off back); `false` if it does not exist.
-    async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError>;
+    async fn revoke_tokens(&self, id: IdentityId, before_ms: i64) -> Result<bool, StoreError>;
     /// Revocations and deletions that happened after `since_ms`.
     async fn revocations_since(&self, since_ms: i64) -> Result<Vec<Revocation>, StoreError>;
     /// Forgets tombstones older than `before_ms`; returns how many.
@@ -37,7 +38,7 @@ const INSERT_TOMBSTONE: &str =
 const PURGE_TOMBSTONES: &str = "DELETE FROM identity_tombstones WHERE deleted_at_ms < $1";
 
 /// A row of [`SINCE`].
-fn fact(id: Uuid, deleted: i32, before_ms: i64) -> Revocation {
+fn fact(id: IdentityId, deleted: i32, before_ms: i64) -> Revocation {
     if deleted == 1 {
         Revocation::Deleted { id }
     } else {
@@ -52,7 +53,7 @@ macro_rules! impl_revocation_store {
             /// announces the deletion.
             pub(super) async fn tombstone(
                 tx: &mut Transaction<'_, $db>,
-                id: Uuid,
+                id: IdentityId,
                 now_ms: i64,
             ) -> Result<(), StoreError> {
                 sqlx::query(INSERT_TOMBSTONE)
@@ -66,7 +67,11 @@ macro_rules! impl_revocation_store {
 
         #[async_trait]
         impl RevocationStore for $store {
-            async fn revoke_tokens(&self, id: Uuid, before_ms: i64) -> Result<bool, StoreError> {
+            async fn revoke_tokens(
+                &self,
+                id: IdentityId,
+                before_ms: i64,
+            ) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let revoked = sqlx::query(REVOKE_TOKENS)
                     .bind($store::uuid_param(id))
@@ -80,6 +85,7 @@ macro_rules! impl_revocation_store {
                     $store::announce(&mut tx, Change::Revocation(fact)).await?;
                 }
                 tx.commit().await?;
+                self.committed();
                 Ok(revoked)
             }
 

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sqlx::{Database, Executor};
 
 use super::StoreError;
+use super::backend::SqlBackend;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 

@@ -13,10 +13,13 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
+use super::backend::SqlBackend;
 use super::{Backend, ChangeFeed, PoolOptions, Store, StoreError};
 use crate::private_files;
+use crate::vocabulary::{AppUserId, Change, IdentityId};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -25,6 +28,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
+    /// Notified when a transaction that wrote to the outbox commits.
+    outbox: Notify,
 }
 
 impl SqliteStore {
@@ -68,7 +73,11 @@ impl SqliteStore {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore {
+            pool,
+            writer,
+            outbox: Notify::new(),
+        })
     }
 
     /// A private in-memory database on one connection, for the use-case tests.
@@ -84,72 +93,82 @@ impl SqliteStore {
         let store = SqliteStore {
             writer: pool.clone(),
             pool,
+            outbox: Notify::new(),
         };
         store.migrate().await?;
         Ok(store)
     }
+}
+
+impl SqlBackend for SqliteStore {
+    type Db = Sqlite;
+    type UuidParam = uuid::fmt::Hyphenated;
 
     /// For reads.
-    pub(super) fn pool(&self) -> &SqlitePool {
+    fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
     /// For single-statement writes: the one writer connection.
-    pub(super) fn writer(&self) -> &SqlitePool {
+    fn writer(&self) -> &SqlitePool {
         &self.writer
     }
 
     /// A write transaction on the writer connection, holding the database lock from its start.
-    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// The write transaction already serialises key changes.
-    pub(super) async fn lock_keys(_tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
+    async fn lock_keys(_tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
         Ok(())
     }
 
-    /// SQLite serves one instance: there is nobody to tell.
-    pub(super) async fn announce(
-        _tx: &mut Transaction<'_, Sqlite>,
-        _change: crate::changes::Change,
-    ) -> Result<(), StoreError> {
+    async fn announce(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(), StoreError> {
+        sqlx::query(super::outbox::INSERT)
+            .bind(change.encode())
+            .execute(&mut **tx)
+            .await?;
         Ok(())
+    }
+
+    fn outbox_signal(&self) -> &Notify {
+        &self.outbox
     }
 
     /// The write transaction already holds the database lock; this only checks the user exists.
-    pub(super) async fn lock_app_user(
+    async fn lock_app_user(
         tx: &mut Transaction<'_, Sqlite>,
-        id: Uuid,
+        id: AppUserId,
     ) -> Result<bool, StoreError> {
         Ok(sqlx::query("SELECT 1 FROM app_users WHERE id = $1")
-            .bind(id.hyphenated())
+            .bind(id.uuid().hyphenated())
             .fetch_optional(&mut **tx)
             .await?
             .is_some())
     }
 
     /// The write transaction already holds the database lock.
-    pub(super) async fn lock_identities_of(
+    async fn lock_identities_of(
         _tx: &mut Transaction<'_, Sqlite>,
-        _user: Uuid,
+        _user: AppUserId,
     ) -> Result<(), StoreError> {
         Ok(())
     }
 
-    pub(super) async fn identity_exists_locked(
+    async fn identity_exists_locked(
         tx: &mut Transaction<'_, Sqlite>,
-        id: Uuid,
+        id: IdentityId,
     ) -> Result<bool, StoreError> {
         Ok(sqlx::query("SELECT 1 FROM identities WHERE id = $1")
-            .bind(id.hyphenated())
+            .bind(id.uuid().hyphenated())
             .fetch_optional(&mut **tx)
             .await?
             .is_some())
     }
 
     /// The write transaction already holds the database lock.
-    pub(super) async fn lock_family_of(
+    async fn lock_family_of(
         _tx: &mut Transaction<'_, Sqlite>,
         _token_hash: &[u8],
     ) -> Result<(), StoreError> {
@@ -157,17 +176,20 @@ impl SqliteStore {
     }
 
     /// A UUID as a statement parameter: SQLite keeps the hyphenated text.
-    pub(super) fn uuid_param(id: Uuid) -> uuid::fmt::Hyphenated {
-        id.hyphenated()
+    fn uuid_param(id: impl Into<Uuid>) -> uuid::fmt::Hyphenated {
+        id.into().hyphenated()
     }
 
-    pub(super) fn uuid_col(row: &SqliteRow, column: &str) -> Result<Uuid, StoreError> {
-        uuid_from(row, column)
+    fn uuid_col<T: From<Uuid>>(row: &SqliteRow, column: &str) -> Result<T, StoreError> {
+        uuid_from(row, column).map(T::from)
     }
 
-    pub(super) fn uuid_col_opt(row: &SqliteRow, column: &str) -> Result<Option<Uuid>, StoreError> {
+    fn uuid_col_opt<T: From<Uuid>>(row: &SqliteRow, column: &str) -> Result<Option<T>, StoreError> {
         let text: Option<String> = row.try_get(column)?;
-        text.map(|text| parse_uuid(&text, column)).transpose()
+        Ok(text
+            .map(|text| parse_uuid(&text, column))
+            .transpose()?
+            .map(T::from))
     }
 }
 

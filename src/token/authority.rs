@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::{Claims, ScopeSet, TokenRequest};
 use crate::clock::millis;
-use crate::ids::{IdentityId, ResourceId};
 use crate::keys::{KeyRing, SigningKey};
 use crate::revocation::{RevocationCache, TokenState};
+use crate::vocabulary::{IdentityId, ResourceId};
 
 /// Tokens longer than this are refused before any parsing.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -164,7 +164,7 @@ impl TokenAuthority {
             IdentityId::parse(&claims.sub, &self.resource).map_err(|_| Inactive::Invalid)?;
         let scopes = ScopeSet::parse(&claims.acs_scope.split(',').collect::<Vec<_>>())
             .map_err(|_| Inactive::Invalid)?;
-        match revocations.state(identity.uuid(), claims.iat_ms) {
+        match revocations.state(identity, claims.iat_ms) {
             TokenState::Live => Ok(VerifiedToken {
                 identity,
                 scopes,

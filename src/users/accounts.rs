@@ -17,10 +17,10 @@ use super::lockout::Lockout;
 use super::{AppUserError, Passwords, Throttle};
 use crate::audit::{Action, Audit, AuditEvent};
 use crate::clock::SharedClock;
-use crate::ids::AppUserId;
 use crate::rate_limit::client_key;
 use crate::store::AppUserStore;
 use crate::telemetry::metrics::{self, AuthFailure};
+use crate::vocabulary::AppUserId;
 
 const USERNAME_MAX_CHARS: usize = 64;
 const PASSWORD_MIN_CHARS: usize = 8;
@@ -155,7 +155,7 @@ impl Accounts {
         let created = self
             .store
             .create_account(
-                id.uuid(),
+                id,
                 username.as_str(),
                 &username.skeleton(),
                 &hash,
@@ -163,10 +163,8 @@ impl Accounts {
             )
             .await?;
         if created {
-            self.audit.record(AuditEvent::about_app_user(
-                Action::AccountCreated,
-                Some(id.uuid()),
-            ));
+            self.audit
+                .record(AuditEvent::about_app_user(Action::AccountCreated, Some(id)));
             Ok(id)
         } else {
             Err(AppUserError::UsernameTaken)
@@ -248,7 +246,7 @@ impl Accounts {
         match id {
             Some(id) if matches => {
                 self.lockout.succeeded(attempt);
-                Ok(AppUserId::from_uuid(id))
+                Ok(id)
             }
             // Already counted as failures when let through (on the account, not while locked).
             _ => {

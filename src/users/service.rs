@@ -9,17 +9,15 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use uuid::Uuid;
-
 use super::{AppPolicy, AppUserError};
 use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::clock::SharedClock;
 use crate::identity::Identities;
-use crate::ids::{AppUserId, IdentityId};
 use crate::keys::KeyRing;
 use crate::rate_limit::{KeyedLimit, Rate, client_key};
 use crate::store::{AppUserRecord, AppUserStore, Linked, MappingStore, RefreshStore};
 use crate::token::{IssuedToken, TokenRequest};
+use crate::vocabulary::{AppUserId, IdentityId};
 
 /// The stores the app-user use cases work on.
 #[derive(Clone)]
@@ -50,10 +48,6 @@ pub struct AppUsers {
 /// trail's appends (PostgreSQL) or checkpoints the database (SQLite), and a user of the app's
 /// identity provider can come back and erase itself again.
 const SELF_ERASURES_PER_MINUTE: u32 = 6;
-
-fn identity_ids(uuids: Vec<Uuid>) -> Vec<IdentityId> {
-    uuids.into_iter().map(IdentityId::from_uuid).collect()
-}
 
 impl AppUsers {
     pub fn new(
@@ -96,9 +90,9 @@ impl AppUsers {
         let id = self
             .stores
             .users
-            .oidc_user(Uuid::new_v4(), issuer, subject, self.clock.now_ms())
+            .oidc_user(AppUserId::generate(), issuer, subject, self.clock.now_ms())
             .await?;
-        Ok(AppUserId::from_uuid(id))
+        Ok(id)
     }
 
     /// The app user of an OpenID Connect subject, if it has ever been seen.
@@ -108,14 +102,14 @@ impl AppUsers {
         subject: &str,
     ) -> Result<Option<AppUserId>, AppUserError> {
         let id = self.stores.users.find_oidc_user(issuer, subject).await?;
-        Ok(id.map(AppUserId::from_uuid))
+        Ok(id)
     }
 
     pub async fn get(&self, user: AppUserId) -> Result<AppUser, AppUserError> {
         let record = self
             .stores
             .users
-            .find_app_user(user.uuid())
+            .find_app_user(user)
             .await?
             .ok_or(AppUserError::UserNotFound)?;
         Ok(AppUser {
@@ -125,8 +119,8 @@ impl AppUsers {
     }
 
     pub async fn identities_of(&self, user: AppUserId) -> Result<Vec<IdentityId>, AppUserError> {
-        let ids = self.stores.mapping.identities_of(user.uuid()).await?;
-        Ok(identity_ids(ids.ok_or(AppUserError::UserNotFound)?))
+        let ids = self.stores.mapping.identities_of(user).await?;
+        ids.ok_or(AppUserError::UserNotFound)
     }
 
     /// The user's default (first) identity, if it has one.
@@ -145,12 +139,11 @@ impl AppUsers {
         let (id, created) = self
             .stores
             .mapping
-            .ensure_identity(user.uuid(), Uuid::new_v4(), self.clock.now_ms())
+            .ensure_identity(user, IdentityId::generate(), self.clock.now_ms())
             .await?
             .ok_or(AppUserError::UserNotFound)?;
         // Found or created inside the transaction: known to exist.
         self.identities.note_exists(id);
-        let id = IdentityId::from_uuid(id);
         if created {
             self.record(AuditEvent::about_users_identity(
                 Action::IdentityCreated,
@@ -193,17 +186,16 @@ impl AppUsers {
 
     /// One more identity for the user (1:N).
     pub async fn create_identity(&self, user: AppUserId) -> Result<IdentityId, AppUserError> {
-        let id = Uuid::new_v4();
+        let id = IdentityId::generate();
         let created = self
             .stores
             .mapping
-            .create_linked_identity(user.uuid(), id, self.clock.now_ms())
+            .create_linked_identity(user, id, self.clock.now_ms())
             .await?;
         if !created {
             return Err(AppUserError::UserNotFound);
         }
         self.identities.note_exists(id);
-        let id = IdentityId::from_uuid(id);
         self.record(AuditEvent::about_users_identity(
             Action::IdentityCreated,
             user,
@@ -217,7 +209,7 @@ impl AppUsers {
         match self
             .stores
             .mapping
-            .link(user.uuid(), identity.uuid(), self.clock.now_ms())
+            .link(user, identity, self.clock.now_ms())
             .await?
         {
             Linked::New => {
@@ -236,12 +228,7 @@ impl AppUsers {
 
     /// Removes a link; the identity itself and its tokens stay.
     pub async fn unlink(&self, user: AppUserId, identity: IdentityId) -> Result<(), AppUserError> {
-        if self
-            .stores
-            .mapping
-            .unlink(user.uuid(), identity.uuid())
-            .await?
-        {
+        if self.stores.mapping.unlink(user, identity).await? {
             self.record(AuditEvent::about_users_identity(
                 Action::IdentityUnlinked,
                 user,
@@ -254,8 +241,8 @@ impl AppUsers {
     }
 
     pub async fn users_of(&self, identity: IdentityId) -> Result<Vec<AppUserId>, AppUserError> {
-        let users = self.stores.mapping.users_of(identity.uuid()).await?;
-        Ok(users.into_iter().map(AppUserId::from_uuid).collect())
+        let users = self.stores.mapping.users_of(identity).await?;
+        Ok(users.into_iter().collect())
     }
 
     /// The user erasing itself, from `client`: [`AppUsers::erase`], at most
@@ -277,7 +264,7 @@ impl AppUsers {
         let deleted = self
             .stores
             .users
-            .erase_app_user(user.uuid(), self.clock.now_ms())
+            .erase_app_user(user, self.clock.now_ms())
             .await?
             .ok_or(AppUserError::UserNotFound)?;
         // The audit rows about the user and its deleted identities lost their client address
@@ -285,7 +272,7 @@ impl AppUsers {
         self.identities.forget_deleted(&deleted);
         self.record(AuditEvent::about_app_user(
             Action::AppUserErased,
-            Some(user.uuid()),
+            Some(user),
         ));
         Ok(())
     }
@@ -336,10 +323,10 @@ mod tests {
         AuditRecord {
             id: 0,
             at_ms: 0,
-            action: Action::TokenIssued.as_str().into(),
+            action: Action::TokenIssued,
             actor: "public".into(),
-            identity: identity.map(IdentityId::uuid),
-            app_user: Some(app_user.uuid()),
+            identity,
+            app_user: Some(app_user),
             details: None,
             client_address: Some("192.0.2.7".into()),
             request_id: None,
@@ -363,7 +350,7 @@ mod tests {
             .await
             .unwrap();
         // Straight on the store: nothing is left for the audit writer to do afterwards.
-        f.store.erase_app_user(alice.uuid(), 0).await.unwrap();
+        f.store.erase_app_user(alice, 0).await.unwrap();
         // A row that was on its way during the erasure.
         f.store
             .append_audit(&[row(alice, Some(own))])
@@ -377,7 +364,7 @@ mod tests {
             .unwrap();
         let addresses = |user: AppUserId| -> Vec<_> {
             rows.iter()
-                .filter(|r| r.app_user == Some(user.uuid()) && r.at_ms == 0)
+                .filter(|r| r.app_user == Some(user) && r.at_ms == 0)
                 .map(|r| r.client_address.as_deref())
                 .collect()
         };

@@ -10,16 +10,15 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::{AppUserError, AppUsers};
 use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::clock::SharedClock;
-use crate::ids::{AppUserId, IdentityId};
 use crate::keys::random_bytes;
 use crate::store::{Presented, Rotation, Session};
 use crate::telemetry::metrics::{self, AuthFailure};
 use crate::token::{IssuedToken, TokenRequest};
+use crate::vocabulary::{AppUserId, FamilyId, IdentityId};
 
 /// Marks Callsign refresh tokens, so secret scanners and people can tell them apart.
 const PREFIX: &str = "csr_";
@@ -88,19 +87,17 @@ impl Sessions {
             .stores()
             .refresh
             .start_family(
-                Uuid::new_v4(),
-                user.uuid(),
-                identity.uuid(),
+                FamilyId::generate(),
+                user,
+                identity,
                 &refresh_token.hash(),
                 self.clock.now_ms(),
             )
             .await?;
         let access_token =
             RequestContext::on_behalf_of(user, self.users.issue_for(identity, request)).await?;
-        self.users.record(AuditEvent::about_app_user(
-            Action::SignedIn,
-            Some(user.uuid()),
-        ));
+        self.users
+            .record(AuditEvent::about_app_user(Action::SignedIn, Some(user)));
         Ok(SessionTokens {
             refresh_token,
             access_token,
@@ -136,13 +133,11 @@ impl Sessions {
                 // The rotation just proved the identity exists: issuing needs no further read
                 // (none could be made while the rotation holds the write).
                 self.users.identity_use_cases().note_exists(identity);
-                let identity = IdentityId::from_uuid(identity);
                 // Issued before the rotation commits. A refresh that cannot issue (the
                 // identity's token budget spent, or the identity deleted meanwhile) leaves the
                 // presented token unspent; and as a session's rotations and its end take turns,
                 // a token issued here predates any end of the session that follows, so the
                 // revocation that goes with that end catches it.
-                let user = AppUserId::from_uuid(user);
                 let issuing = self.users.issue_for(identity, request);
                 let access_token = match RequestContext::on_behalf_of(user, issuing).await {
                     // Deleted since: the session ended with it.
@@ -160,8 +155,7 @@ impl Sessions {
                 })
             }
             Rotation::Reused { user, identity } => {
-                self.reused(AppUserId::from_uuid(user), IdentityId::from_uuid(identity))
-                    .await?;
+                self.reused(user, identity).await?;
                 Err(AppUserError::InvalidRefreshToken)
             }
             Rotation::Invalid => {
@@ -186,16 +180,14 @@ impl Sessions {
     /// [`Sessions::refresh`].
     pub async fn sign_out(&self, presented: &RefreshToken) -> Result<AppUserId, AppUserError> {
         let session = self.live_session(presented).await?;
-        let user = AppUserId::from_uuid(session.user);
+        let user = session.user;
         self.users
             .stores()
             .refresh
             .revoke_family(session.family, self.clock.now_ms())
             .await?;
-        self.users.record(AuditEvent::about_app_user(
-            Action::SessionEnded,
-            Some(user.uuid()),
-        ));
+        self.users
+            .record(AuditEvent::about_app_user(Action::SessionEnded, Some(user)));
         Ok(user)
     }
 
@@ -206,12 +198,12 @@ impl Sessions {
         presented: &RefreshToken,
     ) -> Result<AppUserId, AppUserError> {
         let session = self.live_session(presented).await?;
-        let user = AppUserId::from_uuid(session.user);
+        let user = session.user;
         let ended = self.end_everywhere(user).await?;
         tracing::info!(%user, sessions = ended, "app user signed out everywhere");
         self.users.record(AuditEvent::about_app_user(
             Action::SessionEndedEverywhere,
-            Some(user.uuid()),
+            Some(user),
         ));
         Ok(user)
     }
@@ -232,11 +224,7 @@ impl Sessions {
         match found {
             Presented::Live(session) => Ok(session),
             Presented::Spent(session) => {
-                self.reused(
-                    AppUserId::from_uuid(session.user),
-                    IdentityId::from_uuid(session.identity),
-                )
-                .await?;
+                self.reused(session.user, session.identity).await?;
                 Err(AppUserError::InvalidRefreshToken)
             }
             Presented::Invalid => {
@@ -276,7 +264,7 @@ impl Sessions {
                 .users
                 .stores()
                 .refresh
-                .revoke_user_families(user.uuid(), self.clock.now_ms())
+                .revoke_user_families(user, self.clock.now_ms())
                 .await?;
             self.users.revoke_sole_identities_tokens(user).await?;
             Ok(ended)

@@ -205,7 +205,7 @@ fn revoked_and_deleted_identities_tokens_are_inactive() {
     let cut_off = millis(NOW);
     cache.apply(
         Revocation::Revoked {
-            id: id.uuid(),
+            id,
             before_ms: cut_off,
         },
         0,
@@ -223,7 +223,7 @@ fn revoked_and_deleted_identities_tokens_are_inactive() {
         )
         .unwrap();
     assert!(authority.verify(&new.token, &cache, NOW).is_ok());
-    cache.apply(Revocation::Deleted { id: id.uuid() }, 0);
+    cache.apply(Revocation::Deleted { id }, 0);
     assert_eq!(
         authority.verify(&new.token, &cache, NOW),
         Err(Inactive::Deleted)

@@ -1,5 +1,6 @@
 //! Identifiers: communication identity ids (`8:acs:<resourceId>_<uuid>`, the raw id format the
-//! ACS SDKs use) and the resource id of a deployment. Parsed once at the edge, trusted inside.
+//! ACS SDKs use), app users, refresh-token families, and the resource id of a deployment. Parsed
+//! once at the edge, trusted inside; each its own type, so one cannot be passed for another.
 
 use std::fmt;
 use uuid::Uuid;
@@ -117,6 +118,43 @@ impl fmt::Display for AppUserId {
         self.0.hyphenated().fmt(f)
     }
 }
+
+/// A refresh-token family: one sign-in and every token rotated from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FamilyId(Uuid);
+
+impl FamilyId {
+    pub fn generate() -> Self {
+        FamilyId(Uuid::new_v4())
+    }
+
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        FamilyId(uuid)
+    }
+
+    pub fn uuid(self) -> Uuid {
+        self.0
+    }
+}
+
+/// The stored form of an id is its UUID (the store converts at its boundary).
+macro_rules! stored_as_uuid {
+    ($($id:ident),*) => {$(
+        impl From<$id> for Uuid {
+            fn from(id: $id) -> Uuid {
+                id.0
+            }
+        }
+
+        impl From<Uuid> for $id {
+            fn from(uuid: Uuid) -> $id {
+                $id(uuid)
+            }
+        }
+    )*};
+}
+
+stored_as_uuid!(IdentityId, AppUserId, FamilyId);
 
 fn echo(raw: &str) -> String {
     crate::text::echo(raw, 80)

@@ -5,7 +5,7 @@
 
 use uuid::Uuid;
 
-use crate::revocation::Revocation;
+use super::{IdentityId, Revocation};
 
 /// A committed change to revocation state or to the key ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,9 +20,9 @@ impl Change {
     pub fn encode(&self) -> String {
         match self {
             Change::Revocation(Revocation::Revoked { id, before_ms }) => {
-                format!("r:{}:{before_ms}", id.simple())
+                format!("r:{}:{before_ms}", id.uuid().simple())
             }
-            Change::Revocation(Revocation::Deleted { id }) => format!("d:{}", id.simple()),
+            Change::Revocation(Revocation::Deleted { id }) => format!("d:{}", id.uuid().simple()),
             Change::KeysChanged => "k".to_owned(),
         }
     }
@@ -32,11 +32,11 @@ impl Change {
         let mut parts = payload.split(':');
         let change = match (parts.next()?, parts.next(), parts.next()) {
             ("r", Some(id), Some(before_ms)) => Change::Revocation(Revocation::Revoked {
-                id: Uuid::try_parse(id).ok()?,
+                id: IdentityId::from_uuid(Uuid::try_parse(id).ok()?),
                 before_ms: before_ms.parse().ok()?,
             }),
             ("d", Some(id), None) => Change::Revocation(Revocation::Deleted {
-                id: Uuid::try_parse(id).ok()?,
+                id: IdentityId::from_uuid(Uuid::try_parse(id).ok()?),
             }),
             ("k", None, None) => Change::KeysChanged,
             _ => return None,
@@ -51,7 +51,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let id = Uuid::new_v4();
+        let id = IdentityId::generate();
         for change in [
             Change::Revocation(Revocation::Revoked {
                 id,

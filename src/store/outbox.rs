@@ -1,0 +1,145 @@
+//! The transactional outbox. A change that others must hear of (a revocation, a deletion, a key
+//! change) is written to the `outbox` table in the transaction that makes it, so it exists if
+//! and only if the change committed; the post-commit dispatcher (`crate::dispatcher`) takes the
+//! rows out, oldest first, and delivers them: on PostgreSQL as a `NOTIFY` to every instance,
+//! sent in the transaction that deletes the rows, so each row is announced exactly once however
+//! many instances drain. A row left by an instance that died after committing is taken by the
+//! next drain, on any instance, after a restart at the latest.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::StoreError;
+use super::backend::SqlBackend;
+use super::postgres::{CHANNEL, PgStore};
+use super::sqlite::SqliteStore;
+use crate::vocabulary::Change;
+
+pub(super) const INSERT: &str = "INSERT INTO outbox (event) VALUES ($1)";
+/// Takes the oldest rows; rows another instance is taking are skipped, not waited for.
+const TAKE_PG: &str = "DELETE FROM outbox WHERE id IN \
+     (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id, event";
+const TAKE_SQLITE: &str = "DELETE FROM outbox WHERE id IN \
+     (SELECT id FROM outbox ORDER BY id LIMIT $1) RETURNING id, event";
+/// One notification per event, in one statement.
+const NOTIFY_ALL: &str = "SELECT pg_notify($1, event) FROM UNNEST($2::text[]) AS event";
+
+/// What the dispatcher took from the outbox.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Dispatched {
+    /// The changes, oldest first.
+    pub changes: Vec<Change>,
+    /// Rows this version cannot read (written by a newer one); announced all the same.
+    pub unknown: usize,
+}
+
+impl Dispatched {
+    /// How many rows were taken.
+    pub fn len(&self) -> usize {
+        self.changes.len() + self.unknown
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Takes up to `limit` of the oldest rows out of the outbox and delivers them to every
+    /// instance, atomically: a failure leaves them for the next drain.
+    async fn dispatch_outbox(&self, limit: u32) -> Result<Dispatched, StoreError>;
+    /// Rows waiting.
+    async fn outbox_len(&self) -> Result<u64, StoreError>;
+    /// What a drain waits on: notified whenever a transaction that wrote to the outbox commits
+    /// on this instance.
+    fn outbox_signal(&self) -> &tokio::sync::Notify;
+}
+
+/// The rows as taken, oldest first.
+fn events<R: Row>(rows: &[R]) -> Result<Vec<(i64, String)>, StoreError>
+where
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut taken = rows
+        .iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("event")?)))
+        .collect::<Result<Vec<(i64, String)>, StoreError>>()?;
+    taken.sort_unstable_by_key(|(id, _)| *id);
+    Ok(taken)
+}
+
+fn decoded(taken: &[(i64, String)]) -> Dispatched {
+    let mut dispatched = Dispatched::default();
+    for (_, event) in taken {
+        match Change::decode(event) {
+            Some(change) => dispatched.changes.push(change),
+            None => dispatched.unknown += 1,
+        }
+    }
+    dispatched
+}
+
+const COUNT: &str = "SELECT COUNT(*) AS n FROM outbox";
+
+#[async_trait]
+impl OutboxStore for PgStore {
+    async fn dispatch_outbox(&self, limit: u32) -> Result<Dispatched, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(TAKE_PG)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let taken = events(&rows)?;
+        if !taken.is_empty() {
+            let payloads: Vec<&str> = taken.iter().map(|(_, event)| event.as_str()).collect();
+            sqlx::query(NOTIFY_ALL)
+                .bind(CHANNEL)
+                .bind(payloads)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(decoded(&taken))
+    }
+
+    async fn outbox_len(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query(COUNT)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn outbox_signal(&self) -> &tokio::sync::Notify {
+        SqlBackend::outbox_signal(self)
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn dispatch_outbox(&self, limit: u32) -> Result<Dispatched, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(TAKE_SQLITE)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let taken = events(&rows)?;
+        tx.commit().await?;
+        Ok(decoded(&taken))
+    }
+
+    async fn outbox_len(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query(COUNT)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn outbox_signal(&self) -> &tokio::sync::Notify {
+        SqlBackend::outbox_signal(self)
+    }
+}

@@ -1,0 +1,73 @@
+//! What the audit trail records: one name per action, as stored and as filtered by.
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    IdentityCreated,
+    IdentityDeleted,
+    TokenIssued,
+    TokensRevoked,
+    AccessKeyRegenerated,
+    AccessKeyListed,
+    SigningKeyRotated,
+    MasterKeyRotated,
+    AppUserErased,
+    SignedIn,
+    SignInFailed,
+    RefreshTokenReused,
+    AccountCreated,
+    SessionEnded,
+    SessionEndedEverywhere,
+    IdentityLinked,
+    IdentityUnlinked,
+}
+
+impl Action {
+    pub const ALL: [Action; 17] = [
+        Action::IdentityCreated,
+        Action::IdentityDeleted,
+        Action::TokenIssued,
+        Action::TokensRevoked,
+        Action::AccessKeyRegenerated,
+        Action::AccessKeyListed,
+        Action::SigningKeyRotated,
+        Action::MasterKeyRotated,
+        Action::AppUserErased,
+        Action::SignedIn,
+        Action::SignInFailed,
+        Action::RefreshTokenReused,
+        Action::AccountCreated,
+        Action::SessionEnded,
+        Action::SessionEndedEverywhere,
+        Action::IdentityLinked,
+        Action::IdentityUnlinked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::IdentityCreated => "identity.created",
+            Action::IdentityDeleted => "identity.deleted",
+            Action::TokenIssued => "token.issued",
+            Action::TokensRevoked => "tokens.revoked",
+            Action::AccessKeyRegenerated => "accessKey.regenerated",
+            Action::AccessKeyListed => "accessKey.listed",
+            Action::SigningKeyRotated => "signingKey.rotated",
+            Action::MasterKeyRotated => "masterKey.rotated",
+            Action::AppUserErased => "appUser.erased",
+            Action::SignedIn => "appUser.signedIn",
+            Action::SignInFailed => "appUser.signInFailed",
+            Action::RefreshTokenReused => "refreshToken.reused",
+            Action::AccountCreated => "account.created",
+            Action::SessionEnded => "session.ended",
+            Action::SessionEndedEverywhere => "session.endedEverywhere",
+            Action::IdentityLinked => "identity.linked",
+            Action::IdentityUnlinked => "identity.unlinked",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Action> {
+        Action::ALL
+            .into_iter()
+            .find(|action| action.as_str() == raw)
+    }
+}

@@ -1,0 +1,16 @@
+//! The words every layer shares, on the ground floor: identifiers ([`IdentityId`],
+//! [`AppUserId`], [`FamilyId`], [`ResourceId`]), the access-key [`KeySlot`], the audit
+//! [`Action`], a [`Revocation`] fact and a [`Change`] every instance must learn of. The store
+//! takes and returns these, never bare strings or UUIDs; nothing here knows of HTTP or SQL.
+
+mod action;
+mod change;
+mod ids;
+mod key_slot;
+mod revocation;
+
+pub use action::Action;
+pub use change::Change;
+pub use ids::{AppUserId, FamilyId, IdentityId, IdentityIdError, ResourceId};
+pub use key_slot::KeySlot;
+pub use revocation::Revocation;
