@@ -20,6 +20,7 @@ pub mod cli;
 pub mod clock;
 mod clock_skew;
 pub mod config;
+mod dispatcher;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;

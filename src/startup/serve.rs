@@ -13,6 +13,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Application;
+use crate::dispatcher::Dispatcher;
 use crate::http::{self, AppState};
 
 /// How long in-flight requests get to finish on shutdown.
@@ -27,6 +28,8 @@ impl Application {
         let cancel = CancellationToken::new();
         let background = tokio::spawn(self.propagation.run(cancel.clone()));
         let audit = tokio::spawn(self.audit_writer.run(cancel.clone()));
+        let dispatcher = Dispatcher::new(self.state.services.store.clone());
+        let dispatching = tokio::spawn(dispatcher.run(cancel.clone()));
         tokio::spawn(housekeeping(self.state.clone(), cancel.clone()));
         if let Some(metrics) = self.state.metrics.clone() {
             tokio::spawn(metrics_upkeep(metrics, cancel.clone()));
@@ -77,6 +80,7 @@ impl Application {
         cancel.cancel();
         let _ = background.await;
         let _ = audit.await;
+        let _ = dispatching.await;
         if let Some(ops) = ops {
             ops.await
                 .context("the ops listener panicked")?

@@ -29,6 +29,7 @@ const AUDIT_WRITTEN: &str = "callsign_audit_events_written_total";
 const AUDIT_DROPPED: &str = "callsign_audit_events_dropped_total";
 const AUDIT_BACKPRESSURE: &str = "callsign_audit_backpressure_total";
 const CLOCK_SKEW: &str = "callsign_clock_skew_seconds";
+const OUTBOX_DISPATCHED: &str = "callsign_outbox_dispatched_total";
 const BUILD_INFO: &str = "callsign_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s.
@@ -163,6 +164,11 @@ pub fn rate_limited(limit: &'static str) {
 /// Audit rows appended to the store.
 pub fn audit_written(rows: usize) {
     counter!(AUDIT_WRITTEN).increment(rows as u64);
+}
+
+/// Changes the post-commit dispatcher took from the outbox and delivered.
+pub fn outbox_dispatched(events: usize) {
+    counter!(OUTBOX_DISPATCHED).increment(events as u64);
 }
 
 /// An audit event dropped because the queue was full.

@@ -40,6 +40,7 @@ mod migrations;
 mod oidc;
 mod openapi;
 mod ops;
+mod outbox;
 mod password_storm;
 mod postgres_tls;
 mod private_pg;
