@@ -21,6 +21,7 @@ pub mod clock;
 mod clock_skew;
 pub mod config;
 mod dispatcher;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;

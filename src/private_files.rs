@@ -90,7 +90,8 @@ fn open_new(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 

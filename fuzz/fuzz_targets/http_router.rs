@@ -115,7 +115,8 @@ fn request(
                 KeySlot::Secondary
             };
             let key = app.access_key(slot);
-            let signature = hmac::sign(&key, method.as_str(), uri, &date, HOST, &hash);
+            let signature =
+                hmac::sign(&key, method.as_str(), uri, &date, HOST, &hash).unwrap_or_default();
             Some(format!(
                 "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}"
             ))

@@ -83,7 +83,8 @@ impl<'a> Signed<'a> {
                 &self.date,
                 &self.app.host,
                 &hash,
-            );
+            )
+            .expect("HMAC takes any key");
             request = request
                 .header("x-ms-date", &self.date)
                 .header("x-ms-content-sha256", hash)

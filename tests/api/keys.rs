@@ -272,7 +272,7 @@ async fn the_secondary_key_cannot_read_or_replace_keys(app: TestApp) {
 async fn replay_respelled(app: &TestApp, date: &str) -> reqwest::Response {
     use callsign::auth::hmac::{content_hash, sign};
     let hash = content_hash(b"");
-    let signature = sign(&app.primary_key, "GET", "/keys", date, &app.host, &hash);
+    let signature = sign(&app.primary_key, "GET", "/keys", date, &app.host, &hash).unwrap();
     app.client
         .get(format!("{}/keys", app.base))
         .header("x-ms-date", date)

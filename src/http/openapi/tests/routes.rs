@@ -161,7 +161,7 @@ fn signed(fixture: &Fixture, method: &str, path_and_query: &str) -> Request<Body
     let hash = hmac::content_hash(body);
     let ring = fixture.keys.ring().load();
     let key = ring.access_key(KeySlot::Primary).secret();
-    let signature = hmac::sign(key, method, path_and_query, &date, HOST, &hash);
+    let signature = hmac::sign(key, method, path_and_query, &date, HOST, &hash).expect("HMAC");
     Request::builder()
         .method(method)
         .uri(path_and_query)
