@@ -2,17 +2,20 @@
 //!
 //! Layout, top to bottom (each module uses only those below it):
 //! - [`cli`], [`startup`]: commands; building and running the application.
+//! - [`services`]: the composition root, every use case wired once.
 //! - [`http`]: routes, thin handlers, middleware, the one error type.
-//! - [`propagation`]: keeps every instance's caches current, and [`readiness`] with them.
+//! - [`propagation`]: keeps every instance's caches current, and [`readiness`] with them;
+//!   [`dispatcher`]: delivers what the store's outbox holds, after commit.
 //! - [`users`]: app users: accounts, sessions, guests, identity mapping, erasure.
-//! - [`identity`]: the identity use cases (create, issue, revoke, delete).
+//! - [`identity`]: the identity use cases (create, issue, revoke, delete); [`audit`]: the
+//!   audit trail.
 //! - [`token`]: minting and verifying JWTs; [`keys`]: access and signing keys.
 //! - [`auth`]: pure request-signature checks.
 //! - [`store`]: one trait per aggregate, on PostgreSQL and SQLite.
-//! - [`changes`], [`revocation`], [`ids`], [`clock`]: the shared vocabulary; [`jwt_crypto`]: the
-//!   JWT signature algorithms.
+//! - [`vocabulary`] (ids, key slots, audit actions, revocations, changes), [`revocation`] (the
+//!   cache), [`clock`]: the ground floor; [`jwt_crypto`]: the JWT signature algorithms.
 //!
-//! [`fuzzing`] (hidden) wires the application for the fuzz targets in `fuzz/`.
+//! `fuzzing` (feature `fuzzing`, hidden) wires the application for the fuzz targets in `fuzz/`.
 
 pub mod audit;
 pub mod auth;

@@ -40,7 +40,15 @@ pub const REFRESH: RefreshLimits = RefreshLimits {
 };
 
 impl Fixture {
+    /// The services, with the audit writer running.
     pub async fn new() -> Self {
+        let (fixture, audit_writer) = Self::with_audit_writer_stopped().await;
+        tokio::spawn(audit_writer.run(tokio_util::sync::CancellationToken::new()));
+        fixture
+    }
+
+    /// The services, and the audit writer for the test to run (or not: the trail then fills).
+    pub async fn with_audit_writer_stopped() -> (Self, crate::audit::AuditWriter) {
         let store = Arc::new(SqliteStore::in_memory().await.expect("in-memory store"));
         let clock = Arc::new(MockClock::new(START));
         let blueprint = Blueprint {
@@ -60,16 +68,12 @@ impl Fixture {
         let built = Services::build(blueprint, store.clone(), clock.clone())
             .await
             .expect("services");
-        tokio::spawn(
-            built
-                .audit_writer
-                .run(tokio_util::sync::CancellationToken::new()),
-        );
-        Fixture {
+        let fixture = Fixture {
             services: built.services,
             store,
             clock,
-        }
+        };
+        (fixture, built.audit_writer)
     }
 
     /// An app user with a built-in account (its password hash is not a real one).

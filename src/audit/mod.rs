@@ -30,7 +30,7 @@ use crate::telemetry::metrics;
 use crate::vocabulary::{AppUserId, IdentityId};
 
 /// Events waiting for the writer (a few batches: the writer takes up to 2 000 at a time).
-const QUEUE_CAPACITY: usize = 20_000;
+pub(crate) const QUEUE_CAPACITY: usize = 20_000;
 /// How long an issued token waits for room in a full queue before it is refused.
 const ROOM_WAIT: Duration = Duration::from_secs(2);
 /// At most one log line this often about dropped events (with how many).
@@ -103,6 +103,9 @@ enum Entry {
     },
 }
 
+/// Room in the audit queue for one issued token's event ([`Audit::reserve_issue`]).
+pub struct IssueSlot(mpsc::OwnedPermit<Entry>);
+
 /// Where use cases record events.
 pub struct Audit {
     queue: mpsc::Sender<Entry>,
@@ -139,6 +142,27 @@ impl Audit {
     /// queue is full it is dropped and counted.
     pub fn record(&self, event: AuditEvent) {
         self.enqueue(Entry::Append(self.stamped(event)));
+    }
+
+    /// Reserves room for one issued token's event, waiting up to [`ROOM_WAIT`] when the writer
+    /// is behind. Taken before a write transaction opens, so a full queue fails the request
+    /// without holding the database's writer (on SQLite, the one writer that empties the queue).
+    pub async fn reserve_issue(&self) -> Result<IssueSlot, AuditBacklogged> {
+        let sender = match self.queue.clone().try_reserve_owned() {
+            Ok(permit) => return Ok(IssueSlot(permit)),
+            Err(mpsc::error::TrySendError::Full(sender)) => sender,
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(AuditBacklogged),
+        };
+        metrics::audit_backpressure();
+        match tokio::time::timeout(ROOM_WAIT, sender.reserve_owned()).await {
+            Ok(Ok(permit)) => Ok(IssueSlot(permit)),
+            _ => Err(AuditBacklogged),
+        }
+    }
+
+    /// Queues a token's `event` in the room reserved for it: never waits.
+    pub fn record_issue_in(&self, slot: IssueSlot, event: AuditEvent) {
+        slot.0.send(Entry::Append(self.stamped(event)));
     }
 
     /// Queues a token's `event`, waiting up to [`ROOM_WAIT`] for room when the writer is behind.

@@ -16,7 +16,7 @@ use moka::sync::Cache;
 use time::OffsetDateTime;
 
 use super::{ExternalId, IssueLog};
-use crate::audit::{Action, Audit, AuditEvent};
+use crate::audit::{Action, Audit, AuditEvent, IssueSlot};
 use crate::clock::{SharedClock, from_millis, millis};
 use crate::keys::SigningKey;
 use crate::rate_limit::{KeyedLimit, Rate};
@@ -191,7 +191,7 @@ impl Identities {
             ));
         }
         let token = match token {
-            Some(request) => Some(self.mint(record.id, request, signer, now).await?),
+            Some(request) => Some(self.mint(record.id, request, signer, now, None).await?),
             None => None,
         };
         Ok(CreatedIdentity {
@@ -213,6 +213,17 @@ impl Identities {
         request: &TokenRequest,
         signer: &SigningKey,
     ) -> Result<IssuedToken, IdentityError> {
+        self.issue_audited(id, request, signer, None).await
+    }
+
+    /// [`Identities::issue`], its audit event in room reserved before (`slot`) or waited for.
+    pub async fn issue_audited(
+        &self,
+        id: IdentityId,
+        request: &TokenRequest,
+        signer: &SigningKey,
+        slot: Option<IssueSlot>,
+    ) -> Result<IssuedToken, IdentityError> {
         let now = self.clock.now();
         let uuid = id;
         if self.revocations.is_deleted(uuid) {
@@ -229,7 +240,7 @@ impl Identities {
         if !known {
             self.find(id).await?;
         }
-        self.mint(id, request, signer, now).await
+        self.mint(id, request, signer, now, slot).await
     }
 
     /// Kills every token the identity was issued until now; tokens issued after it returns work.
@@ -287,14 +298,15 @@ impl Identities {
         request: &TokenRequest,
         signer: &SigningKey,
         now: OffsetDateTime,
+        slot: Option<IssueSlot>,
     ) -> Result<IssuedToken, IdentityError> {
         let issued = self.tokens.mint(id, request, signer, now)?;
-        self.audit
-            .record_issue(
-                AuditEvent::about_identity(Action::TokenIssued, id)
-                    .with_details_of(&TokenDetails::of(request)),
-            )
-            .await?;
+        let event = AuditEvent::about_identity(Action::TokenIssued, id)
+            .with_details_of(&TokenDetails::of(request));
+        match slot {
+            Some(slot) => self.audit.record_issue_in(slot, event),
+            None => self.audit.record_issue(event).await?,
+        }
         metrics::token_issued(request.scopes.iter().map(|scope| scope.as_str()));
         self.issue_log.record(id, millis(now));
         Ok(issued)

@@ -9,7 +9,7 @@
 //! - [`SettingStore`] (`settings.rs`): deployment-wide settings fixed at first start;
 //! - [`AppUserStore`] (`app_users.rs`): built-in accounts, OpenID Connect users, erasure;
 //! - [`MappingStore`] (`mapping.rs`): which identities each app user holds;
-//! - [`RefreshStore`] (`refresh.rs`): refresh-token families, rotation and reuse detection;
+//! - [`RefreshStore`] (`refresh.rs`): refresh-token families, in small transactional steps;
 //! - [`AuditStore`] (`audit.rs`): the audit trail;
 //! - [`OutboxStore`] (`outbox.rs`): changes committed, waiting for the post-commit dispatcher.
 //!
@@ -32,7 +32,6 @@ mod refresh;
 mod revocations;
 mod settings;
 mod sqlite;
-mod uncommitted;
 
 use std::time::Duration;
 
@@ -47,11 +46,10 @@ pub use keys::{AccessKeyRecord, KeyStore, Resealed, SigningKeyRecord};
 pub use mapping::{Linked, MappingStore};
 pub use outbox::{Dispatched, OutboxStore};
 pub use postgres::PgStore;
-pub use refresh::{Presented, RefreshLimits, RefreshStore, Rotation, Session};
+pub use refresh::{RefreshLimits, RefreshSteps, RefreshStore, Session, StoredToken};
 pub use revocations::RevocationStore;
 pub use settings::SettingStore;
 pub use sqlite::SqliteStore;
-pub use uncommitted::Uncommitted;
 
 use crate::vocabulary::Change;
 

@@ -1,7 +1,7 @@
 //! PostgreSQL backend: the production store, shared by many stateless instances. This file owns
 //! the pool, migrations and the change feed; each aggregate's queries live in its own file.
-//! Changes are announced with `NOTIFY` inside the writing transaction, so they are delivered
-//! exactly when they commit.
+//! Changes go to the outbox inside the writing transaction; the dispatcher announces them with
+//! `NOTIFY` once they have committed (`outbox.rs`).
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;

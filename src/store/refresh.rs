@@ -1,20 +1,19 @@
-//! Refresh-token families. A sign-in starts a family; each refresh spends the presented token
-//! and adds its successor, atomically, so of many concurrent uses exactly one wins; the caller
-//! commits that rotation once it holds the access token that goes with it. A spent token
-//! presented to refresh revokes its family, committed although the request fails; what else
-//! reuse ends is the domain's to decide (`users::sessions`), with [`RefreshStore::presented`]
-//! telling a live token from a spent one. Tokens are stored only as their SHA-256. Both backends
-//! run the same SQL and code, stamped out by `impl_refresh_store!`.
+//! Refresh-token families as stored. A sign-in starts a family; a refresh is a few small steps
+//! in one write transaction ([`RefreshSteps`]), with the presented token's family locked first
+//! so the refreshes of a family and its revocation take turns: read what the presented token is,
+//! then spend it and add its successor, or revoke its family, as the domain decides
+//! (`users::refresh_rule`); the store knows nothing of the rule. Tokens are stored only as their
+//! SHA-256. Both backends run the same SQL and code, stamped out by `impl_refresh_store!`.
 
 use async_trait::async_trait;
 use sqlx::Row;
 
 use crate::vocabulary::{AppUserId, FamilyId, IdentityId};
 
+use super::StoreError;
 use super::backend::SqlBackend;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use super::{StoreError, Uncommitted};
 
 /// A presented token's session: its family, user and identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,17 +21,6 @@ pub struct Session {
     pub family: FamilyId,
     pub user: AppUserId,
     pub identity: IdentityId,
-}
-
-/// What a presented refresh token is, without changing anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presented {
-    /// Unspent, in a live family whose user still holds its identity, and not idle too long.
-    Live(Session),
-    /// Spent already, in a family that has not ended.
-    Spent(Session),
-    /// Unknown, or of a family that has ended (signed out, revoked, past its lifetime).
-    Invalid,
 }
 
 /// How long families and their tokens live.
@@ -44,25 +32,37 @@ pub struct RefreshLimits {
     pub absolute_ms: i64,
 }
 
-/// What presenting a refresh token did.
-#[derive(Debug)]
-pub enum Rotation {
-    /// The token was live: it is spent and its successor stored, once `rotation` is committed
-    /// (dropped, nothing changes).
-    Rotated {
-        user: AppUserId,
-        identity: IdentityId,
-        rotation: Uncommitted,
-    },
-    /// The token was already spent and its family was live: the family is now revoked.
-    Reused {
-        user: AppUserId,
-        identity: IdentityId,
-    },
-    /// Unknown, signed out, erased, unlinked from its identity, or past its idle or absolute
-    /// lifetime. (A spent token of a family that has ended is this too: replaying it harms no
-    /// one.)
-    Invalid,
+/// A presented token as stored, with what the rule needs of its family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredToken {
+    pub session: Session,
+    pub issued_at_ms: i64,
+    /// When it was spent (rotated), if it was.
+    pub spent_at_ms: Option<i64>,
+    pub family_created_at_ms: i64,
+    /// When its family was revoked (signed out, reused, erased), if it was.
+    pub family_revoked_at_ms: Option<i64>,
+    /// Whether the family's user still holds the family's identity.
+    pub held: bool,
+}
+
+/// One refresh's writes, in a transaction that holds the presented token's family: dropped
+/// without [`RefreshSteps::commit`], nothing changes.
+#[async_trait]
+pub trait RefreshSteps: Send {
+    /// The presented token, if it exists.
+    async fn presented(&mut self) -> Result<Option<StoredToken>, StoreError>;
+    /// Spends the presented token and stores its successor in the same family.
+    async fn rotate(
+        &mut self,
+        family: FamilyId,
+        successor_hash: &[u8],
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Revokes the family.
+    async fn revoke_family(&mut self, family: FamilyId, now_ms: i64) -> Result<(), StoreError>;
+    /// Commits the steps; `Ok` means they are durable.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -76,22 +76,10 @@ pub trait RefreshStore: Send + Sync {
         token_hash: &[u8],
         now_ms: i64,
     ) -> Result<(), StoreError>;
-    /// Spends `token_hash` and stores `successor_hash` in its family, if it is live, to be
-    /// committed by the caller; a reuse is committed at once.
-    async fn rotate(
-        &self,
-        token_hash: &[u8],
-        successor_hash: &[u8],
-        limits: RefreshLimits,
-        now_ms: i64,
-    ) -> Result<Rotation, StoreError>;
-    /// What a presented token is, without changing anything.
-    async fn presented(
-        &self,
-        token_hash: &[u8],
-        limits: RefreshLimits,
-        now_ms: i64,
-    ) -> Result<Presented, StoreError>;
+    /// Opens a refresh of the token with `token_hash`: a write transaction holding its family.
+    async fn begin_refresh(&self, token_hash: &[u8]) -> Result<Box<dyn RefreshSteps>, StoreError>;
+    /// The token with `token_hash`, if it exists, without changing anything.
+    async fn find_presented(&self, token_hash: &[u8]) -> Result<Option<StoredToken>, StoreError>;
     /// Revokes a family (sign-out); `false` if it had ended already.
     async fn revoke_family(&self, family: FamilyId, now_ms: i64) -> Result<bool, StoreError>;
     /// Revokes every family of a user (sign-out everywhere); how many were live.
@@ -105,27 +93,16 @@ const INSERT_FAMILY: &str = "INSERT INTO refresh_families (id, user_id, identity
      VALUES ($1, $2, $3, $4)";
 const INSERT_TOKEN: &str =
     "INSERT INTO refresh_tokens (hash, family_id, issued_at_ms) VALUES ($1, $2, $3)";
-/// Spends a token once: of concurrent statements, one matches; the others find it spent.
-const SPEND: &str = "UPDATE refresh_tokens SET spent_at_ms = $2 \
-     WHERE hash = $1 AND spent_at_ms IS NULL RETURNING family_id";
-/// A token of a live family whose user still holds its identity (`$2` idle, `$3` absolute
-/// cut-offs).
-const SELECT_LIVE: &str = "SELECT t.family_id, f.user_id, f.identity_id FROM refresh_tokens t \
-     JOIN refresh_families f ON f.id = t.family_id \
-     JOIN app_user_identities m ON m.user_id = f.user_id AND m.identity_id = f.identity_id \
-     WHERE t.hash = $1 AND f.revoked_at_ms IS NULL \
-       AND t.issued_at_ms > $2 AND f.created_at_ms > $3";
-/// The family of a (spent) token, if that family is still live (`$2` absolute cut-off).
-const SELECT_LIVE_FAMILY_OF: &str = "SELECT t.family_id, f.user_id, f.identity_id FROM refresh_tokens t \
-     JOIN refresh_families f ON f.id = t.family_id \
-     WHERE t.hash = $1 AND f.revoked_at_ms IS NULL AND f.created_at_ms > $2";
-/// A token of a family that has not ended (`$2` absolute cut-off), spent or not, with what
-/// tells a live one: when it was issued and whether the family's user still holds its identity.
+/// Spends a token once.
+const SPEND: &str =
+    "UPDATE refresh_tokens SET spent_at_ms = $2 WHERE hash = $1 AND spent_at_ms IS NULL";
+/// A token with its family's state and whether the family's user still holds its identity.
 const SELECT_PRESENTED: &str = "SELECT t.family_id, f.user_id, f.identity_id, t.issued_at_ms, \
-       t.spent_at_ms, m.user_id AS holder FROM refresh_tokens t \
+       t.spent_at_ms, f.created_at_ms AS family_created_at_ms, \
+       f.revoked_at_ms AS family_revoked_at_ms, m.user_id AS holder FROM refresh_tokens t \
      JOIN refresh_families f ON f.id = t.family_id \
      LEFT JOIN app_user_identities m ON m.user_id = f.user_id AND m.identity_id = f.identity_id \
-     WHERE t.hash = $1 AND f.revoked_at_ms IS NULL AND f.created_at_ms > $2";
+     WHERE t.hash = $1";
 const REVOKE_FAMILY: &str =
     "UPDATE refresh_families SET revoked_at_ms = $2 WHERE id = $1 AND revoked_at_ms IS NULL";
 const REVOKE_USER_FAMILIES: &str =
@@ -135,8 +112,91 @@ const REVOKE_USER_FAMILIES: &str =
 const PURGE_ENDED: &str =
     "DELETE FROM refresh_families WHERE revoked_at_ms IS NOT NULL OR created_at_ms <= $1";
 
+/// A [`StoredToken`] from a row of [`SELECT_PRESENTED`].
+fn stored_token<S: SqlBackend>(
+    row: &<S::Db as sqlx::Database>::Row,
+) -> Result<StoredToken, StoreError>
+where
+    for<'r> &'r str: sqlx::ColumnIndex<<S::Db as sqlx::Database>::Row>,
+    for<'r> i64: sqlx::Decode<'r, S::Db> + sqlx::Type<S::Db>,
+    for<'r> Option<i64>: sqlx::Decode<'r, S::Db> + sqlx::Type<S::Db>,
+{
+    Ok(StoredToken {
+        session: Session {
+            family: S::uuid_col(row, "family_id")?,
+            user: S::uuid_col(row, "user_id")?,
+            identity: S::uuid_col(row, "identity_id")?,
+        },
+        issued_at_ms: row.try_get("issued_at_ms")?,
+        spent_at_ms: row.try_get("spent_at_ms")?,
+        family_created_at_ms: row.try_get("family_created_at_ms")?,
+        family_revoked_at_ms: row.try_get("family_revoked_at_ms")?,
+        held: S::uuid_col_opt::<AppUserId>(row, "holder")?.is_some(),
+    })
+}
+
 macro_rules! impl_refresh_store {
-    ($store:ident) => {
+    ($store:ident, $db:ty, $steps:ident) => {
+        /// The steps of one refresh on this backend.
+        struct $steps {
+            tx: sqlx::Transaction<'static, $db>,
+            token_hash: Vec<u8>,
+        }
+
+        #[async_trait]
+        impl RefreshSteps for $steps {
+            async fn presented(&mut self) -> Result<Option<StoredToken>, StoreError> {
+                let row = sqlx::query(SELECT_PRESENTED)
+                    .bind(&self.token_hash)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.map(|row| stored_token::<$store>(&row)).transpose()
+            }
+
+            async fn rotate(
+                &mut self,
+                family: FamilyId,
+                successor_hash: &[u8],
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                let spent = sqlx::query(SPEND)
+                    .bind(&self.token_hash)
+                    .bind(now_ms)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                if spent != 1 {
+                    return Err(StoreError::Corrupt(
+                        "a refresh token was spent under its family's lock".into(),
+                    ));
+                }
+                sqlx::query(INSERT_TOKEN)
+                    .bind(successor_hash)
+                    .bind($store::uuid_param(family))
+                    .bind(now_ms)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn revoke_family(
+                &mut self,
+                family: FamilyId,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(REVOKE_FAMILY)
+                    .bind($store::uuid_param(family))
+                    .bind(now_ms)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+                Ok(self.tx.commit().await?)
+            }
+        }
+
         #[async_trait]
         impl RefreshStore for $store {
             async fn start_family(
@@ -165,99 +225,27 @@ macro_rules! impl_refresh_store {
                 Ok(())
             }
 
-            async fn rotate(
+            async fn begin_refresh(
                 &self,
                 token_hash: &[u8],
-                successor_hash: &[u8],
-                limits: RefreshLimits,
-                now_ms: i64,
-            ) -> Result<Rotation, StoreError> {
+            ) -> Result<Box<dyn RefreshSteps>, StoreError> {
                 let mut tx = self.begin_write().await?;
                 $store::lock_family_of(&mut tx, token_hash).await?;
-                let spent = sqlx::query(SPEND)
-                    .bind(token_hash)
-                    .bind(now_ms)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if spent.is_none() {
-                    // Spent before, in a live family: reuse revokes the family, committed now.
-                    let Some(row) = sqlx::query(SELECT_LIVE_FAMILY_OF)
-                        .bind(token_hash)
-                        .bind(now_ms - limits.absolute_ms)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                    else {
-                        return Ok(Rotation::Invalid);
-                    };
-                    sqlx::query(REVOKE_FAMILY)
-                        .bind($store::uuid_param($store::uuid_col::<FamilyId>(
-                            &row,
-                            "family_id",
-                        )?))
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    return Ok(Rotation::Reused {
-                        user: $store::uuid_col(&row, "user_id")?,
-                        identity: $store::uuid_col(&row, "identity_id")?,
-                    });
-                }
-                let live = sqlx::query(SELECT_LIVE)
-                    .bind(token_hash)
-                    .bind(now_ms - limits.idle_ms)
-                    .bind(now_ms - limits.absolute_ms)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(row) = live else {
-                    // Signed out or expired: nothing changes (the spend rolls back).
-                    return Ok(Rotation::Invalid);
-                };
-                sqlx::query(INSERT_TOKEN)
-                    .bind(successor_hash)
-                    .bind($store::uuid_param($store::uuid_col::<FamilyId>(
-                        &row,
-                        "family_id",
-                    )?))
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(Rotation::Rotated {
-                    user: $store::uuid_col(&row, "user_id")?,
-                    identity: $store::uuid_col(&row, "identity_id")?,
-                    rotation: Uncommitted::new(tx),
-                })
+                Ok(Box::new($steps {
+                    tx,
+                    token_hash: token_hash.to_vec(),
+                }))
             }
 
-            async fn presented(
+            async fn find_presented(
                 &self,
                 token_hash: &[u8],
-                limits: RefreshLimits,
-                now_ms: i64,
-            ) -> Result<Presented, StoreError> {
-                let Some(row) = sqlx::query(SELECT_PRESENTED)
+            ) -> Result<Option<StoredToken>, StoreError> {
+                let row = sqlx::query(SELECT_PRESENTED)
                     .bind(token_hash)
-                    .bind(now_ms - limits.absolute_ms)
                     .fetch_optional(self.pool())
-                    .await?
-                else {
-                    return Ok(Presented::Invalid);
-                };
-                let session = Session {
-                    family: $store::uuid_col(&row, "family_id")?,
-                    user: $store::uuid_col(&row, "user_id")?,
-                    identity: $store::uuid_col(&row, "identity_id")?,
-                };
-                let spent: Option<i64> = row.try_get("spent_at_ms")?;
-                let issued_at_ms: i64 = row.try_get("issued_at_ms")?;
-                let held = $store::uuid_col_opt::<AppUserId>(&row, "holder")?.is_some();
-                Ok(if spent.is_some() {
-                    Presented::Spent(session)
-                } else if held && issued_at_ms > now_ms - limits.idle_ms {
-                    Presented::Live(session)
-                } else {
-                    Presented::Invalid
-                })
+                    .await?;
+                row.map(|row| stored_token::<$store>(&row)).transpose()
             }
 
             async fn revoke_family(
@@ -301,5 +289,5 @@ macro_rules! impl_refresh_store {
     };
 }
 
-impl_refresh_store!(PgStore);
-impl_refresh_store!(SqliteStore);
+impl_refresh_store!(PgStore, sqlx::Postgres, PgRefreshSteps);
+impl_refresh_store!(SqliteStore, sqlx::Sqlite, SqliteRefreshSteps);

@@ -1,7 +1,7 @@
 //! Revocation facts as stored: each identity's token cut-off (a column of `identities`) and the
 //! tombstones deleted identities leave until every token they could have had has expired.
-//! Both backends run the same SQL and code, stamped out by `impl_revocation_store!`; PostgreSQL
-//! announces each fact in the writing transaction, SQLite serves one instance.
+//! Both backends run the same SQL and code, stamped out by `impl_revocation_store!`; each fact
+//! goes to the outbox in the writing transaction.
 
 use crate::vocabulary::IdentityId;
 use async_trait::async_trait;

@@ -2,7 +2,8 @@
 //! no client ever holds an access key. They sign in with a built-in account ([`accounts`],
 //! argon2id, throttled) or a bearer token from the app's OpenID Connect provider
 //! (`auth::oidc`); they hold identities through a mapping (1:1 by default, 1:N, N:1, N:M:
-//! [`service`]); sign-ins get rotating refresh tokens with reuse detection ([`sessions`]);
+//! [`service`]); sign-ins get rotating refresh tokens with reuse detection ([`sessions`], by the rule in
+//! [`refresh_rule`]);
 //! guests get a fresh identity and a short-lived token ([`guests`]). Tokens for app users are
 //! signed by the primary slot's valid signing key. Nothing here knows HTTP or SQL.
 
@@ -13,6 +14,7 @@ mod hashing;
 mod lockout;
 mod password;
 mod policy;
+mod refresh_rule;
 mod service;
 mod sessions;
 mod throttle;

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{AppPolicy, AppUserError};
-use crate::audit::{Action, AuditEvent, RequestContext};
+use crate::audit::{Action, AuditEvent, IssueSlot, RequestContext};
 use crate::clock::SharedClock;
 use crate::identity::Identities;
 use crate::keys::KeyRing;
@@ -177,10 +177,20 @@ impl AppUsers {
         identity: IdentityId,
         request: &TokenRequest,
     ) -> Result<IssuedToken, AppUserError> {
+        self.issue_in(identity, request, None).await
+    }
+
+    /// [`AppUsers::issue_for`], its audit event in room reserved before (`slot`).
+    pub(super) async fn issue_in(
+        &self,
+        identity: IdentityId,
+        request: &TokenRequest,
+        slot: Option<IssueSlot>,
+    ) -> Result<IssuedToken, AppUserError> {
         let ring = self.ring.load();
         Ok(self
             .identities
-            .issue(identity, request, ring.service_signer())
+            .issue_audited(identity, request, ring.service_signer(), slot)
             .await?)
     }
 

@@ -11,11 +11,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
+use super::refresh_rule::{Verdict, judge};
 use super::{AppUserError, AppUsers};
 use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::clock::SharedClock;
+use crate::identity::IdentityError;
 use crate::keys::random_bytes;
-use crate::store::{Presented, Rotation, Session};
+use crate::store::Session;
 use crate::telemetry::metrics::{self, AuthFailure};
 use crate::token::{IssuedToken, TokenRequest};
 use crate::vocabulary::{AppUserId, FamilyId, IdentityId};
@@ -106,59 +108,69 @@ impl Sessions {
         })
     }
 
-    /// Rotates `presented` into a new refresh token, with a new access token.
+    /// Rotates `presented` into a new refresh token, with a new access token. The audit
+    /// trail's room for the token is reserved before the write opens: a trail that is behind
+    /// fails the refresh without holding the database's writer.
     pub async fn refresh(
         &self,
         presented: &RefreshToken,
         request: &TokenRequest,
     ) -> Result<SessionTokens, AppUserError> {
         let successor = RefreshToken::generate()?;
-        let rotation = self
+        let slot = self
+            .users
+            .identity_use_cases()
+            .audit()
+            .reserve_issue()
+            .await
+            .map_err(IdentityError::from)?;
+        let now_ms = self.clock.now_ms();
+        let mut steps = self
             .users
             .stores()
             .refresh
-            .rotate(
-                &presented.hash(),
-                &successor.hash(),
-                self.users.policy().refresh,
-                self.clock.now_ms(),
-            )
+            .begin_refresh(&presented.hash())
             .await?;
-        match rotation {
-            Rotation::Rotated {
-                user,
-                identity,
-                rotation,
-            } => {
+        let found = steps.presented().await?;
+        match judge(found.as_ref(), self.users.policy().refresh, now_ms) {
+            Verdict::Live(session) => {
+                steps
+                    .rotate(session.family, &successor.hash(), now_ms)
+                    .await?;
                 // The rotation just proved the identity exists: issuing needs no further read
                 // (none could be made while the rotation holds the write).
-                self.users.identity_use_cases().note_exists(identity);
+                self.users
+                    .identity_use_cases()
+                    .note_exists(session.identity);
                 // Issued before the rotation commits. A refresh that cannot issue (the
                 // identity's token budget spent, or the identity deleted meanwhile) leaves the
                 // presented token unspent; and as a session's rotations and its end take turns,
                 // a token issued here predates any end of the session that follows, so the
                 // revocation that goes with that end catches it.
-                let issuing = self.users.issue_for(identity, request);
-                let access_token = match RequestContext::on_behalf_of(user, issuing).await {
+                let issuing = self.users.issue_in(session.identity, request, Some(slot));
+                let access_token = match RequestContext::on_behalf_of(session.user, issuing).await {
                     // Deleted since: the session ended with it.
                     Err(AppUserError::IdentityNotFound) => {
                         return Err(AppUserError::InvalidRefreshToken);
                     }
                     other => other?,
                 };
-                rotation.commit().await?;
+                steps.commit().await?;
                 Ok(SessionTokens {
                     refresh_token: successor,
                     access_token,
-                    user,
-                    identity,
+                    user: session.user,
+                    identity: session.identity,
                 })
             }
-            Rotation::Reused { user, identity } => {
-                self.reused(user, identity).await?;
+            Verdict::Spent(session) => {
+                // The family ends now, committed although this request fails.
+                steps.revoke_family(session.family, now_ms).await?;
+                steps.commit().await?;
+                self.reused(session.user, session.identity).await?;
                 Err(AppUserError::InvalidRefreshToken)
             }
-            Rotation::Invalid => {
+            Verdict::Invalid => {
                 metrics::authentication_failed(AuthFailure::RefreshToken);
                 Err(AppUserError::InvalidRefreshToken)
             }
@@ -215,19 +227,19 @@ impl Sessions {
             .users
             .stores()
             .refresh
-            .presented(
-                &presented.hash(),
-                self.users.policy().refresh,
-                self.clock.now_ms(),
-            )
+            .find_presented(&presented.hash())
             .await?;
-        match found {
-            Presented::Live(session) => Ok(session),
-            Presented::Spent(session) => {
+        match judge(
+            found.as_ref(),
+            self.users.policy().refresh,
+            self.clock.now_ms(),
+        ) {
+            Verdict::Live(session) => Ok(session),
+            Verdict::Spent(session) => {
                 self.reused(session.user, session.identity).await?;
                 Err(AppUserError::InvalidRefreshToken)
             }
-            Presented::Invalid => {
+            Verdict::Invalid => {
                 metrics::authentication_failed(AuthFailure::RefreshToken);
                 Err(AppUserError::InvalidRefreshToken)
             }

@@ -1,7 +1,7 @@
 //! Changes that every instance must learn of within a second: an identity's tokens revoked, an
 //! identity deleted, a key regenerated or rotated. The writer applies a change to its own caches
-//! at once and the store carries it to the other instances (PostgreSQL `NOTIFY`, sent in the
-//! same transaction).
+//! at once and puts it in the store's outbox in the same transaction; the post-commit
+//! dispatcher carries it to the other instances (PostgreSQL `NOTIFY`).
 
 use uuid::Uuid;
 

@@ -186,3 +186,46 @@ fn refresh_tokens_are_256_bit_and_only_their_shape_is_checked_before_a_lookup() 
     assert!(RefreshToken::presented("csr_x".repeat(40)).is_err());
     assert!(RefreshToken::presented("bearer".into()).is_err());
 }
+
+#[tokio::test]
+async fn with_the_audit_trail_full_a_refresh_fails_without_holding_the_writer() {
+    use crate::audit::{AuditEvent, QUEUE_CAPACITY};
+    use crate::identity::IdentityError;
+    use crate::store::RefreshStore;
+    use std::time::Duration;
+
+    let (f, audit_writer) = Fixture::with_audit_writer_stopped().await;
+    let user = f.app_user("patient").await;
+    let session = f.sessions.sign_in(user, &chat_request()).await.unwrap();
+    for _ in 0..QUEUE_CAPACITY {
+        f.audit
+            .record(AuditEvent::about_app_user(Action::SignedIn, Some(user)));
+    }
+
+    // While the refresh waits for room, a write on the store's one connection goes through.
+    let write = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = tokio::time::Instant::now();
+        f.store
+            .revoke_user_families(AppUserId::generate(), 0)
+            .await
+            .unwrap();
+        started.elapsed()
+    };
+    let (refreshed, write_took) = tokio::join!(refresh(&f, &session.refresh_token), write);
+    assert!(
+        matches!(
+            refreshed,
+            Err(AppUserError::Identity(IdentityError::AuditBacklogged(_)))
+        ),
+        "refused while the trail is full"
+    );
+    assert!(
+        write_took < Duration::from_millis(500),
+        "the writer was held for {write_took:?}"
+    );
+
+    // Nothing was spent: once the trail drains, the same token refreshes.
+    tokio::spawn(audit_writer.run(tokio_util::sync::CancellationToken::new()));
+    refresh(&f, &session.refresh_token).await.unwrap();
+}
