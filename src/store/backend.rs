@@ -11,6 +11,9 @@ use tokio::sync::Notify;
 
 use crate::vocabulary::{AppUserId, Change, IdentityId};
 
+/// How [`SqlBackend::announce`] puts a change in the outbox (the same on both backends).
+pub(super) const OUTBOX_INSERT: &str = "INSERT INTO outbox (event) VALUES ($1)";
+
 #[allow(
     async_fn_in_trait,
     reason = "used on the concrete stores only, never as a trait object"

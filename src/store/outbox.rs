@@ -15,7 +15,6 @@ use super::postgres::{CHANNEL, PgStore};
 use super::sqlite::SqliteStore;
 use crate::vocabulary::Change;
 
-pub(super) const INSERT: &str = "INSERT INTO outbox (event) VALUES ($1)";
 /// Takes the oldest rows; rows another instance is taking are skipped, not waited for.
 const TAKE_PG: &str = "DELETE FROM outbox WHERE id IN \
      (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id, event";

@@ -73,7 +73,7 @@ impl SqlBackend for PgStore {
         tx: &mut Transaction<'_, Postgres>,
         change: Change,
     ) -> Result<(), StoreError> {
-        sqlx::query(super::outbox::INSERT)
+        sqlx::query(super::backend::OUTBOX_INSERT)
             .bind(change.encode())
             .execute(&mut **tx)
             .await?;

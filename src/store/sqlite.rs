@@ -125,7 +125,7 @@ impl SqlBackend for SqliteStore {
     }
 
     async fn announce(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(), StoreError> {
-        sqlx::query(super::outbox::INSERT)
+        sqlx::query(super::backend::OUTBOX_INSERT)
             .bind(change.encode())
             .execute(&mut **tx)
             .await?;
