@@ -10,10 +10,7 @@ use utoipa::ToSchema;
 use super::client_address::ClientAddress;
 use super::error::ErrorBody;
 use super::extract::JsonBody;
-use super::schemas::{
-    BadRequest, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
-    UnsupportedMediaType,
-};
+use super::schemas::{BackendRefusals, BadRequest, BodyRefusals, Unavailable};
 use super::{ApiError, AppState};
 use crate::users::{Password, Username};
 
@@ -51,13 +48,10 @@ pub struct AccountView {
     responses(
         (status = CREATED, description = "The account and its app user.", body = AccountView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = CONFLICT, description = "`UsernameTaken`: the name (after normalisation), or one that only looks like it (the same UTS #39 skeleton), has an account.", body = ErrorBody),
-        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
-        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
+        BodyRefusals,
     ),
     // No credential only when registration is open.
     security(("hmac" = []), ("bearer" = []), ()),

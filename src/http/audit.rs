@@ -11,11 +11,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
-use super::identities::rfc3339;
-use super::schemas::{
-    AuditActionName, BadRequest, Forbidden, IdentityNotFound, TooManyRequests, Unauthorized,
-    Unavailable,
-};
+use super::schemas::{AuditActionName, BackendRefusals, BadRequest, IdentityNotFound, Unavailable};
+use super::views::rfc3339;
 use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::audit::Action;
 use crate::clock::{from_millis, millis};
@@ -202,11 +199,9 @@ impl AuditQuery {
     responses(
         (status = OK, description = "A page of events.", body = AuditPage),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, response = IdentityNotFound),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 
 use super::client_address::ClientAddress;
 use super::error::ErrorBody;
-use super::hero::TokenView;
 use super::schemas::{TooManyRequests, Unavailable};
+use super::views::TokenView;
 use super::{ApiError, AppState};
 
 /// Admit a guest

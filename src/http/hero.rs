@@ -13,14 +13,10 @@ use super::bearer::AppBearer;
 use super::client_address::ClientAddress;
 use super::error::ErrorBody;
 use super::extract::JsonBody;
-use super::identities::rfc3339;
-use super::schemas::{
-    BadRequest, BearerRejected, IdpOrStoreUnavailable, PayloadTooLarge, ScopeName, TooManyRequests,
-    UnsupportedMediaType,
-};
+use super::schemas::{BadRequest, BearerRefusals, BodyRefusals, ScopeName};
+use super::views::{TokenView, rfc3339};
 use super::{ApiError, AppState};
-use crate::token::IssuedToken;
-use crate::vocabulary::{AppUserId, IdentityId};
+use crate::vocabulary::AppUserId;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -66,31 +62,6 @@ pub struct TokenBody {
     identity: Option<String>,
 }
 
-/// `{"token","expiresOn","communicationUserId"}`: a token with the identity it is for. Holds
-/// a token: no `Debug`.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(description = "A token and the identity it is for.")]
-pub struct TokenView {
-    /// An HS256 JWT.
-    token: String,
-    /// RFC 3339; equals the token's `exp`.
-    #[schema(format = DateTime)]
-    expires_on: String,
-    /// The raw id of the identity the token is for.
-    communication_user_id: String,
-}
-
-impl AppState {
-    pub(super) fn token_for_view(&self, identity: IdentityId, issued: IssuedToken) -> TokenView {
-        TokenView {
-            token: issued.token,
-            expires_on: rfc3339(issued.expires_on),
-            communication_user_id: self.raw_id(identity),
-        }
-    }
-}
-
 impl AppState {
     async fn bearer_user(&self, bearer: &AppBearer) -> Result<AppUserId, ApiError> {
         Ok(self
@@ -117,10 +88,8 @@ impl AppState {
     operation_id = "getBearerUser",
     responses(
         (status = OK, description = "The user's identity.", body = UserView),
-        (status = UNAUTHORIZED, response = BearerRejected),
         (status = NOT_FOUND, description = "`IdentityNotFound`: the user has no identity yet.", body = ErrorBody),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
-        (status = SERVICE_UNAVAILABLE, response = IdpOrStoreUnavailable),
+        BearerRefusals,
     ),
     security(("appBearer" = [])),
 )]
@@ -149,9 +118,7 @@ pub async fn get_user(
     responses(
         (status = CREATED, description = "A new identity, mapped to the user.", body = UserView),
         (status = OK, description = "The user already had this identity.", body = UserView),
-        (status = UNAUTHORIZED, response = BearerRejected),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
-        (status = SERVICE_UNAVAILABLE, response = IdpOrStoreUnavailable),
+        BearerRefusals,
     ),
     security(("appBearer" = [])),
 )]
@@ -185,9 +152,7 @@ pub async fn create_user(
     operation_id = "deleteBearerUser",
     responses(
         (status = NO_CONTENT, description = "Erased (also when there was nothing to erase)."),
-        (status = UNAUTHORIZED, response = BearerRejected),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
-        (status = SERVICE_UNAVAILABLE, response = IdpOrStoreUnavailable),
+        BearerRefusals,
     ),
     security(("appBearer" = [])),
 )]
@@ -217,9 +182,7 @@ pub async fn delete_user(
     operation_id = "getBearerUserToken",
     responses(
         (status = CREATED, description = "The token and the identity it is for.", body = HeroTokenView),
-        (status = UNAUTHORIZED, response = BearerRejected),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
-        (status = SERVICE_UNAVAILABLE, response = IdpOrStoreUnavailable),
+        BearerRefusals,
     ),
     security(("appBearer" = [])),
 )]
@@ -255,13 +218,10 @@ pub async fn token(
     responses(
         (status = OK, description = "The token and the identity it is for.", body = TokenView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = BearerRejected),
         (status = FORBIDDEN, description = "`ScopeNotAllowed`: a scope this deployment does not grant app users (`CALLSIGN_APP_SCOPES`).", body = ErrorBody),
         (status = NOT_FOUND, description = "`IdentityNotLinked` or `IdentityNotFound`: `identity` is not one of the user's.", body = ErrorBody),
-        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
-        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
-        (status = SERVICE_UNAVAILABLE, response = IdpOrStoreUnavailable),
+        BearerRefusals,
+        BodyRefusals,
     ),
     security(("appBearer" = [])),
 )]

@@ -6,21 +6,18 @@ use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
 use super::api_version::{ApiVersion, RequireApiVersion};
 use super::error::ErrorBody;
 use super::extract::{AcsPath, JsonBody, expect_action};
 use super::schemas::{
-    BadRequest, Forbidden, IdentityNotFound, PayloadTooLarge, ScopeName, TooManyRequests,
-    Unauthorized, Unavailable, UnsupportedMediaType,
+    BackendRefusals, BadRequest, BodyRefusals, IdentityNotFound, ScopeName, Unavailable,
 };
+use super::views::{AccessTokenView, rfc3339, token_view};
 use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::identity::{ExternalId, Identity};
-use crate::token::{IssuedToken, Lifetime, ScopeSet, TokenRequest};
-use crate::vocabulary::IdentityId;
+use crate::token::{Lifetime, ScopeSet, TokenRequest};
 
 /// Every field is optional; an empty body is `{}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -60,17 +57,6 @@ pub struct ActionBody {
     expires_in_minutes: Option<i64>,
 }
 
-/// `{"token","expiresOn"}`, the ACS shape of an access token.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AccessTokenView {
-    /// An HS256 JWT.
-    pub token: String,
-    /// RFC 3339; equals the token's `exp`.
-    #[schema(format = DateTime)]
-    pub expires_on: String,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityView {
@@ -99,17 +85,6 @@ pub struct CreatedView {
     access_token: Option<AccessTokenView>,
 }
 
-pub(super) fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
-}
-
-pub(super) fn token_view(issued: IssuedToken) -> AccessTokenView {
-    AccessTokenView {
-        token: issued.token,
-        expires_on: rfc3339(issued.expires_on),
-    }
-}
-
 impl AppState {
     fn identity_view(&self, identity: Identity) -> IdentityView {
         IdentityView {
@@ -117,15 +92,6 @@ impl AppState {
             external_id: identity.external_id,
             last_token_issued_at: identity.last_token_issued_at.map(rfc3339),
         }
-    }
-
-    /// The raw id (`8:acs:…`) of an identity of this deployment.
-    pub(super) fn raw_id(&self, id: IdentityId) -> String {
-        id.to_raw(self.services.tokens.resource())
-    }
-
-    pub(super) fn parse_id(&self, raw: &str) -> Result<IdentityId, ApiError> {
-        Ok(IdentityId::parse(raw, self.services.tokens.resource())?)
     }
 }
 
@@ -151,12 +117,9 @@ fn token_request(scopes: &[String], minutes: Option<i64>) -> Result<TokenRequest
         (status = CREATED, description = "The identity was created.", body = CreatedView),
         (status = OK, description = "The external id already had this identity.", body = CreatedView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
-        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
-        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
+        BodyRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -206,11 +169,9 @@ pub async fn create(
     responses(
         (status = OK, description = "The identity.", body = IdentityView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, response = IdentityNotFound),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -235,11 +196,9 @@ pub async fn get(
     responses(
         (status = NO_CONTENT, description = "Deleted."),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, response = IdentityNotFound),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -284,13 +243,10 @@ pub async fn action(
     responses(
         (status = OK, description = "The token.", body = AccessTokenView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, response = IdentityNotFound),
-        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
-        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
+        BodyRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -329,11 +285,9 @@ async fn issue_access_token(
     responses(
         (status = NO_CONTENT, description = "Revoked."),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, response = IdentityNotFound),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -356,9 +310,7 @@ async fn revoke_access_tokens(state: &AppState, id: &str) -> Result<StatusCode, 
     responses(
         (status = BAD_REQUEST, description = "`TeamsUserExchangeNotSupported` (or a missing \
             `api-version`).", body = ErrorBody),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]

@@ -12,10 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{AcsPath, JsonBody, expect_action};
-use super::schemas::{
-    BadRequest, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized, Unavailable,
-    UnsupportedMediaType,
-};
+use super::schemas::{BackendRefusals, BadRequest, BodyRefusals, Unavailable};
 use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::auth::hmac;
 use crate::keys::{KeySlot, RingState};
@@ -73,9 +70,7 @@ fn view(endpoint: &str, ring: &RingState) -> KeysView {
     operation_id = "listKeys",
     responses(
         (status = OK, description = "Both keys and their connection strings.", body = KeysView),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -108,12 +103,9 @@ pub async fn list(
     responses(
         (status = OK, description = "Both keys, one of them new.", body = KeysView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
-        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
-        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
+        BodyRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]

@@ -29,6 +29,7 @@ mod state;
 mod tokens;
 mod uncancellable;
 mod users;
+mod views;
 
 use std::time::Duration;
 

@@ -1,12 +1,15 @@
 //! What the OpenAPI document describes but no handler owns: the token scope and audit action
-//! names as schemas, and the error responses many operations share (never built: each
-//! describes what `ApiError` answers in one case). Handlers and the document both use these,
+//! names as schemas, the error responses many operations share (never built: each
+//! describes what `ApiError` answers in one case), and the sets of them every route of a group
+//! answers alike. Handlers and the document both use these,
 //! so they live apart from both.
 
 use std::borrow::Cow;
 
-use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
-use utoipa::{PartialSchema, ToResponse, ToSchema};
+use std::collections::BTreeMap;
+
+use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Response, Schema, Type};
+use utoipa::{IntoResponses, PartialSchema, ToResponse, ToSchema};
 
 use super::error::ErrorBody;
 use crate::audit::Action;
@@ -114,3 +117,52 @@ pub struct IdpOrStoreUnavailable(ErrorBody);
 #[derive(ToResponse)]
 #[allow(dead_code, reason = "documentation only")]
 pub struct InvalidRefreshToken(ErrorBody);
+
+/// References to shared responses (registered in the document's components), by status code.
+fn referenced<'a>(
+    entries: impl IntoIterator<Item = (&'a str, (&'a str, RefOr<Response>))>,
+) -> BTreeMap<String, RefOr<Response>> {
+    entries
+        .into_iter()
+        .map(|(status, (name, _))| (status.to_owned(), RefOr::Ref(Ref::from_response_name(name))))
+        .collect()
+}
+
+/// What every backend route answers when the caller is not admitted: 401, 403 and 429.
+pub struct BackendRefusals;
+
+impl IntoResponses for BackendRefusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        referenced([
+            ("401", Unauthorized::response()),
+            ("403", Forbidden::response()),
+            ("429", TooManyRequests::response()),
+        ])
+    }
+}
+
+/// What every route with a JSON body answers for a body it cannot read: 413 and 415.
+pub struct BodyRefusals;
+
+impl IntoResponses for BodyRefusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        referenced([
+            ("413", PayloadTooLarge::response()),
+            ("415", UnsupportedMediaType::response()),
+        ])
+    }
+}
+
+/// What every route of an app user's bearer token answers when it is not admitted, or its
+/// identity provider or the database is out of reach: 401, 429 and 503.
+pub struct BearerRefusals;
+
+impl IntoResponses for BearerRefusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        referenced([
+            ("401", BearerRejected::response()),
+            ("429", TooManyRequests::response()),
+            ("503", IdpOrStoreUnavailable::response()),
+        ])
+    }
+}

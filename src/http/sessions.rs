@@ -10,11 +10,10 @@ use utoipa::ToSchema;
 use super::client_address::ClientAddress;
 use super::error::ErrorBody;
 use super::extract::JsonBody;
-use super::identities::{AccessTokenView, token_view};
 use super::schemas::{
-    BadRequest, InvalidRefreshToken, PayloadTooLarge, ScopeName, TooManyRequests, Unavailable,
-    UnsupportedMediaType,
+    BadRequest, BodyRefusals, InvalidRefreshToken, ScopeName, TooManyRequests, Unavailable,
 };
+use super::views::{AccessTokenView, token_view};
 use super::{ApiError, AppState};
 use crate::telemetry::metrics::{self, AuthFailure};
 use crate::text::escaped;
@@ -108,10 +107,9 @@ impl AppState {
         (status = BAD_REQUEST, response = BadRequest),
         (status = FORBIDDEN, description = "`ScopeNotAllowed`: a scope this deployment does not grant app users (`CALLSIGN_APP_SCOPES`).", body = ErrorBody),
         (status = UNAUTHORIZED, description = "`InvalidCredentials`: an unknown username, a wrong password, or credentials no account can have (one answer for all).", body = ErrorBody),
-        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
-        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
         (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BodyRefusals,
     ),
     security(()),
 )]
@@ -166,10 +164,9 @@ pub async fn sign_in(
         (status = BAD_REQUEST, response = BadRequest),
         (status = FORBIDDEN, description = "`ScopeNotAllowed`: a scope this deployment does not grant app users (`CALLSIGN_APP_SCOPES`).", body = ErrorBody),
         (status = UNAUTHORIZED, response = InvalidRefreshToken),
-        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
-        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
         (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BodyRefusals,
     ),
     security(()),
 )]
@@ -205,10 +202,9 @@ pub async fn refresh(
         (status = NO_CONTENT, description = "The session has ended."),
         (status = BAD_REQUEST, response = BadRequest),
         (status = UNAUTHORIZED, response = InvalidRefreshToken),
-        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
-        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
         (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BodyRefusals,
     ),
     security(()),
 )]
@@ -237,10 +233,9 @@ pub async fn sign_out(
         (status = NO_CONTENT, description = "Every session has ended."),
         (status = BAD_REQUEST, response = BadRequest),
         (status = UNAUTHORIZED, response = InvalidRefreshToken),
-        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
-        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
         (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BodyRefusals,
     ),
     security(()),
 )]

@@ -12,10 +12,7 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::extract::{AcsPath, JsonBody, expect_action};
-use super::schemas::{
-    BadRequest, Forbidden, PayloadTooLarge, ScopeName, TooManyRequests, Unauthorized,
-    UnsupportedMediaType,
-};
+use super::schemas::{BackendRefusals, BadRequest, BodyRefusals, ScopeName};
 use super::{ApiError, AppState};
 use crate::token::Scope;
 
@@ -103,11 +100,8 @@ pub struct ActiveDetails {
     responses(
         (status = OK, description = "Whether the token is active, and if so its claims.", body = Introspection),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
-        (status = PAYLOAD_TOO_LARGE, response = PayloadTooLarge),
-        (status = UNSUPPORTED_MEDIA_TYPE, response = UnsupportedMediaType),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
+        BackendRefusals,
+        BodyRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::ErrorBody;
 use super::extract::AcsPath;
 use super::identities::IdentityIdParam;
-use super::schemas::{BadRequest, Forbidden, TooManyRequests, Unauthorized, Unavailable};
+use super::schemas::{BackendRefusals, BadRequest, Unavailable};
 use super::{ApiError, AppState, ErrorCode};
 use crate::clock::from_millis;
 use crate::vocabulary::{AppUserId, IdentityId};
@@ -91,11 +91,9 @@ impl AppState {
     responses(
         (status = OK, description = "The app user and its identities.", body = AppUserView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, description = "`UserNotFound`.", body = ErrorBody),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -110,7 +108,7 @@ pub async fn get(
         oidc_issuer: user.record.oidc_issuer,
         oidc_subject: user.record.oidc_subject,
         created_at: from_millis(user.record.created_at_ms)
-            .map(super::identities::rfc3339)
+            .map(super::views::rfc3339)
             .unwrap_or_default(),
         identities: state.identity_list(&user.identities),
     }))
@@ -129,11 +127,9 @@ pub async fn get(
     responses(
         (status = NO_CONTENT, description = "Erased."),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, description = "`UserNotFound`.", body = ErrorBody),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -157,11 +153,9 @@ pub async fn erase(
     responses(
         (status = CREATED, description = "A new identity, held by the user.", body = LinkedView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, description = "`UserNotFound`.", body = ErrorBody),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -195,11 +189,9 @@ pub async fn create_identity(
         (status = CREATED, description = "Linked.", body = LinkedView),
         (status = OK, description = "Already linked.", body = LinkedView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, description = "`UserNotFound` or `IdentityNotFound`.", body = ErrorBody),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -232,11 +224,9 @@ pub async fn link(
     responses(
         (status = NO_CONTENT, description = "Unlinked; the identity itself stays."),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, description = "`IdentityNotLinked`: the identity is not one of the user's.", body = ErrorBody),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
@@ -260,11 +250,9 @@ pub async fn unlink(
     responses(
         (status = OK, description = "The app users holding the identity.", body = UsersView),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = UNAUTHORIZED, response = Unauthorized),
-        (status = FORBIDDEN, response = Forbidden),
         (status = NOT_FOUND, description = "`IdentityNotFound`: the id is of another resource.", body = ErrorBody),
-        (status = TOO_MANY_REQUESTS, response = TooManyRequests),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
     ),
     security(("hmac" = []), ("bearer" = [])),
 )]
