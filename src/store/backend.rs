@@ -1,18 +1,15 @@
 //! What the `impl_*_store!` macros rely on: the few things PostgreSQL and SQLite do differently
-//! (pools, write transactions, row locks, how a UUID is bound and read, how a change is put in
-//! the outbox), written once as a contract each backend file fulfils. Everything else is the
-//! same SQL and the same code on both.
+//! (pools, write transactions, row locks, how a UUID is bound and read, the outbox's wake-up),
+//! written once as a contract each backend file fulfils. Everything else is the same SQL and the
+//! same code on both.
 
 use sqlx::{Database, Pool, Transaction};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::StoreError;
-use tokio::sync::Notify;
 
-use crate::vocabulary::{AppUserId, Change, IdentityId};
-
-/// How [`SqlBackend::announce`] puts a change in the outbox (the same on both backends).
-pub(super) const OUTBOX_INSERT: &str = "INSERT INTO outbox (event) VALUES ($1)";
+use crate::vocabulary::{AppUserId, IdentityId};
 
 #[allow(
     async_fn_in_trait,
@@ -30,11 +27,8 @@ pub trait SqlBackend {
     /// A write transaction: statements that must serialise lock rows (PostgreSQL), or the
     /// whole database from its start (SQLite).
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, StoreError>;
-    /// Puts `change` in the outbox, committed with `tx`; the dispatcher takes it from there.
-    /// Whoever commits `tx` then calls [`SqlBackend::committed`].
-    async fn announce(tx: &mut Transaction<'_, Self::Db>, change: Change)
-    -> Result<(), StoreError>;
-    /// Wakes the dispatcher: a transaction that wrote to the outbox has committed.
+    /// Wakes the dispatcher: a transaction that put a change in the outbox (`enqueue`, in
+    /// `outbox.rs`) has committed.
     fn committed(&self) {
         self.outbox_signal().notify_one();
     }

@@ -214,7 +214,7 @@ macro_rules! impl_key_store {
                 }
                 bind_key!(INSERT_ACCESS, access).execute(&mut *tx).await?;
                 bind_key!(INSERT_SIGNING, signing).execute(&mut *tx).await?;
-                $store::announce(&mut tx, Change::KeysChanged).await?;
+                $store::enqueue(&mut tx, Change::KeysChanged).await?;
                 tx.commit().await?;
                 self.committed();
                 Ok(())
@@ -233,7 +233,7 @@ macro_rules! impl_key_store {
                     .execute(&mut *tx)
                     .await?;
                 bind_key!(INSERT_SIGNING, signing).execute(&mut *tx).await?;
-                $store::announce(&mut tx, Change::KeysChanged).await?;
+                $store::enqueue(&mut tx, Change::KeysChanged).await?;
                 tx.commit().await?;
                 self.committed();
                 Ok(())
@@ -259,7 +259,7 @@ macro_rules! impl_key_store {
                         return Ok(false);
                     }
                 }
-                $store::announce(&mut tx, Change::KeysChanged).await?;
+                $store::enqueue(&mut tx, Change::KeysChanged).await?;
                 tx.commit().await?;
                 self.committed();
                 Ok(true)

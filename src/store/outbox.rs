@@ -15,7 +15,10 @@ use super::postgres::{CHANNEL, PgStore};
 use super::sqlite::SqliteStore;
 use crate::vocabulary::Change;
 
-/// Takes the oldest rows; rows another instance is taking are skipped, not waited for.
+/// Puts a change in the outbox.
+const INSERT: &str = "INSERT INTO outbox (event) VALUES ($1)";
+/// Takes the oldest rows; rows another instance is taking are skipped, not waited for
+/// (PostgreSQL; SQLite has one writer, and no `SKIP LOCKED`).
 const TAKE_PG: &str = "DELETE FROM outbox WHERE id IN \
      (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id, event";
 const TAKE_SQLITE: &str = "DELETE FROM outbox WHERE id IN \
@@ -48,8 +51,6 @@ pub trait OutboxStore: Send + Sync {
     /// Takes up to `limit` of the oldest rows out of the outbox and delivers them to every
     /// instance, atomically: a failure leaves them for the next drain.
     async fn dispatch_outbox(&self, limit: u32) -> Result<Dispatched, StoreError>;
-    /// Rows waiting.
-    async fn outbox_len(&self) -> Result<u64, StoreError>;
     /// What a drain waits on: notified whenever a transaction that wrote to the outbox commits
     /// on this instance.
     fn outbox_signal(&self) -> &tokio::sync::Notify;
@@ -81,64 +82,70 @@ fn decoded(taken: &[(i64, String)]) -> Dispatched {
     dispatched
 }
 
-const COUNT: &str = "SELECT COUNT(*) AS n FROM outbox";
-
-#[async_trait]
-impl OutboxStore for PgStore {
-    async fn dispatch_outbox(&self, limit: u32) -> Result<Dispatched, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(TAKE_PG)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await?;
-        let taken = events(&rows)?;
-        if !taken.is_empty() {
-            let payloads: Vec<&str> = taken.iter().map(|(_, event)| event.as_str()).collect();
-            sqlx::query(NOTIFY_ALL)
-                .bind(CHANNEL)
-                .bind(payloads)
-                .execute(&mut *tx)
-                .await?;
+/// Stamps out, for one backend, `enqueue` (the insert every changing transaction makes) and the
+/// [`OutboxStore`]: `$take` takes the rows, `$deliver` announces their payloads inside the
+/// taking transaction.
+macro_rules! impl_outbox_store {
+    ($store:ident, $db:ty, $take:expr, $deliver:expr) => {
+        impl $store {
+            /// Puts `change` in the outbox, committed with `tx`.
+            pub(super) async fn enqueue(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                change: Change,
+            ) -> Result<(), StoreError> {
+                sqlx::query(INSERT)
+                    .bind(change.encode())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
         }
-        tx.commit().await?;
-        Ok(decoded(&taken))
-    }
 
-    async fn outbox_len(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query(COUNT)
-            .fetch_one(self.pool())
-            .await?
-            .try_get("n")?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
+        #[async_trait]
+        impl OutboxStore for $store {
+            async fn dispatch_outbox(&self, limit: u32) -> Result<Dispatched, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let rows = sqlx::query($take)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let taken = events(&rows)?;
+                if !taken.is_empty() {
+                    let payloads: Vec<&str> =
+                        taken.iter().map(|(_, event)| event.as_str()).collect();
+                    $deliver(&mut tx, payloads).await?;
+                }
+                tx.commit().await?;
+                Ok(decoded(&taken))
+            }
 
-    fn outbox_signal(&self) -> &tokio::sync::Notify {
-        SqlBackend::outbox_signal(self)
-    }
+            fn outbox_signal(&self) -> &tokio::sync::Notify {
+                SqlBackend::outbox_signal(self)
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl OutboxStore for SqliteStore {
-    async fn dispatch_outbox(&self, limit: u32) -> Result<Dispatched, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(TAKE_SQLITE)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await?;
-        let taken = events(&rows)?;
-        tx.commit().await?;
-        Ok(decoded(&taken))
-    }
-
-    async fn outbox_len(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query(COUNT)
-            .fetch_one(self.pool())
-            .await?
-            .try_get("n")?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    fn outbox_signal(&self) -> &tokio::sync::Notify {
-        SqlBackend::outbox_signal(self)
-    }
+/// PostgreSQL: a `NOTIFY` per row, sent when the taking transaction commits.
+async fn notify_all(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    payloads: Vec<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(NOTIFY_ALL)
+        .bind(CHANNEL)
+        .bind(payloads)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
+
+/// SQLite serves one instance: taking the rows is delivering them.
+async fn taken_only(
+    _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    _payloads: Vec<&str>,
+) -> Result<(), StoreError> {
+    Ok(())
+}
+
+impl_outbox_store!(PgStore, sqlx::Postgres, TAKE_PG, notify_all);
+impl_outbox_store!(SqliteStore, sqlx::Sqlite, TAKE_SQLITE, taken_only);

@@ -69,17 +69,6 @@ impl SqlBackend for PgStore {
         Ok(self.pool.begin().await?)
     }
 
-    async fn announce(
-        tx: &mut Transaction<'_, Postgres>,
-        change: Change,
-    ) -> Result<(), StoreError> {
-        sqlx::query(super::backend::OUTBOX_INSERT)
-            .bind(change.encode())
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
     fn outbox_signal(&self) -> &Notify {
         &self.outbox
     }

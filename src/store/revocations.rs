@@ -61,7 +61,7 @@ macro_rules! impl_revocation_store {
                     .bind(now_ms)
                     .execute(&mut **tx)
                     .await?;
-                $store::announce(tx, Change::Revocation(Revocation::Deleted { id })).await
+                $store::enqueue(tx, Change::Revocation(Revocation::Deleted { id })).await
             }
         }
 
@@ -82,7 +82,7 @@ macro_rules! impl_revocation_store {
                     > 0;
                 if revoked {
                     let fact = Revocation::Revoked { id, before_ms };
-                    $store::announce(&mut tx, Change::Revocation(fact)).await?;
+                    $store::enqueue(&mut tx, Change::Revocation(fact)).await?;
                 }
                 tx.commit().await?;
                 self.committed();

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::backend::SqlBackend;
 use super::{Backend, ChangeFeed, PoolOptions, Store, StoreError};
 use crate::private_files;
-use crate::vocabulary::{AppUserId, Change, IdentityId};
+use crate::vocabulary::{AppUserId, IdentityId};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -121,14 +121,6 @@ impl SqlBackend for SqliteStore {
 
     /// The write transaction already serialises key changes.
     async fn lock_keys(_tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    async fn announce(tx: &mut Transaction<'_, Sqlite>, change: Change) -> Result<(), StoreError> {
-        sqlx::query(super::backend::OUTBOX_INSERT)
-            .bind(change.encode())
-            .execute(&mut **tx)
-            .await?;
         Ok(())
     }
 

@@ -58,19 +58,7 @@ async fn a_clock_within_the_bound_is_ready() {
 }
 
 async fn exported_skew(app: &TestApp) -> f64 {
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
+    metric(app, "callsign_clock_skew_seconds")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("callsign_clock_skew_seconds "))
         .expect("the skew is exported")
-        .parse()
-        .unwrap()
 }

@@ -340,6 +340,25 @@ impl TestApp {
     }
 }
 
+/// The value of an unlabelled metric on the server's `/metrics` (served there with
+/// `--metrics public`), if it is exported.
+pub async fn metric(app: &TestApp, name: &str) -> Option<f64> {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = text.lines().find(|line| {
+        line.split_once(' ')
+            .is_some_and(|(metric, _)| metric == name)
+    })?;
+    line.split_once(' ')?.1.trim().parse().ok()
+}
+
 pub async fn body(response: Response) -> Value {
     let status = response.status();
     let text = response.text().await.unwrap();

@@ -82,18 +82,8 @@ async fn a_change_left_in_the_outbox_by_a_killed_instance_is_dispatched_after_re
             .unwrap();
         assert_eq!(heard.payload(), event);
     }
-    let metrics = restarted
-        .client
-        .get(format!("{}/metrics", restarted.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let dispatched = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("callsign_outbox_dispatched_total "))
-        .and_then(|count| count.trim().parse::<f64>().ok());
-    assert_eq!(dispatched, Some(1.0), "{metrics}");
+    assert_eq!(
+        metric(&restarted, "callsign_outbox_dispatched_total").await,
+        Some(1.0)
+    );
 }
