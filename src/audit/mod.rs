@@ -91,24 +91,12 @@ impl AuditEvent {
     }
 }
 
-/// What the writer is asked to do, in order.
-#[derive(Debug)]
-enum Entry {
-    Append(AuditRecord),
-    /// Clear the client addresses of rows about these identities or this app user (after the
-    /// rows queued before it are written).
-    Scrub {
-        identities: Vec<IdentityId>,
-        app_user: Option<AppUserId>,
-    },
-}
-
 /// Room in the audit queue for one issued token's event ([`Audit::reserve_issue`]).
-pub struct IssueSlot(mpsc::OwnedPermit<Entry>);
+pub struct IssueSlot(mpsc::OwnedPermit<AuditRecord>);
 
 /// Where use cases record events.
 pub struct Audit {
-    queue: mpsc::Sender<Entry>,
+    queue: mpsc::Sender<AuditRecord>,
     store: Arc<dyn AuditStore>,
     clock: SharedClock,
     /// Events dropped since the last log line about them, and when that was.
@@ -141,7 +129,7 @@ impl Audit {
     /// Queues `event` with the current request's actor, client address and request id; if the
     /// queue is full it is dropped and counted.
     pub fn record(&self, event: AuditEvent) {
-        self.enqueue(Entry::Append(self.stamped(event)));
+        self.enqueue(self.stamped(event));
     }
 
     /// Reserves room for one issued token's event, waiting up to [`ROOM_WAIT`] when the writer
@@ -162,12 +150,12 @@ impl Audit {
 
     /// Queues a token's `event` in the room reserved for it: never waits.
     pub fn record_issue_in(&self, slot: IssueSlot, event: AuditEvent) {
-        slot.0.send(Entry::Append(self.stamped(event)));
+        slot.0.send(self.stamped(event));
     }
 
     /// Queues a token's `event`, waiting up to [`ROOM_WAIT`] for room when the writer is behind.
     pub async fn record_issue(&self, event: AuditEvent) -> Result<(), AuditBacklogged> {
-        let entry = match self.queue.try_send(Entry::Append(self.stamped(event))) {
+        let entry = match self.queue.try_send(self.stamped(event)) {
             Ok(()) => return Ok(()),
             Err(mpsc::error::TrySendError::Full(entry)) => entry,
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(AuditBacklogged),
@@ -195,16 +183,6 @@ impl Audit {
         }
     }
 
-    /// After a deletion: the rows about these identities or this app user lose their client
-    /// address, the only personal data they hold beyond the ids. (An app user's erasure does
-    /// this in its own transaction instead; see `AppUserStore::erase_app_user`.)
-    pub fn scrub(&self, identities: Vec<IdentityId>, app_user: Option<AppUserId>) {
-        self.enqueue(Entry::Scrub {
-            identities,
-            app_user,
-        });
-    }
-
     /// Up to `limit` written events matching `filter`, newest first.
     pub async fn events(
         &self,
@@ -221,8 +199,8 @@ impl Audit {
         self.store.purge_audit(before_ms).await
     }
 
-    fn enqueue(&self, entry: Entry) {
-        if self.queue.try_send(entry).is_ok() {
+    fn enqueue(&self, record: AuditRecord) {
+        if self.queue.try_send(record).is_ok() {
             return;
         }
         metrics::audit_dropped();

@@ -149,7 +149,6 @@ impl Identities {
             self.audit
                 .record(AuditEvent::about_identity(Action::IdentityDeleted, id));
         }
-        self.audit.scrub(ids.to_vec(), None);
     }
 
     fn remember(&self, id: IdentityId, now: OffsetDateTime) {

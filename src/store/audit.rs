@@ -60,12 +60,6 @@ pub trait AuditStore: Send + Sync {
     ) -> Result<Vec<AuditRecord>, StoreError>;
     /// Deletes rows older than `before_ms`; returns how many.
     async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
-    /// Clears the client address of every row about these identities or this app user.
-    async fn scrub_audit(
-        &self,
-        identities: &[IdentityId],
-        app_user: Option<AppUserId>,
-    ) -> Result<(), StoreError>;
 }
 
 const INSERT_PREFIX: &str = "INSERT INTO audit_events \
@@ -80,12 +74,15 @@ const SELECT_EVENTS: &str = "SELECT id, at_ms, action, actor, identity_id, app_u
 const PURGE: &str = "DELETE FROM audit_events WHERE at_ms < $1";
 pub(super) const SCRUB_IDENTITY: &str = "UPDATE audit_events SET client_address = NULL WHERE identity_id = $1 AND client_address IS NOT NULL";
 pub(super) const SCRUB_APP_USER: &str = "UPDATE audit_events SET client_address = NULL WHERE app_user_id = $1 AND client_address IS NOT NULL";
-/// The client address to store: none for a row about an app user that no longer exists
-/// (erased while the row was on its way), whose erasure has scrubbed the rows before it.
+/// The client address to store: none for a row about an app user that no longer exists, or
+/// about a deleted identity (erased or deleted while the row was on its way), whose erasure or
+/// deletion has scrubbed, or will scrub, the rows before it.
 macro_rules! client_address_unless_erased {
     () => {
-        "CASE WHEN app_user_id IS NULL \
-         OR EXISTS (SELECT 1 FROM app_users u WHERE u.id = app_user_id) \
+        "CASE WHEN (app_user_id IS NULL \
+           OR EXISTS (SELECT 1 FROM app_users u WHERE u.id = app_user_id)) \
+         AND (identity_id IS NULL \
+           OR NOT EXISTS (SELECT 1 FROM identity_tombstones t WHERE t.id = identity_id)) \
          THEN client_address END"
     };
 }
@@ -288,28 +285,6 @@ macro_rules! impl_audit_store {
                     .execute(self.writer())
                     .await?
                     .rows_affected())
-            }
-
-            async fn scrub_audit(
-                &self,
-                identities: &[IdentityId],
-                app_user: Option<AppUserId>,
-            ) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await?;
-                for &identity in identities {
-                    sqlx::query(SCRUB_IDENTITY)
-                        .bind($store::uuid_param(identity))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(user) = app_user {
-                    sqlx::query(SCRUB_APP_USER)
-                        .bind($store::uuid_param(user))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(())
             }
         }
     };

@@ -1,19 +1,21 @@
 //! The transactional outbox. A change that others must hear of (a revocation, a deletion, a key
 //! change) is written to the `outbox` table in the transaction that makes it, so it exists if
 //! and only if the change committed; the post-commit dispatcher (`crate::dispatcher`) takes the
-//! rows out, oldest first, and delivers them: on PostgreSQL as a `NOTIFY` to every instance,
-//! sent in the transaction that deletes the rows, so each row is announced exactly once however
-//! many instances drain. A row left by an instance that died after committing is taken by the
+//! rows out, oldest first, and carries out what follows them in the transaction that deletes
+//! them: on PostgreSQL a `NOTIFY` to every instance, so each row is announced exactly once
+//! however many instances drain; and for a deleted identity, the client addresses of its audit
+//! rows cleared. A row left by an instance that died after committing is taken by the
 //! next drain, on any instance, after a restart at the latest.
 
 use async_trait::async_trait;
 use sqlx::Row;
 
 use super::StoreError;
+use super::audit::{SCRUB_IDENTITY, hold_audit_appends_pg, hold_audit_appends_sqlite};
 use super::backend::SqlBackend;
 use super::postgres::{CHANNEL, PgStore};
 use super::sqlite::SqliteStore;
-use crate::vocabulary::Change;
+use crate::vocabulary::{Change, IdentityId, Revocation};
 
 /// Puts a change in the outbox.
 const INSERT: &str = "INSERT INTO outbox (event) VALUES ($1)";
@@ -43,6 +45,17 @@ impl Dispatched {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The identities deleted (or erased with their app user) by the changes taken.
+    fn deleted_identities(&self) -> Vec<IdentityId> {
+        self.changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::Revocation(Revocation::Deleted { id }) => Some(*id),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -86,7 +99,7 @@ fn decoded(taken: &[(i64, String)]) -> Dispatched {
 /// [`OutboxStore`]: `$take` takes the rows, `$deliver` announces their payloads inside the
 /// taking transaction.
 macro_rules! impl_outbox_store {
-    ($store:ident, $db:ty, $take:expr, $deliver:expr) => {
+    ($store:ident, $db:ty, $take:expr, $hold_audit:expr, $deliver:expr) => {
         impl $store {
             /// Puts `change` in the outbox, committed with `tx`.
             pub(super) async fn enqueue(
@@ -110,13 +123,26 @@ macro_rules! impl_outbox_store {
                     .fetch_all(&mut *tx)
                     .await?;
                 let taken = events(&rows)?;
+                let dispatched = decoded(&taken);
+                let deleted = dispatched.deleted_identities();
+                if !deleted.is_empty() {
+                    // Rows appended from now on find the identity's tombstone and keep no
+                    // address; those appended before are scrubbed here.
+                    $hold_audit(&mut tx).await?;
+                    for identity in deleted {
+                        sqlx::query(SCRUB_IDENTITY)
+                            .bind($store::uuid_param(identity))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
                 if !taken.is_empty() {
                     let payloads: Vec<&str> =
                         taken.iter().map(|(_, event)| event.as_str()).collect();
                     $deliver(&mut tx, payloads).await?;
                 }
                 tx.commit().await?;
-                Ok(decoded(&taken))
+                Ok(dispatched)
             }
 
             fn outbox_signal(&self) -> &tokio::sync::Notify {
@@ -147,5 +173,17 @@ async fn taken_only(
     Ok(())
 }
 
-impl_outbox_store!(PgStore, sqlx::Postgres, TAKE_PG, notify_all);
-impl_outbox_store!(SqliteStore, sqlx::Sqlite, TAKE_SQLITE, taken_only);
+impl_outbox_store!(
+    PgStore,
+    sqlx::Postgres,
+    TAKE_PG,
+    hold_audit_appends_pg,
+    notify_all
+);
+impl_outbox_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    TAKE_SQLITE,
+    hold_audit_appends_sqlite,
+    taken_only
+);

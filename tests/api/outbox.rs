@@ -1,11 +1,13 @@
 //! The transactional outbox: a change its instance committed but had not dispatched when it was
 //! killed (`kill -9`) is dispatched by the restarted instance: taken out of the outbox, counted,
-//! and, on PostgreSQL, announced to every instance listening.
+//! on PostgreSQL announced to every instance listening, and what follows it done (a deleted
+//! identity's audit rows lose their client address).
 
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 
+use crate::app_client::encoded;
 use crate::helpers::*;
 use crate::process::signal;
 
@@ -33,6 +35,9 @@ async fn a_change_left_in_the_outbox_by_a_killed_instance_is_dispatched_after_re
     let victim = spawn_process(&settings, dir.clone(), &shared).await;
     let id = victim.create_identity().await;
     assert_eq!(victim.revoke(&id).await.status(), 204);
+    let about_it = format!("identity={}", encoded(&id));
+    let rows = victim.audit_events(&about_it, 2).await;
+    assert!(rows.iter().all(|row| row["clientAddress"] == "127.0.0.1"));
     // Its own revocation was dispatched at once: nothing waits.
     let deadline = Instant::now() + Duration::from_secs(5);
     while outbox_rows(&url).await > 0 {
@@ -42,14 +47,14 @@ async fn a_change_left_in_the_outbox_by_a_killed_instance_is_dispatched_after_re
     signal(victim.pid().expect("a process"), "KILL");
     drop(victim);
 
-    // What the killed instance's last transaction left: the change's outbox row, committed,
+    // What the killed instance's last transaction left: its deletion's outbox row, committed,
     // not yet dispatched.
     let uuid = id
         .rsplit('_')
         .next()
         .expect("an identity id")
         .replace('-', "");
-    let event = format!("r:{uuid}:1795000000000");
+    let event = format!("d:{uuid}");
     on_store!(url.as_str(), |db| {
         sqlx::query("INSERT INTO outbox (event) VALUES ($1)")
             .bind(&event)
@@ -85,5 +90,10 @@ async fn a_change_left_in_the_outbox_by_a_killed_instance_is_dispatched_after_re
     assert_eq!(
         metric(&restarted, "callsign_outbox_dispatched_total").await,
         Some(1.0)
+    );
+    let rows = restarted.audit_events(&about_it, 2).await;
+    assert!(
+        rows.iter().all(|row| row.get("clientAddress").is_none()),
+        "{rows:?}"
     );
 }
