@@ -22,7 +22,7 @@ use crate::keys::{
 use crate::services::{Blueprint, Services};
 use crate::store::{RefreshLimits, SqliteStore};
 use crate::token::{Lifetime, ScopeSet, TokenAuthority};
-use crate::users::{AppPolicy, GuestPolicy, Passwords};
+use crate::users::{AppPolicy, GuestPolicy, PasswordPolicy, Passwords};
 use crate::vocabulary::ResourceId;
 
 /// The app's clock: it never moves, so a signed request's date is always `NOW`.
@@ -114,6 +114,7 @@ impl FuzzApp {
                     absolute_ms: 90 * 24 * 3600 * 1000,
                 },
                 open_registration: true,
+                password: PasswordPolicy::default(),
             },
             passwords: Passwords::new(1, 1)?,
             tokens_per_identity: 0,

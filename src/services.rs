@@ -121,6 +121,7 @@ impl Services {
         let accounts = Arc::new(Accounts::new(
             store.clone(),
             passwords,
+            policy.password,
             clock.clone(),
             audit.clone(),
         ));

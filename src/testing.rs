@@ -12,7 +12,7 @@ use crate::services::{Blueprint, Services};
 use crate::store::RefreshLimits;
 use crate::store::SqliteStore;
 use crate::token::{Lifetime, ScopeSet, TokenRequest};
-use crate::users::{AppPolicy, Passwords};
+use crate::users::{AppPolicy, PasswordPolicy, Passwords};
 use crate::vocabulary::ResourceId;
 
 pub const START: OffsetDateTime = datetime!(2026-11-26 12:00:00 UTC);
@@ -61,6 +61,7 @@ impl Fixture {
                 guests: None,
                 refresh: REFRESH,
                 open_registration: false,
+                password: PasswordPolicy::default(),
             },
             passwords: Passwords::new(1, 1).expect("password hashing"),
             tokens_per_identity: 0,

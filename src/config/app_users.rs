@@ -99,6 +99,16 @@ pub struct AppUserConfig {
     )]
     pub refresh_absolute_days: u32,
 
+    /// The fewest characters a new password may have (8 to 64). Signing in with a password set
+    /// under a lower minimum still works.
+    #[arg(
+        long,
+        env = "CALLSIGN_PASSWORD_MIN_LENGTH",
+        default_value_t = 8,
+        global = true
+    )]
+    pub password_min_length: usize,
+
     /// Guests: anyone may get a fresh identity with a short-lived token.
     #[arg(
         long,

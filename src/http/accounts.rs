@@ -21,7 +21,9 @@ pub struct CreateAccountBody {
     /// NFKC-normalised and lower-cased; not looking like a taken name.
     #[schema(example = "alice")]
     username: String,
-    /// 8 to 256 characters.
+    /// 8 to 256 characters, and within the password policy: at least the configured minimum
+    /// length (`CALLSIGN_PASSWORD_MIN_LENGTH`, default 8), not the username, not a common
+    /// password nor close to one.
     #[schema(min_length = 8, max_length = 256, format = Password)]
     password: String,
 }

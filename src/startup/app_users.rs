@@ -13,7 +13,7 @@ use crate::clock::SharedClock;
 use crate::config::{AppUserConfig, Config, Registration, Switch};
 use crate::store::RefreshLimits;
 use crate::token::{Lifetime, ScopeSet};
-use crate::users::{AppPolicy, GuestPolicy};
+use crate::users::{AppPolicy, GuestPolicy, PasswordPolicy};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -46,6 +46,9 @@ pub fn app_policy(config: &AppUserConfig) -> anyhow::Result<AppPolicy> {
             absolute_ms: i64::from(config.refresh_absolute_days) * DAY_MS,
         },
         open_registration: config.accounts_registration == Registration::Open,
+        password: PasswordPolicy::new(config.password_min_length)
+            .map_err(anyhow::Error::msg)
+            .context("CALLSIGN_PASSWORD_MIN_LENGTH is invalid")?,
     })
 }
 

@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 use unicode_normalization::UnicodeNormalization;
 
 use super::lockout::Lockout;
-use super::{AppUserError, Passwords, Throttle};
+use super::{AppUserError, PasswordPolicy, Passwords, Throttle};
 use crate::audit::{Action, Audit, AuditEvent};
 use crate::clock::SharedClock;
 use crate::rate_limit::client_key;
@@ -115,6 +115,8 @@ impl Password {
 pub struct Accounts {
     store: Arc<dyn AppUserStore>,
     passwords: Passwords,
+    /// What a new password must be.
+    policy: PasswordPolicy,
     lockout: Lockout,
     registrations: Throttle,
     /// Once, before the first account this process creates.
@@ -127,12 +129,14 @@ impl Accounts {
     pub fn new(
         store: Arc<dyn AppUserStore>,
         passwords: Passwords,
+        policy: PasswordPolicy,
         clock: SharedClock,
         audit: Arc<Audit>,
     ) -> Self {
         Accounts {
             store,
             passwords,
+            policy,
             lockout: Lockout::new(clock.clone()),
             registrations: Throttle::new(FREE_REGISTRATIONS_PER_ADDRESS, clock.clone()),
             skeletons_backfilled: OnceCell::new(),
@@ -141,12 +145,13 @@ impl Accounts {
         }
     }
 
-    /// Creates an account; the username must be free.
+    /// Creates an account; the username must be free and the password within the policy.
     pub async fn create(
         &self,
         username: &Username,
         password: &Password,
     ) -> Result<AppUserId, AppUserError> {
+        self.check_policy(username, password).await?;
         self.skeletons_backfilled
             .get_or_try_init(|| self.backfill_skeletons())
             .await?;
@@ -169,6 +174,19 @@ impl Accounts {
         } else {
             Err(AppUserError::UsernameTaken)
         }
+    }
+
+    /// Checks a new password against the policy, off the async workers (zxcvbn takes up to a
+    /// few milliseconds).
+    async fn check_policy(
+        &self,
+        username: &Username,
+        password: &Password,
+    ) -> Result<(), AppUserError> {
+        let (policy, username, password) = (self.policy, username.clone(), password.clone());
+        tokio::task::spawn_blocking(move || policy.check(&password, &username))
+            .await
+            .map_err(|e| AppUserError::Hashing(format!("password policy check: {e}")))?
     }
 
     /// Gives the accounts stored before skeletons were kept theirs, so a new name cannot look

@@ -1,10 +1,10 @@
 //! What a deployment allows app users and guests: scopes, token lifetimes, refresh lifetimes,
-//! open registration. Clients choose within it.
+//! open registration, the password policy. Clients choose within it.
 
 use crate::store::RefreshLimits;
 use crate::token::{Lifetime, ScopeSet, TokenRequest};
 
-use super::AppUserError;
+use super::{AppUserError, PasswordPolicy};
 
 /// Tokens for guests: a fixed scope set and lifetime.
 #[derive(Debug, Clone)]
@@ -24,6 +24,8 @@ pub struct AppPolicy {
     pub refresh: RefreshLimits,
     /// Anyone may create a built-in account (else only backends with an access key).
     pub open_registration: bool,
+    /// What a new password must be.
+    pub password: PasswordPolicy,
 }
 
 impl AppPolicy {
@@ -72,6 +74,7 @@ mod tests {
                 absolute_ms: 2,
             },
             open_registration: false,
+            password: PasswordPolicy::default(),
         }
     }
 

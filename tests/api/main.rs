@@ -43,6 +43,7 @@ mod oidc;
 mod openapi;
 mod ops;
 mod outbox;
+mod password_policy;
 mod password_storm;
 mod postgres_tls;
 mod private_pg;
