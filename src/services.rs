@@ -112,6 +112,7 @@ impl Services {
                 users: store.clone(),
                 mapping: store.clone(),
                 refresh: store.clone(),
+                guests: store.clone(),
             },
             identities.clone(),
             keys.ring().clone(),

@@ -12,7 +12,7 @@ use crate::services::{Blueprint, Services};
 use crate::store::RefreshLimits;
 use crate::store::SqliteStore;
 use crate::token::{Lifetime, ScopeSet, TokenRequest};
-use crate::users::{AppPolicy, PasswordPolicy, Passwords};
+use crate::users::{AppPolicy, GuestPolicy, PasswordPolicy, Passwords};
 use crate::vocabulary::ResourceId;
 
 pub const START: OffsetDateTime = datetime!(2026-11-26 12:00:00 UTC);
@@ -39,16 +39,48 @@ pub const REFRESH: RefreshLimits = RefreshLimits {
     absolute_ms: 90 * 24 * 3600 * 1000,
 };
 
+/// The deployment the fixture stands for: chat and voip for app users, no guests.
+fn policy() -> AppPolicy {
+    AppPolicy {
+        scopes: ScopeSet::parse(&["chat", "voip"]).expect("scopes"),
+        guests: None,
+        refresh: REFRESH,
+        open_registration: false,
+        password: PasswordPolicy::default(),
+    }
+}
+
 impl Fixture {
     /// The services, with the audit writer running.
     pub async fn new() -> Self {
-        let (fixture, audit_writer) = Self::with_audit_writer_stopped().await;
+        Self::running(policy()).await
+    }
+
+    /// [`Fixture::new`] with guests on: `chat.join` tokens for an hour.
+    pub async fn with_guests() -> Self {
+        Self::running(AppPolicy {
+            guests: Some(GuestPolicy {
+                scopes: ScopeSet::parse(&["chat.join"]).expect("scopes"),
+                lifetime: Lifetime::from_minutes(Some(60)).expect("lifetime"),
+                per_minute: 1_000,
+            }),
+            ..policy()
+        })
+        .await
+    }
+
+    async fn running(policy: AppPolicy) -> Self {
+        let (fixture, audit_writer) = Self::build(policy).await;
         tokio::spawn(audit_writer.run(tokio_util::sync::CancellationToken::new()));
         fixture
     }
 
     /// The services, and the audit writer for the test to run (or not: the trail then fills).
     pub async fn with_audit_writer_stopped() -> (Self, crate::audit::AuditWriter) {
+        Self::build(policy()).await
+    }
+
+    async fn build(policy: AppPolicy) -> (Self, crate::audit::AuditWriter) {
         let store = Arc::new(SqliteStore::in_memory().await.expect("in-memory store"));
         let clock = Arc::new(MockClock::new(START));
         let blueprint = Blueprint {
@@ -56,13 +88,7 @@ impl Fixture {
             endpoint: "https://callsign.test/".into(),
             master: MasterKey::generate().into(),
             seed: None,
-            policy: AppPolicy {
-                scopes: ScopeSet::parse(&["chat", "voip"]).expect("scopes"),
-                guests: None,
-                refresh: REFRESH,
-                open_registration: false,
-                password: PasswordPolicy::default(),
-            },
+            policy,
             passwords: Passwords::new(1, 1).expect("password hashing"),
             tokens_per_identity: 0,
         };

@@ -32,10 +32,9 @@ pub async fn admit(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
 ) -> Result<(StatusCode, Json<TokenView>), ApiError> {
-    let created = state.services.guests.admit(client).await?;
-    let token = created.token.ok_or_else(ApiError::internal)?;
+    let (identity, token) = state.services.guests.admit(client).await?;
     Ok((
         StatusCode::CREATED,
-        Json(state.token_for_view(created.identity.id, token)),
+        Json(state.token_for_view(identity, token)),
     ))
 }

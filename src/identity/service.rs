@@ -307,7 +307,8 @@ impl Identities {
             None => self.audit.record_issue(event).await?,
         }
         metrics::token_issued(request.scopes.iter().map(|scope| scope.as_str()));
-        self.issue_log.record(id, millis(now));
+        self.issue_log
+            .record(id, millis(now), millis(issued.expires_on));
         Ok(issued)
     }
 

@@ -122,7 +122,7 @@ fn guard_slow_clients(builder: &mut Builder<TokioExecutor>) {
 }
 
 /// Periodic upkeep off the request path: the guests' per-address rate limiter forgets quiet
-/// addresses, ended sessions are purged, and the identity provider's keys are refetched once
+/// addresses, guests whose tokens have expired are deleted, ended sessions are purged, and the identity provider's keys are refetched once
 /// stale.
 async fn housekeeping(state: AppState, cancel: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
@@ -142,6 +142,11 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
                     }
                 }
                 services.identities.forget_quiet_limits();
+                match services.guests.purge_expired().await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "deleted guest identities whose tokens had expired"),
+                    Err(error) => tracing::warn!(%error, "purging expired guests failed"),
+                }
                 match services.sessions.purge_ended().await {
                     Ok(0) => {}
                     Ok(purged) => tracing::info!(purged, "purged ended sessions"),

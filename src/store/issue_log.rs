@@ -10,24 +10,42 @@ use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use crate::vocabulary::IdentityId;
 
+/// What an identity was issued since the last write: when its last token was issued, and when
+/// the last of them expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Issued {
+    pub at_ms: i64,
+    pub expires_ms: i64,
+}
+
 #[async_trait]
 pub trait IssueLogStore: Send + Sync {
-    /// Records when identities last got a token; a time never moves back.
-    async fn record_tokens_issued(&self, issued: &[(IdentityId, i64)]) -> Result<(), StoreError>;
+    /// Records when identities last got a token (and, for a guest, until when its tokens
+    /// live); neither ever moves back.
+    async fn record_tokens_issued(&self, issued: &[(IdentityId, Issued)])
+    -> Result<(), StoreError>;
 }
 
 #[async_trait]
 impl IssueLogStore for PgStore {
-    async fn record_tokens_issued(&self, issued: &[(IdentityId, i64)]) -> Result<(), StoreError> {
-        let (ids, times): (Vec<Uuid>, Vec<i64>) =
-            issued.iter().map(|&(id, at)| (id.uuid(), at)).unzip();
+    async fn record_tokens_issued(
+        &self,
+        issued: &[(IdentityId, Issued)],
+    ) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = issued.iter().map(|(id, _)| id.uuid()).collect();
+        let times: Vec<i64> = issued.iter().map(|(_, issued)| issued.at_ms).collect();
+        let expiries: Vec<i64> = issued.iter().map(|(_, issued)| issued.expires_ms).collect();
         sqlx::query(
             "UPDATE identities AS i SET last_token_issued_at_ms = \
-               GREATEST(COALESCE(i.last_token_issued_at_ms, 0), u.at) \
-             FROM UNNEST($1::uuid[], $2::bigint[]) AS u(id, at) WHERE i.id = u.id",
+               GREATEST(COALESCE(i.last_token_issued_at_ms, 0), u.at), \
+               guest_until_ms = CASE WHEN i.guest_until_ms IS NULL THEN NULL \
+                 ELSE GREATEST(i.guest_until_ms, u.expires) END \
+             FROM UNNEST($1::uuid[], $2::bigint[], $3::bigint[]) AS u(id, at, expires) \
+             WHERE i.id = u.id",
         )
         .bind(ids)
         .bind(times)
+        .bind(expiries)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -36,15 +54,21 @@ impl IssueLogStore for PgStore {
 
 #[async_trait]
 impl IssueLogStore for SqliteStore {
-    async fn record_tokens_issued(&self, issued: &[(IdentityId, i64)]) -> Result<(), StoreError> {
+    async fn record_tokens_issued(
+        &self,
+        issued: &[(IdentityId, Issued)],
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        for (id, at_ms) in issued {
+        for (id, issued) in issued {
+            // A NULL `guest_until_ms` (not a guest) stays NULL: MAX of NULL is NULL.
             sqlx::query(
                 "UPDATE identities SET last_token_issued_at_ms = \
-                 MAX(COALESCE(last_token_issued_at_ms, 0), $2) WHERE id = $1",
+                 MAX(COALESCE(last_token_issued_at_ms, 0), $2), \
+                 guest_until_ms = MAX(guest_until_ms, $3) WHERE id = $1",
             )
             .bind(id.uuid().hyphenated())
-            .bind(at_ms)
+            .bind(issued.at_ms)
+            .bind(issued.expires_ms)
             .execute(&mut *tx)
             .await?;
         }

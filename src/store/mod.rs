@@ -3,6 +3,7 @@
 //! backends differ the difference is visible in one place:
 //!
 //! - [`IdentityStore`] (`identities.rs`): communication identities;
+//! - [`GuestStore`] (`guests.rs`): guest identities, and their purge once their tokens expire;
 //! - [`RevocationStore`] (`revocations.rs`): token cut-offs and deletion tombstones;
 //! - [`IssueLogStore`] (`issue_log.rs`): `lastTokenIssuedAt`, written in batches;
 //! - [`KeyStore`] (`keys.rs`): sealed access keys and signing keys with their states;
@@ -22,6 +23,7 @@ mod app_users;
 mod audit;
 mod backend;
 mod error;
+mod guests;
 mod identities;
 mod issue_log;
 mod keys;
@@ -40,8 +42,9 @@ use async_trait::async_trait;
 pub use app_users::{AppUserRecord, AppUserStore};
 pub use audit::{AuditFilter, AuditRecord, AuditStore};
 pub use error::StoreError;
+pub use guests::GuestStore;
 pub use identities::{Created, IdentityRecord, IdentityStore};
-pub use issue_log::IssueLogStore;
+pub use issue_log::{IssueLogStore, Issued};
 pub use keys::{AccessKeyRecord, KeyStore, Resealed, SigningKeyRecord};
 pub use mapping::{Linked, MappingStore};
 pub use outbox::{Dispatched, OutboxStore};
@@ -79,6 +82,7 @@ pub trait ChangeFeed: Send + Sync {
 #[async_trait]
 pub trait Store:
     IdentityStore
+    + GuestStore
     + RevocationStore
     + IssueLogStore
     + KeyStore

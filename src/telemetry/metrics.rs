@@ -30,6 +30,7 @@ const AUDIT_DROPPED: &str = "callsign_audit_events_dropped_total";
 const AUDIT_BACKPRESSURE: &str = "callsign_audit_backpressure_total";
 const CLOCK_SKEW: &str = "callsign_clock_skew_seconds";
 const OUTBOX_DISPATCHED: &str = "callsign_outbox_dispatched_total";
+const GUESTS_PURGED: &str = "callsign_guests_purged_total";
 const BUILD_INFO: &str = "callsign_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s.
@@ -169,6 +170,11 @@ pub fn audit_written(rows: usize) {
 /// Changes the post-commit dispatcher took from the outbox and delivered.
 pub fn outbox_dispatched(events: usize) {
     counter!(OUTBOX_DISPATCHED).increment(events as u64);
+}
+
+/// Guest identities deleted once their tokens had all expired.
+pub fn guests_purged(count: usize) {
+    counter!(GUESTS_PURGED).increment(count as u64);
 }
 
 /// An audit event dropped because the queue was full.

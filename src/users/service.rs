@@ -15,7 +15,7 @@ use crate::clock::SharedClock;
 use crate::identity::Identities;
 use crate::keys::KeyRing;
 use crate::rate_limit::{KeyedLimit, Rate, client_key};
-use crate::store::{AppUserRecord, AppUserStore, Linked, MappingStore, RefreshStore};
+use crate::store::{AppUserRecord, AppUserStore, GuestStore, Linked, MappingStore, RefreshStore};
 use crate::token::{IssuedToken, TokenRequest};
 use crate::vocabulary::{AppUserId, IdentityId};
 
@@ -25,6 +25,7 @@ pub struct AppUserStores {
     pub users: Arc<dyn AppUserStore>,
     pub mapping: Arc<dyn MappingStore>,
     pub refresh: Arc<dyn RefreshStore>,
+    pub guests: Arc<dyn GuestStore>,
 }
 
 /// An app user with its identities, oldest first.
@@ -43,6 +44,11 @@ pub struct AppUsers {
     /// App users erasing themselves, per client address.
     self_erasures: KeyedLimit<IpAddr>,
 }
+
+/// How long after a guest's last token expired it is deleted at the earliest: longer than the
+/// issue log takes to record a token issued to it (so a new token is seen first) and than the
+/// clock skew between instances.
+pub const GUEST_GRACE_MS: i64 = 60_000;
 
 /// Self-erasures one client address may make a minute. Each briefly holds back the audit
 /// trail's appends (PostgreSQL) or checkpoints the database (SQLite), and a user of the app's
@@ -289,15 +295,35 @@ impl AppUsers {
 
     /// A fresh identity, held by no app user, with a token signed for callers without an
     /// access key.
+    /// A new guest identity with its token. It lives until its last token expires.
     pub(super) async fn admit_guest(
         &self,
         request: &TokenRequest,
-    ) -> Result<crate::identity::CreatedIdentity, AppUserError> {
-        let ring = self.ring.load();
-        Ok(self
-            .identities
-            .create(None, Some(request), ring.service_signer())
-            .await?)
+    ) -> Result<(IdentityId, IssuedToken), AppUserError> {
+        let id = IdentityId::generate();
+        let now_ms = self.clock.now_ms();
+        let lifetime_ms = i64::from(request.lifetime.minutes()) * 60_000;
+        self.stores
+            .guests
+            .create_guest(id, now_ms, now_ms + lifetime_ms)
+            .await?;
+        self.identities.note_exists(id);
+        self.record(AuditEvent::about_identity(Action::IdentityCreated, id));
+        let token = self.issue_for(id, request).await?;
+        Ok((id, token))
+    }
+
+    /// Deletes up to `limit` guest identities whose last token expired more than
+    /// [`GUEST_GRACE_MS`] ago; how many.
+    pub(super) async fn purge_guests(&self, limit: u32) -> Result<usize, AppUserError> {
+        let now_ms = self.clock.now_ms();
+        let purged = self
+            .stores
+            .guests
+            .purge_guests(now_ms - GUEST_GRACE_MS, now_ms, limit)
+            .await?;
+        self.identities.forget_deleted(&purged);
+        Ok(purged.len())
     }
 
     /// Revokes the tokens of every identity the user holds alone. An identity shared with other

@@ -28,6 +28,7 @@ mod disconnects;
 mod erasure;
 mod faults;
 mod forged_tokens;
+mod guest_purge;
 mod guests;
 mod hostile_headers;
 mod hostile_idp;
