@@ -265,6 +265,11 @@ impl From<AppUserError> for ApiError {
                 ErrorCode::UserNotFound,
                 "The app user does not exist or was erased.",
             ),
+            E::Disabled => Self::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::UserDisabled,
+                "This app user is disabled; ask the service's operator.",
+            ),
             E::IdentityNotFound => ApiError::identity_not_found(),
             E::NotUsersIdentity => Self::new(
                 StatusCode::NOT_FOUND,

@@ -89,6 +89,8 @@ error_codes! {
     InvalidRefreshToken,
     /// 404: no such app user.
     UserNotFound,
+    /// 403: an operator disabled the app user; it cannot sign in or get tokens until enabled.
+    UserDisabled,
     /// 404: the identity is not one of the app user's.
     IdentityNotLinked,
     /// 404: guests are off on this deployment.

@@ -28,6 +28,7 @@ mod sessions;
 mod state;
 mod tokens;
 mod uncancellable;
+mod user_admin;
 mod users;
 mod views;
 
@@ -132,6 +133,11 @@ fn api(state: &AppState) -> Router<AppState> {
     let mut own = Router::new()
         .route("/tokens/{action}", post(tokens::introspect))
         .route("/v1/users/{user_id}", get(users::get).delete(users::erase))
+        .route("/v1/users/{user_id}/{action}", post(user_admin::action))
+        .route(
+            "/v1/users/{user_id}/sessions",
+            axum::routing::delete(user_admin::end_sessions),
+        )
         .route(
             "/v1/users/{user_id}/identities",
             post(users::create_identity),

@@ -23,7 +23,7 @@ use super::schemas::{
 };
 use super::{
     ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, ops, sessions,
-    tokens, users,
+    tokens, user_admin, users,
 };
 
 #[derive(OpenApi)]
@@ -52,6 +52,9 @@ use super::{
         users::link,
         users::unlink,
         users::users_of,
+        user_admin::disable,
+        user_admin::enable,
+        user_admin::end_sessions,
         audit::list,
         accounts::create,
         sessions::sign_in,

@@ -36,6 +36,10 @@ pub struct AppUserView {
     /// RFC 3339.
     #[schema(format = DateTime)]
     created_at: String,
+    /// When the user was disabled (RFC 3339); absent while it is enabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = DateTime)]
+    disabled_at: Option<String>,
     /// Raw identity ids, the default (oldest) first.
     identities: Vec<String>,
 }
@@ -57,13 +61,13 @@ pub struct UsersView {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
 #[allow(dead_code, reason = "documentation only")]
-pub struct UserIdParam {
+pub(super) struct UserIdParam {
     /// The app user id, a hyphenated UUID.
     #[param(rename = "userId", format = "uuid")]
     user_id: String,
 }
 
-fn parse_user(raw: &str) -> Result<AppUserId, ApiError> {
+pub(super) fn parse_user(raw: &str) -> Result<AppUserId, ApiError> {
     AppUserId::parse(raw).ok_or_else(|| {
         ApiError::bad_request(
             ErrorCode::InvalidUserId,
@@ -110,6 +114,11 @@ pub async fn get(
         created_at: from_millis(user.record.created_at_ms)
             .map(super::views::rfc3339)
             .unwrap_or_default(),
+        disabled_at: user
+            .record
+            .disabled_at_ms
+            .and_then(from_millis)
+            .map(super::views::rfc3339),
         identities: state.identity_list(&user.identities),
     }))
 }

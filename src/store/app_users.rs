@@ -27,6 +27,15 @@ pub struct AppUserRecord {
     pub oidc_issuer: Option<String>,
     pub oidc_subject: Option<String>,
     pub created_at_ms: i64,
+    /// When an operator disabled it, if it is disabled.
+    pub disabled_at_ms: Option<i64>,
+}
+
+/// A built-in account, as a sign-in checks it.
+pub struct StoredAccount {
+    pub id: AppUserId,
+    pub password_hash: String,
+    pub disabled: bool,
 }
 
 #[async_trait]
@@ -51,8 +60,10 @@ pub trait AppUserStore: Send + Sync {
     /// Stores an account's skeleton, unless another account has it (`false`).
     async fn set_skeleton(&self, id: AppUserId, skeleton: &str) -> Result<bool, StoreError>;
     /// The id and password hash of the account with this (normalised) username.
-    async fn find_account(&self, username: &str)
-    -> Result<Option<(AppUserId, String)>, StoreError>;
+    async fn find_account(&self, username: &str) -> Result<Option<StoredAccount>, StoreError>;
+    /// Disables the app user as of `at_ms`, or enables it (`None`); `false` if there is no such
+    /// user.
+    async fn set_disabled(&self, id: AppUserId, at_ms: Option<i64>) -> Result<bool, StoreError>;
     /// The app user of an OpenID Connect subject, created (as `id`) if new.
     async fn oidc_user(
         &self,
@@ -89,12 +100,15 @@ const SELECT_WITHOUT_SKELETON: &str = "SELECT id, username FROM app_users \
 const SET_SKELETON: &str = "UPDATE app_users SET username_skeleton = $2 \
      WHERE id = $1 AND username_skeleton IS NULL \
        AND NOT EXISTS (SELECT 1 FROM app_users o WHERE o.username_skeleton = $2)";
-const SELECT_ACCOUNT: &str = "SELECT id, password_hash FROM app_users WHERE username = $1";
+const SELECT_ACCOUNT: &str =
+    "SELECT id, password_hash, disabled_at_ms FROM app_users WHERE username = $1";
+const SET_DISABLED: &str = "UPDATE app_users SET disabled_at_ms = $2 WHERE id = $1";
 const INSERT_OIDC_USER: &str = "INSERT INTO app_users (id, oidc_issuer, oidc_subject, created_at_ms) \
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 const SELECT_OIDC_USER: &str =
     "SELECT id FROM app_users WHERE oidc_issuer = $1 AND oidc_subject = $2";
-const SELECT_APP_USER: &str = "SELECT id, username, oidc_issuer, oidc_subject, created_at_ms \
+const SELECT_APP_USER: &str = "SELECT id, username, oidc_issuer, oidc_subject, created_at_ms, \
+       disabled_at_ms \
      FROM app_users WHERE id = $1";
 /// Identities this user holds that no other user holds.
 const SELECT_SOLE_IDENTITIES: &str = "SELECT m.identity_id FROM app_user_identities m \
@@ -183,13 +197,33 @@ macro_rules! impl_app_user_store {
             async fn find_account(
                 &self,
                 username: &str,
-            ) -> Result<Option<(AppUserId, String)>, StoreError> {
+            ) -> Result<Option<StoredAccount>, StoreError> {
                 sqlx::query(SELECT_ACCOUNT)
                     .bind(username)
                     .fetch_optional(self.pool())
                     .await?
-                    .map(|row| Ok(($store::uuid_col(&row, "id")?, row.try_get("password_hash")?)))
+                    .map(|row| {
+                        Ok(StoredAccount {
+                            id: $store::uuid_col(&row, "id")?,
+                            password_hash: row.try_get("password_hash")?,
+                            disabled: row.try_get::<Option<i64>, _>("disabled_at_ms")?.is_some(),
+                        })
+                    })
                     .transpose()
+            }
+
+            async fn set_disabled(
+                &self,
+                id: AppUserId,
+                at_ms: Option<i64>,
+            ) -> Result<bool, StoreError> {
+                Ok(sqlx::query(SET_DISABLED)
+                    .bind($store::uuid_param(id))
+                    .bind(at_ms)
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected()
+                    == 1)
             }
 
             async fn oidc_user(
@@ -241,6 +275,7 @@ macro_rules! impl_app_user_store {
                             oidc_issuer: row.try_get("oidc_issuer")?,
                             oidc_subject: row.try_get("oidc_subject")?,
                             created_at_ms: row.try_get("created_at_ms")?,
+                            disabled_at_ms: row.try_get("disabled_at_ms")?,
                         })
                     })
                     .transpose()

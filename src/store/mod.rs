@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use app_users::{AppUserRecord, AppUserStore};
+pub use app_users::{AppUserRecord, AppUserStore, StoredAccount};
 pub use audit::{AuditFilter, AuditRecord, AuditStore};
 pub use error::StoreError;
 pub use guests::GuestStore;

@@ -250,9 +250,13 @@ impl Accounts {
                 return Err(error.into());
             }
         };
-        let (id, hash) = match account {
-            Some((id, hash)) => (Some(id), Some(hash)),
-            None => (None, None),
+        let (id, hash, disabled) = match account {
+            Some(account) => (
+                Some(account.id),
+                Some(account.password_hash),
+                account.disabled,
+            ),
+            None => (None, None, false),
         };
         let matches = match self.passwords.verify(password, hash).await {
             Err(error) => {
@@ -264,6 +268,10 @@ impl Accounts {
         match id {
             Some(id) if matches => {
                 self.lockout.succeeded(attempt);
+                // Told only to whoever knows the password.
+                if disabled {
+                    return Err(AppUserError::Disabled);
+                }
                 Ok(id)
             }
             // Already counted as failures when let through (on the account, not while locked).

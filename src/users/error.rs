@@ -10,6 +10,9 @@ use crate::token::{LifetimeError, ScopeError};
 pub enum AppUserError {
     #[error("app user not found")]
     UserNotFound,
+    /// An operator disabled the app user: no sign-in, no tokens, until enabled.
+    #[error("the app user is disabled")]
+    Disabled,
     #[error("identity not found")]
     IdentityNotFound,
     #[error("the identity is not one of this user's")]

@@ -12,6 +12,7 @@ mod error;
 mod guests;
 mod hashing;
 mod lockout;
+mod operators;
 mod password;
 mod password_policy;
 mod policy;

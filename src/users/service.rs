@@ -168,6 +168,7 @@ impl AppUsers {
         identity: Option<IdentityId>,
         request: &TokenRequest,
     ) -> Result<(IdentityId, IssuedToken), AppUserError> {
+        self.ensure_enabled(user).await?;
         let identity = match identity {
             None => self.default_identity(user).await?.0,
             Some(id) if self.identities_of(user).await?.contains(&id) => id,
@@ -175,6 +176,30 @@ impl AppUsers {
         };
         let issued = RequestContext::on_behalf_of(user, self.issue_for(identity, request)).await?;
         Ok((identity, issued))
+    }
+
+    /// Refuses a disabled user.
+    pub(super) async fn ensure_enabled(&self, user: AppUserId) -> Result<(), AppUserError> {
+        match self.stores.users.find_app_user(user).await? {
+            Some(record) if record.disabled_at_ms.is_some() => Err(AppUserError::Disabled),
+            Some(_) => Ok(()),
+            None => Err(AppUserError::UserNotFound),
+        }
+    }
+
+    /// Disables the user (`disabled`) or enables it; [`AppUserError::UserNotFound`] if there is
+    /// no such user.
+    pub(super) async fn set_disabled(
+        &self,
+        user: AppUserId,
+        disabled: bool,
+    ) -> Result<(), AppUserError> {
+        let at_ms = disabled.then(|| self.clock.now_ms());
+        if self.stores.users.set_disabled(user, at_ms).await? {
+            Ok(())
+        } else {
+            Err(AppUserError::UserNotFound)
+        }
     }
 
     /// A token for an identity already known to be the user's.

@@ -77,6 +77,10 @@ impl Sessions {
         Sessions { users, clock }
     }
 
+    pub(super) fn users(&self) -> &AppUsers {
+        &self.users
+    }
+
     /// Starts a session for a user who has just proved who they are.
     pub async fn sign_in(
         &self,
@@ -85,17 +89,18 @@ impl Sessions {
     ) -> Result<SessionTokens, AppUserError> {
         let (identity, _) = self.users.default_identity(user).await?;
         let refresh_token = RefreshToken::generate()?;
-        self.users
-            .stores()
-            .refresh
-            .start_family(
-                FamilyId::generate(),
-                user,
-                identity,
-                &refresh_token.hash(),
-                self.clock.now_ms(),
-            )
+        let family = FamilyId::generate();
+        let refresh = &self.users.stores().refresh;
+        let now_ms = self.clock.now_ms();
+        refresh
+            .start_family(family, user, identity, &refresh_token.hash(), now_ms)
             .await?;
+        // Checked once the session exists: a user disabled meanwhile had its sessions ended
+        // before or is seen disabled here, so no session outlives the disabling.
+        if let Err(refused) = self.users.ensure_enabled(user).await {
+            refresh.revoke_family(family, now_ms).await?;
+            return Err(refused);
+        }
         let access_token =
             RequestContext::on_behalf_of(user, self.users.issue_for(identity, request)).await?;
         self.users
@@ -269,7 +274,7 @@ impl Sessions {
     /// sessions still work, so the client can simply try again. And once more after: a refresh
     /// that rotated between the two issued a token the first cut-off missed, while none can
     /// rotate once the sessions have ended (see [`Sessions::refresh`]).
-    async fn end_everywhere(&self, user: AppUserId) -> Result<u64, AppUserError> {
+    pub(super) async fn end_everywhere(&self, user: AppUserId) -> Result<u64, AppUserError> {
         RequestContext::on_behalf_of(user, async {
             self.users.revoke_sole_identities_tokens(user).await?;
             let ended = self

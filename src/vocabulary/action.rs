@@ -20,10 +20,12 @@ pub enum Action {
     SessionEndedEverywhere,
     IdentityLinked,
     IdentityUnlinked,
+    AppUserDisabled,
+    AppUserEnabled,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 19] = [
         Action::IdentityCreated,
         Action::IdentityDeleted,
         Action::TokenIssued,
@@ -41,6 +43,8 @@ impl Action {
         Action::SessionEndedEverywhere,
         Action::IdentityLinked,
         Action::IdentityUnlinked,
+        Action::AppUserDisabled,
+        Action::AppUserEnabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +66,8 @@ impl Action {
             Action::SessionEndedEverywhere => "session.endedEverywhere",
             Action::IdentityLinked => "identity.linked",
             Action::IdentityUnlinked => "identity.unlinked",
+            Action::AppUserDisabled => "appUser.disabled",
+            Action::AppUserEnabled => "appUser.enabled",
         }
     }
 

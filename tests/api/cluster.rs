@@ -64,6 +64,29 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_disabled_on_one_instance_has_its_tokens_die_on_the_other_within_a_second() {
+    let Some((a, b)) = cluster().await else {
+        return;
+    };
+    let session = a.new_session("disabled-elsewhere").await;
+    let token = session["accessToken"]["token"].as_str().unwrap();
+    let user = session["user"]["id"].as_str().unwrap();
+    assert!(b.is_active(token).await);
+    let disabled = a
+        .signed(
+            reqwest::Method::POST,
+            &crate::app_client::user_path(user, "/:disable"),
+        )
+        .send()
+        .await;
+    assert_eq!(disabled.status(), 204);
+    let elapsed = time_until_inactive(&b, token, Instant::now()).await;
+    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+    let refresh_token = session["refreshToken"].as_str().unwrap();
+    assert_eq!(b.refresh(refresh_token).await.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_on_one_instance_reaches_the_other_within_a_second() {
     let Some((a, b)) = cluster().await else {
         return;

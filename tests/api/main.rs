@@ -67,3 +67,4 @@ mod targeted_lockout;
 mod tls;
 mod tokens;
 mod traces;
+mod user_admin;
