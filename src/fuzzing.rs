@@ -115,6 +115,7 @@ impl FuzzApp {
                 },
                 open_registration: true,
                 password: PasswordPolicy::default(),
+                password_reset_minutes: 60,
             },
             passwords: Passwords::new(1, 1)?,
             tokens_per_identity: 0,

@@ -12,7 +12,9 @@ use crate::keys::{Bootstrap, KeyError, KeyService, MasterKeys, SeedKeys};
 use crate::revocation::RevocationCache;
 use crate::store::Store;
 use crate::token::TokenAuthority;
-use crate::users::{Accounts, AppPolicy, AppUserStores, AppUsers, Guests, Passwords, Sessions};
+use crate::users::{
+    Accounts, AppPolicy, AppUserStores, AppUsers, Credentials, Guests, Passwords, Sessions,
+};
 use crate::vocabulary::ResourceId;
 
 /// What the services are built from, besides the store and the clock.
@@ -51,6 +53,8 @@ pub struct Services {
     pub accounts: Arc<Accounts>,
     pub sessions: Arc<Sessions>,
     pub guests: Arc<Guests>,
+    /// Passwords set anew or reset with a one-time token.
+    pub credentials: Arc<Credentials>,
     /// How far this instance's clock is off the database's.
     pub clock_skew: Arc<ClockSkew>,
 }
@@ -132,6 +136,14 @@ impl Services {
             policy.guests.as_ref(),
             clock.clone(),
         ));
+        let credentials = Arc::new(Credentials::new(
+            accounts.clone(),
+            sessions.clone(),
+            users.clone(),
+            store.clone(),
+            clock.clone(),
+            policy.password_reset_minutes,
+        ));
         let services = Services {
             store,
             endpoint,
@@ -145,6 +157,7 @@ impl Services {
             accounts,
             sessions,
             guests,
+            credentials,
             clock_skew: Arc::new(ClockSkew::new(COMMIT_WAIT)),
             clock,
         };

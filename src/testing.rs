@@ -47,6 +47,7 @@ fn policy() -> AppPolicy {
         refresh: REFRESH,
         open_registration: false,
         password: PasswordPolicy::default(),
+        password_reset_minutes: 60,
     }
 }
 

@@ -109,6 +109,16 @@ pub struct AppUserConfig {
     )]
     pub password_min_length: usize,
 
+    /// How long a password-reset token a backend issues is good for, in minutes (5 to 1440).
+    #[arg(
+        long,
+        env = "CALLSIGN_PASSWORD_RESET_MINUTES",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u32).range(5..=1440),
+        global = true
+    )]
+    pub password_reset_minutes: u32,
+
     /// Guests: anyone may get a fresh identity with a short-lived token.
     #[arg(
         long,

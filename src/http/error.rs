@@ -265,6 +265,14 @@ impl From<AppUserError> for ApiError {
                 ErrorCode::UserNotFound,
                 "The app user does not exist or was erased.",
             ),
+            E::NotAnAccount => Self::bad_request(
+                ErrorCode::NotAnAccount,
+                "This app user signs in with the app's identity provider; it has no password.",
+            ),
+            E::InvalidResetToken => Self::bad_request(
+                ErrorCode::InvalidResetToken,
+                "The password-reset token is unknown, already used or expired; ask for a new one.",
+            ),
             E::Disabled => Self::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::UserDisabled,

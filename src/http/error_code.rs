@@ -89,6 +89,11 @@ error_codes! {
     InvalidRefreshToken,
     /// 404: no such app user.
     UserNotFound,
+    /// 400: the app user has no built-in account (it signs in with the app's identity
+    /// provider), so it has no password.
+    NotAnAccount,
+    /// 400: the password-reset token is unknown, already used or expired.
+    InvalidResetToken,
     /// 403: an operator disabled the app user; it cannot sign in or get tokens until enabled.
     UserDisabled,
     /// 404: the identity is not one of the app user's.

@@ -22,6 +22,7 @@ mod keys;
 mod metrics;
 mod openapi;
 mod ops;
+mod password_resets;
 mod rate_limits;
 mod schemas;
 mod sessions;
@@ -162,7 +163,8 @@ fn api(state: &AppState) -> Router<AppState> {
             "/v1/sessions/sign-out-everywhere",
             post(sessions::sign_out_everywhere),
         )
-        .route("/v1/guests", post(guests::admit));
+        .route("/v1/guests", post(guests::admit))
+        .route("/v1/password-resets", post(password_resets::redeem));
     if state.oidc.0.is_some() {
         app = app
             .route(

@@ -22,8 +22,8 @@ use super::schemas::{
     Unavailable, UnsupportedMediaType,
 };
 use super::{
-    ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, ops, sessions,
-    tokens, user_admin, users,
+    ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, ops,
+    password_resets, sessions, tokens, user_admin, users,
 };
 
 #[derive(OpenApi)]
@@ -55,6 +55,9 @@ use super::{
         user_admin::disable,
         user_admin::enable,
         user_admin::end_sessions,
+        user_admin::set_password,
+        user_admin::issue_password_reset,
+        password_resets::redeem,
         audit::list,
         accounts::create,
         sessions::sign_in,

@@ -1,26 +1,144 @@
 //! Backend routes that act on an app user without erasing it (access key or admin bearer):
-//! disable it, enable it again, end all its sessions.
+//! disable it, enable it again, end all its sessions, set its password, or issue a one-time
+//! password-reset token for the app to deliver.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::error::ErrorBody;
-use super::extract::AcsPath;
-use super::schemas::{BackendRefusals, BadRequest, Unavailable};
+use super::extract::{AcsPath, JsonBody};
+use super::schemas::{BackendRefusals, BadRequest, BodyRefusals, Unavailable};
 use super::users::{UserIdParam, parse_user};
+use super::views::rfc3339;
 use super::{ApiError, AppState};
+use crate::users::Password;
 
-/// `POST /v1/users/{userId}/{action}`: `:disable` or `:enable`. (axum cannot route a literal
-/// segment that starts with `:`, so the action is matched here.)
+/// The body of `:setPassword`; the other actions take none.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserActionBody {
+    /// `:setPassword`: the new password, within the password policy.
+    #[schema(min_length = 8, max_length = 256)]
+    password: Option<String>,
+}
+
+/// `{"resetToken","expiresOn"}`. Holds a credential: no `Debug`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetTokenView {
+    /// `csp_…`: good once, until `expiresOn`. Deliver it to the user; Callsign sends no mail.
+    reset_token: String,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
+    expires_on: String,
+}
+
+/// `POST /v1/users/{userId}/{action}`: `:disable`, `:enable`, `:setPassword` or
+/// `:issuePasswordReset`. (axum cannot route a literal segment that starts with `:`, so the
+/// action is matched here.)
 pub async fn action(
     State(state): State<AppState>,
     AcsPath((user, action)): AcsPath<(String, String)>,
-) -> Result<StatusCode, ApiError> {
+    JsonBody(body): JsonBody<UserActionBody>,
+) -> Result<Response, ApiError> {
     match action.as_str() {
-        ":disable" => disable(&state, &user).await,
-        ":enable" => enable(&state, &user).await,
+        ":disable" => disable(&state, &user)
+            .await
+            .map(IntoResponse::into_response),
+        ":enable" => enable(&state, &user).await.map(IntoResponse::into_response),
+        ":setPassword" => set_password(&state, &user, body)
+            .await
+            .map(IntoResponse::into_response),
+        ":issuePasswordReset" => issue_password_reset(&state, &user)
+            .await
+            .map(IntoResponse::into_response),
         _ => Err(super::not_found_error()),
     }
+}
+
+/// Set an app user's password
+///
+/// For a built-in account: the new password, within the password policy, replaces the old one;
+/// every session of the user ends and the tokens of the identities only it holds are revoked.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{userId}/:setPassword",
+    tag = "app users",
+    operation_id = "setAppUserPassword",
+    params(UserIdParam),
+    request_body = UserActionBody,
+    responses(
+        (status = NO_CONTENT, description = "Set; every session ended."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "`UserNotFound`.", body = ErrorBody),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
+        BodyRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+async fn set_password(
+    state: &AppState,
+    user: &str,
+    body: UserActionBody,
+) -> Result<StatusCode, ApiError> {
+    let user = parse_user(user)?;
+    let password = body.password.ok_or_else(|| {
+        ApiError::bad_request(
+            super::ErrorCode::InvalidPassword,
+            "':setPassword' needs 'password'.",
+        )
+    })?;
+    let password = Password::parse(password)?;
+    state
+        .services
+        .credentials
+        .set_password(user, &password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Issue a password-reset token
+///
+/// For a built-in account: a one-time token (stored only as its SHA-256) that sets a new
+/// password through `POST /v1/password-resets` once, until it expires
+/// (`CALLSIGN_PASSWORD_RESET_MINUTES`, default 60). The app delivers it to the user by its own
+/// channel.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{userId}/:issuePasswordReset",
+    tag = "app users",
+    operation_id = "issuePasswordReset",
+    params(UserIdParam),
+    responses(
+        (status = CREATED, description = "The token, shown once.", body = ResetTokenView),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "`UserNotFound`.", body = ErrorBody),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+async fn issue_password_reset(
+    state: &AppState,
+    user: &str,
+) -> Result<(StatusCode, Json<ResetTokenView>), ApiError> {
+    let (token, expires) = state
+        .services
+        .credentials
+        .issue_reset_token(parse_user(user)?)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ResetTokenView {
+            reset_token: token.into_string(),
+            expires_on: rfc3339(expires),
+        }),
+    ))
 }
 
 /// Disable an app user

@@ -49,6 +49,7 @@ pub fn app_policy(config: &AppUserConfig) -> anyhow::Result<AppPolicy> {
         password: PasswordPolicy::new(config.password_min_length)
             .map_err(anyhow::Error::msg)
             .context("CALLSIGN_PASSWORD_MIN_LENGTH is invalid")?,
+        password_reset_minutes: config.password_reset_minutes,
     })
 }
 

@@ -9,6 +9,7 @@
 //! - [`KeyStore`] (`keys.rs`): sealed access keys and signing keys with their states;
 //! - [`SettingStore`] (`settings.rs`): deployment-wide settings fixed at first start;
 //! - [`AppUserStore`] (`app_users.rs`): built-in accounts, OpenID Connect users, erasure;
+//! - [`PasswordResetStore`] (`password_resets.rs`): new passwords and one-time reset tokens;
 //! - [`MappingStore`] (`mapping.rs`): which identities each app user holds;
 //! - [`RefreshStore`] (`refresh.rs`): refresh-token families, in small transactional steps;
 //! - [`AuditStore`] (`audit.rs`): the audit trail;
@@ -29,6 +30,7 @@ mod issue_log;
 mod keys;
 mod mapping;
 mod outbox;
+mod password_resets;
 mod postgres;
 mod refresh;
 mod revocations;
@@ -48,6 +50,7 @@ pub use issue_log::{IssueLogStore, Issued};
 pub use keys::{AccessKeyRecord, KeyStore, Resealed, SigningKeyRecord};
 pub use mapping::{Linked, MappingStore};
 pub use outbox::{Dispatched, OutboxStore};
+pub use password_resets::PasswordResetStore;
 pub use postgres::PgStore;
 pub use refresh::{RefreshLimits, RefreshSteps, RefreshStore, Session, StoredToken};
 pub use revocations::RevocationStore;
@@ -88,6 +91,7 @@ pub trait Store:
     + KeyStore
     + SettingStore
     + AppUserStore
+    + PasswordResetStore
     + MappingStore
     + RefreshStore
     + AuditStore

@@ -176,6 +176,16 @@ impl Accounts {
         }
     }
 
+    /// The hash of a new password for `username`'s account, once the policy lets it through.
+    pub(super) async fn hash_new_password(
+        &self,
+        username: &Username,
+        password: &Password,
+    ) -> Result<String, AppUserError> {
+        self.check_policy(username, password).await?;
+        self.passwords.hash(password).await
+    }
+
     /// Checks a new password against the policy, off the async workers (zxcvbn takes up to a
     /// few milliseconds).
     async fn check_policy(

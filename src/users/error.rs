@@ -10,6 +10,12 @@ use crate::token::{LifetimeError, ScopeError};
 pub enum AppUserError {
     #[error("app user not found")]
     UserNotFound,
+    /// The app user signs in with the app's identity provider: it has no password.
+    #[error("the app user has no built-in account")]
+    NotAnAccount,
+    /// A password-reset token that is unknown, spent or expired.
+    #[error("invalid password-reset token")]
+    InvalidResetToken,
     /// An operator disabled the app user: no sign-in, no tokens, until enabled.
     #[error("the app user is disabled")]
     Disabled,

@@ -8,6 +8,7 @@
 //! signed by the primary slot's valid signing key. Nothing here knows HTTP or SQL.
 
 mod accounts;
+mod credentials;
 mod error;
 mod guests;
 mod hashing;
@@ -22,6 +23,7 @@ mod sessions;
 mod throttle;
 
 pub use accounts::{Accounts, Password, Username};
+pub use credentials::{Credentials, ResetToken};
 pub use error::AppUserError;
 pub use guests::Guests;
 pub use password::Passwords;

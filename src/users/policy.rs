@@ -26,6 +26,8 @@ pub struct AppPolicy {
     pub open_registration: bool,
     /// What a new password must be.
     pub password: PasswordPolicy,
+    /// How long a password-reset token is good for, in minutes.
+    pub password_reset_minutes: u32,
 }
 
 impl AppPolicy {
@@ -75,6 +77,7 @@ mod tests {
             },
             open_registration: false,
             password: PasswordPolicy::default(),
+            password_reset_minutes: 60,
         }
     }
 

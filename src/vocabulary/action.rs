@@ -22,10 +22,12 @@ pub enum Action {
     IdentityUnlinked,
     AppUserDisabled,
     AppUserEnabled,
+    PasswordReset,
+    PasswordResetIssued,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 21] = [
         Action::IdentityCreated,
         Action::IdentityDeleted,
         Action::TokenIssued,
@@ -45,6 +47,8 @@ impl Action {
         Action::IdentityUnlinked,
         Action::AppUserDisabled,
         Action::AppUserEnabled,
+        Action::PasswordReset,
+        Action::PasswordResetIssued,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +72,8 @@ impl Action {
             Action::IdentityUnlinked => "identity.unlinked",
             Action::AppUserDisabled => "appUser.disabled",
             Action::AppUserEnabled => "appUser.enabled",
+            Action::PasswordReset => "account.passwordReset",
+            Action::PasswordResetIssued => "account.passwordResetIssued",
         }
     }
 

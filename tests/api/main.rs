@@ -45,6 +45,7 @@ mod openapi;
 mod ops;
 mod outbox;
 mod password_policy;
+mod password_resets;
 mod password_storm;
 mod postgres_tls;
 mod private_pg;
