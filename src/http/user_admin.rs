@@ -22,7 +22,7 @@ use crate::users::Password;
 #[serde(rename_all = "camelCase")]
 pub struct UserActionBody {
     /// `:setPassword`: the new password, within the password policy.
-    #[schema(min_length = 8, max_length = 256)]
+    #[schema(nullable = false, min_length = 8, max_length = 256)]
     password: Option<String>,
 }
 
