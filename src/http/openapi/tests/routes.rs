@@ -148,6 +148,7 @@ fn body_for(path: &str) -> &'static [u8] {
             br#"{"refreshToken":"csr_unknown"}"#
         }
         "/v1/token" => br#"{"scopes":["chat"]}"#,
+        "/v1/password-resets" => br#"{"resetToken":"csp_unknown","newPassword":"long enough"}"#,
         _ => br#"{"scopes":["chat"],"token":"t","keyType":"Tertiary"}"#,
     }
 }
