@@ -114,6 +114,7 @@ impl Services {
         let users = Arc::new(AppUsers::new(
             AppUserStores {
                 users: store.clone(),
+                search: store.clone(),
                 mapping: store.clone(),
                 refresh: store.clone(),
                 guests: store.clone(),

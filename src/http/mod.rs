@@ -30,6 +30,7 @@ mod state;
 mod tokens;
 mod uncancellable;
 mod user_admin;
+mod user_search;
 mod users;
 mod views;
 
@@ -133,6 +134,7 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/teamsUser/{action}", post(identities::teams_exchange));
     let mut own = Router::new()
         .route("/tokens/{action}", post(tokens::introspect))
+        .route("/v1/users", get(user_search::list))
         .route("/v1/users/{user_id}", get(users::get).delete(users::erase))
         .route("/v1/users/{user_id}/{action}", post(user_admin::action))
         .route(

@@ -23,7 +23,7 @@ use super::schemas::{
 };
 use super::{
     ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, ops,
-    password_resets, sessions, tokens, user_admin, users,
+    password_resets, sessions, tokens, user_admin, user_search, users,
 };
 
 #[derive(OpenApi)]
@@ -46,6 +46,7 @@ use super::{
         tokens::introspect,
         keys::list,
         keys::regenerate,
+        user_search::list,
         users::get,
         users::erase,
         users::create_identity,

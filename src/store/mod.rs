@@ -9,6 +9,7 @@
 //! - [`KeyStore`] (`keys.rs`): sealed access keys and signing keys with their states;
 //! - [`SettingStore`] (`settings.rs`): deployment-wide settings fixed at first start;
 //! - [`AppUserStore`] (`app_users.rs`): built-in accounts, OpenID Connect users, erasure;
+//! - [`AppUserSearch`] (`user_search.rs`): app users found by name, subject, identity, time;
 //! - [`PasswordResetStore`] (`password_resets.rs`): new passwords and one-time reset tokens;
 //! - [`MappingStore`] (`mapping.rs`): which identities each app user holds;
 //! - [`RefreshStore`] (`refresh.rs`): refresh-token families, in small transactional steps;
@@ -36,6 +37,7 @@ mod refresh;
 mod revocations;
 mod settings;
 mod sqlite;
+mod user_search;
 
 use std::time::Duration;
 
@@ -56,6 +58,7 @@ pub use refresh::{RefreshLimits, RefreshSteps, RefreshStore, Session, StoredToke
 pub use revocations::RevocationStore;
 pub use settings::SettingStore;
 pub use sqlite::SqliteStore;
+pub use user_search::{AppUserFilter, AppUserSearch};
 
 use crate::vocabulary::Change;
 
@@ -91,6 +94,7 @@ pub trait Store:
     + KeyStore
     + SettingStore
     + AppUserStore
+    + AppUserSearch
     + PasswordResetStore
     + MappingStore
     + RefreshStore

@@ -37,8 +37,14 @@ const FREE_REGISTRATIONS_PER_ADDRESS: u32 = 10;
 pub struct Username(String);
 
 impl Username {
+    /// A name as stored and compared: NFKC-normalised, lower case (also for a prefix to search
+    /// by).
+    pub fn normalise(raw: &str) -> String {
+        raw.nfkc().collect::<String>().to_lowercase()
+    }
+
     pub fn parse(raw: &str) -> Result<Self, AppUserError> {
-        let name: String = raw.nfkc().collect::<String>().to_lowercase();
+        let name = Self::normalise(raw);
         let invalid = |why: &str| AppUserError::InvalidUsername(format!("username {why}"));
         let length = name.chars().count();
         if length == 0 || length > USERNAME_MAX_CHARS {

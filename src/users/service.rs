@@ -15,7 +15,10 @@ use crate::clock::SharedClock;
 use crate::identity::Identities;
 use crate::keys::KeyRing;
 use crate::rate_limit::{KeyedLimit, Rate, client_key};
-use crate::store::{AppUserRecord, AppUserStore, GuestStore, Linked, MappingStore, RefreshStore};
+use crate::store::{
+    AppUserFilter, AppUserRecord, AppUserSearch, AppUserStore, GuestStore, Linked, MappingStore,
+    RefreshStore,
+};
 use crate::token::{IssuedToken, TokenRequest};
 use crate::vocabulary::{AppUserId, IdentityId};
 
@@ -23,6 +26,7 @@ use crate::vocabulary::{AppUserId, IdentityId};
 #[derive(Clone)]
 pub struct AppUserStores {
     pub users: Arc<dyn AppUserStore>,
+    pub search: Arc<dyn AppUserSearch>,
     pub mapping: Arc<dyn MappingStore>,
     pub refresh: Arc<dyn RefreshStore>,
     pub guests: Arc<dyn GuestStore>,
@@ -122,6 +126,15 @@ impl AppUsers {
             record,
             identities: self.identities_of(user).await?,
         })
+    }
+
+    /// Up to `limit` app users matching `filter`, in id order.
+    pub async fn find(
+        &self,
+        filter: &AppUserFilter,
+        limit: u32,
+    ) -> Result<Vec<AppUserRecord>, AppUserError> {
+        Ok(self.stores.search.find_app_users(filter, limit).await?)
     }
 
     pub async fn identities_of(&self, user: AppUserId) -> Result<Vec<IdentityId>, AppUserError> {

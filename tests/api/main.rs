@@ -69,3 +69,4 @@ mod tls;
 mod tokens;
 mod traces;
 mod user_admin;
+mod user_search;
