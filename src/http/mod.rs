@@ -22,7 +22,7 @@ mod keys;
 mod metrics;
 mod openapi;
 mod ops;
-mod password_resets;
+mod passwords;
 mod rate_limits;
 mod schemas;
 mod sessions;
@@ -166,7 +166,8 @@ fn api(state: &AppState) -> Router<AppState> {
             post(sessions::sign_out_everywhere),
         )
         .route("/v1/guests", post(guests::admit))
-        .route("/v1/password-resets", post(password_resets::redeem));
+        .route("/v1/password-resets", post(passwords::redeem))
+        .route("/v1/sessions/change-password", post(passwords::change));
     if state.oidc.0.is_some() {
         app = app
             .route(

@@ -22,8 +22,8 @@ use super::schemas::{
     Unavailable, UnsupportedMediaType,
 };
 use super::{
-    ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, ops,
-    password_resets, sessions, tokens, user_admin, user_search, users,
+    ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, ops, passwords,
+    sessions, tokens, user_admin, user_search, users,
 };
 
 #[derive(OpenApi)]
@@ -58,7 +58,8 @@ use super::{
         user_admin::end_sessions,
         user_admin::set_password,
         user_admin::issue_password_reset,
-        password_resets::redeem,
+        passwords::redeem,
+        passwords::change,
         audit::list,
         accounts::create,
         sessions::sign_in,

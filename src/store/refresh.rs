@@ -82,6 +82,14 @@ pub trait RefreshStore: Send + Sync {
     async fn find_presented(&self, token_hash: &[u8]) -> Result<Option<StoredToken>, StoreError>;
     /// Revokes a family (sign-out); `false` if it had ended already.
     async fn revoke_family(&self, family: FamilyId, now_ms: i64) -> Result<bool, StoreError>;
+    /// Revokes every family of a user but `keep` (a password changed from that session); how
+    /// many were live.
+    async fn revoke_other_families(
+        &self,
+        user: AppUserId,
+        keep: FamilyId,
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
     /// Revokes every family of a user (sign-out everywhere); how many were live.
     async fn revoke_user_families(&self, user: AppUserId, now_ms: i64) -> Result<u64, StoreError>;
     /// Forgets families that have ended (revoked, or older than `created_before_ms`), with
@@ -105,6 +113,8 @@ const SELECT_PRESENTED: &str = "SELECT t.family_id, f.user_id, f.identity_id, t.
      WHERE t.hash = $1";
 const REVOKE_FAMILY: &str =
     "UPDATE refresh_families SET revoked_at_ms = $2 WHERE id = $1 AND revoked_at_ms IS NULL";
+const REVOKE_OTHER_FAMILIES: &str = "UPDATE refresh_families SET revoked_at_ms = $3 \
+     WHERE user_id = $1 AND id <> $2 AND revoked_at_ms IS NULL";
 const REVOKE_USER_FAMILIES: &str =
     "UPDATE refresh_families SET revoked_at_ms = $2 WHERE user_id = $1 AND revoked_at_ms IS NULL";
 
@@ -260,6 +270,21 @@ macro_rules! impl_refresh_store {
                     .await?
                     .rows_affected()
                     == 1)
+            }
+
+            async fn revoke_other_families(
+                &self,
+                user: AppUserId,
+                keep: FamilyId,
+                now_ms: i64,
+            ) -> Result<u64, StoreError> {
+                Ok(sqlx::query(REVOKE_OTHER_FAMILIES)
+                    .bind($store::uuid_param(user))
+                    .bind($store::uuid_param(keep))
+                    .bind(now_ms)
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected())
             }
 
             async fn revoke_user_families(

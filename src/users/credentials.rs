@@ -1,4 +1,5 @@
-//! A built-in account's password after it was created: set anew by a backend, or reset by the
+//! A built-in account's password after it was created: changed by its user (with a live session
+//! and the current password: the other sessions end), set anew by a backend, or reset by the
 //! user with a one-time token a backend issued (the app delivers it by its own channel; Callsign
 //! sends no mail). A reset token is 256 random bits, stored only as its SHA-256, good once and
 //! for the configured time. Either way every session of the user ends and the tokens of the
@@ -11,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{Accounts, AppUserError, AppUsers, Password, Sessions, Username};
+use super::{Accounts, AppUserError, AppUsers, Password, RefreshToken, Sessions, Username};
 use crate::audit::{Action, AuditEvent};
 use crate::clock::{SharedClock, from_millis};
 use crate::keys::random_bytes;
@@ -134,6 +135,39 @@ impl Credentials {
         }
         self.store_password(user, &hash).await?;
         Ok(user)
+    }
+
+    /// Changes the password of the user of a live session, given its current password: every
+    /// other session of the user ends (their refresh tokens stop working; access tokens already
+    /// issued live out their lifetime), this one goes on. How many sessions ended.
+    pub async fn change(
+        &self,
+        session: &RefreshToken,
+        current: &Password,
+        new: &Password,
+        client: std::net::IpAddr,
+    ) -> Result<u64, AppUserError> {
+        let session = self.sessions.live_session(session).await?;
+        let username = self.account_name(session.user).await?;
+        // Throttled like a sign-in: a stolen session must not become a password oracle.
+        if self.accounts.verify(&username, current, client).await? != session.user {
+            return Err(AppUserError::BadCredentials);
+        }
+        let hash = self.accounts.hash_new_password(&username, new).await?;
+        if !self.store.set_password_hash(session.user, &hash).await? {
+            return Err(AppUserError::NotAnAccount);
+        }
+        let ended = self
+            .users
+            .stores()
+            .refresh
+            .revoke_other_families(session.user, session.family, self.clock.now_ms())
+            .await?;
+        self.users.record(AuditEvent::about_app_user(
+            Action::PasswordChanged,
+            Some(session.user),
+        ));
+        Ok(ended)
     }
 
     async fn replace(

@@ -227,7 +227,10 @@ impl Sessions {
 
     /// The session of a live refresh token. A spent token whose session has not ended is taken
     /// as theft ([`Sessions::reused`]) and refused like an unknown one.
-    async fn live_session(&self, presented: &RefreshToken) -> Result<Session, AppUserError> {
+    pub(super) async fn live_session(
+        &self,
+        presented: &RefreshToken,
+    ) -> Result<Session, AppUserError> {
         let found = self
             .users
             .stores()

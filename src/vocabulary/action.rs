@@ -24,10 +24,11 @@ pub enum Action {
     AppUserEnabled,
     PasswordReset,
     PasswordResetIssued,
+    PasswordChanged,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::IdentityCreated,
         Action::IdentityDeleted,
         Action::TokenIssued,
@@ -49,6 +50,7 @@ impl Action {
         Action::AppUserEnabled,
         Action::PasswordReset,
         Action::PasswordResetIssued,
+        Action::PasswordChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +76,7 @@ impl Action {
             Action::AppUserEnabled => "appUser.enabled",
             Action::PasswordReset => "account.passwordReset",
             Action::PasswordResetIssued => "account.passwordResetIssued",
+            Action::PasswordChanged => "account.passwordChanged",
         }
     }
 

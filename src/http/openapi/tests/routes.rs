@@ -149,6 +149,9 @@ fn body_for(path: &str) -> &'static [u8] {
         }
         "/v1/token" => br#"{"scopes":["chat"]}"#,
         "/v1/password-resets" => br#"{"resetToken":"csp_unknown","newPassword":"long enough"}"#,
+        "/v1/sessions/change-password" => {
+            br#"{"refreshToken":"csr_unknown","currentPassword":"long enough","newPassword":"long enough"}"#
+        }
         _ => br#"{"scopes":["chat"],"token":"t","keyType":"Tertiary"}"#,
     }
 }

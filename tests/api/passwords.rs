@@ -1,5 +1,6 @@
-//! Passwords after an account is created: a backend sets one, or issues a one-time reset token
-//! the user redeems. Either ends every session; a token works once; the policy still applies.
+//! Passwords after an account is created: its user changes one (with its session and current
+//! password), a backend sets one, or issues a one-time reset token the user redeems. Each ends
+//! the other (or every) session; a token works once; the policy still applies.
 
 use reqwest::{Method, Response};
 use serde_json::json;
@@ -9,6 +10,7 @@ use crate::helpers::*;
 use crate::test_logs::record_secret;
 
 backend_tests!(
+    a_user_changes_its_password_and_its_other_sessions_end,
     a_backend_sets_a_password_and_every_session_ends,
     a_reset_token_works_once_and_a_refused_password_leaves_it_unspent,
     an_unknown_user_has_no_password_to_set,
@@ -29,6 +31,48 @@ async fn redeem(app: &TestApp, token: &str, password: &str) -> Response {
         &json!({ "resetToken": token, "newPassword": password }),
     )
     .await
+}
+
+async fn change(app: &TestApp, refresh_token: &str, current: &str, new: &str) -> Response {
+    app.public_post(
+        "/v1/sessions/change-password",
+        &json!({ "refreshToken": refresh_token, "currentPassword": current, "newPassword": new }),
+    )
+    .await
+}
+
+async fn a_user_changes_its_password_and_its_other_sessions_end(app: TestApp) {
+    let this = app.new_session("jade").await;
+    let this_refresh = this["refreshToken"].as_str().unwrap();
+    let other = body(app.sign_in("jade", PASSWORD).await).await;
+    let other_refresh = other["refreshToken"].as_str().unwrap();
+
+    let wrong = change(&app, this_refresh, "not her password", NEW_PASSWORD).await;
+    assert_error(wrong, 401, "InvalidCredentials").await;
+    let common = change(&app, this_refresh, PASSWORD, "password1").await;
+    assert_error(common, 400, "InvalidPassword").await;
+    assert_eq!(
+        change(&app, this_refresh, PASSWORD, NEW_PASSWORD)
+            .await
+            .status(),
+        204
+    );
+
+    // The other session ended; this one goes on.
+    assert_error(app.refresh(other_refresh).await, 401, "InvalidRefreshToken").await;
+    assert_eq!(app.refresh(this_refresh).await.status(), 200);
+    assert_error(
+        app.sign_in("jade", PASSWORD).await,
+        401,
+        "InvalidCredentials",
+    )
+    .await;
+    assert_eq!(app.sign_in("jade", NEW_PASSWORD).await.status(), 201);
+    let user = this["user"]["id"].as_str().unwrap();
+    let events = app
+        .audit_events(&format!("appUser={user}&action=account.passwordChanged"), 1)
+        .await;
+    assert_eq!(events[0]["actor"], "public");
 }
 
 async fn a_backend_sets_a_password_and_every_session_ends(app: TestApp) {
