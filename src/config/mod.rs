@@ -47,6 +47,36 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Find app users and act on them: disable, enable, end sessions, set a password, issue a
+    /// password-reset token.
+    Users {
+        #[command(subcommand)]
+        action: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// List app users, in id order.
+    List {
+        /// Only built-in accounts whose username starts with this.
+        #[arg(long)]
+        username_prefix: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        max: u32,
+    },
+    /// Disable a user: no sign-in, no tokens; its sessions end and its tokens are revoked.
+    Disable { user: String },
+    /// Enable a disabled user again.
+    Enable { user: String },
+    /// End every session of a user (it stays enabled).
+    EndSessions { user: String },
+    /// Set a built-in account's password, read from the first line of standard input (never
+    /// an argument: it would show in the process list and the shell history).
+    SetPassword { user: String },
+    /// Issue a one-time password-reset token for a built-in account.
+    ResetToken { user: String },
 }
 
 #[derive(Subcommand)]

@@ -226,6 +226,15 @@ impl Application {
     }
 }
 
+/// The services over the configured database, for a command that acts on them: the endpoint is
+/// the listener's, as `keys list` prints it.
+pub async fn services(config: &Config) -> anyhow::Result<Built> {
+    let store = open_store(config).await?;
+    let endpoint = public_endpoint(config, config.listen)?;
+    let (built, _) = build_services(config, store, endpoint, Arc::new(SystemClock)).await?;
+    Ok(built)
+}
+
 /// The services over an opened store; and whether access keys were configured to seed the ring.
 async fn build_services(
     config: &Config,

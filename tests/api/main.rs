@@ -70,3 +70,4 @@ mod tokens;
 mod traces;
 mod user_admin;
 mod user_search;
+mod users_cli;

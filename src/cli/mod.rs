@@ -1,4 +1,7 @@
-//! The `callsign` commands: `serve` (default), `migrate`, `keys list|regenerate|rotate-signing`.
+//! The `callsign` commands: `serve` (default), `migrate`, `health`,
+//! `keys list|regenerate|rotate-signing|reseal`, and `users …` ([`users`]).
+
+mod users;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { action } => keys(&cli.config, action).await,
+        Command::Users { action } => users::run(&cli.config, action).await,
         Command::Health => health(&cli.config).await,
     };
     telemetry.shutdown().await;
