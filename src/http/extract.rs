@@ -29,7 +29,8 @@ where
         let body = Bytes::from_request(request, state)
             .await
             .map_err(|_| ApiError::payload_too_large())?;
-        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        // No body at all is `{}`; whitespace alone is not JSON, and is refused as such.
+        let body: &[u8] = if body.is_empty() {
             b"{}"
         } else if !is_json {
             return Err(ApiError::new(

@@ -17,6 +17,9 @@ use crate::users::Username;
 use crate::vocabulary::AppUserId;
 
 const DEFAULT_PAGE: u32 = 100;
+/// The longest username prefix and OpenID Connect subject searched by.
+const MAX_PREFIX_CHARS: usize = 64;
+const MAX_SUBJECT_CHARS: usize = 256;
 const MAX_PAGE: u32 = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -96,6 +99,19 @@ impl UserQuery {
         let page = self.max_page_size.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&page) {
             return Err(invalid(format!("'maxPageSize' must be 1 to {MAX_PAGE}.")));
+        }
+        let too_long = |value: &Option<String>, max: usize| {
+            value.as_deref().is_some_and(|v| v.chars().count() > max)
+        };
+        if too_long(&self.username_prefix, MAX_PREFIX_CHARS) {
+            return Err(invalid(format!(
+                "'usernamePrefix' may have at most {MAX_PREFIX_CHARS} characters."
+            )));
+        }
+        if too_long(&self.oidc_subject, MAX_SUBJECT_CHARS) {
+            return Err(invalid(format!(
+                "'oidcSubject' may have at most {MAX_SUBJECT_CHARS} characters."
+            )));
         }
         let time = |name: &str, raw: &Option<String>| {
             raw.as_deref().map(|raw| parse_time(name, raw)).transpose()
