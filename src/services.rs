@@ -117,6 +117,7 @@ impl Services {
                 search: store.clone(),
                 mapping: store.clone(),
                 refresh: store.clone(),
+                sessions: store.clone(),
                 guests: store.clone(),
             },
             identities.clone(),

@@ -42,6 +42,9 @@ pub struct RequestContext {
     pub client_address: Option<IpAddr>,
     pub request_id: Option<Arc<str>>,
     pub client_request_id: Option<Arc<str>>,
+    /// The client's `User-Agent`, as given (bounded, printable); shown to a user among its
+    /// sessions, never recorded in the audit trail.
+    pub user_agent: Option<Arc<str>>,
 }
 
 tokio::task_local! {
@@ -56,6 +59,7 @@ impl RequestContext {
             client_address: None,
             request_id: None,
             client_request_id: None,
+            user_agent: None,
         }
     }
 

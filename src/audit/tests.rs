@@ -22,6 +22,7 @@ fn from_browser() -> RequestContext {
         client_address: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7))),
         request_id: Some("req-1".into()),
         client_request_id: None,
+        user_agent: None,
     }
 }
 

@@ -265,6 +265,11 @@ impl From<AppUserError> for ApiError {
                 ErrorCode::UserNotFound,
                 "The app user does not exist or was erased.",
             ),
+            E::SessionNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::SessionNotFound,
+                "No such session: it is not one of this user's, or it has ended.",
+            ),
             E::NotAnAccount => Self::bad_request(
                 ErrorCode::NotAnAccount,
                 "This app user signs in with the app's identity provider; it has no password.",

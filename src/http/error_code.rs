@@ -92,6 +92,8 @@ error_codes! {
     /// 400: the app user has no built-in account (it signs in with the app's identity
     /// provider), so it has no password.
     NotAnAccount,
+    /// 404: not one of the user's live sessions.
+    SessionNotFound,
     /// 400: the password-reset token is unknown, already used or expired.
     InvalidResetToken,
     /// 403: an operator disabled the app user; it cannot sign in or get tokens until enabled.

@@ -68,6 +68,7 @@ pub async fn frame(
         client_address: client.as_ref().ok().map(|ClientAddress(ip)| *ip),
         request_id: id.map(Arc::from),
         client_request_id: client_request_id.clone(),
+        user_agent: user_agent(request.headers()),
     };
     let handling = Uncancellable::new(
         context
@@ -142,6 +143,20 @@ fn client_request_id(headers: &HeaderMap) -> Option<Arc<str>> {
         })
         .and_then(|id| std::str::from_utf8(id).ok())
         .map(Arc::from)
+}
+
+/// The longest `User-Agent` kept.
+const MAX_USER_AGENT: usize = 256;
+
+/// The client's `User-Agent`, if it is printable ASCII, cut to [`MAX_USER_AGENT`] characters.
+fn user_agent(headers: &HeaderMap) -> Option<Arc<str>> {
+    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    let agent = agent
+        .get(..MAX_USER_AGENT.min(agent.len()))
+        .unwrap_or(agent)
+        .trim();
+    (!agent.is_empty() && agent.bytes().all(|b| b == b' ' || b.is_ascii_graphic()))
+        .then(|| Arc::from(agent))
 }
 
 /// Reads the whole body (bounded) before the routes see the request. A route that answers

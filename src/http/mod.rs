@@ -20,6 +20,7 @@ mod hero;
 mod identities;
 mod keys;
 mod metrics;
+mod my_sessions;
 mod openapi;
 mod ops;
 mod passwords;
@@ -139,7 +140,11 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/v1/users/{user_id}/{action}", post(user_admin::action))
         .route(
             "/v1/users/{user_id}/sessions",
-            axum::routing::delete(user_admin::end_sessions),
+            get(user_admin::list_sessions).delete(user_admin::end_sessions),
+        )
+        .route(
+            "/v1/users/{user_id}/sessions/{session_id}",
+            axum::routing::delete(user_admin::end_session),
         )
         .route(
             "/v1/users/{user_id}/identities",
@@ -167,7 +172,13 @@ fn api(state: &AppState) -> Router<AppState> {
         )
         .route("/v1/guests", post(guests::admit))
         .route("/v1/password-resets", post(passwords::redeem))
-        .route("/v1/sessions/change-password", post(passwords::change));
+        .route("/v1/sessions/change-password", post(passwords::change))
+        .route("/v1/sessions/mine", post(my_sessions::list))
+        .route("/v1/sessions/mine/end", post(my_sessions::end))
+        .route(
+            "/v1/sessions/mine/end-others",
+            post(my_sessions::end_others),
+        );
     if state.oidc.0.is_some() {
         app = app
             .route(

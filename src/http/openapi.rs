@@ -22,8 +22,8 @@ use super::schemas::{
     Unavailable, UnsupportedMediaType,
 };
 use super::{
-    ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, ops, passwords,
-    sessions, tokens, user_admin, user_search, users,
+    ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, my_sessions,
+    ops, passwords, sessions, tokens, user_admin, user_search, users,
 };
 
 #[derive(OpenApi)]
@@ -56,6 +56,11 @@ use super::{
         user_admin::disable,
         user_admin::enable,
         user_admin::end_sessions,
+        user_admin::list_sessions,
+        user_admin::end_session,
+        my_sessions::list,
+        my_sessions::end,
+        my_sessions::end_others,
         user_admin::set_password,
         user_admin::issue_password_reset,
         passwords::redeem,

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::error::ErrorBody;
 use super::extract::{AcsPath, JsonBody};
+use super::my_sessions::{SessionList, parse_session, session_list};
 use super::schemas::{BackendRefusals, BadRequest, BodyRefusals, Unavailable};
 use super::users::{UserIdParam, parse_user};
 use super::views::rfc3339;
@@ -187,6 +188,66 @@ async fn disable(state: &AppState, user: &str) -> Result<StatusCode, ApiError> {
 )]
 async fn enable(state: &AppState, user: &str) -> Result<StatusCode, ApiError> {
     state.services.sessions.enable(parse_user(user)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// List an app user's sessions
+///
+/// Its live sessions, newest first, each with when it started and was last refreshed and where
+/// it signed in from.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{userId}/sessions",
+    tag = "app users",
+    operation_id = "listAppUserSessions",
+    params(UserIdParam),
+    responses(
+        (status = OK, description = "The user's live sessions.", body = SessionList),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "`UserNotFound`.", body = ErrorBody),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    AcsPath(user): AcsPath<String>,
+) -> Result<Json<SessionList>, ApiError> {
+    let user = parse_user(&user)?;
+    state.services.users.get(user).await?;
+    let sessions = state.services.sessions.of_user(user).await?;
+    Ok(Json(session_list(sessions, None)))
+}
+
+/// End one of an app user's sessions
+///
+/// Its refresh token stops working; the user's other sessions go on.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{userId}/sessions/{sessionId}",
+    tag = "app users",
+    operation_id = "endAppUserSession",
+    params(UserIdParam, ("sessionId" = String, Path, format = "uuid", description = "The session id.")),
+    responses(
+        (status = NO_CONTENT, description = "Ended."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "`SessionNotFound`.", body = ErrorBody),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+        BackendRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn end_session(
+    State(state): State<AppState>,
+    AcsPath((user, session)): AcsPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let user = parse_user(&user)?;
+    state
+        .services
+        .sessions
+        .end_one(user, parse_session(&session)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

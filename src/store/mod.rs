@@ -13,6 +13,7 @@
 //! - [`PasswordResetStore`] (`password_resets.rs`): new passwords and one-time reset tokens;
 //! - [`MappingStore`] (`mapping.rs`): which identities each app user holds;
 //! - [`RefreshStore`] (`refresh.rs`): refresh-token families, in small transactional steps;
+//! - [`UserSessionStore`] (`user_sessions.rs`): a user's sessions as it sees them, ending one;
 //! - [`AuditStore`] (`audit.rs`): the audit trail;
 //! - [`OutboxStore`] (`outbox.rs`): changes committed, waiting for the post-commit dispatcher.
 //!
@@ -38,6 +39,7 @@ mod revocations;
 mod settings;
 mod sqlite;
 mod user_search;
+mod user_sessions;
 
 use std::time::Duration;
 
@@ -54,11 +56,12 @@ pub use mapping::{Linked, MappingStore};
 pub use outbox::{Dispatched, OutboxStore};
 pub use password_resets::PasswordResetStore;
 pub use postgres::PgStore;
-pub use refresh::{RefreshLimits, RefreshSteps, RefreshStore, Session, StoredToken};
+pub use refresh::{RefreshLimits, RefreshSteps, RefreshStore, Session, SessionOrigin, StoredToken};
 pub use revocations::RevocationStore;
 pub use settings::SettingStore;
 pub use sqlite::SqliteStore;
 pub use user_search::{AppUserFilter, AppUserSearch};
+pub use user_sessions::{SessionRecord, UserSessionStore};
 
 use crate::vocabulary::Change;
 
@@ -98,6 +101,7 @@ pub trait Store:
     + PasswordResetStore
     + MappingStore
     + RefreshStore
+    + UserSessionStore
     + AuditStore
     + OutboxStore
     + Send

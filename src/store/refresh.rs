@@ -32,6 +32,13 @@ pub struct RefreshLimits {
     pub absolute_ms: i64,
 }
 
+/// Where a session started, as the client gave it; shown to its user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionOrigin {
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 /// A presented token as stored, with what the rule needs of its family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredToken {
@@ -74,6 +81,7 @@ pub trait RefreshStore: Send + Sync {
         user: AppUserId,
         identity: IdentityId,
         token_hash: &[u8],
+        origin: &SessionOrigin,
         now_ms: i64,
     ) -> Result<(), StoreError>;
     /// Opens a refresh of the token with `token_hash`: a write transaction holding its family.
@@ -97,8 +105,10 @@ pub trait RefreshStore: Send + Sync {
     async fn purge_ended_families(&self, created_before_ms: i64) -> Result<u64, StoreError>;
 }
 
-const INSERT_FAMILY: &str = "INSERT INTO refresh_families (id, user_id, identity_id, created_at_ms) \
-     VALUES ($1, $2, $3, $4)";
+const INSERT_FAMILY: &str = "INSERT INTO refresh_families \
+     (id, user_id, identity_id, created_at_ms, client_address, user_agent) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+const TOUCH_FAMILY: &str = "UPDATE refresh_families SET last_refreshed_at_ms = $2 WHERE id = $1";
 const INSERT_TOKEN: &str =
     "INSERT INTO refresh_tokens (hash, family_id, issued_at_ms) VALUES ($1, $2, $3)";
 /// Spends a token once.
@@ -186,6 +196,11 @@ macro_rules! impl_refresh_store {
                     .bind(now_ms)
                     .execute(&mut *self.tx)
                     .await?;
+                sqlx::query(TOUCH_FAMILY)
+                    .bind($store::uuid_param(family))
+                    .bind(now_ms)
+                    .execute(&mut *self.tx)
+                    .await?;
                 Ok(())
             }
 
@@ -215,6 +230,7 @@ macro_rules! impl_refresh_store {
                 user: AppUserId,
                 identity: IdentityId,
                 token_hash: &[u8],
+                origin: &SessionOrigin,
                 now_ms: i64,
             ) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
@@ -223,6 +239,8 @@ macro_rules! impl_refresh_store {
                     .bind($store::uuid_param(user))
                     .bind($store::uuid_param(identity))
                     .bind(now_ms)
+                    .bind(origin.client_address.as_deref())
+                    .bind(origin.user_agent.as_deref())
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(INSERT_TOKEN)

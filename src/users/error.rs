@@ -13,6 +13,9 @@ pub enum AppUserError {
     /// The app user signs in with the app's identity provider: it has no password.
     #[error("the app user has no built-in account")]
     NotAnAccount,
+    /// Not one of the user's live sessions.
+    #[error("no such session")]
+    SessionNotFound,
     /// A password-reset token that is unknown, spent or expired.
     #[error("invalid password-reset token")]
     InvalidResetToken,

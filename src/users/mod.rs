@@ -13,6 +13,7 @@ mod error;
 mod guests;
 mod hashing;
 mod lockout;
+mod my_sessions;
 mod operators;
 mod password;
 mod password_policy;

@@ -17,7 +17,7 @@ use crate::keys::KeyRing;
 use crate::rate_limit::{KeyedLimit, Rate, client_key};
 use crate::store::{
     AppUserFilter, AppUserRecord, AppUserSearch, AppUserStore, GuestStore, Linked, MappingStore,
-    RefreshStore,
+    RefreshStore, UserSessionStore,
 };
 use crate::token::{IssuedToken, TokenRequest};
 use crate::vocabulary::{AppUserId, IdentityId};
@@ -29,6 +29,7 @@ pub struct AppUserStores {
     pub search: Arc<dyn AppUserSearch>,
     pub mapping: Arc<dyn MappingStore>,
     pub refresh: Arc<dyn RefreshStore>,
+    pub sessions: Arc<dyn UserSessionStore>,
     pub guests: Arc<dyn GuestStore>,
 }
 

@@ -17,7 +17,7 @@ use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::clock::SharedClock;
 use crate::identity::IdentityError;
 use crate::keys::random_bytes;
-use crate::store::Session;
+use crate::store::{Session, SessionOrigin};
 use crate::telemetry::metrics::{self, AuthFailure};
 use crate::token::{IssuedToken, TokenRequest};
 use crate::vocabulary::{AppUserId, FamilyId, IdentityId};
@@ -81,6 +81,10 @@ impl Sessions {
         &self.users
     }
 
+    pub(super) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     /// Starts a session for a user who has just proved who they are.
     pub async fn sign_in(
         &self,
@@ -92,8 +96,20 @@ impl Sessions {
         let family = FamilyId::generate();
         let refresh = &self.users.stores().refresh;
         let now_ms = self.clock.now_ms();
+        let context = RequestContext::current();
+        let origin = SessionOrigin {
+            client_address: context.client_address.map(|ip| ip.to_string()),
+            user_agent: context.user_agent.as_deref().map(str::to_owned),
+        };
         refresh
-            .start_family(family, user, identity, &refresh_token.hash(), now_ms)
+            .start_family(
+                family,
+                user,
+                identity,
+                &refresh_token.hash(),
+                &origin,
+                now_ms,
+            )
             .await?;
         // Checked once the session exists: a user disabled meanwhile had its sessions ended
         // before or is seen disabled here, so no session outlives the disabling.

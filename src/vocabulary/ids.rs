@@ -137,6 +137,12 @@ impl FamilyId {
     }
 }
 
+impl fmt::Display for FamilyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
 /// The stored form of an id is its UUID (the store converts at its boundary).
 macro_rules! stored_as_uuid {
     ($($id:ident),*) => {$(

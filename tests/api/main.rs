@@ -40,6 +40,7 @@ mod idp;
 mod introspection;
 mod keys;
 mod migrations;
+mod my_sessions;
 mod oidc;
 mod openapi;
 mod ops;

@@ -144,10 +144,17 @@ async fn every_route_of_the_fully_configured_router_is_documented() {
 fn body_for(path: &str) -> &'static [u8] {
     match path {
         "/v1/accounts" | "/v1/sessions" => br#"{"username":"someone","password":"long enough"}"#,
-        "/v1/sessions/refresh" | "/v1/sessions/sign-out" | "/v1/sessions/sign-out-everywhere" => {
+        "/v1/sessions/refresh"
+        | "/v1/sessions/sign-out"
+        | "/v1/sessions/sign-out-everywhere"
+        | "/v1/sessions/mine"
+        | "/v1/sessions/mine/end-others" => {
             br#"{"refreshToken":"csr_unknown"}"#
         }
         "/v1/token" => br#"{"scopes":["chat"]}"#,
+        "/v1/sessions/mine/end" => {
+            br#"{"refreshToken":"csr_unknown","sessionId":"00000000-0000-0000-0000-000000000000"}"#
+        }
         "/v1/password-resets" => br#"{"resetToken":"csp_unknown","newPassword":"long enough"}"#,
         "/v1/sessions/change-password" => {
             br#"{"refreshToken":"csr_unknown","currentPassword":"long enough","newPassword":"long enough"}"#
@@ -202,7 +209,8 @@ async fn every_documented_operation_reaches_a_handler() {
                 "{id}",
                 "8:acs:test-resource_00000000-0000-0000-0000-000000000000",
             )
-            .replace("{userId}", "00000000-0000-0000-0000-000000000000");
+            .replace("{userId}", "00000000-0000-0000-0000-000000000000")
+            .replace("{sessionId}", "00000000-0000-0000-0000-000000000000");
         let uri = format!("{path}?api-version=2023-10-01");
         let app = if ops_operations.contains(&(method.clone(), path.clone())) {
             &ops
