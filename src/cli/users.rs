@@ -7,11 +7,12 @@ use std::io::BufRead;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::from_millis;
 use crate::config::{Config, UsersCommand};
 use crate::startup;
 use crate::store::AppUserFilter;
 use crate::users::{Password, Username};
-use crate::vocabulary::AppUserId;
+use crate::vocabulary::{AppUserId, FamilyId};
 
 pub async fn run(config: &Config, action: UsersCommand) -> anyhow::Result<()> {
     let built = startup::services(config).await?;
@@ -60,6 +61,31 @@ async fn act(services: &crate::services::Services, action: UsersCommand) -> anyh
         UsersCommand::EndSessions { user } => {
             let ended = services.sessions.end_all(parse(&user)?).await?;
             println!("callsign: {ended} sessions of {user} ended");
+        }
+        UsersCommand::Sessions { user } => {
+            let user = parse(&user)?;
+            services.users.get(user).await?;
+            for session in services.sessions.of_user(user).await? {
+                let refreshed = session
+                    .last_refreshed_at_ms
+                    .and_then(from_millis)
+                    .map_or_else(|| "-".to_owned(), |at| at.to_string());
+                println!(
+                    "{} started {} refreshed {refreshed} from {} {}",
+                    session.id,
+                    from_millis(session.created_at_ms)
+                        .map_or_else(String::new, |at| at.to_string()),
+                    session.client_address.as_deref().unwrap_or("-"),
+                    session.user_agent.as_deref().unwrap_or("-"),
+                );
+            }
+        }
+        UsersCommand::EndSession { user, session } => {
+            let id = uuid::Uuid::try_parse(&session)
+                .map(FamilyId::from)
+                .with_context(|| format!("'{session}' is not a session id (a UUID)"))?;
+            services.sessions.end_one(parse(&user)?, id).await?;
+            println!("callsign: session {session} of {user} ended");
         }
         UsersCommand::SetPassword { user } => {
             let mut line = String::new();

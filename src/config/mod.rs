@@ -72,6 +72,10 @@ pub enum UsersCommand {
     Enable { user: String },
     /// End every session of a user (it stays enabled).
     EndSessions { user: String },
+    /// List a user's live sessions: id, started, last refreshed, address, user agent.
+    Sessions { user: String },
+    /// End one session of a user.
+    EndSession { user: String, session: String },
     /// Set a built-in account's password, read from the first line of standard input (never
     /// an argument: it would show in the process list and the shell history).
     SetPassword { user: String },

@@ -51,6 +51,27 @@ async fn an_operator_finds_disables_enables_and_resets_users_from_the_command_li
     let listed = run_cli(&app.settings, &["users", "list", "--username-prefix", "KI"]).await;
     assert_eq!(printed(&listed), [format!("{user} account kim")]);
 
+    // One session ended by its id, from the list of the user's sessions.
+    let other = body(app.sign_in("kim", PASSWORD).await).await;
+    crate::test_logs::record_secrets_in(&other);
+    let sessions = printed(&run_cli(&app.settings, &["users", "sessions", user]).await);
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    assert!(sessions.iter().all(|line| line.contains("from 127.0.0.1")));
+    let ended = sessions[0].split(' ').next().unwrap().to_owned();
+    run_cli(&app.settings, &["users", "end-session", user, &ended]).await;
+    // Exactly one of the two sessions ended.
+    let mut statuses = Vec::new();
+    for session in [&session, &other] {
+        let refresh_token = session["refreshToken"].as_str().unwrap();
+        statuses.push(app.refresh(refresh_token).await.status().as_u16());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 401]);
+    assert_eq!(
+        printed(&run_cli(&app.settings, &["users", "sessions", user]).await).len(),
+        1
+    );
+
     run_cli(&app.settings, &["users", "disable", user]).await;
     assert_error(app.sign_in("kim", PASSWORD).await, 403, "UserDisabled").await;
     let since = Instant::now();
