@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::app_client::*;
 use crate::helpers::*;
 use crate::idp::{AUDIENCE, EC_KID, ED_KID, LocalIdp};
+use crate::test_logs::record_secrets_in;
 
 backend_tests!(
     hero_routes_work_as_the_samples_call_them,
@@ -19,6 +20,7 @@ backend_tests!(
     v1_token_takes_scopes_lifetime_and_identity,
     bearer_routes_are_absent_without_a_provider,
     self_erasure_is_limited_per_address,
+    a_provider_user_has_no_password_and_disabled_gets_no_token,
 );
 
 async fn with_idp(app: TestApp) -> (TestApp, LocalIdp) {
@@ -433,4 +435,46 @@ async fn self_erasure_is_limited_per_address(app: TestApp) {
         statuses.push(erased.status().as_u16());
     }
     assert_eq!(statuses, [204, 204, 204, 204, 204, 204, 429, 429]);
+}
+
+async fn a_provider_user_has_no_password_and_disabled_gets_no_token(app: TestApp) {
+    let (app, idp) = with_idp(app).await;
+    let bearer = idp.token("user-pat");
+    let created = app
+        .bearer(Method::POST, "/api/user", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let found = app
+        .signed(Method::GET, "/v1/users?oidcSubject=user-pat")
+        .send()
+        .await;
+    let user = body(found).await["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let action = |name: &str| {
+        app.signed(Method::POST, &user_path(&user, &format!("/{name}")))
+            .json(&json!({ "password": "glass-kayak-88" }))
+    };
+
+    for name in [":setPassword", ":issuePasswordReset"] {
+        assert_error(action(name).send().await, 400, "NotAnAccount").await;
+    }
+    assert_eq!(action(":disable").send().await.status(), 204);
+    let refused = app
+        .bearer(Method::GET, "/api/token", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_error(refused, 403, "UserDisabled").await;
+    assert_eq!(action(":enable").send().await.status(), 204);
+    let token = app
+        .bearer(Method::GET, "/api/token", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 201);
+    record_secrets_in(&body(token).await);
 }
