@@ -64,7 +64,7 @@ async fn act(services: &crate::services::Services, action: UsersCommand) -> anyh
         }
         UsersCommand::Sessions { user } => {
             let user = parse(&user)?;
-            services.users.get(user).await?;
+            services.users.stored(user).await?;
             for session in services.sessions.of_user(user).await? {
                 let refreshed = session
                     .last_refreshed_at_ms
@@ -81,8 +81,7 @@ async fn act(services: &crate::services::Services, action: UsersCommand) -> anyh
             }
         }
         UsersCommand::EndSession { user, session } => {
-            let id = uuid::Uuid::try_parse(&session)
-                .map(FamilyId::from)
+            let id = FamilyId::parse(&session)
                 .with_context(|| format!("'{session}' is not a session id (a UUID)"))?;
             services.sessions.end_one(parse(&user)?, id).await?;
             println!("callsign: session {session} of {user} ended");

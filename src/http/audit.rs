@@ -7,20 +7,16 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
+use super::paging::{invalid, next_link, page_size, parse_time, take_page};
 use super::schemas::{AuditActionName, BackendRefusals, BadRequest, IdentityNotFound, Unavailable};
 use super::views::rfc3339;
-use super::{ApiError, AppState, Authenticated, ErrorCode};
+use super::{ApiError, AppState, Authenticated};
 use crate::audit::Action;
-use crate::clock::{from_millis, millis};
+use crate::clock::from_millis;
 use crate::store::{AuditFilter, AuditRecord};
 use crate::vocabulary::AppUserId;
-
-const DEFAULT_PAGE: u32 = 100;
-const MAX_PAGE: u32 = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -97,26 +93,9 @@ pub struct AuditPage {
     next_link: Option<String>,
 }
 
-fn invalid(message: String) -> ApiError {
-    ApiError::bad_request(ErrorCode::InvalidQueryParameter, message)
-}
-
-fn parse_time(name: &str, raw: &str) -> Result<i64, ApiError> {
-    OffsetDateTime::parse(raw, &Rfc3339)
-        .map(millis)
-        .map_err(|_| {
-            invalid(format!(
-                "'{name}' must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z."
-            ))
-        })
-}
-
 impl AuditQuery {
     fn filter(&self, state: &AppState) -> Result<(AuditFilter, u32), ApiError> {
-        let page = self.max_page_size.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&page) {
-            return Err(invalid(format!("'maxPageSize' must be 1 to {MAX_PAGE}.")));
-        }
+        let page = page_size(self.max_page_size)?;
         let action = self
             .action
             .as_deref()
@@ -167,22 +146,19 @@ impl AuditQuery {
 
     /// This query's link for the page after `last_id`.
     fn next_link(&self, last_id: i64) -> String {
-        let size = self.max_page_size.map(|size| size.to_string());
-        let last = last_id.to_string();
-        let params: Vec<(&str, &str)> = [
+        let params = [
             ("identity", self.identity.as_deref()),
             ("appUser", self.app_user.as_deref()),
             ("action", self.action.as_deref()),
             ("from", self.from.as_deref()),
             ("to", self.to.as_deref()),
-            ("maxPageSize", size.as_deref()),
-            ("continuationToken", Some(last.as_str())),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.map(|value| (name, value)))
-        .collect();
-        let query = serde_urlencoded::to_string(params).unwrap_or_default();
-        format!("/v1/audit-events?{query}")
+        ];
+        next_link(
+            "/v1/audit-events",
+            &params,
+            self.max_page_size,
+            &last_id.to_string(),
+        )
     }
 }
 
@@ -214,11 +190,9 @@ pub async fn list(
     let Query(query) = query.map_err(|rejection| invalid(format!("{}.", rejection.body_text())))?;
     let (filter, page) = query.filter(&state)?;
     // One more than a page tells whether another page follows.
-    let mut records = state.services.audit.events(&filter, page + 1).await?;
-    let next_link = (records.len() > page as usize).then(|| {
-        records.truncate(page as usize);
-        query.next_link(records.last().map_or(0, |r| r.id))
-    });
+    let fetched = state.services.audit.events(&filter, page + 1).await?;
+    let (records, more) = take_page(fetched, page);
+    let next_link = more.then(|| query.next_link(records.last().map_or(0, |r| r.id)));
     Ok(Json(AuditPage {
         value: records
             .into_iter()

@@ -23,6 +23,7 @@ mod metrics;
 mod my_sessions;
 mod openapi;
 mod ops;
+mod paging;
 mod passwords;
 mod rate_limits;
 mod schemas;

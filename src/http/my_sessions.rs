@@ -84,19 +84,15 @@ pub(super) fn session_list(records: Vec<SessionRecord>, current: Option<FamilyId
 
 /// A session id from a client.
 pub(super) fn parse_session(raw: &str) -> Result<FamilyId, ApiError> {
-    uuid::Uuid::try_parse(raw)
-        .ok()
-        .filter(|uuid| uuid.hyphenated().to_string() == raw.to_ascii_lowercase())
-        .map(FamilyId::from)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                ErrorCode::InvalidRequestBody,
-                format!(
-                    "'{}' is not a session id (a hyphenated UUID).",
-                    crate::text::echo(raw, 80)
-                ),
-            )
-        })
+    FamilyId::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(
+            ErrorCode::InvalidRequestBody,
+            format!(
+                "'{}' is not a session id (a hyphenated UUID).",
+                crate::text::echo(raw, 80)
+            ),
+        )
+    })
 }
 
 /// List my sessions

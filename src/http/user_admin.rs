@@ -215,7 +215,7 @@ pub async fn list_sessions(
     AcsPath(user): AcsPath<String>,
 ) -> Result<Json<SessionList>, ApiError> {
     let user = parse_user(&user)?;
-    state.services.users.get(user).await?;
+    state.services.users.stored(user).await?;
     let sessions = state.services.sessions.of_user(user).await?;
     Ok(Json(session_list(sessions, None)))
 }

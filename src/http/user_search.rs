@@ -8,19 +8,18 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::paging::{invalid, next_link, page_size, parse_time, take_page};
 use super::schemas::{BackendRefusals, BadRequest, IdentityNotFound, Unavailable};
 use super::views::rfc3339;
-use super::{ApiError, AppState, ErrorCode};
+use super::{ApiError, AppState};
 use crate::clock::from_millis;
 use crate::store::{AppUserFilter, AppUserRecord};
 use crate::users::Username;
 use crate::vocabulary::AppUserId;
 
-const DEFAULT_PAGE: u32 = 100;
 /// The longest username prefix and OpenID Connect subject searched by.
 const MAX_PREFIX_CHARS: usize = 64;
 const MAX_SUBJECT_CHARS: usize = 256;
-const MAX_PAGE: u32 = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -84,22 +83,9 @@ pub struct AppUserPage {
     next_link: Option<String>,
 }
 
-fn invalid(message: String) -> ApiError {
-    ApiError::bad_request(ErrorCode::InvalidQueryParameter, message)
-}
-
-fn parse_time(name: &str, raw: &str) -> Result<i64, ApiError> {
-    time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
-        .map(crate::clock::millis)
-        .map_err(|_| invalid(format!("'{name}' must be an RFC 3339 time.")))
-}
-
 impl UserQuery {
     fn filter(&self, state: &AppState) -> Result<(AppUserFilter, u32), ApiError> {
-        let page = self.max_page_size.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&page) {
-            return Err(invalid(format!("'maxPageSize' must be 1 to {MAX_PAGE}.")));
-        }
+        let page = page_size(self.max_page_size)?;
         let too_long = |value: &Option<String>, max: usize| {
             value.as_deref().is_some_and(|v| v.chars().count() > max)
         };
@@ -141,22 +127,14 @@ impl UserQuery {
 
     /// This query's link for the page after `last`.
     fn next_link(&self, last: AppUserId) -> String {
-        let size = self.max_page_size.map(|size| size.to_string());
-        let last = last.to_string();
-        let params: Vec<(&str, &str)> = [
+        let params = [
             ("usernamePrefix", self.username_prefix.as_deref()),
             ("oidcSubject", self.oidc_subject.as_deref()),
             ("identity", self.identity.as_deref()),
             ("createdFrom", self.created_from.as_deref()),
             ("createdTo", self.created_to.as_deref()),
-            ("maxPageSize", size.as_deref()),
-            ("continuationToken", Some(last.as_str())),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.map(|value| (name, value)))
-        .collect();
-        let query = serde_urlencoded::to_string(params).unwrap_or_default();
-        format!("/v1/users?{query}")
+        ];
+        next_link("/v1/users", &params, self.max_page_size, &last.to_string())
     }
 }
 
@@ -185,14 +163,15 @@ pub async fn list(
     let Query(query) = query.map_err(|rejection| invalid(format!("{}.", rejection.body_text())))?;
     let (filter, page) = query.filter(&state)?;
     // One more than a page tells whether another page follows.
-    let mut users = state.services.users.find(&filter, page + 1).await?;
-    let next_link = (users.len() > page as usize).then(|| {
-        users.truncate(page as usize);
-        users.last().map(|user| query.next_link(user.id))
-    });
+    let fetched = state.services.users.find(&filter, page + 1).await?;
+    let (users, more) = take_page(fetched, page);
+    let next_link = users
+        .last()
+        .filter(|_| more)
+        .map(|user| query.next_link(user.id));
     Ok(Json(AppUserPage {
         value: users.into_iter().map(summary).collect(),
-        next_link: next_link.flatten(),
+        next_link,
     }))
 }
 

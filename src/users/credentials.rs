@@ -7,39 +7,29 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use super::opaque_token;
 use super::{Accounts, AppUserError, AppUsers, Password, RefreshToken, Sessions, Username};
 use crate::audit::{Action, AuditEvent};
 use crate::clock::{SharedClock, from_millis};
-use crate::keys::random_bytes;
 use crate::store::PasswordResetStore;
 use crate::vocabulary::AppUserId;
 
 /// Marks Callsign password-reset tokens, so secret scanners and people can tell them apart.
 const PREFIX: &str = "csp_";
-const RANDOM_BYTES: usize = 32;
-const MAX_LEN: usize = 128;
 
 /// A one-time password-reset token. Only its SHA-256 is stored; no `Debug`, never logged.
 pub struct ResetToken(String);
 
 impl ResetToken {
     fn generate() -> Result<Self, AppUserError> {
-        let random =
-            random_bytes(RANDOM_BYTES).map_err(|e| AppUserError::Hashing(e.to_string()))?;
-        Ok(ResetToken(format!(
-            "{PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(random)
-        )))
+        opaque_token::generate(PREFIX).map(ResetToken)
     }
 
     /// A token a client presented; anything not shaped like one is refused without a lookup.
     pub fn presented(raw: String) -> Result<Self, AppUserError> {
-        if raw.len() <= MAX_LEN && raw.starts_with(PREFIX) {
+        if opaque_token::well_formed(&raw, PREFIX) {
             Ok(ResetToken(raw))
         } else {
             Err(AppUserError::InvalidResetToken)
@@ -47,7 +37,7 @@ impl ResetToken {
     }
 
     fn hash(&self) -> [u8; 32] {
-        Sha256::digest(self.0.as_bytes()).into()
+        opaque_token::hash(&self.0)
     }
 
     pub fn into_string(self) -> String {
@@ -195,7 +185,7 @@ impl Credentials {
 
     /// The username of the user's built-in account.
     async fn account_name(&self, user: AppUserId) -> Result<Username, AppUserError> {
-        let record = self.users.get(user).await?.record;
+        let record = self.users.stored(user).await?;
         let stored = record.username.ok_or(AppUserError::NotAnAccount)?;
         Username::parse(&stored)
     }

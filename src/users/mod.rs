@@ -14,6 +14,7 @@ mod guests;
 mod hashing;
 mod lockout;
 mod my_sessions;
+mod opaque_token;
 mod operators;
 mod password;
 mod password_policy;

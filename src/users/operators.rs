@@ -35,7 +35,7 @@ impl Sessions {
     /// Ends every session of the user and revokes the tokens of the identities only it holds,
     /// as signing out everywhere does; the user stays enabled. How many sessions were live.
     pub async fn end_all(&self, user: AppUserId) -> Result<u64, AppUserError> {
-        self.users().get(user).await?;
+        self.users().stored(user).await?;
         let ended = self.end_everywhere(user).await?;
         self.users().record(AuditEvent::about_app_user(
             Action::SessionEndedEverywhere,

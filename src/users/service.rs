@@ -117,14 +117,8 @@ impl AppUsers {
     }
 
     pub async fn get(&self, user: AppUserId) -> Result<AppUser, AppUserError> {
-        let record = self
-            .stores
-            .users
-            .find_app_user(user)
-            .await?
-            .ok_or(AppUserError::UserNotFound)?;
         Ok(AppUser {
-            record,
+            record: self.stored(user).await?,
             identities: self.identities_of(user).await?,
         })
     }
@@ -194,11 +188,19 @@ impl AppUsers {
 
     /// Refuses a disabled user.
     pub(super) async fn ensure_enabled(&self, user: AppUserId) -> Result<(), AppUserError> {
-        match self.stores.users.find_app_user(user).await? {
-            Some(record) if record.disabled_at_ms.is_some() => Err(AppUserError::Disabled),
-            Some(_) => Ok(()),
-            None => Err(AppUserError::UserNotFound),
+        if self.stored(user).await?.disabled_at_ms.is_some() {
+            return Err(AppUserError::Disabled);
         }
+        Ok(())
+    }
+
+    /// The stored user, without its identities; [`AppUserError::UserNotFound`] if there is none.
+    pub async fn stored(&self, user: AppUserId) -> Result<AppUserRecord, AppUserError> {
+        self.stores
+            .users
+            .find_app_user(user)
+            .await?
+            .ok_or(AppUserError::UserNotFound)
     }
 
     /// Disables the user (`disabled`) or enables it; [`AppUserError::UserNotFound`] if there is

@@ -7,16 +7,12 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
-
+use super::opaque_token;
 use super::refresh_rule::{Verdict, judge};
 use super::{AppUserError, AppUsers};
 use crate::audit::{Action, AuditEvent, RequestContext};
 use crate::clock::SharedClock;
 use crate::identity::IdentityError;
-use crate::keys::random_bytes;
 use crate::store::{Session, SessionOrigin};
 use crate::telemetry::metrics::{self, AuthFailure};
 use crate::token::{IssuedToken, TokenRequest};
@@ -24,26 +20,18 @@ use crate::vocabulary::{AppUserId, FamilyId, IdentityId};
 
 /// Marks Callsign refresh tokens, so secret scanners and people can tell them apart.
 const PREFIX: &str = "csr_";
-/// 256 random bits.
-const RANDOM_BYTES: usize = 32;
-const MAX_LEN: usize = 128;
 
 /// An opaque refresh token. Only its SHA-256 is ever stored; no `Debug`, never logged.
 pub struct RefreshToken(String);
 
 impl RefreshToken {
     fn generate() -> Result<Self, AppUserError> {
-        let random =
-            random_bytes(RANDOM_BYTES).map_err(|e| AppUserError::Hashing(e.to_string()))?;
-        Ok(RefreshToken(format!(
-            "{PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(random)
-        )))
+        opaque_token::generate(PREFIX).map(RefreshToken)
     }
 
     /// A token a client presented; anything not shaped like one is refused without a lookup.
     pub fn presented(raw: String) -> Result<Self, AppUserError> {
-        if raw.len() <= MAX_LEN && raw.starts_with(PREFIX) {
+        if opaque_token::well_formed(&raw, PREFIX) {
             Ok(RefreshToken(raw))
         } else {
             Err(AppUserError::InvalidRefreshToken)
@@ -51,7 +39,7 @@ impl RefreshToken {
     }
 
     fn hash(&self) -> [u8; 32] {
-        Sha256::digest(self.0.as_bytes()).into()
+        opaque_token::hash(&self.0)
     }
 
     pub fn into_string(self) -> String {

@@ -108,8 +108,7 @@ impl AppUserId {
 
     /// Accepts only the hyphenated form Callsign writes.
     pub fn parse(raw: &str) -> Option<Self> {
-        let uuid = Uuid::try_parse(raw).ok()?;
-        (uuid.hyphenated().to_string() == raw.to_ascii_lowercase()).then_some(AppUserId(uuid))
+        hyphenated_uuid(raw).map(AppUserId)
     }
 }
 
@@ -137,10 +136,23 @@ impl FamilyId {
     }
 }
 
+impl FamilyId {
+    /// Accepts only the hyphenated form Callsign writes (as a session id).
+    pub fn parse(raw: &str) -> Option<Self> {
+        hyphenated_uuid(raw).map(FamilyId)
+    }
+}
+
 impl fmt::Display for FamilyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.hyphenated().fmt(f)
     }
+}
+
+/// A UUID written hyphenated (either case), the one form Callsign writes ids in.
+fn hyphenated_uuid(raw: &str) -> Option<Uuid> {
+    let uuid = Uuid::try_parse(raw).ok()?;
+    (uuid.hyphenated().to_string() == raw.to_ascii_lowercase()).then_some(uuid)
 }
 
 /// The stored form of an id is its UUID (the store converts at its boundary).
