@@ -102,7 +102,12 @@ async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
     let writing = tokio::spawn(writer.run(cancel.clone()));
     let (keys, _) = startup::key_service(config, store, clock, audit).await?;
     match action {
-        KeysCommand::List => {}
+        // Audited like the API's listing (`accessKey.listed`): whoever reads the keys holds them.
+        KeysCommand::List => {
+            keys.reveal()
+                .await
+                .context("cannot record the listing in the audit trail")?;
+        }
         KeysCommand::Regenerate { slot } => {
             let slot = key_slot(slot);
             keys.regenerate(slot)

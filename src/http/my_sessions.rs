@@ -52,7 +52,7 @@ pub struct SessionList {
 }
 
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MineBody {
     /// The asking session's refresh token.
     refresh_token: String,

@@ -14,7 +14,7 @@ use super::{ApiError, AppState};
 use crate::users::{Password, RefreshToken, ResetToken};
 
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RedeemBody {
     /// The `csp_…` token the app delivered.
     reset_token: String,
@@ -54,7 +54,7 @@ pub async fn redeem(
 }
 
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangeBody {
     /// The session's refresh token: the session that changes the password goes on.
     refresh_token: String,

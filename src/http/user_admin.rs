@@ -20,7 +20,7 @@ use crate::users::Password;
 
 /// The body of `:setPassword`; the other actions take none.
 #[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserActionBody {
     /// `:setPassword`: the new password, within the password policy.
     #[schema(nullable = false, min_length = 8, max_length = 256)]

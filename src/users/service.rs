@@ -96,13 +96,20 @@ impl AppUsers {
         self.identities.audit().record(event);
     }
 
-    /// The app user of an OpenID Connect subject, created if new.
+    /// The app user of an OpenID Connect subject, created (and audited, `appUser.created`) if
+    /// new.
     pub async fn oidc_user(&self, issuer: &str, subject: &str) -> Result<AppUserId, AppUserError> {
+        let fresh = AppUserId::generate();
         let id = self
             .stores
             .users
-            .oidc_user(AppUserId::generate(), issuer, subject, self.clock.now_ms())
+            .oidc_user(fresh, issuer, subject, self.clock.now_ms())
             .await?;
+        // The store keeps a known subject's user: only the request that created it gets its own
+        // id back, so concurrent first requests record one event.
+        if id == fresh {
+            self.record(AuditEvent::about_app_user(Action::AppUserCreated, Some(id)));
+        }
         Ok(id)
     }
 

@@ -25,10 +25,17 @@ pub enum Action {
     PasswordReset,
     PasswordResetIssued,
     PasswordChanged,
+    AppUserCreated,
+    StreamCreated,
+    StreamUpdated,
+    StreamStatusChanged,
+    StreamSubjectRemoved,
+    StreamSubjectAdded,
+    StreamDeleted,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 29] = [
         Action::IdentityCreated,
         Action::IdentityDeleted,
         Action::TokenIssued,
@@ -51,6 +58,13 @@ impl Action {
         Action::PasswordReset,
         Action::PasswordResetIssued,
         Action::PasswordChanged,
+        Action::AppUserCreated,
+        Action::StreamCreated,
+        Action::StreamUpdated,
+        Action::StreamStatusChanged,
+        Action::StreamSubjectRemoved,
+        Action::StreamSubjectAdded,
+        Action::StreamDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +91,13 @@ impl Action {
             Action::PasswordReset => "account.passwordReset",
             Action::PasswordResetIssued => "account.passwordResetIssued",
             Action::PasswordChanged => "account.passwordChanged",
+            Action::AppUserCreated => "appUser.created",
+            Action::StreamCreated => "stream.created",
+            Action::StreamUpdated => "stream.updated",
+            Action::StreamStatusChanged => "stream.statusChanged",
+            Action::StreamSubjectRemoved => "stream.subjectRemoved",
+            Action::StreamSubjectAdded => "stream.subjectAdded",
+            Action::StreamDeleted => "stream.deleted",
         }
     }
 

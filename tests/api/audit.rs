@@ -259,6 +259,18 @@ async fn the_operator_s_key_changes_are_audited(app: TestApp) {
     let events = app.audit_events("action=accessKey.listed", 1).await;
     assert_eq!(events[0]["actor"], "accessKey:primary");
     assert_eq!(events[0]["clientAddress"], "127.0.0.1");
+
+    // So is the command line's, by the operator, written before the command exits.
+    run_cli(&app.settings, &["keys", "list"]).await;
+    let events = app.audit("action=accessKey.listed").await;
+    let events = events["value"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["actor"], "operator");
+    assert_eq!(
+        events[0]["details"]["slots"],
+        json!(["primary", "secondary"])
+    );
+    assert!(events[0].get("clientAddress").is_none(), "{events:?}");
 }
 
 /// The server names every request; a client's id is kept beside it (never in its place) when it

@@ -4,12 +4,13 @@
 
 use serde_json::json;
 
-use crate::app_client::PASSWORD;
+use crate::app_client::{PASSWORD, user_path};
 use crate::helpers::*;
 
 backend_tests!(
     an_array_is_not_an_object,
     unknown_fields_on_callsign_s_own_routes_are_refused,
+    unknown_fields_on_the_password_and_own_session_routes_are_refused,
     a_body_that_is_not_utf8_is_refused,
 );
 
@@ -82,6 +83,98 @@ async fn unknown_fields_on_callsign_s_own_routes_are_refused(app: TestApp) {
         .send()
         .await;
     assert_eq!(created.status(), 201);
+}
+
+/// The password routes and a user's own-session routes too, with everything else in the
+/// request good: a refused request spends no reset token, changes no password, ends no session.
+async fn unknown_fields_on_the_password_and_own_session_routes_are_refused(app: TestApp) {
+    const NEW_PASSWORD: &str = "glass-kayak-88";
+    let session = app.new_session("stray").await;
+    let user = session["user"]["id"].as_str().unwrap();
+    let refresh_token = session["refreshToken"].as_str().unwrap();
+    let listed = app
+        .public_post(
+            "/v1/sessions/mine",
+            &json!({ "refreshToken": refresh_token }),
+        )
+        .await;
+    assert_eq!(listed.status(), 200);
+    let session_id = body(listed).await["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let issued = app
+        .post(&user_path(user, "/:issuePasswordReset"))
+        .send()
+        .await;
+    assert_eq!(issued.status(), 201);
+    let reset_token = body(issued).await["resetToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let public = [
+        (
+            "/v1/password-resets",
+            json!({ "resetToken": reset_token, "newPassword": NEW_PASSWORD, "username": "stray" }),
+            "username",
+        ),
+        (
+            "/v1/sessions/change-password",
+            json!({
+                "refreshToken": refresh_token,
+                "currentPassword": PASSWORD,
+                "newPassword": NEW_PASSWORD,
+                "signOutOthers": false,
+            }),
+            "signOutOthers",
+        ),
+        (
+            "/v1/sessions/mine",
+            json!({ "refreshToken": refresh_token, "includeEnded": true }),
+            "includeEnded",
+        ),
+        (
+            "/v1/sessions/mine/end",
+            json!({ "refreshToken": refresh_token, "sessionId": session_id, "reason": "lost" }),
+            "reason",
+        ),
+        (
+            "/v1/sessions/mine/end-others",
+            json!({ "refreshToken": refresh_token, "keepSessionIds": [session_id] }),
+            "keepSessionIds",
+        ),
+    ];
+    for (path, request, unknown) in public {
+        let refused = app.public_post(path, &request).await;
+        let message = assert_error(refused, 400, "InvalidRequestBody").await;
+        assert!(message.contains(unknown), "{path}: {message}");
+    }
+    let set = app
+        .post(&user_path(user, "/:setPassword"))
+        .json(&json!({ "password": NEW_PASSWORD, "confirmPassword": NEW_PASSWORD }))
+        .send()
+        .await;
+    let message = assert_error(set, 400, "InvalidRequestBody").await;
+    assert!(message.contains("confirmPassword"), "{message}");
+
+    // Nothing was ended, changed or spent.
+    let listed = app
+        .public_post(
+            "/v1/sessions/mine",
+            &json!({ "refreshToken": refresh_token }),
+        )
+        .await;
+    assert_eq!(listed.status(), 200);
+    assert_eq!(body(listed).await["value"].as_array().unwrap().len(), 1);
+    assert_eq!(app.sign_in("stray", PASSWORD).await.status(), 201);
+    let redeemed = app
+        .public_post(
+            "/v1/password-resets",
+            &json!({ "resetToken": reset_token, "newPassword": NEW_PASSWORD }),
+        )
+        .await;
+    assert_eq!(redeemed.status(), 204);
 }
 
 async fn a_body_that_is_not_utf8_is_refused(app: TestApp) {
