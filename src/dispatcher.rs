@@ -1,5 +1,6 @@
 //! The post-commit dispatcher: takes what the store's transactional outbox holds and delivers
-//! it (on PostgreSQL, a `NOTIFY` every instance's change feed hears). It wakes the moment a
+//! it (on PostgreSQL, a `NOTIFY` every instance's change feed hears; to every event stream, the
+//! security events it means, then wakes the push deliveries). It wakes the moment a
 //! transaction that wrote to the outbox commits on this instance, so the instance that made a
 //! change adds no polling delay; it also sweeps on a timer, for rows an instance left when it
 //! died between its commit and its drain, and once at start, for this instance's own.
@@ -11,8 +12,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::SharedClock;
 use crate::store::Store;
 use crate::telemetry::metrics;
 
@@ -23,11 +26,18 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
+    clock: SharedClock,
+    /// Notified when security events were queued.
+    signals_queued: Arc<Notify>,
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Dispatcher { store }
+    pub fn new(store: Arc<dyn Store>, clock: SharedClock, signals_queued: Arc<Notify>) -> Self {
+        Dispatcher {
+            store,
+            clock,
+            signals_queued,
+        }
     }
 
     /// Drains until `cancel`, then once more.
@@ -49,10 +59,18 @@ impl Dispatcher {
     /// wake or sweep.
     pub async fn drain(&self) {
         loop {
-            match self.store.dispatch_outbox(BATCH).await {
+            match self.store.dispatch_outbox(BATCH, self.clock.now_ms()).await {
                 Ok(dispatched) => {
                     if !dispatched.is_empty() {
                         metrics::outbox_dispatched(dispatched.len());
+                    }
+                    if dispatched.fan_out.queued > 0 {
+                        metrics::signals_queued(dispatched.fan_out.queued);
+                        self.signals_queued.notify_waiters();
+                    }
+                    for stream in &dispatched.fan_out.dropped {
+                        metrics::signal_dropped(stream);
+                        tracing::warn!(stream = %stream, "a security event was dropped: the stream holds as many undelivered events as it may");
                     }
                     if dispatched.unknown > 0 {
                         tracing::warn!(

@@ -119,6 +119,8 @@ impl FuzzApp {
             },
             passwords: Passwords::new(1, 1)?,
             tokens_per_identity: 0,
+            event_algorithm: crate::signals::EventAlgorithm::Es256,
+            signals: crate::signals::SignalSettings::default(),
         };
         let built = Services::build(blueprint, store, clock.clone()).await?;
         let stop = CancellationToken::new();

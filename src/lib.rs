@@ -37,6 +37,7 @@ mod rate_limit;
 mod readiness;
 pub mod revocation;
 pub mod services;
+pub mod signals;
 pub mod startup;
 pub mod store;
 mod telemetry;

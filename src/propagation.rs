@@ -139,6 +139,10 @@ impl Propagation {
                 }
                 self.revocations.apply(fact, now_ms);
             }
+            // Security events for consuming services: nothing cached here depends on them.
+            Change::AccessKeyRegenerated { .. }
+            | Change::AppUserErased { .. }
+            | Change::PasswordChanged { .. } => {}
         }
     }
 

@@ -10,6 +10,7 @@ use crate::clock_skew::ClockSkew;
 use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
 use crate::keys::{Bootstrap, KeyError, KeyService, MasterKeys, SeedKeys};
 use crate::revocation::RevocationCache;
+use crate::signals::{EventAlgorithm, EventKeyRing, SignalSettings, Transmitter};
 use crate::store::Store;
 use crate::token::TokenAuthority;
 use crate::users::{
@@ -33,6 +34,10 @@ pub struct Blueprint {
     pub passwords: Passwords,
     /// Tokens one identity may be issued per minute; 0: no limit.
     pub tokens_per_identity: u32,
+    /// How security event tokens are signed.
+    pub event_algorithm: EventAlgorithm,
+    /// How the event transmitter delivers.
+    pub signals: SignalSettings,
 }
 
 /// Every service, shared by reference (a clone is a set of reference counts).
@@ -57,6 +62,8 @@ pub struct Services {
     pub credentials: Arc<Credentials>,
     /// How far this instance's clock is off the database's.
     pub clock_skew: Arc<ClockSkew>,
+    /// The Shared Signals transmitter: event streams to the services holding sessions.
+    pub transmitter: Arc<Transmitter>,
 }
 
 /// The services, and what the caller runs beside them.
@@ -83,7 +90,12 @@ impl Services {
             policy,
             passwords,
             tokens_per_identity,
+            event_algorithm,
+            signals,
         } = blueprint;
+        let event_master = master.clone();
+        let master_for_streams = master.clone();
+        let resource_for_streams = resource.clone();
         let (audit, audit_writer) = Audit::new(store.clone(), clock.clone());
         let (keys, bootstrap) =
             KeyService::bootstrap(store.clone(), master, seed, clock.clone(), audit.clone())
@@ -146,8 +158,24 @@ impl Services {
             clock.clone(),
             policy.password_reset_minutes,
         ));
+        let transmitter = Arc::new(Transmitter::new(
+            store.clone(),
+            Arc::new(EventKeyRing::new(
+                store.clone(),
+                event_master,
+                event_algorithm,
+                clock.clone(),
+            )),
+            master_for_streams,
+            endpoint.clone(),
+            resource_for_streams,
+            clock.clone(),
+            audit.clone(),
+            signals,
+        ));
         let services = Services {
             store,
+            transmitter,
             endpoint,
             audit,
             keys,

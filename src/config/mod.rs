@@ -12,12 +12,14 @@ mod app_users;
 mod backends;
 mod limits;
 mod secrets;
+mod signals;
 mod tls;
 
 pub use app_users::{AppUserConfig, Registration, Switch};
 pub use backends::BackendConfig;
 pub use limits::RateLimitConfig;
 pub use secrets::SecretFiles;
+pub use signals::SignalConfig;
 pub use tls::{TlsConfig, TlsMode};
 
 #[derive(Parser)]
@@ -300,6 +302,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: RateLimitConfig,
+
+    #[command(flatten)]
+    pub signals: SignalConfig,
 
     /// Days audit events are kept (0: forever).
     #[arg(

@@ -52,6 +52,15 @@ impl Authenticated {
         }
     }
 
+    /// Who the caller is, as what it owns (event streams) is kept: `access-key` for either
+    /// access key (both are the operator's), `client:<id>` for a backend bearer's client.
+    pub fn principal(&self) -> String {
+        match &self.caller {
+            Caller::AccessKey(_) => "access-key".to_owned(),
+            Caller::Bearer(backend) => format!("client:{}", backend.client),
+        }
+    }
+
     /// Whether the request was signed with an access key (else it carried a bearer token).
     pub fn is_signed(&self) -> bool {
         matches!(self.caller, Caller::AccessKey(_))

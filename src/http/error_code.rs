@@ -98,6 +98,10 @@ error_codes! {
     InvalidResetToken,
     /// 403: an operator disabled the app user; it cannot sign in or get tokens until enabled.
     UserDisabled,
+    /// 404: no event stream with this id was created by this caller.
+    StreamNotFound,
+    /// 400: an event stream request (SSF) is malformed or asks for what Callsign does not do.
+    InvalidStreamRequest,
     /// 404: the identity is not one of the app user's.
     IdentityNotLinked,
     /// 404: guests are off on this deployment.

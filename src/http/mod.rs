@@ -28,6 +28,7 @@ mod passwords;
 mod rate_limits;
 mod schemas;
 mod sessions;
+mod signals;
 mod state;
 mod tokens;
 mod uncancellable;
@@ -156,14 +157,33 @@ fn api(state: &AppState) -> Router<AppState> {
             post(users::link).delete(users::unlink),
         )
         .route("/v1/identities/{id}/users", get(users::users_of))
-        .route("/v1/audit-events", get(audit::list));
+        .route("/v1/audit-events", get(audit::list))
+        .route(
+            "/ssf/streams",
+            get(signals::read)
+                .post(signals::create)
+                .patch(signals::update)
+                .put(signals::replace)
+                .delete(signals::delete),
+        )
+        .route(
+            "/ssf/status",
+            get(signals::status).post(signals::set_status),
+        )
+        .route("/ssf/subjects:add", post(signals::add_subject))
+        .route("/ssf/subjects:remove", post(signals::remove_subject))
+        .route("/ssf/verify", post(signals::verify))
+        .route("/ssf/poll/{stream_id}", post(signals::poll));
     if state.key_routes {
         own = own
             .route("/keys", get(keys::list))
             .route("/keys/{action}", post(keys::regenerate));
     }
-    // App users and guests authenticate themselves (a password, a refresh token, a bearer).
+    // App users and guests authenticate themselves (a password, a refresh token, a bearer);
+    // the event transmitter's discovery document and keys are public.
     let mut app = Router::new()
+        .route("/.well-known/ssf-configuration", get(signals::discovery))
+        .route("/ssf/jwks.json", get(signals::jwks))
         .route("/v1/sessions", post(sessions::sign_in))
         .route("/v1/sessions/refresh", post(sessions::refresh))
         .route("/v1/sessions/sign-out", post(sessions::sign_out))

@@ -23,7 +23,7 @@ use super::schemas::{
 };
 use super::{
     ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, my_sessions,
-    ops, passwords, sessions, tokens, user_admin, user_search, users,
+    ops, passwords, sessions, signals, tokens, user_admin, user_search, users,
 };
 
 #[derive(OpenApi)]
@@ -37,6 +37,19 @@ use super::{
         license(name = "MIT", identifier = "MIT"),
     ),
     paths(
+        signals::discovery,
+        signals::jwks,
+        signals::read,
+        signals::create,
+        signals::update,
+        signals::replace,
+        signals::delete,
+        signals::status,
+        signals::set_status,
+        signals::add_subject,
+        signals::remove_subject,
+        signals::verify,
+        signals::poll,
         identities::create,
         identities::get,
         identities::delete,
@@ -112,6 +125,8 @@ use super::{
         (name = "bearer", description = "App users with a bearer token of the app's OpenID Connect \
             provider (`CALLSIGN_OIDC_ISSUER`; without it these routes are not served). `/api/*` is \
             a drop-in for the ACS authentication hero samples."),
+        (name = "signals", description = "The Shared Signals transmitter (SSF 1.0, CAEP, RISC): \
+            event streams that tell the services holding sessions of every revocation."),
         (name = "audit", description = "The audit trail: who did what to which identity or app \
             user, when, from where, in which request."),
         (name = "ops", description = "Probes, version and metrics, without authentication. \

@@ -26,6 +26,13 @@ pub enum MasterKeyError {
 /// The key-encryption key. Never logged, never stored in the database.
 pub struct MasterKey(SecretBox<[u8; 32]>);
 
+/// The event transmitter seals what it stores with the same key as the key ring.
+impl Clone for MasterKey {
+    fn clone(&self) -> Self {
+        MasterKey(SecretBox::new(Box::new(*self.0.expose_secret())))
+    }
+}
+
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MasterKey([redacted])")
@@ -93,6 +100,7 @@ impl MasterKey {
 
 /// The master key, and during a master-key rotation the one it replaces: keys are sealed with
 /// the current one and opened with either.
+#[derive(Clone)]
 pub struct MasterKeys {
     current: MasterKey,
     previous: Option<MasterKey>,

@@ -257,6 +257,8 @@ async fn build_services(
         )
         .context("cannot set up password hashing")?,
         tokens_per_identity: config.limits.per_identity(),
+        event_algorithm: config.signals.ssf_algorithm,
+        signals: config.signals.settings(),
     };
     let built = Services::build(blueprint, store, clock)
         .await

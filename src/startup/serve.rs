@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::Application;
 use crate::dispatcher::Dispatcher;
 use crate::http::{self, AppState};
+use crate::signals::push::PushDelivery;
 
 /// How long in-flight requests get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -28,11 +29,19 @@ impl Application {
         let cancel = CancellationToken::new();
         let background = tokio::spawn(self.propagation.run(cancel.clone()));
         let audit = tokio::spawn(self.audit_writer.run(cancel.clone()));
-        let dispatcher = Dispatcher::new(self.state.services.store.clone());
+        let services = &self.state.services;
+        let dispatcher = Dispatcher::new(
+            services.store.clone(),
+            services.clock.clone(),
+            services.transmitter.queued_signal(),
+        );
         let dispatching = tokio::spawn(dispatcher.run(cancel.clone()));
+        let pushing = PushDelivery::new(services.transmitter.clone())
+            .context("cannot set up pushing security events")?;
+        tokio::spawn(pushing.run(cancel.clone()));
         tokio::spawn(housekeeping(self.state.clone(), cancel.clone()));
         if let Some(metrics) = self.state.metrics.clone() {
-            tokio::spawn(metrics_upkeep(metrics, cancel.clone()));
+            tokio::spawn(metrics_upkeep(metrics, self.state.clone(), cancel.clone()));
         }
         if let Some(tls) = &self.tls {
             tls.watch(cancel.clone());
@@ -166,12 +175,15 @@ const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 /// The recorder keeps every latency sample until upkeep folds it in: without this, an instance
 /// nobody scrapes would grow by every request it serves.
-async fn metrics_upkeep(metrics: PrometheusHandle, cancel: CancellationToken) {
+async fn metrics_upkeep(metrics: PrometheusHandle, state: AppState, cancel: CancellationToken) {
     let mut every = tokio::time::interval(METRICS_UPKEEP);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = every.tick() => metrics.run_upkeep(),
+            _ = every.tick() => {
+                metrics.run_upkeep();
+                state.services.transmitter.report_queues().await;
+            }
         }
     }
 }

@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use crate::vocabulary::{AppUserId, IdentityId};
+use crate::vocabulary::{AppUserId, Change, IdentityId};
 
 use super::StoreError;
 use super::audit::{
@@ -319,6 +319,11 @@ macro_rules! impl_app_user_store {
                     .bind($store::uuid_param(id))
                     .execute(&mut *tx)
                     .await?;
+                let erased = Change::AppUserErased {
+                    user: id,
+                    at_ms: now_ms,
+                };
+                $store::enqueue(&mut tx, erased).await?;
                 tx.commit().await?;
                 self.committed();
                 $forget_erased(self).await?;

@@ -215,6 +215,11 @@ macro_rules! impl_key_store {
                 bind_key!(INSERT_ACCESS, access).execute(&mut *tx).await?;
                 bind_key!(INSERT_SIGNING, signing).execute(&mut *tx).await?;
                 $store::enqueue(&mut tx, Change::KeysChanged).await?;
+                let regenerated = Change::AccessKeyRegenerated {
+                    slot: access.slot,
+                    at_ms: now_ms,
+                };
+                $store::enqueue(&mut tx, regenerated).await?;
                 tx.commit().await?;
                 self.committed();
                 Ok(())

@@ -15,7 +15,10 @@
 //! - [`RefreshStore`] (`refresh.rs`): refresh-token families, in small transactional steps;
 //! - [`UserSessionStore`] (`user_sessions.rs`): a user's sessions as it sees them, ending one;
 //! - [`AuditStore`] (`audit.rs`): the audit trail;
-//! - [`OutboxStore`] (`outbox.rs`): changes committed, waiting for the post-commit dispatcher.
+//! - [`OutboxStore`] (`outbox.rs`): changes committed, waiting for the post-commit dispatcher;
+//! - [`EventKeyStore`] (`event_keys.rs`): the keys that sign security event tokens;
+//! - [`StreamStore`] (`streams.rs`): event streams and the subjects removed from them;
+//! - [`StreamEventStore`] (`stream_events.rs`): the events queued for each stream.
 //!
 //! What the two backends do differently is the [`backend::SqlBackend`] contract.
 //!
@@ -26,6 +29,7 @@ mod app_users;
 mod audit;
 mod backend;
 mod error;
+mod event_keys;
 mod guests;
 mod identities;
 mod issue_log;
@@ -38,6 +42,8 @@ mod refresh;
 mod revocations;
 mod settings;
 mod sqlite;
+mod stream_events;
+mod streams;
 mod user_search;
 mod user_sessions;
 
@@ -48,6 +54,7 @@ use async_trait::async_trait;
 pub use app_users::{AppUserRecord, AppUserStore, StoredAccount};
 pub use audit::{AuditFilter, AuditRecord, AuditStore};
 pub use error::StoreError;
+pub use event_keys::{EventKeyRecord, EventKeyStore};
 pub use guests::GuestStore;
 pub use identities::{Created, IdentityRecord, IdentityStore};
 pub use issue_log::{IssueLogStore, Issued};
@@ -60,6 +67,8 @@ pub use refresh::{RefreshLimits, RefreshSteps, RefreshStore, Session, SessionOri
 pub use revocations::RevocationStore;
 pub use settings::SettingStore;
 pub use sqlite::SqliteStore;
+pub use stream_events::{FanOut, MAX_QUEUED_PER_STREAM, QueueDepth, QueuedEvent, StreamEventStore};
+pub use streams::{StreamRecord, StreamStore};
 pub use user_search::{AppUserFilter, AppUserSearch};
 pub use user_sessions::{SessionRecord, UserSessionStore};
 
@@ -104,6 +113,9 @@ pub trait Store:
     + UserSessionStore
     + AuditStore
     + OutboxStore
+    + EventKeyStore
+    + StreamStore
+    + StreamEventStore
     + Send
     + Sync
     + 'static

@@ -3,8 +3,9 @@
 //! and only if the change committed; the post-commit dispatcher (`crate::dispatcher`) takes the
 //! rows out, oldest first, and carries out what follows them in the transaction that deletes
 //! them: on PostgreSQL a `NOTIFY` to every instance, so each row is announced exactly once
-//! however many instances drain; and for a deleted identity, the client addresses of its audit
-//! rows cleared. A row left by an instance that died after committing is taken by the
+//! however many instances drain; the security events it means queued for every event stream
+//! (`stream_events.rs`); and for a deleted identity, the client addresses of its audit rows
+//! cleared. A row left by an instance that died after committing is taken by the
 //! next drain, on any instance, after a restart at the latest.
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use super::audit::{SCRUB_IDENTITY, hold_audit_appends_pg, hold_audit_appends_sql
 use super::backend::SqlBackend;
 use super::postgres::{CHANNEL, PgStore};
 use super::sqlite::SqliteStore;
+use super::stream_events::FanOut;
 use crate::vocabulary::{Change, IdentityId, Revocation};
 
 /// Puts a change in the outbox.
@@ -35,6 +37,8 @@ pub struct Dispatched {
     pub changes: Vec<Change>,
     /// Rows this version cannot read (written by a newer one); announced all the same.
     pub unknown: usize,
+    /// The security events queued for the event streams.
+    pub fan_out: FanOut,
 }
 
 impl Dispatched {
@@ -62,8 +66,8 @@ impl Dispatched {
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Takes up to `limit` of the oldest rows out of the outbox and delivers them to every
-    /// instance, atomically: a failure leaves them for the next drain.
-    async fn dispatch_outbox(&self, limit: u32) -> Result<Dispatched, StoreError>;
+    /// instance and event stream, atomically: a failure leaves them for the next drain.
+    async fn dispatch_outbox(&self, limit: u32, now_ms: i64) -> Result<Dispatched, StoreError>;
     /// What a drain waits on: notified whenever a transaction that wrote to the outbox commits
     /// on this instance.
     fn outbox_signal(&self) -> &tokio::sync::Notify;
@@ -116,14 +120,19 @@ macro_rules! impl_outbox_store {
 
         #[async_trait]
         impl OutboxStore for $store {
-            async fn dispatch_outbox(&self, limit: u32) -> Result<Dispatched, StoreError> {
+            async fn dispatch_outbox(
+                &self,
+                limit: u32,
+                now_ms: i64,
+            ) -> Result<Dispatched, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let rows = sqlx::query($take)
                     .bind(i64::from(limit))
                     .fetch_all(&mut *tx)
                     .await?;
                 let taken = events(&rows)?;
-                let dispatched = decoded(&taken);
+                let mut dispatched = decoded(&taken);
+                dispatched.fan_out = $store::fan_out(&mut tx, &dispatched.changes, now_ms).await?;
                 let deleted = dispatched.deleted_identities();
                 if !deleted.is_empty() {
                     // Rows appended from now on find the identity's tombstone and keep no

@@ -9,12 +9,18 @@ use super::StoreError;
 use super::backend::SqlBackend;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use crate::vocabulary::AppUserId;
+use crate::vocabulary::{AppUserId, Change};
 
 #[async_trait]
 pub trait PasswordResetStore: Send + Sync {
-    /// Replaces a built-in account's password hash; `false` if the user has no account.
-    async fn set_password_hash(&self, id: AppUserId, hash: &str) -> Result<bool, StoreError>;
+    /// Replaces a built-in account's password hash at `now_ms`, and announces it (a
+    /// credential-change event); `false` if the user has no account.
+    async fn set_password_hash(
+        &self,
+        id: AppUserId,
+        hash: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Stores a reset token for the user, valid until `expires_at_ms`; forgets tokens past
     /// their expiry first.
     async fn create_reset_token(
@@ -57,14 +63,28 @@ macro_rules! impl_password_reset_store {
                 &self,
                 id: AppUserId,
                 hash: &str,
+                now_ms: i64,
             ) -> Result<bool, StoreError> {
-                Ok(sqlx::query(SET_HASH)
+                let mut tx = self.begin_write().await?;
+                let set = sqlx::query(SET_HASH)
                     .bind($store::uuid_param(id))
                     .bind(hash)
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected()
-                    == 1)
+                    == 1;
+                if set {
+                    let change = Change::PasswordChanged {
+                        user: id,
+                        at_ms: now_ms,
+                    };
+                    $store::enqueue(&mut tx, change).await?;
+                }
+                tx.commit().await?;
+                if set {
+                    self.committed();
+                }
+                Ok(set)
             }
 
             async fn create_reset_token(

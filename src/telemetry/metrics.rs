@@ -31,6 +31,14 @@ const AUDIT_BACKPRESSURE: &str = "callsign_audit_backpressure_total";
 const CLOCK_SKEW: &str = "callsign_clock_skew_seconds";
 const OUTBOX_DISPATCHED: &str = "callsign_outbox_dispatched_total";
 const GUESTS_PURGED: &str = "callsign_guests_purged_total";
+const SIGNALS_QUEUED: &str = "callsign_ssf_events_queued_total";
+const SIGNALS_DROPPED: &str = "callsign_ssf_events_dropped_total";
+const SIGNALS_DELIVERED: &str = "callsign_ssf_events_delivered_total";
+const SIGNALS_RETRIED: &str = "callsign_ssf_events_retried_total";
+const SIGNALS_FAILED: &str = "callsign_ssf_events_failed_total";
+const SIGNAL_LATENCY: &str = "callsign_ssf_push_latency_seconds";
+const SIGNALS_WAITING: &str = "callsign_ssf_events_waiting";
+const SIGNALS_OLDEST: &str = "callsign_ssf_oldest_event_age_seconds";
 const BUILD_INFO: &str = "callsign_build_info";
 
 /// Latency buckets from 0.5 ms to 10 s.
@@ -170,6 +178,42 @@ pub fn audit_written(rows: usize) {
 /// Changes the post-commit dispatcher took from the outbox and delivered.
 pub fn outbox_dispatched(events: usize) {
     counter!(OUTBOX_DISPATCHED).increment(events as u64);
+}
+
+/// Security events queued for the event streams.
+pub fn signals_queued(events: usize) {
+    counter!(SIGNALS_QUEUED).increment(events as u64);
+}
+
+/// A security event not queued: its stream held as many as it may.
+pub fn signal_dropped(stream: &str) {
+    counter!(SIGNALS_DROPPED, "stream" => stream.to_owned()).increment(1);
+}
+
+/// Security events a receiver has: pushed and accepted, or polled and acknowledged.
+pub fn signals_delivered(stream: &str, events: u64) {
+    counter!(SIGNALS_DELIVERED, "stream" => stream.to_owned()).increment(events);
+}
+
+/// Pushes that failed and will be tried again.
+pub fn signals_retried(stream: &str, events: u64) {
+    counter!(SIGNALS_RETRIED, "stream" => stream.to_owned()).increment(events);
+}
+
+/// Security events given up: refused by the receiver, or past the retry time.
+pub fn signals_failed(stream: &str, events: u64) {
+    counter!(SIGNALS_FAILED, "stream" => stream.to_owned()).increment(events);
+}
+
+/// From an event queued to its push accepted.
+pub fn signal_latency(latency: Duration) {
+    histogram!(SIGNAL_LATENCY).record(latency.as_secs_f64());
+}
+
+/// A stream's undelivered events and the age of the oldest.
+pub fn signal_queue(stream: &str, waiting: i64, oldest_age: Duration) {
+    gauge!(SIGNALS_WAITING, "stream" => stream.to_owned()).set(waiting as f64);
+    gauge!(SIGNALS_OLDEST, "stream" => stream.to_owned()).set(oldest_age.as_secs_f64());
 }
 
 /// Guest identities deleted once their tokens had all expired.

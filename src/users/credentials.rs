@@ -144,7 +144,11 @@ impl Credentials {
             return Err(AppUserError::BadCredentials);
         }
         let hash = self.accounts.hash_new_password(&username, new).await?;
-        if !self.store.set_password_hash(session.user, &hash).await? {
+        if !self
+            .store
+            .set_password_hash(session.user, &hash, self.clock.now_ms())
+            .await?
+        {
             return Err(AppUserError::NotAnAccount);
         }
         let ended = self
@@ -172,7 +176,11 @@ impl Credentials {
 
     /// Stores the new hash, then ends every session and revokes the sole identities' tokens.
     async fn store_password(&self, user: AppUserId, hash: &str) -> Result<(), AppUserError> {
-        if !self.store.set_password_hash(user, hash).await? {
+        if !self
+            .store
+            .set_password_hash(user, hash, self.clock.now_ms())
+            .await?
+        {
             return Err(AppUserError::NotAnAccount);
         }
         self.sessions.end_everywhere(user).await?;

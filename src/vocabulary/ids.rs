@@ -42,7 +42,10 @@ impl fmt::Display for ResourceId {
 }
 
 /// The local part of an identity id; the resource half is implied by the deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct IdentityId(Uuid);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,7 +93,10 @@ impl IdentityId {
 
 /// An app user: a person of a client app, signed in with a built-in account or by the app's
 /// OpenID Connect provider. Written as a hyphenated UUID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct AppUserId(Uuid);
 
 impl AppUserId {

@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// Which of the two access keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum KeySlot {
     Primary,
     Secondary,

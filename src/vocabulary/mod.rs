@@ -8,9 +8,11 @@ mod change;
 mod ids;
 mod key_slot;
 mod revocation;
+mod signal;
 
 pub use action::Action;
 pub use change::Change;
 pub use ids::{AppUserId, FamilyId, IdentityId, IdentityIdError, ResourceId};
 pub use key_slot::KeySlot;
 pub use revocation::Revocation;
+pub use signal::{EventKind, Signal, SignalSubject};

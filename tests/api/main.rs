@@ -62,6 +62,7 @@ mod secrets;
 mod session_reuse;
 mod sessions;
 mod shutdown;
+mod signals;
 mod slow_clients;
 mod slow_database;
 mod sqlite_read_only;

@@ -159,6 +159,11 @@ fn body_for(path: &str) -> &'static [u8] {
         "/v1/sessions/change-password" => {
             br#"{"refreshToken":"csr_unknown","currentPassword":"long enough","newPassword":"long enough"}"#
         }
+        "/ssf/status" => br#"{"stream_id":"none","status":"enabled"}"#,
+        "/ssf/subjects:add" | "/ssf/subjects:remove" => br#"{"stream_id":"none","subject":{}}"#,
+        "/ssf/verify" => br#"{"stream_id":"none"}"#,
+        // `:setPassword` and the other app-user actions, which share its body.
+        path if path.starts_with("/v1/users/") => br#"{"password":"long enough"}"#,
         _ => br#"{"scopes":["chat"],"token":"t","keyType":"Tertiary"}"#,
     }
 }

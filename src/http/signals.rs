@@ -1,0 +1,493 @@
+//! The Shared Signals transmitter's HTTP surface (SSF 1.0): the public discovery document and
+//! SET-signing JWKS, and the stream management and poll endpoints, which backends call
+//! authenticated as on every backend route (each sees only the streams it created). Request
+//! and answer bodies are SSF's; errors have the ACS shape like every other error here.
+
+use axum::Json;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::JsonBody;
+use super::schemas::{BackendRefusals, BadRequest, BodyRefusals, Unavailable};
+use super::{ApiError, AppState, Authenticated, ErrorCode};
+use crate::signals::poll::PollRequest;
+use crate::signals::stream::{POLL, PUSH, Status, StreamRequest};
+use crate::signals::transmitter::{
+    ADD_SUBJECT_PATH, CONFIGURATION_PATH, JWKS_PATH, REMOVE_SUBJECT_PATH, STATUS_PATH,
+    VERIFICATION_PATH,
+};
+use crate::signals::{SignalError, Transmitter};
+
+impl From<SignalError> for ApiError {
+    fn from(error: SignalError) -> Self {
+        match error {
+            SignalError::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::StreamNotFound,
+                "No stream with this stream_id was created by this caller.",
+            ),
+            SignalError::Invalid(message) => {
+                ApiError::bad_request(ErrorCode::InvalidStreamRequest, message)
+            }
+            SignalError::Full => ApiError::too_many_requests(
+                std::time::Duration::from_secs(60),
+                "The stream holds as many undelivered events as it may; acknowledge or enable it.",
+            ),
+            SignalError::Store(error) => {
+                tracing::warn!(%error, "an event stream request failed in the store");
+                ApiError::unavailable()
+            }
+            SignalError::Keys(error) => {
+                tracing::error!(%error, "the event-signing keys are unusable");
+                ApiError::internal()
+            }
+            SignalError::Internal(error) => {
+                tracing::error!(%error, "an event stream request failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// Streams are owned by who created them: an access key (either: both belong to the
+/// deployment's operator) or a backend bearer's client.
+fn owner(auth: &Authenticated) -> String {
+    auth.principal()
+}
+
+fn transmitter(state: &AppState) -> &Transmitter {
+    &state.services.transmitter
+}
+
+/// The transmitter's configuration (SSF §7)
+///
+/// Public. Where the endpoints below are, how SETs are delivered and signed, and that every
+/// subject is in a new stream (`default_subjects: ALL`).
+#[utoipa::path(
+    get,
+    path = "/.well-known/ssf-configuration",
+    tag = "signals",
+    operation_id = "getSsfConfiguration",
+    responses((status = OK, description = "The transmitter configuration metadata.", body = Object)),
+    security(()),
+)]
+pub async fn discovery(State(state): State<AppState>) -> Json<Value> {
+    let t = transmitter(&state);
+    let mut schemes = vec![json!({"spec_urn": "urn:callsign:hmac-sha256"})];
+    if state.backend_gate.backends.is_some() {
+        schemes.push(json!({"spec_urn": "urn:ietf:rfc:6750"}));
+    }
+    Json(json!({
+        "spec_version": "1_0",
+        "issuer": t.issuer(),
+        "jwks_uri": t.url(JWKS_PATH),
+        "delivery_methods_supported": [PUSH, POLL],
+        "configuration_endpoint": t.url(CONFIGURATION_PATH),
+        "status_endpoint": t.url(STATUS_PATH),
+        "add_subject_endpoint": t.url(ADD_SUBJECT_PATH),
+        "remove_subject_endpoint": t.url(REMOVE_SUBJECT_PATH),
+        "verification_endpoint": t.url(VERIFICATION_PATH),
+        "authorization_schemes": schemes,
+        "default_subjects": "ALL",
+    }))
+}
+
+/// The SET-signing keys (JWKS)
+///
+/// Public. The valid key and any retained one; a receiver verifies a SET's signature with
+/// the key its `kid` names.
+#[utoipa::path(
+    get,
+    path = "/ssf/jwks.json",
+    tag = "signals",
+    operation_id = "getSsfJwks",
+    responses(
+        (status = OK, description = "A JWK Set.", body = Object),
+        (status = SERVICE_UNAVAILABLE, response = Unavailable),
+    ),
+    security(()),
+)]
+pub async fn jwks(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        transmitter(&state)
+            .keys()
+            .jwks()
+            .await
+            .map_err(SignalError::from)?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// The stream.
+    stream_id: Option<String>,
+}
+
+fn required(query: &StreamQuery) -> Result<&str, ApiError> {
+    query.stream_id.as_deref().ok_or_else(|| {
+        ApiError::bad_request(ErrorCode::InvalidStreamRequest, "stream_id is required.")
+    })
+}
+
+/// Read streams (SSF §8.1.1.2)
+///
+/// With `stream_id`, that stream's configuration; without, an array of every stream the
+/// caller created.
+#[utoipa::path(
+    get,
+    path = "/ssf/streams",
+    tag = "signals",
+    operation_id = "getStreams",
+    params(StreamQuery),
+    responses(
+        (status = OK, description = "A stream configuration, or an array of them.", body = Value),
+        (status = NOT_FOUND, description = "No such stream of this caller."),
+        BackendRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn read(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    Query(query): Query<StreamQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let t = transmitter(&state);
+    Ok(Json(match &query.stream_id {
+        Some(id) => t.get(&owner(&auth), id).await?.config,
+        None => Value::Array(
+            t.list(&owner(&auth))
+                .await?
+                .into_iter()
+                .map(|view| view.config)
+                .collect(),
+        ),
+    }))
+}
+
+/// Create a stream (SSF §8.1.1.1)
+///
+/// `delivery` `urn:ietf:rfc:8935` (push, with the receiver's `endpoint_url`: https, or http on
+/// a loopback address, and optionally an `authorization_header`) or `urn:ietf:rfc:8936`
+/// (poll; the default). The new stream is enabled and carries every subject.
+#[utoipa::path(
+    post,
+    path = "/ssf/streams",
+    tag = "signals",
+    operation_id = "createStream",
+    request_body = Object,
+    responses(
+        (status = CREATED, description = "The stream's configuration.", body = Object),
+        (status = BAD_REQUEST, response = BadRequest),
+        BackendRefusals,
+        BodyRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    JsonBody(request): JsonBody<StreamRequest>,
+) -> Result<Response, ApiError> {
+    let view = transmitter(&state).create(&owner(&auth), &request).await?;
+    Ok((StatusCode::CREATED, Json(view.config)).into_response())
+}
+
+/// Update a stream (SSF §8.1.1.3)
+///
+/// The receiver-supplied properties named change; the others stay.
+#[utoipa::path(
+    patch,
+    path = "/ssf/streams",
+    tag = "signals",
+    operation_id = "updateStream",
+    request_body = Object,
+    responses(
+        (status = OK, description = "The stream's configuration.", body = Object),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "No such stream of this caller."),
+        BackendRefusals,
+        BodyRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    JsonBody(request): JsonBody<StreamRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let view = transmitter(&state)
+        .update(&owner(&auth), &request, false)
+        .await?;
+    Ok(Json(view.config))
+}
+
+/// Replace a stream (SSF §8.1.1.4)
+///
+/// Receiver-supplied properties not named go back to their defaults.
+#[utoipa::path(
+    put,
+    path = "/ssf/streams",
+    tag = "signals",
+    operation_id = "replaceStream",
+    request_body = Object,
+    responses(
+        (status = OK, description = "The stream's configuration.", body = Object),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "No such stream of this caller."),
+        BackendRefusals,
+        BodyRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn replace(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    JsonBody(request): JsonBody<StreamRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let view = transmitter(&state)
+        .update(&owner(&auth), &request, true)
+        .await?;
+    Ok(Json(view.config))
+}
+
+/// Delete a stream (SSF §8.1.1.5)
+///
+/// Its undelivered events go with it.
+#[utoipa::path(
+    delete,
+    path = "/ssf/streams",
+    tag = "signals",
+    operation_id = "deleteStream",
+    params(StreamQuery),
+    responses(
+        (status = NO_CONTENT, description = "Deleted."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "No such stream of this caller."),
+        BackendRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    Query(query): Query<StreamQuery>,
+) -> Result<StatusCode, ApiError> {
+    transmitter(&state)
+        .delete(&owner(&auth), required(&query)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A stream's status (SSF §8.1.2.1)
+#[utoipa::path(
+    get,
+    path = "/ssf/status",
+    tag = "signals",
+    operation_id = "getStreamStatus",
+    params(StreamQuery),
+    responses(
+        (status = OK, description = "`stream_id`, `status` and why.", body = Object),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "No such stream of this caller."),
+        BackendRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn status(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    Query(query): Query<StreamQuery>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        transmitter(&state)
+            .status(&owner(&auth), required(&query)?)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct StatusBody {
+    stream_id: String,
+    status: String,
+    reason: Option<String>,
+}
+
+/// Set a stream's status (SSF §8.1.2.2)
+///
+/// `enabled`, `paused` (events are held, and sent once enabled again) or `disabled` (nothing
+/// is held).
+#[utoipa::path(
+    post,
+    path = "/ssf/status",
+    tag = "signals",
+    operation_id = "setStreamStatus",
+    request_body = Object,
+    responses(
+        (status = OK, description = "The status set.", body = Object),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "No such stream of this caller."),
+        BackendRefusals,
+        BodyRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn set_status(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    JsonBody(body): JsonBody<StatusBody>,
+) -> Result<Json<Value>, ApiError> {
+    let status = Status::parse(&body.status).ok_or_else(|| {
+        ApiError::bad_request(
+            ErrorCode::InvalidStreamRequest,
+            "status must be enabled, paused or disabled.",
+        )
+    })?;
+    Ok(Json(
+        transmitter(&state)
+            .set_status(
+                &owner(&auth),
+                &body.stream_id,
+                status,
+                body.reason.as_deref(),
+            )
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SubjectBody {
+    stream_id: String,
+    subject: Value,
+}
+
+/// Add a subject back (SSF §8.1.3.2)
+///
+/// Every subject is in a stream from the start; this carries one removed before again.
+#[utoipa::path(
+    post,
+    path = "/ssf/subjects:add",
+    tag = "signals",
+    operation_id = "addStreamSubject",
+    request_body = Object,
+    responses(
+        (status = OK, description = "Added."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "No such stream of this caller."),
+        BackendRefusals,
+        BodyRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn add_subject(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    JsonBody(body): JsonBody<SubjectBody>,
+) -> Result<StatusCode, ApiError> {
+    transmitter(&state)
+        .add_subject(&owner(&auth), &body.stream_id, &body.subject)
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+/// Remove a subject (SSF §8.1.3.3)
+///
+/// An identity (`iss_sub` with its tokens' `iss` and `sub`) or an app user (`opaque` with its
+/// id): its events no longer reach this stream.
+#[utoipa::path(
+    post,
+    path = "/ssf/subjects:remove",
+    tag = "signals",
+    operation_id = "removeStreamSubject",
+    request_body = Object,
+    responses(
+        (status = NO_CONTENT, description = "Removed."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "No such stream of this caller."),
+        BackendRefusals,
+        BodyRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn remove_subject(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    JsonBody(body): JsonBody<SubjectBody>,
+) -> Result<StatusCode, ApiError> {
+    transmitter(&state)
+        .remove_subject(&owner(&auth), &body.stream_id, &body.subject)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct VerificationBody {
+    stream_id: String,
+    state: Option<String>,
+}
+
+/// Ask for a verification event (SSF §8.1.4.2)
+///
+/// A SET echoing `state` is delivered on the stream.
+#[utoipa::path(
+    post,
+    path = "/ssf/verify",
+    tag = "signals",
+    operation_id = "verifyStream",
+    request_body = Object,
+    responses(
+        (status = NO_CONTENT, description = "The verification event is queued."),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "No such stream of this caller."),
+        BackendRefusals,
+        BodyRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn verify(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    JsonBody(body): JsonBody<VerificationBody>,
+) -> Result<StatusCode, ApiError> {
+    transmitter(&state)
+        .verify(&owner(&auth), &body.stream_id, body.state)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Poll a stream (RFC 8936)
+///
+/// Acknowledges `ack`, forgets `setErrs` (logged), and answers with up to `maxEvents` of the
+/// oldest unacknowledged SETs; without `returnImmediately: true` an empty poll waits for an
+/// event (`CALLSIGN_SSF_POLL_WAIT_SECS`).
+#[utoipa::path(
+    post,
+    path = "/ssf/poll/{stream_id}",
+    tag = "signals",
+    operation_id = "pollStream",
+    params(("stream_id" = String, Path, description = "The stream.")),
+    request_body = Object,
+    responses(
+        (status = OK, description = "`sets` (jti to SET) and `moreAvailable`.", body = Object),
+        (status = BAD_REQUEST, response = BadRequest),
+        (status = NOT_FOUND, description = "No such stream of this caller."),
+        BackendRefusals,
+        BodyRefusals,
+    ),
+    security(("hmac" = []), ("bearer" = [])),
+)]
+pub async fn poll(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Authenticated>,
+    Path(stream_id): Path<String>,
+    JsonBody(request): JsonBody<PollRequest>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        transmitter(&state)
+            .poll(&owner(&auth), &stream_id, &request)
+            .await?,
+    ))
+}

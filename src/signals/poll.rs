@@ -1,0 +1,116 @@
+//! Poll delivery (RFC 8936): the receiver POSTs to its stream's poll URL, acknowledging what it
+//! has (`ack`) and reporting what it refused (`setErrs`); it gets the oldest unacknowledged
+//! SETs, up to `maxEvents`, which come back on every poll until acknowledged. Without
+//! `returnImmediately` an empty poll waits (long polling) until an event is queued or the wait
+//! runs out.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::stream::Status;
+use super::{SignalError, Transmitter};
+use crate::store::QueuedEvent;
+use crate::telemetry::metrics;
+use crate::text::escaped;
+
+/// The most SETs one answer carries, whatever `maxEvents` says.
+const MAX_PER_POLL: u32 = 1000;
+/// A long poll looks again this often for events queued by other instances.
+const RECHECK: Duration = Duration::from_millis(250);
+
+/// A SET the receiver refused, as it reports it.
+#[derive(Debug, Deserialize)]
+pub struct SetError {
+    pub err: String,
+    pub description: Option<String>,
+}
+
+/// The poll request (RFC 8936 §2.2).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollRequest {
+    pub max_events: Option<u32>,
+    pub return_immediately: Option<bool>,
+    #[serde(default)]
+    pub ack: Vec<String>,
+    #[serde(default)]
+    pub set_errs: BTreeMap<String, SetError>,
+}
+
+impl Transmitter {
+    /// Answers a poll: `{"sets": {jti: SET}, "moreAvailable": bool}`.
+    pub async fn poll(
+        &self,
+        owner: &str,
+        id: &str,
+        request: &PollRequest,
+    ) -> Result<Value, SignalError> {
+        let stream = self.owned(owner, id).await?;
+        if stream.method != "poll" {
+            return Err(SignalError::Invalid(
+                "this stream delivers by push (urn:ietf:rfc:8935); it cannot be polled".into(),
+            ));
+        }
+        let acknowledged = self
+            .store
+            .acknowledge_stream_events(id, &request.ack)
+            .await?;
+        if acknowledged > 0 {
+            metrics::signals_delivered(id, acknowledged);
+        }
+        if !request.set_errs.is_empty() {
+            let refused: Vec<String> = request.set_errs.keys().cloned().collect();
+            let forgotten = self.store.acknowledge_stream_events(id, &refused).await?;
+            for (jti, error) in &request.set_errs {
+                tracing::warn!(
+                    stream = %id,
+                    jti = %escaped(jti),
+                    err = %escaped(&error.err),
+                    description = %escaped(error.description.as_deref().unwrap_or("")),
+                    "a receiver refused a security event token"
+                );
+            }
+            metrics::signals_failed(id, forgotten);
+        }
+        let wanted = request.max_events.unwrap_or(MAX_PER_POLL).min(MAX_PER_POLL);
+        if wanted == 0 || stream.status != Status::Enabled.as_str() {
+            return Ok(json!({ "sets": {} }));
+        }
+        let deadline = tokio::time::Instant::now() + self.settings.poll_wait;
+        let events = loop {
+            // One more than wanted tells whether more are available.
+            let events = self.store.pending_stream_events(id, wanted + 1).await?;
+            let now = tokio::time::Instant::now();
+            if !events.is_empty() || request.return_immediately == Some(true) || now >= deadline {
+                break events;
+            }
+            let queued = self.queued.notified();
+            let _ = tokio::time::timeout(RECHECK.min(deadline - now), queued).await;
+        };
+        let more = events.len() > wanted as usize;
+        let mut sets = Map::new();
+        for event in events.iter().take(wanted as usize) {
+            if let Some(set) = self.set_of(event, &stream).await? {
+                sets.insert(event.jti.clone(), json!(set));
+            } else {
+                unreadable(event);
+            }
+        }
+        let mut answer = json!({ "sets": sets });
+        if more && let Some(fields) = answer.as_object_mut() {
+            fields.insert("moreAvailable".into(), json!(true));
+        }
+        Ok(answer)
+    }
+}
+
+fn unreadable(event: &QueuedEvent) {
+    tracing::warn!(
+        stream = %event.stream_id,
+        jti = %event.jti,
+        "a queued event of a newer version was skipped"
+    );
+}
