@@ -1,5 +1,5 @@
 //! The `callsign` commands: `serve` (default), `migrate`, `health`,
-//! `keys list|regenerate|rotate-signing|reseal`, and `users …` ([`users`]).
+//! `keys list|regenerate|rotate-signing|rotate-event-signing|reseal`, and `users …` ([`users`]).
 
 mod users;
 
@@ -10,8 +10,8 @@ use anyhow::Context;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::Audit;
-use crate::clock::SystemClock;
+use crate::audit::{Action, Audit, AuditEvent};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Cli, Command, Config, KeysCommand, SlotArg, TlsMode};
 use crate::http::connection_string;
 use crate::keys::KeySlot;
@@ -100,7 +100,9 @@ async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
     let (audit, writer) = Audit::new(store.clone(), clock.clone());
     let cancel = CancellationToken::new();
     let writing = tokio::spawn(writer.run(cancel.clone()));
-    let (keys, _) = startup::key_service(config, store, clock, audit).await?;
+    let master = startup::master_keys(config, store.backend())?;
+    let (keys, _) =
+        startup::key_service(config, store.clone(), clock.clone(), audit.clone()).await?;
     match action {
         // Audited like the API's listing (`accessKey.listed`): whoever reads the keys holds them.
         KeysCommand::List => {
@@ -116,12 +118,34 @@ async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
             println!("callsign: {slot} key regenerated; tokens its slot signed are revoked");
         }
         KeysCommand::Reseal => {
-            let count = keys
+            let mut count = keys
                 .reseal()
                 .await
                 .context("cannot re-seal the stored keys")?;
+            count += crate::signals::reseal::reseal_all(store.as_ref(), &master, clock.now_ms())
+                .await
+                .context("cannot re-seal the event transmitter's secrets")?;
             println!(
                 "callsign: {count} stored keys re-sealed under CALLSIGN_MASTER_KEY; CALLSIGN_PREVIOUS_MASTER_KEY is no longer needed"
+            );
+        }
+        KeysCommand::RotateEventSigning => {
+            let ring = crate::signals::EventKeyRing::new(
+                store.clone(),
+                master,
+                config.signals.ssf_algorithm,
+                clock.clone(),
+            );
+            let kid = ring
+                .rotate()
+                .await
+                .context("cannot rotate the event-signing key")?;
+            audit.record(
+                AuditEvent::about_app_user(Action::SigningKeyRotated, None)
+                    .with_details(serde_json::json!({ "slot": "events", "kid": kid })),
+            );
+            println!(
+                "callsign: security events are signed by key {kid} now; the old key stays published while it is retained"
             );
         }
         KeysCommand::RotateSigning { slot } => {

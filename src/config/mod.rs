@@ -101,8 +101,12 @@ pub enum KeysCommand {
         #[arg(value_enum)]
         slot: Option<SlotArg>,
     },
-    /// Master-key rotation: re-seal every stored key under `CALLSIGN_MASTER_KEY`, opening them
-    /// with it or `CALLSIGN_PREVIOUS_MASTER_KEY`. Afterwards the previous key is not needed.
+    /// Give security event tokens a new signing key (of `CALLSIGN_SSF_ALGORITHM`); the old one
+    /// stays in the JWKS for as long as a rotated token-signing key verifies.
+    RotateEventSigning,
+    /// Master-key rotation: re-seal every stored key (and every event stream's authorization
+    /// header) under `CALLSIGN_MASTER_KEY`, opening them with it or
+    /// `CALLSIGN_PREVIOUS_MASTER_KEY`. Afterwards the previous key is not needed.
     Reseal,
 }
 

@@ -49,7 +49,7 @@ pub struct EventKeyRing {
     generating: tokio::sync::Mutex<()>,
 }
 
-fn aad(kid: &str, algorithm: EventAlgorithm) -> Vec<u8> {
+pub(super) fn aad(kid: &str, algorithm: EventAlgorithm) -> Vec<u8> {
     format!("callsign:{kid}:{algorithm}:event-signing").into_bytes()
 }
 

@@ -3,8 +3,7 @@
 //! interoperability profile expect) or ES256.
 //!
 //! Signing is ring's, both algorithms. ring generates P-256 keys but not RSA keys: those come
-//! from the `rsa` crate, used for generation only (its non-constant-time private operations,
-//! RUSTSEC-2023-0071, never run on a request path; the key is handed to ring as PKCS#8).
+//! from the `rsa` crate, used for generation only (the key is handed to ring as PKCS#8).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -94,7 +93,7 @@ impl EventKey {
             .to_vec(),
             EventAlgorithm::Rs256 => {
                 use rsa::pkcs8::EncodePrivateKey;
-                let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, RSA_BITS)
+                let key = rsa::PrivateKey::new(&mut getrandom::SysRng, RSA_BITS)
                     .map_err(|e| EventKeyError::Generate(algorithm, e.to_string()))?;
                 key.to_pkcs8_der()
                     .map_err(|e| EventKeyError::Generate(algorithm, e.to_string()))?

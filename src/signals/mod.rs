@@ -18,6 +18,7 @@ pub mod key_ring;
 pub mod keys;
 pub mod poll;
 pub mod push;
+pub mod reseal;
 pub mod set;
 pub mod stream;
 pub mod transmitter;

@@ -47,7 +47,7 @@ pub struct Transmitter {
     pub(super) settings: SignalSettings,
 }
 
-fn authorization_aad(stream_id: &str) -> Vec<u8> {
+pub(super) fn authorization_aad(stream_id: &str) -> Vec<u8> {
     format!("callsign:{stream_id}:stream-authorization").into_bytes()
 }
 

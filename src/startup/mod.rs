@@ -11,8 +11,8 @@ pub use app_users::app_policy;
 use app_users::identity_providers;
 pub use endpoint::public_endpoint;
 use endpoint::signed_host;
-pub use keys::{key_service, master_key};
-use keys::{master_keys, seed_keys};
+use keys::seed_keys;
+pub use keys::{key_service, master_key, master_keys};
 pub use serve::shutdown_signal;
 
 use std::net::{SocketAddr, TcpListener};

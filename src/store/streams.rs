@@ -63,6 +63,14 @@ pub trait StreamStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Adds a removed subject back; `false` if it was not removed.
     async fn include_stream_subject(&self, id: &str, key: &str) -> Result<bool, StoreError>;
+    /// Every stream's sealed authorization header, for re-sealing under a new master key.
+    async fn sealed_authorizations(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Replaces sealed authorization headers (stream, old, new) provided none changed since
+    /// read; `false` (nothing written) otherwise.
+    async fn reseal_authorizations(
+        &self,
+        sealed: &[(String, Vec<u8>, Vec<u8>)],
+    ) -> Result<bool, StoreError>;
     /// Records a failed delivery (the first since a success sets `failing_since_ms`), or a
     /// success (clears it).
     async fn note_delivery(&self, id: &str, failed_at_ms: Option<i64>) -> Result<(), StoreError>;
@@ -94,6 +102,10 @@ const EXCLUDE: &str = "INSERT INTO event_stream_exclusions (stream_id, subject_k
      VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 const INCLUDE: &str =
     "DELETE FROM event_stream_exclusions WHERE stream_id = $1 AND subject_key = $2";
+const SEALED: &str =
+    "SELECT id, authorization_sealed FROM event_streams WHERE authorization_sealed IS NOT NULL";
+const RESEAL: &str = "UPDATE event_streams SET authorization_sealed = $3 \
+     WHERE id = $1 AND authorization_sealed = $2";
 const FAILED: &str = "UPDATE event_streams SET failing_since_ms = \
      COALESCE(failing_since_ms, $2) WHERE id = $1";
 const SUCCEEDED: &str = "UPDATE event_streams SET failing_since_ms = NULL \
@@ -260,6 +272,34 @@ macro_rules! impl_stream_store {
                     .await?
                     .rows_affected()
                     == 1)
+            }
+
+            async fn sealed_authorizations(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+                let rows = sqlx::query(SEALED).fetch_all(self.pool()).await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get("id")?, row.try_get("authorization_sealed")?)))
+                    .collect()
+            }
+
+            async fn reseal_authorizations(
+                &self,
+                sealed: &[(String, Vec<u8>, Vec<u8>)],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                for (id, old, new) in sealed {
+                    let updated = sqlx::query(RESEAL)
+                        .bind(id)
+                        .bind(old)
+                        .bind(new)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if updated != 1 {
+                        return Ok(false);
+                    }
+                }
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn note_delivery(

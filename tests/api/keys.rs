@@ -1,10 +1,15 @@
 //! Key administration: listing, and regeneration that kills what the old key minted; the
 //! `/keys` routes only where switched on, for the primary key only, each signed request once.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
+use crate::ssf_receiver::{
+    PUSH, RECEIVER_SECRET, Receiver, SESSION_REVOKED, Transmitter, send_json,
+};
 
 backend_tests!(
     regenerating_primary_kills_its_tokens_and_keeps_secondary,
@@ -148,6 +153,24 @@ async fn the_master_key_rotates_without_losing_a_key_or_a_token(app: TestApp) {
     let id = app.create_identity().await;
     let token = app.token_for(&id).await;
     let connection_string = app.connection_string.clone();
+    // The event transmitter's secrets are sealed too: its signing key and a receiver's
+    // authorization header.
+    let transmitter = Transmitter::discover_at(&app, ENDPOINT[1]).await;
+    let mut receiver = Receiver::start(0).await;
+    let stream = body(
+        send_json(
+            &app,
+            Method::POST,
+            &transmitter.path(&app, "configuration_endpoint"),
+            &json!({
+                "events_requested": [SESSION_REVOKED],
+                "delivery": {"method": PUSH, "endpoint_url": receiver.url,
+                             "authorization_header": RECEIVER_SECRET},
+            }),
+        )
+        .await,
+    )
+    .await;
     let old = app.settings.master_key.clone();
     let mut fresh = [0u8; 32];
     getrandom::fill(&mut fresh).unwrap();
@@ -179,6 +202,10 @@ async fn the_master_key_rotates_without_losing_a_key_or_a_token(app: TestApp) {
         after.connection_string, connection_string,
         "so do the access keys"
     );
+    // And the transmitter's: the same key signs, the receiver's header is sent.
+    assert_eq!(after.revoke(&id).await.status(), 204);
+    let set = transmitter.verify(&receiver.next(Duration::from_secs(10)).await, &stream);
+    assert_eq!(set["sub_id"]["sub"], id.as_str());
     drop(after);
 
     let mut old_only = settings.clone();
