@@ -18,6 +18,7 @@ use crate::clock::{MockClock, SharedClock};
 use crate::http::{AppState, HttpSettings, Surface, router};
 use crate::keys::{
     AccessKey, KeyRing, KeyService, KeySlot, MasterKey, RingState, SigningKey, SigningKeyState,
+    TokenAlgorithm,
 };
 use crate::services::{Blueprint, Services};
 use crate::store::{RefreshLimits, SqliteStore};
@@ -68,9 +69,16 @@ pub fn token_authority() -> anyhow::Result<TokenAuthority> {
         .zip(0u8..)
         .map(|((kid, slot, state), seed)| {
             let secret = (0..32).map(|i| i * 7 + seed).collect();
-            SigningKey::new(kid.into(), slot, state, now_ms - hour_ms, secret)
+            SigningKey::new(
+                kid.into(),
+                slot,
+                state,
+                now_ms - hour_ms,
+                TokenAlgorithm::Hs256,
+                secret,
+            )
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let access = vec![
         AccessKey::generate(KeySlot::Primary, now_ms)?,
         AccessKey::generate(KeySlot::Secondary, now_ms)?,
@@ -119,7 +127,8 @@ impl FuzzApp {
             },
             passwords: Passwords::new(1, 1)?,
             tokens_per_identity: 0,
-            event_algorithm: crate::signals::EventAlgorithm::Es256,
+            token_algorithm: crate::keys::TokenAlgorithm::Hs256,
+            event_algorithm: crate::keys::KeyAlgorithm::Es256,
             signals: crate::signals::SignalSettings::default(),
         };
         let built = Services::build(blueprint, store, clock.clone()).await?;

@@ -8,9 +8,11 @@ use crate::audit::{Audit, AuditWriter};
 use crate::clock::SharedClock;
 use crate::clock_skew::ClockSkew;
 use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
-use crate::keys::{Bootstrap, KeyError, KeyService, MasterKeys, SeedKeys};
+use crate::keys::{
+    Bootstrap, KeyAlgorithm, KeyError, KeyService, MasterKeys, SeedKeys, TokenAlgorithm,
+};
 use crate::revocation::RevocationCache;
-use crate::signals::{EventAlgorithm, EventKeyRing, SignalSettings, Transmitter};
+use crate::signals::{EventKeyRing, SignalSettings, Transmitter};
 use crate::store::Store;
 use crate::token::TokenAuthority;
 use crate::users::{
@@ -34,8 +36,10 @@ pub struct Blueprint {
     pub passwords: Passwords,
     /// Tokens one identity may be issued per minute; 0: no limit.
     pub tokens_per_identity: u32,
+    /// How access tokens are signed.
+    pub token_algorithm: TokenAlgorithm,
     /// How security event tokens are signed.
-    pub event_algorithm: EventAlgorithm,
+    pub event_algorithm: KeyAlgorithm,
     /// How the event transmitter delivers.
     pub signals: SignalSettings,
 }
@@ -90,6 +94,7 @@ impl Services {
             policy,
             passwords,
             tokens_per_identity,
+            token_algorithm,
             event_algorithm,
             signals,
         } = blueprint;
@@ -97,9 +102,16 @@ impl Services {
         let master_for_streams = master.clone();
         let resource_for_streams = resource.clone();
         let (audit, audit_writer) = Audit::new(store.clone(), clock.clone());
-        let (keys, bootstrap) =
-            KeyService::bootstrap(store.clone(), master, seed, clock.clone(), audit.clone())
-                .await?;
+        let (keys, bootstrap) = KeyService::bootstrap(
+            store.clone(),
+            master,
+            seed,
+            clock.clone(),
+            audit.clone(),
+            token_algorithm,
+        )
+        .await?;
+        keys.adopt_algorithm().await?;
         let keys = Arc::new(keys);
         let tokens = Arc::new(TokenAuthority::new(
             keys.ring().clone(),

@@ -92,7 +92,8 @@ impl Fixture {
             policy,
             passwords: Passwords::new(1, 1).expect("password hashing"),
             tokens_per_identity: 0,
-            event_algorithm: crate::signals::EventAlgorithm::Es256,
+            token_algorithm: crate::keys::TokenAlgorithm::Hs256,
+            event_algorithm: crate::keys::KeyAlgorithm::Es256,
             signals: crate::signals::SignalSettings::default(),
         };
         let built = Services::build(blueprint, store.clone(), clock.clone())

@@ -189,6 +189,20 @@ pub struct Config {
     #[arg(long, env = "CALLSIGN_RESOURCE_ID", global = true)]
     pub resource_id: Option<String>,
 
+    /// How access tokens are signed: `HS256` (a secret only Callsign holds: services check
+    /// tokens by introspection), or `ES256` / `RS256` (services verify tokens themselves with
+    /// the public keys at `/.well-known/jwks.json`). A change takes effect at the next start:
+    /// each slot gets a key of the new algorithm, and the old one verifies until its tokens
+    /// expire. Give the `callsign keys` commands the same setting.
+    #[arg(
+        long,
+        env = "CALLSIGN_TOKEN_ALGORITHM",
+        value_enum,
+        default_value = "HS256",
+        global = true
+    )]
+    pub token_algorithm: crate::keys::TokenAlgorithm,
+
     /// Who administers the access keys: `cli` (only `callsign keys …`, which needs the
     /// database and the master key) or `api` (also `GET /keys` and `POST /keys/:regenerate`,
     /// for the primary access key or a bearer token with an admin role).

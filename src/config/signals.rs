@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::signals::{EventAlgorithm, SignalSettings};
+use crate::keys::KeyAlgorithm;
+use crate::signals::SignalSettings;
 
 #[derive(Args, Clone)]
 pub struct SignalConfig {
@@ -19,7 +20,7 @@ pub struct SignalConfig {
         default_value = "RS256",
         global = true
     )]
-    pub ssf_algorithm: EventAlgorithm,
+    pub ssf_algorithm: KeyAlgorithm,
     /// Hours a pushed event is retried (with exponential backoff) before it is dropped as
     /// failed.
     #[arg(

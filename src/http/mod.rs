@@ -180,8 +180,10 @@ fn api(state: &AppState) -> Router<AppState> {
             .route("/keys/{action}", post(keys::regenerate));
     }
     // App users and guests authenticate themselves (a password, a refresh token, a bearer);
-    // the event transmitter's discovery document and keys are public.
+    // the token-verification keys and the event transmitter's discovery document and keys are
+    // public.
     let mut app = Router::new()
+        .route("/.well-known/jwks.json", get(tokens::jwks))
         .route("/.well-known/ssf-configuration", get(signals::discovery))
         .route("/ssf/jwks.json", get(signals::jwks))
         .route("/v1/sessions", post(sessions::sign_in))

@@ -37,6 +37,7 @@ use super::{
         license(name = "MIT", identifier = "MIT"),
     ),
     paths(
+        tokens::jwks,
         signals::discovery,
         signals::jwks,
         signals::read,

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::extract::JsonBody;
 use super::schemas::{BackendRefusals, BadRequest, BodyRefusals, Unavailable};
@@ -50,6 +51,77 @@ impl From<SignalError> for ApiError {
             }
         }
     }
+}
+
+/// How a stream's events are delivered (SSF §6.1), as documented.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "documentation only: the body is read as `StreamRequest`"
+)]
+pub struct DeliverySchema {
+    #[schema(pattern = "^urn:ietf:rfc:(8935|8936)$")]
+    method: String,
+    /// Push: the receiver's URL, https (http on a loopback address).
+    #[schema(pattern = "^https?://")]
+    endpoint_url: Option<String>,
+    /// Push: sent as `Authorization` with every SET.
+    authorization_header: Option<String>,
+}
+
+/// The receiver-supplied properties of a stream (SSF §8.1.1), as documented.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "documentation only: the body is read as `StreamRequest`"
+)]
+pub struct StreamSchema {
+    /// Event type URIs; those Callsign does not support are ignored.
+    events_requested: Option<Vec<String>>,
+    /// Without it, the stream is polled.
+    delivery: Option<DeliverySchema>,
+    description: Option<String>,
+}
+
+/// An update or replacement: the stream, and the receiver-supplied properties.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "documentation only: the body is read as `StreamRequest`"
+)]
+pub struct StreamUpdateSchema {
+    stream_id: String,
+    events_requested: Option<Vec<String>>,
+    delivery: Option<DeliverySchema>,
+    description: Option<String>,
+}
+
+/// A SET a receiver refused (RFC 8936 §2.4).
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "documentation only: the body is read as `PollRequest`"
+)]
+pub struct SetErrorSchema {
+    err: String,
+    description: Option<String>,
+}
+
+/// A poll (RFC 8936 §2.2), as documented.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(
+    dead_code,
+    reason = "documentation only: the body is read as `PollRequest`"
+)]
+pub struct PollSchema {
+    #[schema(minimum = 0, maximum = 2147483647)]
+    max_events: Option<i32>,
+    return_immediately: Option<bool>,
+    /// `jti`s of SETs received.
+    ack: Option<Vec<String>>,
+    /// `jti` → why it was refused.
+    set_errs: Option<std::collections::BTreeMap<String, SetErrorSchema>>,
 }
 
 /// Streams are owned by who created them: an access key (either: both belong to the
@@ -127,10 +199,30 @@ pub struct StreamQuery {
     stream_id: Option<String>,
 }
 
-fn required(query: &StreamQuery) -> Result<&str, ApiError> {
-    query.stream_id.as_deref().ok_or_else(|| {
-        ApiError::bad_request(ErrorCode::InvalidStreamRequest, "stream_id is required.")
-    })
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OneStream {
+    /// The stream.
+    stream_id: String,
+}
+
+/// The `stream_id` query parameter, required: its absence is an ACS-shaped 400.
+pub struct StreamParam(OneStream);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for StreamParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        Query::<OneStream>::from_request_parts(parts, state)
+            .await
+            .map(|Query(query)| StreamParam(query))
+            .map_err(|_| {
+                ApiError::bad_request(ErrorCode::InvalidStreamRequest, "stream_id is required.")
+            })
+    }
 }
 
 /// Read streams (SSF §8.1.1.2)
@@ -178,7 +270,7 @@ pub async fn read(
     path = "/ssf/streams",
     tag = "signals",
     operation_id = "createStream",
-    request_body = Object,
+    request_body = Option<StreamSchema>,
     responses(
         (status = CREATED, description = "The stream's configuration.", body = Object),
         (status = BAD_REQUEST, response = BadRequest),
@@ -204,7 +296,7 @@ pub async fn create(
     path = "/ssf/streams",
     tag = "signals",
     operation_id = "updateStream",
-    request_body = Object,
+    request_body = StreamUpdateSchema,
     responses(
         (status = OK, description = "The stream's configuration.", body = Object),
         (status = BAD_REQUEST, response = BadRequest),
@@ -233,7 +325,7 @@ pub async fn update(
     path = "/ssf/streams",
     tag = "signals",
     operation_id = "replaceStream",
-    request_body = Object,
+    request_body = StreamUpdateSchema,
     responses(
         (status = OK, description = "The stream's configuration.", body = Object),
         (status = BAD_REQUEST, response = BadRequest),
@@ -262,7 +354,7 @@ pub async fn replace(
     path = "/ssf/streams",
     tag = "signals",
     operation_id = "deleteStream",
-    params(StreamQuery),
+    params(OneStream),
     responses(
         (status = NO_CONTENT, description = "Deleted."),
         (status = BAD_REQUEST, response = BadRequest),
@@ -274,10 +366,10 @@ pub async fn replace(
 pub async fn delete(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
-    Query(query): Query<StreamQuery>,
+    StreamParam(query): StreamParam,
 ) -> Result<StatusCode, ApiError> {
     transmitter(&state)
-        .delete(&owner(&auth), required(&query)?)
+        .delete(&owner(&auth), &query.stream_id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -288,7 +380,7 @@ pub async fn delete(
     path = "/ssf/status",
     tag = "signals",
     operation_id = "getStreamStatus",
-    params(StreamQuery),
+    params(OneStream),
     responses(
         (status = OK, description = "`stream_id`, `status` and why.", body = Object),
         (status = BAD_REQUEST, response = BadRequest),
@@ -300,18 +392,19 @@ pub async fn delete(
 pub async fn status(
     State(state): State<AppState>,
     Extension(auth): Extension<Authenticated>,
-    Query(query): Query<StreamQuery>,
+    StreamParam(query): StreamParam,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
         transmitter(&state)
-            .status(&owner(&auth), required(&query)?)
+            .status(&owner(&auth), &query.stream_id)
             .await?,
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct StatusBody {
     stream_id: String,
+    #[schema(pattern = "^(enabled|paused|disabled)$")]
     status: String,
     reason: Option<String>,
 }
@@ -325,7 +418,7 @@ pub struct StatusBody {
     path = "/ssf/status",
     tag = "signals",
     operation_id = "setStreamStatus",
-    request_body = Object,
+    request_body = StatusBody,
     responses(
         (status = OK, description = "The status set.", body = Object),
         (status = BAD_REQUEST, response = BadRequest),
@@ -358,9 +451,12 @@ pub async fn set_status(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SubjectBody {
     stream_id: String,
+    /// An identity `{"format":"iss_sub","iss":<the tokens' iss>,"sub":"8:acs:…"}` or an app
+    /// user `{"format":"opaque","id":"<app user id>"}`.
+    #[schema(value_type = Object)]
     subject: Value,
 }
 
@@ -372,7 +468,7 @@ pub struct SubjectBody {
     path = "/ssf/subjects:add",
     tag = "signals",
     operation_id = "addStreamSubject",
-    request_body = Object,
+    request_body = SubjectBody,
     responses(
         (status = OK, description = "Added."),
         (status = BAD_REQUEST, response = BadRequest),
@@ -402,7 +498,7 @@ pub async fn add_subject(
     path = "/ssf/subjects:remove",
     tag = "signals",
     operation_id = "removeStreamSubject",
-    request_body = Object,
+    request_body = SubjectBody,
     responses(
         (status = NO_CONTENT, description = "Removed."),
         (status = BAD_REQUEST, response = BadRequest),
@@ -423,9 +519,10 @@ pub async fn remove_subject(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct VerificationBody {
     stream_id: String,
+    /// Echoed in the verification event.
     state: Option<String>,
 }
 
@@ -437,7 +534,7 @@ pub struct VerificationBody {
     path = "/ssf/verify",
     tag = "signals",
     operation_id = "verifyStream",
-    request_body = Object,
+    request_body = VerificationBody,
     responses(
         (status = NO_CONTENT, description = "The verification event is queued."),
         (status = BAD_REQUEST, response = BadRequest),
@@ -469,7 +566,7 @@ pub async fn verify(
     tag = "signals",
     operation_id = "pollStream",
     params(("stream_id" = String, Path, description = "The stream.")),
-    request_body = Object,
+    request_body = Option<PollSchema>,
     responses(
         (status = OK, description = "`sets` (jti to SET) and `moreAvailable`.", body = Object),
         (status = BAD_REQUEST, response = BadRequest),

@@ -139,3 +139,27 @@ pub async fn introspect(
         details,
     }))
 }
+
+/// The token-verification keys (JWKS)
+///
+/// Public. With `CALLSIGN_TOKEN_ALGORITHM=ES256` or `RS256`, the public keys access tokens are
+/// signed with (valid and retained), so a service verifies a token with any JOSE library and no
+/// secret (then checks `iss`, `aud`, `exp`, and hears of revocations through an event stream).
+/// With HS256, no key is public: `{"keys": []}`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "tokens",
+    operation_id = "getTokenJwks",
+    responses((status = OK, description = "A JWK Set.", body = Object)),
+    security(()),
+)]
+pub async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let ring = state.services.keys.ring().load();
+    let keys: Vec<&serde_json::Value> = ring
+        .signing_keys()
+        .iter()
+        .filter_map(|key| key.jwk())
+        .collect();
+    Json(serde_json::json!({ "keys": keys }))
+}

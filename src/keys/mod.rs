@@ -13,6 +13,7 @@
 //! live ones in memory ([`ring`]); [`service`] bootstraps, reloads, regenerates and rotates them.
 
 mod access;
+pub mod asymmetric;
 mod master;
 mod ring;
 mod sealing;
@@ -24,10 +25,11 @@ use base64::engine::general_purpose::STANDARD;
 
 pub use crate::vocabulary::KeySlot;
 pub use access::AccessKey;
+pub use asymmetric::{KeyAlgorithm, KeyPair, KeyPairError};
 pub use master::{MasterKey, MasterKeyError, MasterKeys};
 pub use ring::{KeyRing, RingState};
 pub use service::{Bootstrap, KeyError, KeyService, SeedKeys};
-pub use signing::{SigningKey, SigningKeyState};
+pub use signing::{SigningKey, SigningKeyState, TokenAlgorithm};
 
 /// The least any key may have: 256 bits.
 pub const MIN_KEY_LEN: usize = 32;

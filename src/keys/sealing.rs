@@ -2,7 +2,9 @@
 //! key, bound to its key id, slot and purpose as associated data; and re-sealing every stored
 //! key under a new master key.
 
-use super::{AccessKey, KeyError, MasterKeys, RingState, SigningKey, SigningKeyState};
+use super::{
+    AccessKey, KeyError, MasterKeys, RingState, SigningKey, SigningKeyState, TokenAlgorithm,
+};
 use crate::store::{AccessKeyRecord, KeyStore, Resealed, SigningKeyRecord};
 
 fn aad(kid: &str, slot: &str, purpose: &str) -> Vec<u8> {
@@ -28,6 +30,7 @@ pub(super) fn seal_signing(
     Ok(SigningKeyRecord {
         kid: key.kid().to_owned(),
         slot: key.slot(),
+        algorithm: key.algorithm().as_str().to_owned(),
         sealed: master.seal(
             key.secret(),
             &aad(key.kid(), key.slot().as_str(), "signing"),
@@ -65,13 +68,20 @@ pub(super) fn unseal_signing(
         None => SigningKeyState::Valid,
         Some(until_ms) => SigningKeyState::Retained { until_ms },
     };
-    Ok(SigningKey::new(
+    let algorithm = TokenAlgorithm::parse(&record.algorithm).ok_or_else(|| {
+        KeyError::Incomplete(format!(
+            "signing key {} has an unknown algorithm '{}'",
+            record.kid, record.algorithm
+        ))
+    })?;
+    SigningKey::new(
         record.kid.clone(),
         record.slot,
         state,
         record.created_at_ms,
+        algorithm,
         secret,
-    ))
+    )
 }
 
 pub(super) async fn load_state(

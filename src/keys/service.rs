@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use super::sealing::{load_state, reseal_all, seal_access, seal_signing};
-use super::{AccessKey, KeyRing, KeySlot, MasterKeyError, MasterKeys, RingState, SigningKey};
+use super::{
+    AccessKey, KeyRing, KeySlot, MasterKeyError, MasterKeys, RingState, SigningKey, TokenAlgorithm,
+};
 use serde_json::json;
 
 use crate::audit::{Action, Audit, AuditBacklogged, AuditEvent};
@@ -48,6 +50,8 @@ pub struct SeedKeys {
 pub struct KeyService {
     store: Arc<dyn KeyStore>,
     master: MasterKeys,
+    /// What new token-signing keys are.
+    algorithm: TokenAlgorithm,
     ring: Arc<KeyRing>,
     clock: SharedClock,
     audit: Arc<Audit>,
@@ -57,13 +61,15 @@ pub struct KeyService {
 }
 
 impl KeyService {
-    /// Loads the ring, creating it on first start (from `seed` if given, else random keys).
+    /// Loads the ring, creating it on first start (from `seed` if given, else random keys);
+    /// new signing keys are of `algorithm`.
     pub async fn bootstrap(
         store: Arc<dyn KeyStore>,
         master: MasterKeys,
         seed: Option<SeedKeys>,
         clock: SharedClock,
         audit: Arc<Audit>,
+        algorithm: TokenAlgorithm,
     ) -> Result<(Self, Bootstrap), KeyError> {
         let now_ms = clock.now_ms();
         let mut outcome = Bootstrap::Loaded;
@@ -85,8 +91,8 @@ impl KeyService {
                 ),
             };
             let signing = [
-                SigningKey::generate(KeySlot::Primary, now_ms)?,
-                SigningKey::generate(KeySlot::Secondary, now_ms)?,
+                fresh_signing_key(KeySlot::Primary, now_ms, algorithm).await?,
+                fresh_signing_key(KeySlot::Secondary, now_ms, algorithm).await?,
             ];
             let access = access
                 .iter()
@@ -105,12 +111,24 @@ impl KeyService {
         let service = KeyService {
             store,
             master,
+            algorithm,
             ring: Arc::new(KeyRing::new(state)),
             clock,
             audit,
             changing: tokio::sync::Mutex::new(()),
         };
         Ok((service, outcome))
+    }
+
+    /// Gives each slot whose valid signing key is not of the configured algorithm one that is
+    /// (the server does at start); the old key is retained, so no token dies.
+    pub async fn adopt_algorithm(&self) -> Result<(), KeyError> {
+        for slot in KeySlot::BOTH {
+            if self.ring.load().signer(slot).algorithm() != self.algorithm {
+                self.rotate_signing(slot).await?;
+            }
+        }
+        Ok(())
     }
 
     pub fn ring(&self) -> &Arc<KeyRing> {
@@ -157,7 +175,7 @@ impl KeyService {
     pub async fn regenerate(&self, slot: KeySlot) -> Result<(), KeyError> {
         let now_ms = self.clock.now_ms();
         let access = AccessKey::generate(slot, now_ms)?;
-        let signing = SigningKey::generate(slot, now_ms)?;
+        let signing = fresh_signing_key(slot, now_ms, self.algorithm).await?;
         let _changing = self.changing.lock().await;
         self.store
             .replace_access_key(
@@ -174,7 +192,7 @@ impl KeyService {
     /// could have signed has expired, so no token dies.
     pub async fn rotate_signing(&self, slot: KeySlot) -> Result<(), KeyError> {
         let now_ms = self.clock.now_ms();
-        let signing = SigningKey::generate(slot, now_ms)?;
+        let signing = fresh_signing_key(slot, now_ms, self.algorithm).await?;
         let _changing = self.changing.lock().await;
         self.store
             .rotate_signing_key(
@@ -221,6 +239,17 @@ impl KeyService {
         self.ring.replace(state);
         Ok(())
     }
+}
+
+/// A new signing key, generated off the async threads (an RSA key takes a while).
+async fn fresh_signing_key(
+    slot: KeySlot,
+    now_ms: i64,
+    algorithm: TokenAlgorithm,
+) -> Result<SigningKey, KeyError> {
+    tokio::task::spawn_blocking(move || SigningKey::generate(slot, now_ms, algorithm))
+        .await
+        .map_err(|e| KeyError::Random(e.to_string()))?
 }
 
 /// Until when a signing key rotated out at `now_ms` keeps verifying: past the expiry of the
@@ -330,6 +359,7 @@ mod tests {
             None,
             f.clock.clone(),
             f.audit.clone(),
+            TokenAlgorithm::Hs256,
         )
         .await;
         assert!(matches!(wrong, Err(KeyError::Master(_))));

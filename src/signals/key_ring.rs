@@ -9,9 +9,8 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use serde_json::{Value, json};
 
-use super::keys::{EventAlgorithm, EventKey, EventKeyError};
 use crate::clock::SharedClock;
-use crate::keys::{MasterKeyError, MasterKeys};
+use crate::keys::{KeyAlgorithm, KeyPair, KeyPairError, MasterKeyError, MasterKeys};
 use crate::revocation::RETENTION_MS;
 use crate::store::{EventKeyRecord, EventKeyStore, StoreError};
 
@@ -26,7 +25,7 @@ pub enum EventKeyRingError {
     #[error(transparent)]
     Master(#[from] MasterKeyError),
     #[error(transparent)]
-    Key(#[from] EventKeyError),
+    Key(#[from] KeyPairError),
     #[error("a stored event-signing key names an unknown algorithm '{0}'")]
     UnknownAlgorithm(String),
     #[error("generating an event-signing key stopped: {0}")]
@@ -35,21 +34,21 @@ pub enum EventKeyRingError {
 
 struct Loaded {
     /// Valid first, then retained.
-    keys: Vec<EventKey>,
+    keys: Vec<KeyPair>,
     at_ms: i64,
 }
 
 pub struct EventKeyRing {
     store: Arc<dyn EventKeyStore>,
     master: MasterKeys,
-    algorithm: EventAlgorithm,
+    algorithm: KeyAlgorithm,
     clock: SharedClock,
     loaded: ArcSwap<Option<Loaded>>,
     /// One generation at a time on this instance.
     generating: tokio::sync::Mutex<()>,
 }
 
-pub(super) fn aad(kid: &str, algorithm: EventAlgorithm) -> Vec<u8> {
+pub(super) fn aad(kid: &str, algorithm: KeyAlgorithm) -> Vec<u8> {
     format!("callsign:{kid}:{algorithm}:event-signing").into_bytes()
 }
 
@@ -57,7 +56,7 @@ impl EventKeyRing {
     pub fn new(
         store: Arc<dyn EventKeyStore>,
         master: MasterKeys,
-        algorithm: EventAlgorithm,
+        algorithm: KeyAlgorithm,
         clock: SharedClock,
     ) -> Self {
         EventKeyRing {
@@ -70,7 +69,7 @@ impl EventKeyRing {
         }
     }
 
-    pub fn algorithm(&self) -> EventAlgorithm {
+    pub fn algorithm(&self) -> KeyAlgorithm {
         self.algorithm
     }
 
@@ -79,8 +78,8 @@ impl EventKeyRing {
     pub async fn sign(&self, claims: &Value) -> Result<String, EventKeyRingError> {
         let loaded = self.current().await?;
         match loaded.as_ref().as_ref().and_then(|l| l.keys.first()) {
-            Some(key) => Ok(key.sign(claims)?),
-            None => Err(EventKeyRingError::Key(EventKeyError::Sign)),
+            Some(key) => Ok(key.sign("secevent+jwt", claims)?),
+            None => Err(EventKeyRingError::Key(KeyPairError::Sign)),
         }
     }
 
@@ -90,7 +89,7 @@ impl EventKeyRing {
         let keys: Vec<&Value> = loaded
             .as_ref()
             .as_ref()
-            .map(|l| l.keys.iter().map(EventKey::jwk).collect())
+            .map(|l| l.keys.iter().map(KeyPair::jwk).collect())
             .unwrap_or_default();
         Ok(json!({ "keys": keys }))
     }
@@ -144,12 +143,12 @@ impl EventKeyRing {
         let now_ms = self.clock.now_ms();
         let mut keys = Vec::new();
         for record in self.store.live_event_keys(now_ms).await? {
-            let algorithm = EventAlgorithm::parse(&record.algorithm)
+            let algorithm = KeyAlgorithm::parse(&record.algorithm)
                 .ok_or_else(|| EventKeyRingError::UnknownAlgorithm(record.algorithm.clone()))?;
             let pkcs8 = self
                 .master
                 .open(&record.sealed, &aad(&record.kid, algorithm))?;
-            let key = EventKey::from_pkcs8(record.kid, algorithm, pkcs8)?;
+            let key = KeyPair::from_pkcs8(record.kid, algorithm, pkcs8)?;
             // Only the newest valid key signs; a key retained is published, never used.
             if record.retained_until_ms.is_none() || !keys.is_empty() {
                 keys.push(key);
@@ -166,9 +165,9 @@ impl EventKeyRing {
 
     /// Generates and stores a key; with `unless`, not if the valid key already has that
     /// algorithm (another instance was first). Returns the new key's id.
-    async fn install(&self, unless: Option<EventAlgorithm>) -> Result<String, EventKeyRingError> {
+    async fn install(&self, unless: Option<KeyAlgorithm>) -> Result<String, EventKeyRingError> {
         let algorithm = self.algorithm;
-        let key = tokio::task::spawn_blocking(move || EventKey::generate(algorithm))
+        let key = tokio::task::spawn_blocking(move || KeyPair::generate(algorithm))
             .await
             .map_err(|e| EventKeyRingError::Join(e.to_string()))??;
         let now_ms = self.clock.now_ms();
@@ -179,7 +178,7 @@ impl EventKeyRing {
             created_at_ms: now_ms,
             retained_until_ms: None,
         };
-        let unless = unless.map(EventAlgorithm::as_str);
+        let unless = unless.map(KeyAlgorithm::as_str);
         self.store
             .install_event_key(&record, now_ms + RETENTION_MS, unless)
             .await?;

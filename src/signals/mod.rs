@@ -6,8 +6,8 @@
 //! - [`stream`]: a stream's configuration and what a receiver may set;
 //! - [`transmitter`]: streams managed by the backends that own them, status, subjects,
 //!   verification;
-//! - [`set`]: a queued event written as a SET's claims; [`keys`] and [`key_ring`]: the
-//!   asymmetric keys (RS256 or ES256) that sign them, published as a JWKS;
+//! - [`set`]: a queued event written as a SET's claims; [`key_ring`]: the asymmetric keys
+//!   (RS256 or ES256, `crate::keys::asymmetric`) that sign them, published as a JWKS;
 //! - [`push`] and [`poll`]: the two deliveries.
 //!
 //! Events are queued for each stream by the post-commit dispatcher, in the transaction that
@@ -15,7 +15,6 @@
 //! dies and nothing is sent for a change that rolled back.
 
 pub mod key_ring;
-pub mod keys;
 pub mod poll;
 pub mod push;
 pub mod reseal;
@@ -23,11 +22,13 @@ pub mod set;
 pub mod stream;
 pub mod transmitter;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use key_ring::{EventKeyRing, EventKeyRingError};
-pub use keys::EventAlgorithm;
 pub use transmitter::Transmitter;
 
 use crate::store::StoreError;

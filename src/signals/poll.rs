@@ -32,12 +32,11 @@ pub struct SetError {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PollRequest {
-    pub max_events: Option<u32>,
+    /// A JSON integer (`5`, or `5.0`, as JSON Schema counts integers).
+    pub max_events: Option<f64>,
     pub return_immediately: Option<bool>,
-    #[serde(default)]
-    pub ack: Vec<String>,
-    #[serde(default)]
-    pub set_errs: BTreeMap<String, SetError>,
+    pub ack: Option<Vec<String>>,
+    pub set_errs: Option<BTreeMap<String, SetError>>,
 }
 
 impl Transmitter {
@@ -49,22 +48,30 @@ impl Transmitter {
         request: &PollRequest,
     ) -> Result<Value, SignalError> {
         let stream = self.owned(owner, id).await?;
+        // A push stream has no poll endpoint.
         if stream.method != "poll" {
-            return Err(SignalError::Invalid(
-                "this stream delivers by push (urn:ietf:rfc:8935); it cannot be polled".into(),
-            ));
+            return Err(SignalError::NotFound);
         }
-        let acknowledged = self
-            .store
-            .acknowledge_stream_events(id, &request.ack)
-            .await?;
+        let wanted = match request.max_events {
+            None => MAX_PER_POLL,
+            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(i32::MAX)).contains(&n) => {
+                (n as u32).min(MAX_PER_POLL)
+            }
+            Some(_) => {
+                return Err(SignalError::Invalid(
+                    "maxEvents must be an integer from 0 to 2147483647".into(),
+                ));
+            }
+        };
+        let ack = request.ack.as_deref().unwrap_or_default();
+        let acknowledged = self.store.acknowledge_stream_events(id, ack).await?;
         if acknowledged > 0 {
             metrics::signals_delivered(id, acknowledged);
         }
-        if !request.set_errs.is_empty() {
-            let refused: Vec<String> = request.set_errs.keys().cloned().collect();
+        if let Some(set_errs) = request.set_errs.as_ref().filter(|errs| !errs.is_empty()) {
+            let refused: Vec<String> = set_errs.keys().cloned().collect();
             let forgotten = self.store.acknowledge_stream_events(id, &refused).await?;
-            for (jti, error) in &request.set_errs {
+            for (jti, error) in set_errs {
                 tracing::warn!(
                     stream = %id,
                     jti = %escaped(jti),
@@ -75,7 +82,6 @@ impl Transmitter {
             }
             metrics::signals_failed(id, forgotten);
         }
-        let wanted = request.max_events.unwrap_or(MAX_PER_POLL).min(MAX_PER_POLL);
         if wanted == 0 || stream.status != Status::Enabled.as_str() {
             return Ok(json!({ "sets": {} }));
         }

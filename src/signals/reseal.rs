@@ -4,9 +4,8 @@
 
 use super::SignalError;
 use super::key_ring::aad as key_aad;
-use super::keys::EventAlgorithm;
 use super::transmitter::authorization_aad;
-use crate::keys::MasterKeys;
+use crate::keys::{KeyAlgorithm, MasterKeys};
 use crate::store::Store;
 
 /// Re-seals everything the transmitter stores; how many secrets.
@@ -20,7 +19,7 @@ pub async fn reseal_all(
     for _ in 0..5 {
         let mut keys = Vec::new();
         for record in store.live_event_keys(now_ms).await? {
-            let algorithm = EventAlgorithm::parse(&record.algorithm).ok_or_else(|| {
+            let algorithm = KeyAlgorithm::parse(&record.algorithm).ok_or_else(|| {
                 SignalError::Internal(format!("unknown algorithm '{}'", record.algorithm))
             })?;
             let aad = key_aad(&record.kid, algorithm);

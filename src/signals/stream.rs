@@ -193,7 +193,8 @@ fn delivery_of(request: &DeliveryRequest) -> Result<(Delivery, Option<String>), 
             ))
         }
         // The poll URL is Callsign's: whatever a receiver sent as endpoint_url is not used.
-        Some(POLL) | None => Ok((Delivery::Poll, None)),
+        Some(POLL) => Ok((Delivery::Poll, None)),
+        None => Err("delivery.method is required".into()),
         Some(other) => Err(format!(
             "delivery method '{}' is not supported; use {PUSH} (push) or {POLL} (poll)",
             crate::text::escaped(other)

@@ -28,7 +28,8 @@ pub const VERIFICATION_PATH: &str = "ssf/verify";
 pub const POLL_PATH: &str = "ssf/poll";
 pub const JWKS_PATH: &str = "ssf/jwks.json";
 
-/// A stream as a receiver sees it.
+/// A stream as a receiver sees it (its authorization header never in it).
+#[derive(Debug)]
 pub struct StreamView {
     pub config: Value,
 }
@@ -45,6 +46,12 @@ pub struct Transmitter {
     /// long polls.
     pub(super) queued: Arc<Notify>,
     pub(super) settings: SignalSettings,
+}
+
+/// Whether `id` could be a stream id Callsign gave (32 hex digits): anything else is not looked
+/// up.
+fn is_stream_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 pub(super) fn authorization_aad(stream_id: &str) -> Vec<u8> {
@@ -202,7 +209,7 @@ impl Transmitter {
     }
 
     pub async fn delete(&self, owner: &str, id: &str) -> Result<(), SignalError> {
-        if !self.store.delete_stream(id, owner).await? {
+        if !is_stream_id(id) || !self.store.delete_stream(id, owner).await? {
             return Err(SignalError::NotFound);
         }
         self.audited(Action::StreamDeleted, id, json!({}));
@@ -354,6 +361,9 @@ impl Transmitter {
     }
 
     pub(super) async fn owned(&self, owner: &str, id: &str) -> Result<StreamRecord, SignalError> {
+        if !is_stream_id(id) {
+            return Err(SignalError::NotFound);
+        }
         self.store
             .find_stream(id, owner)
             .await?

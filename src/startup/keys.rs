@@ -78,9 +78,10 @@ pub async fn key_service(
     let seed = seed_keys(config)?;
     let master = master_keys(config, store.backend())?;
     let seeded = seed.is_some();
-    let (keys, bootstrap) = KeyService::bootstrap(store, master, seed, clock, audit)
-        .await
-        .context("cannot load the key ring")?;
+    let (keys, bootstrap) =
+        KeyService::bootstrap(store, master, seed, clock, audit, config.token_algorithm)
+            .await
+            .context("cannot load the key ring")?;
     if bootstrap == Bootstrap::Loaded && seeded {
         tracing::warn!(
             "CALLSIGN_PRIMARY_KEY/SECONDARY_KEY ignored: the stored key ring is authoritative"

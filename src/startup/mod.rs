@@ -257,6 +257,7 @@ async fn build_services(
         )
         .context("cannot set up password hashing")?,
         tokens_per_identity: config.limits.per_identity(),
+        token_algorithm: config.token_algorithm,
         event_algorithm: config.signals.ssf_algorithm,
         signals: config.signals.settings(),
     };

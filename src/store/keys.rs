@@ -30,6 +30,8 @@ pub struct AccessKeyRecord {
 pub struct SigningKeyRecord {
     pub kid: String,
     pub slot: KeySlot,
+    /// `HS256`, `ES256` or `RS256`.
+    pub algorithm: String,
     pub sealed: Vec<u8>,
     pub created_at_ms: i64,
     /// `None` while valid; when rotated out, the instant it stops verifying.
@@ -92,7 +94,8 @@ const USE_SIGNATURE: &str = "INSERT INTO used_signatures (digest, expires_at_ms)
 
 const SELECT_ACCESS: &str = "SELECT kid, slot, access_key_sealed AS sealed, created_at_ms \
      FROM access_keys WHERE revoked_at_ms IS NULL ORDER BY slot";
-const SELECT_SIGNING: &str = "SELECT kid, slot, key_sealed AS sealed, created_at_ms, retained_until_ms \
+const SELECT_SIGNING: &str = "SELECT kid, slot, algorithm, key_sealed AS sealed, created_at_ms, \
+     retained_until_ms \
      FROM signing_keys WHERE revoked_at_ms IS NULL \
        AND (retained_until_ms IS NULL OR retained_until_ms > $1) \
      ORDER BY slot, created_at_ms";
@@ -100,8 +103,8 @@ const INSERT_ACCESS: &str =
     "INSERT INTO access_keys (kid, slot, access_key_sealed, created_at_ms) VALUES ($1, $2, $3, $4)";
 const INSERT_ACCESS_IF_FREE: &str = "INSERT INTO access_keys (kid, slot, access_key_sealed, created_at_ms) \
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
-const INSERT_SIGNING: &str =
-    "INSERT INTO signing_keys (kid, slot, key_sealed, created_at_ms) VALUES ($1, $2, $3, $4)";
+const INSERT_SIGNING: &str = "INSERT INTO signing_keys (kid, slot, key_sealed, created_at_ms, \
+     algorithm) VALUES ($1, $2, $3, $4, $5)";
 const RETIRE_ACCESS: &str =
     "UPDATE access_keys SET revoked_at_ms = $2 WHERE slot = $1 AND revoked_at_ms IS NULL";
 const REVOKE_SIGNING: &str =
@@ -165,6 +168,7 @@ macro_rules! impl_key_store {
                         Ok(SigningKeyRecord {
                             kid: row.try_get("kid")?,
                             slot: slot_col(row)?,
+                            algorithm: row.try_get("algorithm")?,
                             sealed: row.try_get("sealed")?,
                             created_at_ms: row.try_get("created_at_ms")?,
                             retained_until_ms: row.try_get("retained_until_ms")?,
@@ -191,7 +195,10 @@ macro_rules! impl_key_store {
                     }
                 }
                 for key in signing {
-                    bind_key!(INSERT_SIGNING, key).execute(&mut *tx).await?;
+                    bind_key!(INSERT_SIGNING, key)
+                        .bind(&key.algorithm)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok(true)
@@ -213,7 +220,10 @@ macro_rules! impl_key_store {
                         .await?;
                 }
                 bind_key!(INSERT_ACCESS, access).execute(&mut *tx).await?;
-                bind_key!(INSERT_SIGNING, signing).execute(&mut *tx).await?;
+                bind_key!(INSERT_SIGNING, signing)
+                    .bind(&signing.algorithm)
+                    .execute(&mut *tx)
+                    .await?;
                 $store::enqueue(&mut tx, Change::KeysChanged).await?;
                 let regenerated = Change::AccessKeyRegenerated {
                     slot: access.slot,
@@ -237,7 +247,10 @@ macro_rules! impl_key_store {
                     .bind(retain_until_ms)
                     .execute(&mut *tx)
                     .await?;
-                bind_key!(INSERT_SIGNING, signing).execute(&mut *tx).await?;
+                bind_key!(INSERT_SIGNING, signing)
+                    .bind(&signing.algorithm)
+                    .execute(&mut *tx)
+                    .await?;
                 $store::enqueue(&mut tx, Change::KeysChanged).await?;
                 tx.commit().await?;
                 self.committed();

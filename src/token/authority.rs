@@ -60,7 +60,8 @@ pub struct TokenAuthority {
     resource: ResourceId,
     issuer: String,
     audience: String,
-    validation: Validation,
+    /// One per token algorithm, each accepting only its own.
+    validations: [(Algorithm, Validation); 3],
 }
 
 impl TokenAuthority {
@@ -68,20 +69,29 @@ impl TokenAuthority {
         // Start-up checks the result; here it only makes sure signing never meets no provider.
         let _ = crate::jwt_crypto::install();
         let audience = format!("urn:acs:{resource}");
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&issuer]);
-        validation.set_audience(&[&audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        // Time is checked below against the caller's `now`, so it can be tested without sleeping.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.leeway = 0;
+        let validation = |algorithm: Algorithm| {
+            let mut validation = Validation::new(algorithm);
+            validation.set_issuer(&[&issuer]);
+            validation.set_audience(&[&audience]);
+            validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+            // Time is checked below against the caller's `now`, so it can be tested without
+            // sleeping.
+            validation.validate_exp = false;
+            validation.validate_nbf = false;
+            validation.leeway = 0;
+            (algorithm, validation)
+        };
+        let validations = [
+            validation(Algorithm::HS256),
+            validation(Algorithm::ES256),
+            validation(Algorithm::RS256),
+        ];
         TokenAuthority {
             ring,
             resource,
             issuer,
             audience,
-            validation,
+            validations,
         }
     }
 
@@ -118,7 +128,7 @@ impl TokenAuthority {
             exp,
             jti: Uuid::new_v4().simple().to_string(),
         };
-        let mut header = Header::new(Algorithm::HS256);
+        let mut header = Header::new(key.algorithm().jwt());
         header.kid = Some(key.kid().to_owned());
         let token = jsonwebtoken::encode(&header, &claims, key.encoding())?;
         // Whole seconds, so `expiresOn` is exactly the `exp` claim.
@@ -138,7 +148,7 @@ impl TokenAuthority {
             return Err(Inactive::Malformed);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| Inactive::Malformed)?;
-        if header.alg != Algorithm::HS256 || header.typ.as_deref() != Some("JWT") {
+        if header.typ.as_deref() != Some("JWT") {
             return Err(Inactive::Invalid);
         }
         let kid = header.kid.ok_or(Inactive::UnknownKey)?;
@@ -146,7 +156,15 @@ impl TokenAuthority {
         let key = ring
             .verifier(&kid, millis(now))
             .ok_or(Inactive::UnknownKey)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, key.decoding(), &self.validation)
+        // The algorithm is the key's, never the token's choice.
+        let algorithm = key.algorithm().jwt();
+        let validation = self
+            .validations
+            .iter()
+            .find(|(alg, _)| *alg == algorithm && header.alg == algorithm)
+            .map(|(_, validation)| validation)
+            .ok_or(Inactive::Invalid)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, key.decoding(), validation)
             .map_err(|_| Inactive::Invalid)?
             .claims;
 

@@ -82,6 +82,9 @@ async fn schemathesis_finds_nothing(app: TestApp) {
             "off",
             "--key-admin",
             "api",
+            // A long poll answers within schemathesis's 10 s request timeout.
+            "--ssf-poll-wait-secs",
+            "1",
         ])
         .await;
     // Access-key signatures on everything but the routes only the app's users may call, and

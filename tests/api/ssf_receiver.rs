@@ -3,7 +3,10 @@
 //! it gets (signature from the JWKS, `typ`, `iss`, `aud`, `jti`, one event, `sub_id`, no `sub`
 //! or `exp`); it takes pushes on a loopback port, or polls.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -154,16 +157,19 @@ pub fn identity_subject(app: &TestApp, id: &str) -> Value {
 }
 
 /// A push receiver (RFC 8935) on a loopback port: checks what every push must carry, and
-/// answers as `answers` says (202 once it runs out).
+/// answers 202, or 500 while it is made to fail (a number of pushes, or for a while).
 pub struct Receiver {
     pub url: String,
-    sets: mpsc::UnboundedReceiver<String>,
+    sets: mpsc::UnboundedReceiver<(Instant, String)>,
+    refused: Arc<AtomicUsize>,
 }
 
 #[derive(Clone)]
 struct ReceiverState {
-    sets: mpsc::UnboundedSender<String>,
-    failures: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    sets: mpsc::UnboundedSender<(Instant, String)>,
+    failures: Arc<AtomicUsize>,
+    down_until: Option<Instant>,
+    refused: Arc<AtomicUsize>,
 }
 
 async fn receive(
@@ -176,28 +182,42 @@ async fn receive(
     if headers.get("authorization").map(|v| v.to_str().unwrap()) != Some(RECEIVER_SECRET) {
         return StatusCode::UNAUTHORIZED;
     }
-    let failures = &state.failures;
-    if failures
-        .fetch_update(
-            std::sync::atomic::Ordering::SeqCst,
-            std::sync::atomic::Ordering::SeqCst,
-            |left| left.checked_sub(1),
-        )
-        .is_ok()
-    {
+    let failing = state
+        .failures
+        .fetch_update(SeqCst, SeqCst, |left| left.checked_sub(1))
+        .is_ok();
+    if failing || state.down_until.is_some_and(|until| Instant::now() < until) {
+        state.refused.fetch_add(1, SeqCst);
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
-    state.sets.send(set).unwrap();
+    state.sets.send((Instant::now(), set)).unwrap();
     StatusCode::ACCEPTED
 }
 
 impl Receiver {
     /// Fails the first `failures` pushes with 500.
     pub async fn start(failures: usize) -> Receiver {
+        Self::serve(failures, None).await
+    }
+
+    /// Fails every push with 500 for `outage`.
+    pub async fn failing_for(outage: Duration) -> Receiver {
+        Self::serve(0, Some(Instant::now() + outage)).await
+    }
+
+    /// How many pushes it failed.
+    pub fn refused(&self) -> usize {
+        self.refused.load(SeqCst)
+    }
+
+    async fn serve(failures: usize, down_until: Option<Instant>) -> Receiver {
         let (sender, sets) = mpsc::unbounded_channel();
+        let refused = Arc::new(AtomicUsize::new(0));
         let state = ReceiverState {
             sets: sender,
-            failures: std::sync::Arc::new(failures.into()),
+            failures: Arc::new(failures.into()),
+            down_until,
+            refused: refused.clone(),
         };
         let app = axum::Router::new()
             .route("/events", axum::routing::post(receive))
@@ -205,10 +225,15 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/events", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { url, sets }
+        Receiver { url, sets, refused }
     }
 
     pub async fn next(&mut self, within: Duration) -> String {
+        self.next_timed(within).await.1
+    }
+
+    /// The next SET and when it arrived.
+    pub async fn next_timed(&mut self, within: Duration) -> (Instant, String) {
         tokio::time::timeout(within, self.sets.recv())
             .await
             .expect("a SET arrives in time")
@@ -216,7 +241,7 @@ impl Receiver {
     }
 
     pub async fn nothing_for(&mut self, quiet: Duration) {
-        if let Ok(Some(set)) = tokio::time::timeout(quiet, self.sets.recv()).await {
+        if let Ok(Some((_, set))) = tokio::time::timeout(quiet, self.sets.recv()).await {
             panic!("no SET expected, got {}", claims(&set));
         }
     }

@@ -2,7 +2,7 @@ use serde_json::json;
 use time::macros::datetime;
 
 use super::*;
-use crate::keys::{AccessKey, KeySlot, RingState};
+use crate::keys::{AccessKey, KeySlot, RingState, TokenAlgorithm};
 use crate::revocation::Revocation;
 use crate::token::Lifetime;
 
@@ -13,7 +13,7 @@ const NOW: OffsetDateTime = datetime!(2026-11-23 18:00:00 UTC);
 fn ring() -> Arc<KeyRing> {
     let slots = KeySlot::BOTH;
     let access = slots.map(|slot| AccessKey::generate(slot, 0).unwrap());
-    let signing = slots.map(|slot| SigningKey::generate(slot, 0).unwrap());
+    let signing = slots.map(|slot| SigningKey::generate(slot, 0, TokenAlgorithm::Hs256).unwrap());
     Arc::new(KeyRing::new(
         RingState::new(access.into(), signing.into()).unwrap(),
     ))

@@ -1,6 +1,6 @@
-//! The asymmetric keys that sign Security Event Tokens, published as a JWKS so a receiver
-//! verifies a SET with any JOSE library and no secret. RS256 (what receivers of the CAEP
-//! interoperability profile expect) or ES256.
+//! Asymmetric key pairs (RS256 or ES256), for what is verified by others with no secret: access
+//! tokens under `CALLSIGN_TOKEN_ALGORITHM`, and security event tokens. Each is kept as PKCS#8
+//! and published as a JWK.
 //!
 //! Signing is ring's, both algorithms. ring generates P-256 keys but not RSA keys: those come
 //! from the `rsa` crate, used for generation only (the key is handed to ring as PKCS#8).
@@ -8,50 +8,50 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
+use ring::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
 use secrecy::{ExposeSecret, SecretSlice};
 use serde_json::{Value, json};
 
 /// Bits in a generated RSA key.
 const RSA_BITS: usize = 2048;
 
-/// How SETs are signed.
+/// An asymmetric JWS algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum EventAlgorithm {
+pub enum KeyAlgorithm {
     #[value(name = "RS256")]
     Rs256,
     #[value(name = "ES256")]
     Es256,
 }
 
-impl EventAlgorithm {
+impl KeyAlgorithm {
     pub fn as_str(self) -> &'static str {
         match self {
-            EventAlgorithm::Rs256 => "RS256",
-            EventAlgorithm::Es256 => "ES256",
+            KeyAlgorithm::Rs256 => "RS256",
+            KeyAlgorithm::Es256 => "ES256",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [EventAlgorithm::Rs256, EventAlgorithm::Es256]
+        [KeyAlgorithm::Rs256, KeyAlgorithm::Es256]
             .into_iter()
             .find(|alg| alg.as_str() == name)
     }
 }
 
-impl std::fmt::Display for EventAlgorithm {
+impl std::fmt::Display for KeyAlgorithm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum EventKeyError {
+pub enum KeyPairError {
     #[error("generating an {0} key failed: {1}")]
-    Generate(EventAlgorithm, String),
+    Generate(KeyAlgorithm, String),
     #[error("a stored {0} event-signing key could not be read: {1}")]
-    Corrupt(EventAlgorithm, String),
-    #[error("signing a security event token failed")]
+    Corrupt(KeyAlgorithm, String),
+    #[error("signing failed")]
     Sign,
 }
 
@@ -60,43 +60,42 @@ enum Signer {
     Ecdsa(EcdsaKeyPair),
 }
 
-/// One SET-signing key: its id, algorithm, PKCS#8 (secret) and public JWK. No `Debug` beyond
-/// its id.
-pub struct EventKey {
+/// A key pair: its id, algorithm, PKCS#8 (secret) and public JWK. No `Debug` beyond its id.
+pub struct KeyPair {
     kid: String,
-    algorithm: EventAlgorithm,
+    algorithm: KeyAlgorithm,
     pkcs8: SecretSlice<u8>,
     signer: Signer,
     jwk: Value,
 }
 
-impl std::fmt::Debug for EventKey {
+impl std::fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventKey")
+        f.debug_struct("KeyPair")
             .field("kid", &self.kid)
             .field("algorithm", &self.algorithm)
             .finish_non_exhaustive()
     }
 }
 
-impl EventKey {
+impl KeyPair {
     /// A fresh key. RSA generation takes a fraction of a second: call it off the async
     /// threads.
-    pub fn generate(algorithm: EventAlgorithm) -> Result<Self, EventKeyError> {
+    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, KeyPairError> {
         let pkcs8 = match algorithm {
-            EventAlgorithm::Es256 => EcdsaKeyPair::generate_pkcs8(
+            KeyAlgorithm::Es256 => EcdsaKeyPair::generate_pkcs8(
                 &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
                 &SystemRandom::new(),
             )
-            .map_err(|_| EventKeyError::Generate(algorithm, "ring refused".into()))?
+            .map_err(|_| KeyPairError::Generate(algorithm, "ring refused".into()))?
             .as_ref()
             .to_vec(),
-            EventAlgorithm::Rs256 => {
+            KeyAlgorithm::Rs256 => {
                 use rsa::pkcs8::EncodePrivateKey;
                 let key = rsa::PrivateKey::new(&mut getrandom::SysRng, RSA_BITS)
-                    .map_err(|e| EventKeyError::Generate(algorithm, e.to_string()))?;
+                    .map_err(|e| KeyPairError::Generate(algorithm, e.to_string()))?;
                 key.to_pkcs8_der()
-                    .map_err(|e| EventKeyError::Generate(algorithm, e.to_string()))?
+                    .map_err(|e| KeyPairError::Generate(algorithm, e.to_string()))?
                     .as_bytes()
                     .to_vec()
             }
@@ -108,13 +107,12 @@ impl EventKey {
     /// A stored key.
     pub fn from_pkcs8(
         kid: String,
-        algorithm: EventAlgorithm,
+        algorithm: KeyAlgorithm,
         pkcs8: Vec<u8>,
-    ) -> Result<Self, EventKeyError> {
-        let corrupt =
-            |e: ring::error::KeyRejected| EventKeyError::Corrupt(algorithm, e.to_string());
+    ) -> Result<Self, KeyPairError> {
+        let corrupt = |e: ring::error::KeyRejected| KeyPairError::Corrupt(algorithm, e.to_string());
         let (signer, jwk) = match algorithm {
-            EventAlgorithm::Rs256 => {
+            KeyAlgorithm::Rs256 => {
                 let pair = RsaKeyPair::from_pkcs8(&pkcs8).map_err(corrupt)?;
                 let public = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
                 let jwk = json!({
@@ -124,7 +122,7 @@ impl EventKey {
                 });
                 (Signer::Rsa(pair), jwk)
             }
-            EventAlgorithm::Es256 => {
+            KeyAlgorithm::Es256 => {
                 let pair = EcdsaKeyPair::from_pkcs8(
                     &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
                     &pkcs8,
@@ -152,7 +150,7 @@ impl EventKey {
             fields.insert("use".into(), json!("sig"));
             fields.insert("alg".into(), json!(algorithm.as_str()));
         }
-        Ok(EventKey {
+        Ok(KeyPair {
             kid,
             algorithm,
             pkcs8: pkcs8.into(),
@@ -165,7 +163,7 @@ impl EventKey {
         &self.kid
     }
 
-    pub fn algorithm(&self) -> EventAlgorithm {
+    pub fn algorithm(&self) -> KeyAlgorithm {
         self.algorithm
     }
 
@@ -178,11 +176,19 @@ impl EventKey {
         self.pkcs8.expose_secret()
     }
 
-    /// A compact JWS of `claims` with header `typ: secevent+jwt`.
-    pub fn sign(&self, claims: &Value) -> Result<String, EventKeyError> {
+    /// The JWK's base64url member `name` (`n`, `e`; `x`, `y`).
+    pub fn jwk_member(&self, name: &str) -> &str {
+        self.jwk
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// A compact JWS of `claims` with header `typ`.
+    pub fn sign(&self, typ: &str, claims: &Value) -> Result<String, KeyPairError> {
         let header = json!({
             "alg": self.algorithm.as_str(),
-            "typ": "secevent+jwt",
+            "typ": typ,
             "kid": self.kid,
         });
         let encode = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
@@ -197,12 +203,12 @@ impl EventKey {
                     input.as_bytes(),
                     &mut signature,
                 )
-                .map_err(|_| EventKeyError::Sign)?;
+                .map_err(|_| KeyPairError::Sign)?;
                 signature
             }
             Signer::Ecdsa(pair) => pair
                 .sign(&rng, input.as_bytes())
-                .map_err(|_| EventKeyError::Sign)?
+                .map_err(|_| KeyPairError::Sign)?
                 .as_ref()
                 .to_vec(),
         };
@@ -243,9 +249,11 @@ mod tests {
 
     #[test]
     fn each_algorithm_signs_what_its_published_key_verifies() {
-        for algorithm in [EventAlgorithm::Es256, EventAlgorithm::Rs256] {
-            let key = EventKey::generate(algorithm).unwrap();
-            let token = key.sign(&json!({"iss": "https://x/", "jti": "1"})).unwrap();
+        for algorithm in [KeyAlgorithm::Es256, KeyAlgorithm::Rs256] {
+            let key = KeyPair::generate(algorithm).unwrap();
+            let token = key
+                .sign("secevent+jwt", &json!({"iss": "https://x/", "jti": "1"}))
+                .unwrap();
             assert!(verify(&token, key.jwk()), "{algorithm}");
             let header: Value = serde_json::from_slice(
                 &URL_SAFE_NO_PAD
@@ -263,7 +271,7 @@ mod tests {
             assert!(!verify(&parts.join("."), key.jwk()));
             // The stored form loads back to the same public key.
             let again =
-                EventKey::from_pkcs8(key.kid().into(), algorithm, key.pkcs8().to_vec()).unwrap();
+                KeyPair::from_pkcs8(key.kid().into(), algorithm, key.pkcs8().to_vec()).unwrap();
             assert_eq!(again.jwk(), key.jwk());
             assert!(key.jwk().get("d").is_none(), "no private part is published");
         }
