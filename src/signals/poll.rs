@@ -63,13 +63,13 @@ impl Transmitter {
                 ));
             }
         };
-        let ack = request.ack.as_deref().unwrap_or_default();
-        let acknowledged = self.store.acknowledge_stream_events(id, ack).await?;
+        let ack = jtis(request.ack.iter().flatten());
+        let acknowledged = self.store.acknowledge_stream_events(id, &ack).await?;
         if acknowledged > 0 {
             metrics::signals_delivered(id, acknowledged);
         }
         if let Some(set_errs) = request.set_errs.as_ref().filter(|errs| !errs.is_empty()) {
-            let refused: Vec<String> = set_errs.keys().cloned().collect();
+            let refused = jtis(set_errs.keys());
             let forgotten = self.store.acknowledge_stream_events(id, &refused).await?;
             for (jti, error) in set_errs {
                 tracing::warn!(
@@ -111,6 +111,14 @@ impl Transmitter {
         }
         Ok(answer)
     }
+}
+
+/// The `jti`s that could be Callsign's (32 hex digits); others name no SET of this stream.
+fn jtis<'a>(named: impl Iterator<Item = &'a String>) -> Vec<String> {
+    named
+        .filter(|jti| jti.len() == 32 && jti.bytes().all(|b| b.is_ascii_hexdigit()))
+        .cloned()
+        .collect()
 }
 
 fn unreadable(event: &QueuedEvent) {

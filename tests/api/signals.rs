@@ -221,6 +221,22 @@ async fn a_push_receiver_hears_of_each_revocation_as_the_specs_describe(app: Tes
     let after = app.create_identity().await;
     assert_eq!(app.revoke(&after).await.status(), 204);
     receiver.nothing_for(Duration::from_millis(300)).await;
+
+    // Every change to the stream is in the audit trail.
+    for action in [
+        "stream.created",
+        "stream.subjectRemoved",
+        "stream.subjectAdded",
+        "stream.statusChanged",
+        "stream.updated",
+        "stream.deleted",
+    ] {
+        let events = app.audit_events(&format!("action={action}"), 1).await;
+        assert!(
+            events[0]["details"]["streamId"] == stream_id.as_str(),
+            "{action}: {events:?}"
+        );
+    }
 }
 
 async fn a_poll_receiver_gets_each_set_until_it_acknowledges_it(app: TestApp) {
