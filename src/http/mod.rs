@@ -28,8 +28,10 @@ mod passwords;
 mod rate_limits;
 mod schemas;
 mod sessions;
-mod signals;
+mod ssf;
 mod state;
+mod stream_docs;
+mod streams;
 mod tokens;
 mod uncancellable;
 mod user_admin;
@@ -160,20 +162,20 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/v1/audit-events", get(audit::list))
         .route(
             "/ssf/streams",
-            get(signals::read)
-                .post(signals::create)
-                .patch(signals::update)
-                .put(signals::replace)
-                .delete(signals::delete),
+            get(streams::read)
+                .post(streams::create)
+                .patch(streams::update)
+                .put(streams::replace)
+                .delete(streams::delete),
         )
         .route(
             "/ssf/status",
-            get(signals::status).post(signals::set_status),
+            get(streams::status).post(streams::set_status),
         )
-        .route("/ssf/subjects:add", post(signals::add_subject))
-        .route("/ssf/subjects:remove", post(signals::remove_subject))
-        .route("/ssf/verify", post(signals::verify))
-        .route("/ssf/poll/{stream_id}", post(signals::poll));
+        .route("/ssf/subjects:add", post(streams::add_subject))
+        .route("/ssf/subjects:remove", post(streams::remove_subject))
+        .route("/ssf/verify", post(streams::verify))
+        .route("/ssf/poll/{stream_id}", post(streams::poll));
     if state.key_routes {
         own = own
             .route("/keys", get(keys::list))
@@ -184,8 +186,8 @@ fn api(state: &AppState) -> Router<AppState> {
     // public.
     let mut app = Router::new()
         .route("/.well-known/jwks.json", get(tokens::jwks))
-        .route("/.well-known/ssf-configuration", get(signals::discovery))
-        .route("/ssf/jwks.json", get(signals::jwks))
+        .route("/.well-known/ssf-configuration", get(ssf::discovery))
+        .route("/ssf/jwks.json", get(ssf::jwks))
         .route("/v1/sessions", post(sessions::sign_in))
         .route("/v1/sessions/refresh", post(sessions::refresh))
         .route("/v1/sessions/sign-out", post(sessions::sign_out))

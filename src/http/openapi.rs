@@ -23,7 +23,7 @@ use super::schemas::{
 };
 use super::{
     ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, my_sessions,
-    ops, passwords, sessions, signals, tokens, user_admin, user_search, users,
+    ops, passwords, sessions, ssf, streams, tokens, user_admin, user_search, users,
 };
 
 #[derive(OpenApi)]
@@ -38,19 +38,19 @@ use super::{
     ),
     paths(
         tokens::jwks,
-        signals::discovery,
-        signals::jwks,
-        signals::read,
-        signals::create,
-        signals::update,
-        signals::replace,
-        signals::delete,
-        signals::status,
-        signals::set_status,
-        signals::add_subject,
-        signals::remove_subject,
-        signals::verify,
-        signals::poll,
+        ssf::discovery,
+        ssf::jwks,
+        streams::read,
+        streams::create,
+        streams::update,
+        streams::replace,
+        streams::delete,
+        streams::status,
+        streams::set_status,
+        streams::add_subject,
+        streams::remove_subject,
+        streams::verify,
+        streams::poll,
         identities::create,
         identities::get,
         identities::delete,

@@ -5,7 +5,7 @@
 //!
 //! - [`stream`]: a stream's configuration and what a receiver may set;
 //! - [`transmitter`]: streams managed by the backends that own them, status, subjects,
-//!   verification;
+//!   verification; `records.rs`: a stream as stored and as shown;
 //! - [`set`]: a queued event written as a SET's claims; [`key_ring`]: the asymmetric keys
 //!   (RS256 or ES256, `crate::keys::asymmetric`) that sign them, published as a JWKS;
 //! - [`push`] and [`poll`]: the two deliveries.
@@ -17,6 +17,7 @@
 pub mod key_ring;
 pub mod poll;
 pub mod push;
+mod records;
 pub mod reseal;
 pub mod set;
 pub mod stream;

@@ -4,7 +4,7 @@
 
 use super::SignalError;
 use super::key_ring::aad as key_aad;
-use super::transmitter::authorization_aad;
+use super::records::authorization_aad;
 use crate::keys::{KeyAlgorithm, MasterKeys};
 use crate::store::Store;
 

@@ -8,16 +8,15 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::key_ring::EventKeyRing;
+use super::records::is_stream_id;
 use super::set::{SetContext, claims};
-use super::stream::{
-    Delivery, POLL, PUSH, Settings, Status, StreamRequest, Wishes, events_supported, wishes,
-};
+use super::stream::{Delivery, Status, StreamRequest, wishes};
 use super::{SignalError, SignalSettings};
 use crate::audit::{Action, Audit, AuditEvent};
 use crate::clock::SharedClock;
 use crate::keys::MasterKeys;
 use crate::store::{QueuedEvent, Store, StreamRecord};
-use crate::vocabulary::{AppUserId, IdentityId, ResourceId, Signal};
+use crate::vocabulary::{ResourceId, Signal};
 
 /// Paths under the endpoint.
 pub const CONFIGURATION_PATH: &str = "ssf/streams";
@@ -37,25 +36,15 @@ pub struct StreamView {
 pub struct Transmitter {
     pub(super) store: Arc<dyn Store>,
     pub(super) keys: Arc<EventKeyRing>,
-    master: MasterKeys,
+    pub(super) master: MasterKeys,
     pub(super) issuer: String,
-    resource: ResourceId,
+    pub(super) resource: ResourceId,
     pub(super) clock: SharedClock,
     audit: Arc<Audit>,
     /// Notified whenever events were queued on this instance: wakes the push deliveries and
     /// long polls.
     pub(super) queued: Arc<Notify>,
     pub(super) settings: SignalSettings,
-}
-
-/// Whether `id` could be a stream id Callsign gave (32 hex digits): anything else is not looked
-/// up.
-fn is_stream_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-pub(super) fn authorization_aad(stream_id: &str) -> Vec<u8> {
-    format!("callsign:{stream_id}:stream-authorization").into_bytes()
 }
 
 impl Transmitter {
@@ -231,11 +220,7 @@ impl Transmitter {
             )),
             (None, reason) => reason.clone(),
         };
-        let mut status = json!({ "stream_id": stream.id, "status": stream.status });
-        if let (Some(reason), Some(fields)) = (reason, status.as_object_mut()) {
-            fields.insert("reason".into(), json!(reason));
-        }
-        Ok(status)
+        Ok(status_answer(&stream.id, &stream.status, reason))
     }
 
     /// SSF §8.1.2.2: paused streams hold their events, disabled ones drop them.
@@ -265,11 +250,7 @@ impl Transmitter {
             // Held events may go now.
             self.queued.notify_waiters();
         }
-        let mut answer = json!({ "stream_id": id, "status": status.as_str() });
-        if let (Some(reason), Some(fields)) = (reason, answer.as_object_mut()) {
-            fields.insert("reason".into(), json!(reason));
-        }
-        Ok(answer)
+        Ok(status_answer(id, status.as_str(), reason))
     }
 
     /// SSF §8.1.3.3: the subject's events no longer reach this stream.
@@ -370,142 +351,6 @@ impl Transmitter {
             .ok_or(SignalError::NotFound)
     }
 
-    /// Callsign's subjects: an identity as its tokens name it (`iss_sub`), an app user by its
-    /// id (`opaque`).
-    fn subject_key(&self, subject: &Value) -> Result<String, SignalError> {
-        let field = |name: &str| subject.get(name).and_then(Value::as_str);
-        let unknown = || {
-            SignalError::Invalid(format!(
-                "subject must be {{\"format\":\"iss_sub\",\"iss\":\"{}\",\"sub\":\"8:acs:…\"}} \
-                 (an identity) or {{\"format\":\"opaque\",\"id\":\"<app user id>\"}}",
-                self.issuer
-            ))
-        };
-        let signal_subject = match field("format") {
-            Some("iss_sub") if field("iss") == Some(self.issuer.as_str()) => {
-                let raw = field("sub").ok_or_else(unknown)?;
-                let id = IdentityId::parse(raw, &self.resource).map_err(|_| unknown())?;
-                crate::vocabulary::SignalSubject::Identity(id)
-            }
-            Some("opaque") => {
-                let user = field("id").and_then(AppUserId::parse).ok_or_else(unknown)?;
-                crate::vocabulary::SignalSubject::AppUser(user)
-            }
-            _ => return Err(unknown()),
-        };
-        signal_subject.key().ok_or_else(unknown)
-    }
-
-    fn record(
-        &self,
-        id: &str,
-        owner: &str,
-        wishes: &Wishes,
-        aud: Option<String>,
-        now_ms: i64,
-    ) -> Result<StreamRecord, SignalError> {
-        // The audience is where the SETs go (or are fetched from): what the receiver knows.
-        let aud = aud.unwrap_or_else(|| match &wishes.delivery {
-            Delivery::Push { endpoint_url } => endpoint_url.clone(),
-            Delivery::Poll => self.url(&format!("{POLL_PATH}/{id}")),
-        });
-        let settings = Settings {
-            aud,
-            events_requested: wishes.events_requested.clone(),
-            delivery: wishes.delivery.clone(),
-            description: wishes.description.clone(),
-        };
-        let authorization_sealed = wishes
-            .authorization
-            .as_ref()
-            .map(|value| {
-                self.master
-                    .seal(value.as_bytes(), &authorization_aad(id))
-                    .map_err(|e| SignalError::Internal(e.to_string()))
-            })
-            .transpose()?;
-        let events_delivered: Vec<&str> = settings
-            .events_delivered()
-            .iter()
-            .map(|kind| kind.uri())
-            .collect();
-        Ok(StreamRecord {
-            id: id.to_owned(),
-            owner: owner.to_owned(),
-            config: serde_json::to_string(&settings)
-                .map_err(|e| SignalError::Internal(e.to_string()))?,
-            authorization_sealed,
-            method: settings.delivery.method().to_owned(),
-            events_delivered: events_delivered.join(" "),
-            status: Status::Enabled.as_str().to_owned(),
-            reason: None,
-            created_at_ms: now_ms,
-            updated_at_ms: now_ms,
-            failing_since_ms: None,
-        })
-    }
-
-    fn settings_of(&self, record: &StreamRecord) -> Result<Settings, SignalError> {
-        serde_json::from_str(&record.config).map_err(|e| {
-            SignalError::Internal(format!("stream {} is stored unreadably: {e}", record.id))
-        })
-    }
-
-    fn wishes_of(&self, record: &StreamRecord) -> Result<Wishes, SignalError> {
-        let settings = self.settings_of(record)?;
-        let authorization = record
-            .authorization_sealed
-            .as_ref()
-            .map(|sealed| {
-                self.master
-                    .open(sealed, &authorization_aad(&record.id))
-                    .map_err(|e| SignalError::Internal(e.to_string()))
-                    .and_then(|bytes| {
-                        String::from_utf8(bytes).map_err(|e| SignalError::Internal(e.to_string()))
-                    })
-            })
-            .transpose()?;
-        Ok(Wishes {
-            events_requested: settings.events_requested,
-            delivery: settings.delivery,
-            authorization,
-            description: settings.description,
-        })
-    }
-
-    /// The stream configuration object (SSF §8.1.1). The receiver's authorization header is
-    /// never sent back.
-    fn view(&self, record: &StreamRecord) -> Result<StreamView, SignalError> {
-        let settings = self.settings_of(record)?;
-        let delivery = match &settings.delivery {
-            Delivery::Push { endpoint_url } => {
-                json!({"method": PUSH, "endpoint_url": endpoint_url})
-            }
-            Delivery::Poll => json!({
-                "method": POLL,
-                "endpoint_url": self.url(&format!("{POLL_PATH}/{}", record.id)),
-            }),
-        };
-        let delivered: Vec<&str> = settings
-            .events_delivered()
-            .iter()
-            .map(|kind| kind.uri())
-            .collect();
-        let mut config = json!({
-            "stream_id": record.id,
-            "iss": self.issuer,
-            "aud": settings.aud,
-            "events_supported": events_supported(),
-            "events_requested": settings.events_requested,
-            "events_delivered": delivered,
-            "delivery": delivery,
-        });
-        if let (Some(description), Some(fields)) = (&settings.description, config.as_object_mut()) {
-            fields.insert("description".into(), json!(description));
-        }
-        Ok(StreamView { config })
-    }
-
     fn audited(&self, action: Action, stream_id: &str, mut details: Value) {
         if let Some(fields) = details.as_object_mut() {
             fields.insert("streamId".into(), json!(stream_id));
@@ -513,4 +358,13 @@ impl Transmitter {
         self.audit
             .record(AuditEvent::about_app_user(action, None).with_details(details));
     }
+}
+
+/// A stream's status as SSF §8.1.2 answers it: `stream_id`, `status`, and `reason` if any.
+fn status_answer(id: &str, status: &str, reason: Option<String>) -> Value {
+    let mut answer = json!({ "stream_id": id, "status": status });
+    if let (Some(reason), Some(fields)) = (reason, answer.as_object_mut()) {
+        fields.insert("reason".into(), json!(reason));
+    }
+    answer
 }

@@ -1,6 +1,7 @@
-//! Which security events each change sends (the mapping the README names), and that nothing is
-//! lost: a revocation acknowledged just before `kill -9` reaches the receiver after a restart,
-//! and with two instances on one PostgreSQL each SET reaches a push receiver once.
+//! Which security events each change sends (the mapping the README names), that nothing is
+//! lost (a revocation acknowledged just before `kill -9` reaches the receiver after a restart),
+//! and the event-signing key's rotation. (Two instances pushing each SET once: in
+//! `signal_figures.rs`.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -185,58 +186,6 @@ async fn revocations_acknowledged_before_a_kill_reach_the_receiver_after_restart
         ids.len(),
         sets.len()
     );
-}
-
-/// Two instances on one PostgreSQL, one push stream: each revocation, made on either, reaches
-/// the receiver exactly once, and soon.
-#[tokio::test]
-async fn with_two_instances_each_set_is_pushed_once() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let Some(settings) = ServerSettings::new(Backend::Postgres, dir.path()).await else {
-        return;
-    };
-    let shared = [
-        "--endpoint",
-        "https://callsign.test/",
-        "--resource-id",
-        "ssf-cluster",
-    ];
-    let a = spawn_process(&settings, dir.clone(), &shared).await;
-    let b = spawn_process(&settings, dir.clone(), &shared).await;
-    let transmitter = Transmitter::discover_at(&a, "https://callsign.test/").await;
-    let mut receiver = Receiver::start(0).await;
-    let streams = transmitter.path(&a, "configuration_endpoint");
-    let created = send_json(
-        &a,
-        Method::POST,
-        &streams,
-        &json!({
-            "events_requested": [SESSION_REVOKED],
-            "delivery": {"method": PUSH, "endpoint_url": receiver.url,
-                         "authorization_header": RECEIVER_SECRET},
-        }),
-    )
-    .await;
-    assert_eq!(created.status(), 201);
-    let stream = body(created).await;
-    let mut ids = Vec::new();
-    for round in 0..20 {
-        let instance = if round % 2 == 0 { &a } else { &b };
-        let id = instance.create_identity().await;
-        assert_eq!(instance.revoke(&id).await.status(), 204);
-        ids.push(id);
-    }
-    let mut per_subject: BTreeMap<String, usize> = BTreeMap::new();
-    for _ in 0..ids.len() {
-        let set = transmitter.verify(&receiver.next(Duration::from_secs(10)).await, &stream);
-        *per_subject
-            .entry(set["sub_id"]["sub"].as_str().unwrap().to_owned())
-            .or_default() += 1;
-    }
-    receiver.nothing_for(Duration::from_millis(1500)).await;
-    for id in &ids {
-        assert_eq!(per_subject.get(id), Some(&1), "{id}: {per_subject:?}");
-    }
 }
 
 fn kid(set: &str) -> String {

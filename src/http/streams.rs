@@ -1,196 +1,22 @@
-//! The Shared Signals transmitter's HTTP surface (SSF 1.0): the public discovery document and
-//! SET-signing JWKS, and the stream management and poll endpoints, which backends call
-//! authenticated as on every backend route (each sees only the streams it created). Request
-//! and answer bodies are SSF's; errors have the ACS shape like every other error here.
+//! The Shared Signals stream routes (SSF 1.0 §8, RFC 8936): streams created, read, updated,
+//! replaced and deleted by the backend that owns them (each sees only its own), their status,
+//! subjects, verification, and the poll endpoint. Authenticated as every backend route is.
 
 use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::extract::JsonBody;
-use super::schemas::{BackendRefusals, BadRequest, BodyRefusals, Unavailable};
+use super::schemas::{BackendRefusals, BadRequest, BodyRefusals};
+use super::ssf::{owner, transmitter};
+use super::stream_docs::{PollSchema, StreamSchema, StreamUpdateSchema};
 use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::signals::poll::PollRequest;
-use crate::signals::stream::{POLL, PUSH, Status, StreamRequest};
-use crate::signals::transmitter::{
-    ADD_SUBJECT_PATH, CONFIGURATION_PATH, JWKS_PATH, REMOVE_SUBJECT_PATH, STATUS_PATH,
-    VERIFICATION_PATH,
-};
-use crate::signals::{SignalError, Transmitter};
-
-impl From<SignalError> for ApiError {
-    fn from(error: SignalError) -> Self {
-        match error {
-            SignalError::NotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::StreamNotFound,
-                "No stream with this stream_id was created by this caller.",
-            ),
-            SignalError::Invalid(message) => {
-                ApiError::bad_request(ErrorCode::InvalidStreamRequest, message)
-            }
-            SignalError::Full => ApiError::too_many_requests(
-                std::time::Duration::from_secs(60),
-                "The stream holds as many undelivered events as it may; acknowledge or enable it.",
-            ),
-            SignalError::Store(error) => {
-                tracing::warn!(%error, "an event stream request failed in the store");
-                ApiError::unavailable()
-            }
-            SignalError::Keys(error) => {
-                tracing::error!(%error, "the event-signing keys are unusable");
-                ApiError::internal()
-            }
-            SignalError::Internal(error) => {
-                tracing::error!(%error, "an event stream request failed");
-                ApiError::internal()
-            }
-        }
-    }
-}
-
-/// How a stream's events are delivered (SSF §6.1), as documented.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "documentation only: the body is read as `StreamRequest`"
-)]
-pub struct DeliverySchema {
-    #[schema(pattern = "^urn:ietf:rfc:(8935|8936)$")]
-    method: String,
-    /// Push: the receiver's URL, https (http on a loopback address).
-    #[schema(pattern = "^https?://")]
-    endpoint_url: Option<String>,
-    /// Push: sent as `Authorization` with every SET.
-    authorization_header: Option<String>,
-}
-
-/// The receiver-supplied properties of a stream (SSF §8.1.1), as documented.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "documentation only: the body is read as `StreamRequest`"
-)]
-pub struct StreamSchema {
-    /// Event type URIs; those Callsign does not support are ignored.
-    events_requested: Option<Vec<String>>,
-    /// Without it, the stream is polled.
-    delivery: Option<DeliverySchema>,
-    description: Option<String>,
-}
-
-/// An update or replacement: the stream, and the receiver-supplied properties.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "documentation only: the body is read as `StreamRequest`"
-)]
-pub struct StreamUpdateSchema {
-    stream_id: String,
-    events_requested: Option<Vec<String>>,
-    delivery: Option<DeliverySchema>,
-    description: Option<String>,
-}
-
-/// A SET a receiver refused (RFC 8936 §2.4).
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "documentation only: the body is read as `PollRequest`"
-)]
-pub struct SetErrorSchema {
-    err: String,
-    description: Option<String>,
-}
-
-/// A poll (RFC 8936 §2.2), as documented.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(
-    dead_code,
-    reason = "documentation only: the body is read as `PollRequest`"
-)]
-pub struct PollSchema {
-    #[schema(minimum = 0, maximum = 2147483647)]
-    max_events: Option<i32>,
-    return_immediately: Option<bool>,
-    /// `jti`s of SETs received.
-    ack: Option<Vec<String>>,
-    /// `jti` → why it was refused.
-    set_errs: Option<std::collections::BTreeMap<String, SetErrorSchema>>,
-}
-
-/// Streams are owned by who created them: an access key (either: both belong to the
-/// deployment's operator) or a backend bearer's client.
-fn owner(auth: &Authenticated) -> String {
-    auth.principal()
-}
-
-fn transmitter(state: &AppState) -> &Transmitter {
-    &state.services.transmitter
-}
-
-/// The transmitter's configuration (SSF §7)
-///
-/// Public. Where the endpoints below are, how SETs are delivered and signed, and that every
-/// subject is in a new stream (`default_subjects: ALL`).
-#[utoipa::path(
-    get,
-    path = "/.well-known/ssf-configuration",
-    tag = "signals",
-    operation_id = "getSsfConfiguration",
-    responses((status = OK, description = "The transmitter configuration metadata.", body = Object)),
-    security(()),
-)]
-pub async fn discovery(State(state): State<AppState>) -> Json<Value> {
-    let t = transmitter(&state);
-    let mut schemes = vec![json!({"spec_urn": "urn:callsign:hmac-sha256"})];
-    if state.backend_gate.backends.is_some() {
-        schemes.push(json!({"spec_urn": "urn:ietf:rfc:6750"}));
-    }
-    Json(json!({
-        "spec_version": "1_0",
-        "issuer": t.issuer(),
-        "jwks_uri": t.url(JWKS_PATH),
-        "delivery_methods_supported": [PUSH, POLL],
-        "configuration_endpoint": t.url(CONFIGURATION_PATH),
-        "status_endpoint": t.url(STATUS_PATH),
-        "add_subject_endpoint": t.url(ADD_SUBJECT_PATH),
-        "remove_subject_endpoint": t.url(REMOVE_SUBJECT_PATH),
-        "verification_endpoint": t.url(VERIFICATION_PATH),
-        "authorization_schemes": schemes,
-        "default_subjects": "ALL",
-    }))
-}
-
-/// The SET-signing keys (JWKS)
-///
-/// Public. The valid key and any retained one; a receiver verifies a SET's signature with
-/// the key its `kid` names.
-#[utoipa::path(
-    get,
-    path = "/ssf/jwks.json",
-    tag = "signals",
-    operation_id = "getSsfJwks",
-    responses(
-        (status = OK, description = "A JWK Set.", body = Object),
-        (status = SERVICE_UNAVAILABLE, response = Unavailable),
-    ),
-    security(()),
-)]
-pub async fn jwks(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        transmitter(&state)
-            .keys()
-            .jwks()
-            .await
-            .map_err(SignalError::from)?,
-    ))
-}
+use crate::signals::stream::{Status, StreamRequest};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
