@@ -27,7 +27,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("callsign: database migrated");
             Ok(())
         }
-        Command::Keys { action } => keys(&cli.config, action).await,
+        Command::Keys {
+            show_secrets,
+            action,
+        } => keys(&cli.config, action, show_secrets).await,
         Command::Users { action } => users::run(&cli.config, action).await,
         Command::Health => health(&cli.config).await,
     };
@@ -47,12 +50,12 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         // Only to a person: logs collected from a container must never hold a key.
         if std::io::stdout().is_terminal() || config.print_connection_string {
             println!(
-                "callsign: access keys generated; this connection string is shown once (`callsign keys list` shows it again):"
+                "callsign: access keys generated; this connection string is shown once (`callsign keys --show-secrets list` shows it again):"
             );
             println!("{}", app.connection_string(KeySlot::Primary));
         } else {
             println!(
-                "callsign: access keys generated; `callsign keys list` shows them (standard output is not a terminal, so they are not printed here)"
+                "callsign: access keys generated; `callsign keys --show-secrets list` shows them (standard output is not a terminal, so they are not printed here)"
             );
         }
     }
@@ -94,7 +97,7 @@ async fn health(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
+async fn keys(config: &Config, action: KeysCommand, show_secrets: bool) -> anyhow::Result<()> {
     let store = startup::open_store(config).await?;
     let clock = Arc::new(SystemClock);
     let (audit, writer) = Audit::new(store.clone(), clock.clone());
@@ -171,11 +174,16 @@ async fn keys(config: &Config, action: KeysCommand) -> anyhow::Result<()> {
     for slot in KeySlot::BOTH {
         let key = ring.access_key(slot);
         println!(
-            "{slot} (access key {}, signing key {}):",
+            "{slot}: access key {}, signing key {}",
             key.kid(),
             ring.signer(slot).kid()
         );
-        println!("  {}", connection_string(&endpoint, &key.to_base64()));
+        if show_secrets {
+            println!("  {}", connection_string(&endpoint, &key.to_base64()));
+        }
+    }
+    if !show_secrets {
+        println!("callsign: the keys are not printed; add --show-secrets to print them");
     }
     Ok(())
 }

@@ -44,8 +44,12 @@ pub enum Command {
     /// Probe the running service's `/healthz` on this host (the ops listener if configured,
     /// else the main one); exits 0 when it answers 200. For container health checks.
     Health,
-    /// Show or regenerate the access keys.
+    /// Show or regenerate the access keys. The keys themselves (and connection strings) are
+    /// printed only with `--show-secrets`: a scheduled job's log must not hold them.
     Keys {
+        /// Print the access keys and connection strings, not only the key ids.
+        #[arg(long)]
+        show_secrets: bool,
         #[command(subcommand)]
         action: KeysCommand,
     },

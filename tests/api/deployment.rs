@@ -100,7 +100,7 @@ async fn first_start_output(extra: &[&str]) -> String {
 #[tokio::test]
 async fn generated_keys_are_not_printed_into_collected_logs() {
     let quiet = first_start_output(&[]).await;
-    assert!(quiet.contains("keys list"), "{quiet}");
+    assert!(quiet.contains("keys --show-secrets list"), "{quiet}");
     assert!(!quiet.contains("accesskey="), "{quiet}");
 
     let asked = first_start_output(&["--print-connection-string"]).await;

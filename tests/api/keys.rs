@@ -229,9 +229,13 @@ async fn key_routes_are_not_served_unless_switched_on(app: TestApp) {
         .send()
         .await;
     assert_error(regenerated, 404, "NotFound").await;
-    // The command line always administers keys.
-    let printed = run_cli(&app.settings, &["keys", "list"]).await;
+    // The command line always administers keys; it prints them only when asked to.
+    let printed = run_cli(&app.settings, &["keys", "--show-secrets", "list"]).await;
     assert!(printed.contains(&app.settings.primary_key));
+    let printed = run_cli(&app.settings, &["keys", "list"]).await;
+    assert!(!printed.contains(&app.settings.primary_key), "{printed}");
+    assert!(!printed.contains(&app.settings.secondary_key), "{printed}");
+    assert!(printed.contains("--show-secrets"), "{printed}");
 }
 
 /// One captured request (a proxy's log, an APM agent) must not become the keys: the same
