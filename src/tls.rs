@@ -13,6 +13,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::private_files;
@@ -24,9 +25,20 @@ const RELOAD_CHECK: Duration = Duration::from_secs(10);
 pub enum TlsSource {
     /// Operator-supplied PEM files.
     Files { cert: PathBuf, key: PathBuf },
-    /// Generated under `dir` for `names`, reused while the names stay the same.
-    SelfSigned { dir: PathBuf, names: Vec<String> },
+    /// Generated under `dir` for `names`, reused while the names stay the same and it is not
+    /// close to expiry at `now`.
+    SelfSigned {
+        dir: PathBuf,
+        names: Vec<String>,
+        now: OffsetDateTime,
+    },
 }
+
+/// How long a generated certificate is valid: at most 825 days, the longest Apple platforms
+/// accept for a TLS server certificate.
+pub const GENERATED_VALIDITY: time::Duration = time::Duration::days(825);
+/// A generated certificate this close to expiry is replaced at start.
+const RENEW_BEFORE: time::Duration = time::Duration::days(30);
 
 /// The loaded configuration and, for a generated certificate, the file clients should trust.
 pub struct Tls {
@@ -51,7 +63,7 @@ pub async fn load(source: TlsSource) -> anyhow::Result<Tls> {
             trust_file: None,
             reload: Some((cert, key)),
         }),
-        TlsSource::SelfSigned { dir, names } => {
+        TlsSource::SelfSigned { dir, names, now } => {
             let cert = dir.join("cert.pem");
             let key = dir.join("key.pem");
             let names_file = dir.join("names");
@@ -61,8 +73,14 @@ pub async fn load(source: TlsSource) -> anyhow::Result<Tls> {
                 // Certificates made before the names were recorded cover the default names.
                 (cert.exists() && key.exists()).then_some("localhost\n127.0.0.1")
             });
-            if current != Some(wanted.as_str()) || !cert.exists() || !key.exists() {
-                generate(&dir, &names)?;
+            // Certificates made before their expiry was recorded were valid far too long.
+            let valid_until = std::fs::read_to_string(dir.join("valid_until"))
+                .ok()
+                .and_then(|secs| secs.trim().parse::<i64>().ok());
+            let fresh =
+                valid_until.is_some_and(|until| (now + RENEW_BEFORE).unix_timestamp() < until);
+            if current != Some(wanted.as_str()) || !cert.exists() || !key.exists() || !fresh {
+                generate(&dir, &names, now)?;
                 tracing::info!(cert = %cert.display(), names = %names.join(","), "generated a TLS certificate and its local CA");
             }
             Ok(Tls {
@@ -142,8 +160,13 @@ fn ca_name() -> String {
     )
 }
 
-fn generate(dir: &Path, names: &[String]) -> anyhow::Result<()> {
+fn generate(dir: &Path, names: &[String], now: OffsetDateTime) -> anyhow::Result<()> {
+    // Valid from a day ago (clocks of other machines), for at most 825 days.
+    let not_before = now - time::Duration::days(1);
+    let not_after = now + GENERATED_VALIDITY;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.not_before = not_before;
+    ca_params.not_after = not_after;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     ca_params
@@ -153,6 +176,8 @@ fn generate(dir: &Path, names: &[String]) -> anyhow::Result<()> {
 
     let mut params = CertificateParams::new(names.to_vec())
         .context("CALLSIGN_TLS_NAMES holds a name that is neither a host name nor an IP address")?;
+    params.not_before = not_before;
+    params.not_after = not_after;
     let common_name = names.first().map_or("localhost", String::as_str);
     params
         .distinguished_name
@@ -177,6 +202,11 @@ fn generate(dir: &Path, names: &[String]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", cert_path.display()))?;
     std::fs::write(dir.join("names"), names.join("\n"))
         .with_context(|| format!("cannot write {}", dir.join("names").display()))?;
+    std::fs::write(
+        dir.join("valid_until"),
+        not_after.unix_timestamp().to_string(),
+    )
+    .with_context(|| format!("cannot write {}", dir.join("valid_until").display()))?;
     Ok(())
 }
 
@@ -185,6 +215,8 @@ mod tests {
     use base64::Engine;
 
     use super::*;
+
+    const NOW: OffsetDateTime = time::macros::datetime!(2026-12-05 10:00:00 UTC);
 
     /// The CA's common name, read from the second certificate of `cert.pem`.
     fn ca_common_name(dir: &Path) -> String {
@@ -214,6 +246,7 @@ mod tests {
             load(TlsSource::SelfSigned {
                 dir: dir.clone(),
                 names: names.clone(),
+                now: NOW,
             })
             .await
             .unwrap();
@@ -225,6 +258,7 @@ mod tests {
         load(TlsSource::SelfSigned {
             dir: a.clone(),
             names: names.clone(),
+            now: NOW,
         })
         .await
         .unwrap();
@@ -234,9 +268,61 @@ mod tests {
         load(TlsSource::SelfSigned {
             dir: a.clone(),
             names: vec!["callsign.internal".to_owned()],
+            now: NOW,
         })
         .await
         .unwrap();
         assert_ne!(ca_common_name(&a), first);
+    }
+
+    /// `YYMMDDHHMMSSZ`, as a certificate's validity is written (UTCTime, before 2050).
+    fn utc_time(at: OffsetDateTime) -> Vec<u8> {
+        format!(
+            "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+            at.year() % 100,
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn a_generated_certificate_is_valid_825_days_and_renewed_before_it_expires() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("tls");
+        let names = vec!["localhost".to_owned()];
+        let source = |now| TlsSource::SelfSigned {
+            dir: dir.clone(),
+            names: names.clone(),
+            now,
+        };
+        load(source(NOW)).await.unwrap();
+        let pem = std::fs::read_to_string(dir.join("cert.pem")).unwrap();
+        let leaf: String = pem
+            .split("-----BEGIN CERTIFICATE-----")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .take_while(|line| !line.starts_with("-----END"))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(leaf)
+            .unwrap();
+        let contains = |time: Vec<u8>| der.windows(time.len()).any(|w| w == time.as_slice());
+        assert!(contains(utc_time(NOW + GENERATED_VALIDITY)), "not after");
+        assert!(
+            contains(utc_time(NOW - time::Duration::days(1))),
+            "not before"
+        );
+        let first = ca_common_name(&dir);
+        // Kept while far from expiry; replaced within 30 days of it.
+        load(source(NOW + time::Duration::days(700))).await.unwrap();
+        assert_eq!(ca_common_name(&dir), first);
+        load(source(NOW + time::Duration::days(800))).await.unwrap();
+        assert_ne!(ca_common_name(&dir), first);
     }
 }

@@ -157,7 +157,7 @@ impl Application {
             Some(address) => Some(bind(address)?),
             None => None,
         };
-        let tls = serve_tls(config).await?;
+        let tls = serve_tls(config, clock.now()).await?;
         let endpoint = public_endpoint(config, listener.local_addr()?)?;
         let settings = http_settings(config, &endpoint, metrics, &clock).await?;
         let (built, seeded) = build_services(config, store, endpoint, clock).await?;
@@ -296,7 +296,7 @@ async fn http_settings(
     })
 }
 
-async fn serve_tls(config: &Config) -> anyhow::Result<Option<tls::Tls>> {
+async fn serve_tls(config: &Config, now: time::OffsetDateTime) -> anyhow::Result<Option<tls::Tls>> {
     match config.tls.mode {
         TlsMode::Off => {
             tracing::warn!(
@@ -304,7 +304,7 @@ async fn serve_tls(config: &Config) -> anyhow::Result<Option<tls::Tls>> {
             );
             Ok(None)
         }
-        TlsMode::On => Ok(Some(tls::load(tls_source(config)).await?)),
+        TlsMode::On => Ok(Some(tls::load(tls_source(config, now)).await?)),
     }
 }
 
@@ -351,7 +351,7 @@ fn cors_origins(origins: &[String]) -> anyhow::Result<Vec<axum::http::HeaderValu
         .collect()
 }
 
-fn tls_source(config: &Config) -> TlsSource {
+fn tls_source(config: &Config, now: time::OffsetDateTime) -> TlsSource {
     match (&config.tls.tls_cert, &config.tls.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files {
             cert: cert.clone(),
@@ -366,6 +366,7 @@ fn tls_source(config: &Config) -> TlsSource {
                 .map(|name| name.trim().to_owned())
                 .filter(|name| !name.is_empty())
                 .collect(),
+            now,
         },
     }
 }
