@@ -58,10 +58,118 @@ pub fn install() -> Option<PrometheusHandle> {
                 .ok()?
                 .install_recorder()
                 .ok()?;
+            describe();
             gauge!(BUILD_INFO, "version" => super::VERSION, "commit" => super::COMMIT).set(1.0);
+            // Present from the start at 0, so that `rate()` and `increase()` alerts see the
+            // first event.
+            for name in [
+                REVOCATIONS,
+                DELETIONS,
+                AUDIT_WRITTEN,
+                AUDIT_DROPPED,
+                AUDIT_BACKPRESSURE,
+                OUTBOX_DISPATCHED,
+                GUESTS_PURGED,
+                SIGNALS_QUEUED,
+            ] {
+                counter!(name).absolute(0);
+            }
             Some(recorder)
         })
         .clone()
+}
+
+/// The HELP text of every family.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests answered, by method, route template and status."
+    );
+    describe_histogram!(
+        HTTP_DURATION,
+        "HTTP request latency in seconds, by method and route template."
+    );
+    describe_counter!(TOKENS_ISSUED, "Access tokens issued, by scope.");
+    describe_counter!(REVOCATIONS, "Revocations of an identity's tokens.");
+    describe_counter!(
+        DELETIONS,
+        "Identities deleted (by a backend, an erasure or the guest purge)."
+    );
+    describe_counter!(AUTH_FAILURES, "Callers refused, by reason.");
+    describe_histogram!(
+        FEED_LAG,
+        "Seconds from a revocation's commit to this instance hearing of it."
+    );
+    describe_counter!(
+        RESYNCS,
+        "Resynchronisations of the revocation cache with the store, by outcome."
+    );
+    describe_counter!(
+        KNOWN_IDENTITY_LOOKUPS,
+        "Known-identity cache lookups, by hit or miss."
+    );
+    describe_gauge!(
+        REVOCATION_CACHE_ENTRIES,
+        "Revocations and deletions held in memory."
+    );
+    describe_gauge!(
+        DB_CONNECTIONS,
+        "Database pool connections, by idle or in use."
+    );
+    describe_counter!(DB_ERRORS, "Database errors, by kind.");
+    describe_counter!(RATE_LIMITED, "Requests refused by a rate limit, by limit.");
+    describe_counter!(AUDIT_WRITTEN, "Audit events written to the store.");
+    describe_counter!(AUDIT_DROPPED, "Audit events that could not be written.");
+    describe_counter!(
+        AUDIT_BACKPRESSURE,
+        "Requests refused because the audit trail was not keeping up."
+    );
+    describe_gauge!(
+        CLOCK_SKEW,
+        "Seconds this instance's clock is off the database's."
+    );
+    describe_counter!(
+        OUTBOX_DISPATCHED,
+        "Outbox rows taken and delivered by the post-commit dispatcher."
+    );
+    describe_counter!(
+        GUESTS_PURGED,
+        "Guest identities deleted once their tokens had all expired."
+    );
+    describe_counter!(
+        SIGNALS_QUEUED,
+        "Security events queued for the event streams."
+    );
+    describe_counter!(
+        SIGNALS_DROPPED,
+        "Security events not queued because their stream was full, by stream."
+    );
+    describe_counter!(
+        SIGNALS_DELIVERED,
+        "Security events a receiver has (pushed and accepted, or polled and acknowledged), by stream."
+    );
+    describe_counter!(
+        SIGNALS_RETRIED,
+        "Pushes of a security event that failed and will be tried again, by stream."
+    );
+    describe_counter!(
+        SIGNALS_FAILED,
+        "Security events given up (refused by the receiver, or past the retry time), by stream."
+    );
+    describe_histogram!(
+        SIGNAL_LATENCY,
+        "Seconds from a security event queued to its push accepted."
+    );
+    describe_gauge!(SIGNALS_WAITING, "Undelivered security events, by stream.");
+    describe_gauge!(
+        SIGNALS_OLDEST,
+        "Age in seconds of a stream's oldest undelivered security event, by stream."
+    );
+    describe_gauge!(
+        BUILD_INFO,
+        "The running build: version and commit, as labels."
+    );
 }
 
 /// Why a caller was refused: a small, fixed set of label values.

@@ -74,6 +74,26 @@ async fn metrics_count_requests_by_route_template_and_tokens_by_scope(app: TestA
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
+    // Every family says what it counts (Prometheus HELP), and the counters alerts rate are
+    // there from the start.
+    for family in text.lines().filter_map(|line| line.strip_prefix("# TYPE ")) {
+        let name = family.split(' ').next().unwrap();
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with(&format!("# HELP {name} "))),
+            "no HELP for {name}"
+        );
+    }
+    for counter in [
+        "callsign_identity_deletions_total",
+        "callsign_audit_events_dropped_total",
+        "callsign_audit_backpressure_total",
+    ] {
+        assert!(
+            text.lines().any(|line| line.starts_with(counter)),
+            "{counter} is not exported"
+        );
+    }
     let denied = app
         .post(&format!("/identities?{API}"))
         .unsigned()
