@@ -1,6 +1,7 @@
 //! The `callsign` commands: `serve` (default), `migrate`, `health`,
 //! `keys list|regenerate|rotate-signing|rotate-event-signing|reseal`, and `users …` ([`users`]).
 
+mod announce;
 mod users;
 
 use std::io::IsTerminal;
@@ -40,31 +41,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
-    let endpoint = app.endpoint().to_owned();
-    tracing::info!(address = %app.local_addr(), %endpoint, "listening");
-    println!(
-        "callsign: listening on {endpoint} (bound to {})",
-        app.local_addr()
-    );
+    announce::started(config, &app);
     if app.generated_keys {
-        // Only to a person: logs collected from a container must never hold a key.
-        if std::io::stdout().is_terminal() || config.print_connection_string {
-            println!(
-                "callsign: access keys generated; this connection string is shown once (`callsign keys --show-secrets list` shows it again):"
-            );
-            println!("{}", app.connection_string(KeySlot::Primary));
-        } else {
-            println!(
-                "callsign: access keys generated; `callsign keys --show-secrets list` shows them (standard output is not a terminal, so they are not printed here)"
-            );
-        }
+        announce::generated_keys(config, &app, std::io::stdout().is_terminal());
     }
     if let Some(cert) = app.trust_file() {
         let cert = cert.canonicalize().unwrap_or_else(|_| cert.to_owned());
-        println!(
-            "callsign: serving a generated certificate; trust it with REQUESTS_CA_BUNDLE={0} (Python) or NODE_EXTRA_CA_CERTS={0} (Node)",
-            cert.display()
-        );
+        announce::generated_certificate(config, &cert);
     }
     app.run_until(startup::shutdown_signal()).await
 }

@@ -83,7 +83,9 @@ async fn first_start_output(extra: &[&str]) -> String {
     {
         printed.push_str(&line);
         printed.push('\n');
-        if line.contains("access keys generated") && !extra.is_empty() {
+        let text_with_key =
+            extra.contains(&"--print-connection-string") && !extra.contains(&"json");
+        if line.contains("access keys generated") && text_with_key {
             // The connection string follows on the next line.
             if let Ok(Some(next)) = lines.next_line().await {
                 printed.push_str(&next);
@@ -95,6 +97,30 @@ async fn first_start_output(extra: &[&str]) -> String {
         }
     }
     printed
+}
+
+/// With JSON logs every line on standard output is a JSON object, the start lines too, and they
+/// name what the service runs with.
+#[tokio::test]
+async fn in_json_mode_every_start_line_is_json() {
+    let printed = first_start_output(&["--log-format", "json"]).await;
+    let lines: Vec<serde_json::Value> = printed
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let running = lines
+        .iter()
+        .find(|line| {
+            line["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("running with")
+        })
+        .expect("a line saying what it runs with");
+    assert_eq!(running["store"], "SQLite");
+    assert_eq!(running["tokens"], "HS256");
+    assert!(running["timestamp"].is_string());
+    assert!(lines.iter().any(|line| line["endpoint"].is_string()));
 }
 
 #[tokio::test]
