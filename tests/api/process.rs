@@ -83,14 +83,16 @@ pub async fn start_binary(
             .unwrap()
             .expect("callsign prints its address");
         output.collect(&line);
-        if let Some(bound) = line.split("bound to ").nth(1) {
-            break bound
-                .trim_end_matches(')')
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .parse::<u16>()
-                .unwrap();
+        // `… (bound to <address>)`, or with JSON logs `{"address": "<address>", …}`.
+        let json_address = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|line| line["address"].as_str().map(str::to_owned));
+        let text_address = line
+            .split("bound to ")
+            .nth(1)
+            .map(|bound| bound.trim_end_matches(')').to_owned());
+        if let Some(bound) = json_address.or(text_address) {
+            break bound.rsplit(':').next().unwrap().parse::<u16>().unwrap();
         }
     };
     // Keep draining both pipes so the child never blocks on a full one.
