@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::records::is_callsign_id;
 use super::stream::Status;
 use super::{SignalError, Transmitter};
 use crate::store::QueuedEvent;
@@ -115,10 +116,7 @@ impl Transmitter {
 
 /// The `jti`s that could be Callsign's (32 hex digits); others name no SET of this stream.
 fn jtis<'a>(named: impl Iterator<Item = &'a String>) -> Vec<String> {
-    named
-        .filter(|jti| jti.len() == 32 && jti.bytes().all(|b| b.is_ascii_hexdigit()))
-        .cloned()
-        .collect()
+    named.filter(|jti| is_callsign_id(jti)).cloned().collect()
 }
 
 fn unreadable(event: &QueuedEvent) {

@@ -130,10 +130,19 @@ impl PushDelivery {
                 return;
             }
         };
+        // Where, and with what authorization: read (and unsealed) once for the batch.
+        let target = self
+            .transmitter
+            .push_target(&stream)
+            .map_err(|error| error.to_string());
         for event in events {
-            let outcome = match self.send(&event, &stream).await {
-                Ok(outcome) => outcome,
-                Err(error) => Outcome::Failed(error.to_string()),
+            let outcome = match &target {
+                Err(why) => Outcome::Failed(why.clone()),
+                Ok(None) => Outcome::Refused("the stream no longer delivers by push".into()),
+                Ok(Some((url, authorization))) => self
+                    .send(&event, &stream, url, authorization.as_deref())
+                    .await
+                    .unwrap_or_else(|error| Outcome::Failed(error.to_string())),
             };
             if let Err(error) = self.settle(&event, &stream, outcome).await {
                 tracing::warn!(%error, stream = %stream_id, "recording a push outcome failed");
@@ -145,18 +154,15 @@ impl PushDelivery {
         &self,
         event: &QueuedEvent,
         stream: &StreamRecord,
+        url: &str,
+        authorization: Option<&str>,
     ) -> Result<Outcome, SignalError> {
-        let Some((url, authorization)) = self.transmitter.push_target(stream)? else {
-            return Ok(Outcome::Refused(
-                "the stream no longer delivers by push".into(),
-            ));
-        };
         let Some(set) = self.transmitter.set_of(event, stream).await? else {
             return Ok(Outcome::Refused("queued by a newer version".into()));
         };
         let mut request = self
             .http
-            .post(&url)
+            .post(url)
             .header(CONTENT_TYPE, "application/secevent+jwt")
             .header(ACCEPT, "application/json")
             .body(set);

@@ -10,9 +10,9 @@ use super::{SignalError, Transmitter};
 use crate::store::StreamRecord;
 use crate::vocabulary::{AppUserId, IdentityId, SignalSubject};
 
-/// Whether `id` could be a stream id Callsign gave (32 hex digits): anything else is not looked
-/// up.
-pub(super) fn is_stream_id(id: &str) -> bool {
+/// Whether `id` could be a stream id or `jti` Callsign gave (32 hex digits): anything else is
+/// not looked up.
+pub(super) fn is_callsign_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::key_ring::EventKeyRing;
-use super::records::is_stream_id;
+use super::records::is_callsign_id;
 use super::set::{SetContext, claims};
 use super::stream::{Delivery, Status, StreamRequest, wishes};
 use super::{SignalError, SignalSettings};
@@ -198,7 +198,7 @@ impl Transmitter {
     }
 
     pub async fn delete(&self, owner: &str, id: &str) -> Result<(), SignalError> {
-        if !is_stream_id(id) || !self.store.delete_stream(id, owner).await? {
+        if !is_callsign_id(id) || !self.store.delete_stream(id, owner).await? {
             return Err(SignalError::NotFound);
         }
         self.audited(Action::StreamDeleted, id, json!({}));
@@ -342,7 +342,7 @@ impl Transmitter {
     }
 
     pub(super) async fn owned(&self, owner: &str, id: &str) -> Result<StreamRecord, SignalError> {
-        if !is_stream_id(id) {
+        if !is_callsign_id(id) {
             return Err(SignalError::NotFound);
         }
         self.store
