@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 pub struct DeliverySchema {
     #[schema(pattern = "^urn:ietf:rfc:(8935|8936)$")]
     method: String,
-    /// Push: the receiver's URL, https (http on a loopback address).
-    #[schema(pattern = "^https?://")]
+    /// Push: the receiver's URL, https (http on a loopback address). Poll: ignored (the
+    /// stream is polled at Callsign's URL, given back in `delivery`).
     endpoint_url: Option<String>,
     /// Push: sent as `Authorization` with every SET.
     authorization_header: Option<String>,
