@@ -1,7 +1,9 @@
 //! The `callsign` commands: `serve` (default), `migrate`, `health`,
-//! `keys list|regenerate|rotate-signing|rotate-event-signing|reseal`, and `users …` ([`users`]).
+//! `keys list|regenerate|rotate-signing|rotate-event-signing|reseal`, `users …` ([`users`]),
+//! `config check` and `docs config|cli` ([`reference`]).
 
 mod announce;
+mod reference;
 mod users;
 
 use std::io::IsTerminal;
@@ -13,30 +15,79 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{Action, Audit, AuditEvent};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Cli, Command, Config, KeysCommand, SlotArg, TlsMode};
+use crate::config::{Cli, Command, Config, ConfigCommand, KeysCommand, SlotArg, TlsMode};
 use crate::http::connection_string;
 use crate::keys::KeySlot;
+use crate::startup::preflight::{self, Purpose};
 use crate::startup::{self, Application};
 use crate::telemetry;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Docs { page } = command {
+        print!("{}", reference::page(page));
+        return Ok(());
+    }
     let telemetry = telemetry::init(cli.config.log_format);
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let result = match command {
         Command::Serve => serve(&cli.config).await,
         Command::Migrate => {
-            startup::open_store(&cli.config).await?;
-            println!("callsign: database migrated");
-            Ok(())
+            async {
+                checked(&cli.config).await?;
+                startup::open_store(&cli.config).await?;
+                println!("callsign: database migrated");
+                Ok(())
+            }
+            .await
         }
         Command::Keys {
             show_secrets,
             action,
-        } => keys(&cli.config, action, show_secrets).await,
-        Command::Users { action } => users::run(&cli.config, action).await,
+        } => {
+            async {
+                checked(&cli.config).await?;
+                keys(&cli.config, action, show_secrets).await
+            }
+            .await
+        }
+        Command::Users { action } => {
+            async {
+                checked(&cli.config).await?;
+                users::run(&cli.config, action).await
+            }
+            .await
+        }
         Command::Health => health(&cli.config).await,
+        Command::Config {
+            action: ConfigCommand::Check,
+        } => config_check(&cli.config).await,
+        Command::Docs { .. } => Ok(()),
     };
     telemetry.shutdown().await;
     result
+}
+
+/// The settings a command on the store needs, checked before it opens the store.
+async fn checked(config: &Config) -> anyhow::Result<()> {
+    preflight::settings(config, Purpose::Command)
+        .await
+        .into_result()
+}
+
+/// `callsign config check`: every finding, then the verdict.
+async fn config_check(config: &Config) -> anyhow::Result<()> {
+    let mut report = preflight::settings(config, Purpose::Serve).await;
+    preflight::database(config, &mut report).await;
+    for finding in &report.findings {
+        println!("{finding}");
+    }
+    let errors = report.errors().count();
+    anyhow::ensure!(
+        errors == 0,
+        "{errors} setting(s) refused; nothing was created or changed"
+    );
+    println!("callsign: the configuration is valid; nothing was created or changed");
+    Ok(())
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {

@@ -59,6 +59,32 @@ pub enum Command {
         #[command(subcommand)]
         action: UsersCommand,
     },
+    /// Check the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigCommand,
+    },
+    /// Print reference documentation generated from this build.
+    Docs {
+        #[command(subcommand)]
+        page: DocsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Check every setting (addresses, URLs, networks, files, keys) and the database (reachable,
+    /// migrations known) without creating, migrating or binding anything; print what starting
+    /// would do. Exits 1 when a setting is refused.
+    Check,
+}
+
+#[derive(Subcommand)]
+pub enum DocsCommand {
+    /// Every setting, as Markdown (`docs/reference/configuration.md`).
+    Config,
+    /// Every command, as Markdown (`docs/reference/cli.md`).
+    Cli,
 }
 
 #[derive(Subcommand)]

@@ -1,6 +1,7 @@
 //! The key ring at start-up: the master key (configured, or generated once for SQLite), the
 //! access keys that seed an empty ring, and the key service over the store.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -25,22 +26,10 @@ pub fn master_keys(config: &Config, backend: Backend) -> anyhow::Result<MasterKe
 
 /// The master key: configured, or (SQLite only) generated into the data directory once.
 pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
-    if let Some(encoded) = config.master_key_secret()? {
-        return MasterKey::from_base64(&encoded).context("CALLSIGN_MASTER_KEY is invalid");
-    }
-    if backend == Backend::Postgres {
-        bail!(
-            "CALLSIGN_MASTER_KEY is required with PostgreSQL (every instance must share it): \
-             generate one with `openssl rand -base64 32`"
-        );
-    }
-    let path = config.data_dir.join("master.key");
-    if path.exists() {
-        let encoded = private_files::read_owner_only(&path)
-            .with_context(|| format!("cannot use {}", path.display()))?;
-        return MasterKey::from_base64(&encoded)
-            .with_context(|| format!("{} is not a valid master key", path.display()));
-    }
+    let path = match existing_master_key(config, backend)? {
+        Ok(key) => return Ok(key),
+        Err(path) => path,
+    };
     private_files::create_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let key = MasterKey::generate();
@@ -51,6 +40,34 @@ pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey
         "generated a master key for the stored keys; back it up (without it they cannot be read)"
     );
     Ok(key)
+}
+
+/// The master key configured or generated earlier; or, where SQLite may have one generated,
+/// the file it would go to.
+pub(super) fn existing_master_key(
+    config: &Config,
+    backend: Backend,
+) -> anyhow::Result<Result<MasterKey, PathBuf>> {
+    if let Some(encoded) = config.master_key_secret()? {
+        return Ok(Ok(
+            MasterKey::from_base64(&encoded).context("CALLSIGN_MASTER_KEY is invalid")?
+        ));
+    }
+    if backend == Backend::Postgres {
+        bail!(
+            "CALLSIGN_MASTER_KEY is required with PostgreSQL (every instance must share it): \
+             generate one with `openssl rand -base64 32`"
+        );
+    }
+    let path = config.data_dir.join("master.key");
+    if !path.exists() {
+        return Ok(Err(path));
+    }
+    let encoded = private_files::read_owner_only(&path)
+        .with_context(|| format!("cannot use {}", path.display()))?;
+    Ok(Ok(MasterKey::from_base64(&encoded).with_context(|| {
+        format!("{} is not a valid master key", path.display())
+    })?))
 }
 
 pub(super) fn seed_keys(config: &Config) -> anyhow::Result<Option<SeedKeys>> {

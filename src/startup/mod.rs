@@ -5,6 +5,7 @@
 mod app_users;
 mod endpoint;
 mod keys;
+pub mod preflight;
 mod serve;
 
 pub use app_users::app_policy;
@@ -52,25 +53,45 @@ pub struct Application {
 }
 
 /// Opens and migrates the store, waiting for the database up to the configured time. Every
-/// command starts here, so the data directory is secured first.
+/// command starts here, so the data directory is secured first. The database's migration
+/// history is read before anything is written: one migrated by a newer build is refused as it is.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     secure_data_dir(&config.data_dir);
+    let url = config.database_url()?;
+    let location = store::locate(&url)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(config.startup_timeout_secs);
+    let mut attempts = 0u32;
+    loop {
+        match store::inspect(&url, Duration::from_secs(5)).await {
+            Ok(schema) => match schema.refusal() {
+                Some(refusal) => bail!("{}: {refusal}", location.described),
+                None => break,
+            },
+            Err(StoreError::Unavailable(cause)) if tokio::time::Instant::now() < deadline => {
+                // Once, then every ten seconds: the wait is the news, not each try.
+                if attempts.is_multiple_of(10) {
+                    tracing::warn!(
+                        database = %location.described,
+                        error = %store::in_words(cause.as_ref()),
+                        "database unreachable; waiting for it (CALLSIGN_STARTUP_TIMEOUT_SECS)"
+                    );
+                }
+                attempts += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => bail!("cannot use the {}: {error}", location.described),
+        }
+    }
     let options = PoolOptions {
         max_connections: config.db_max_connections,
         acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
     };
-    let store: Arc<dyn Store> = store::open(&config.database_url()?, &options).await?.into();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(config.startup_timeout_secs);
-    loop {
-        match store.migrate().await {
-            Ok(()) => return Ok(store),
-            Err(StoreError::Unavailable(error)) if tokio::time::Instant::now() < deadline => {
-                tracing::warn!(%error, "database unreachable; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(error) => return Err(error).context("cannot migrate the database"),
-        }
-    }
+    let store: Arc<dyn Store> = store::open(&url, &options).await?.into();
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate the {}", location.described))?;
+    Ok(store)
 }
 
 /// The data directory holds the master key, the TLS key and the SQLite database. One left open
@@ -144,6 +165,10 @@ impl Application {
     pub async fn build_with_clock(config: &Config, clock: SharedClock) -> anyhow::Result<Self> {
         // One TLS provider for the process; a second install (tests) is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // Before anything is created, migrated or bound.
+        preflight::settings(config, preflight::Purpose::Serve)
+            .await
+            .into_result()?;
         crate::jwt_crypto::install().map_err(|_| {
             anyhow::anyhow!("another JWT crypto provider was installed before Callsign's")
         })?;

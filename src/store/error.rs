@@ -4,15 +4,16 @@
 /// The underlying cause, kept for logs.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
-/// Why a storage call failed.
+/// Why a storage call failed. The message says it once, in words: the cause is part of it, not
+/// a source to print again after it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or is overloaded right now; retrying later may work.
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] Cause),
+    #[error("the database is unavailable: {}", in_words(.0.as_ref()))]
+    Unavailable(Cause),
     /// Anything else the database reported.
-    #[error("database error: {0}")]
-    Other(#[source] Cause),
+    #[error("{}", in_words(.0.as_ref()))]
+    Other(Cause),
     /// The schema is behind the code.
     #[error("database is not migrated: {0}")]
     NotMigrated(String),
@@ -75,5 +76,57 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
             }
         }
         _ => false,
+    }
+}
+
+/// What went wrong, for a person: the database's own message without sqlx's wrapping, and what
+/// to check where the cause is a common setup mistake.
+pub fn in_words(cause: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(error) = cause.downcast_ref::<sqlx::migrate::MigrateError>() {
+        return match error {
+            sqlx::migrate::MigrateError::Execute(error) => sqlx_in_words(error),
+            other => other.to_string(),
+        };
+    }
+    match cause.downcast_ref::<sqlx::Error>() {
+        Some(error) => sqlx_in_words(error),
+        None => cause.to_string(),
+    }
+}
+
+fn sqlx_in_words(error: &sqlx::Error) -> String {
+    use std::io::ErrorKind;
+    match error {
+        sqlx::Error::Database(db) => {
+            let advice = match db.code().as_deref() {
+                Some("3D000") => " (create it, or name an existing database in DATABASE_URL)",
+                Some("28000" | "28P01") => " (check the user and password in DATABASE_URL)",
+                Some("42501") => {
+                    " (the role needs to own the database, or CREATE on it, to migrate)"
+                }
+                Some("53300") => {
+                    " (the server has no connection left; lower CALLSIGN_DB_MAX_CONNECTIONS or raise its max_connections)"
+                }
+                _ => "",
+            };
+            format!("{}{advice}", db.message())
+        }
+        sqlx::Error::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => {
+                "connection refused: nothing listens at that address and port".into()
+            }
+            ErrorKind::TimedOut => "the connection timed out".into(),
+            ErrorKind::NotFound | ErrorKind::PermissionDenied => format!("{io}"),
+            _ => format!("connection failed: {io}"),
+        },
+        sqlx::Error::Tls(tls) => format!("TLS to the database failed: {tls}"),
+        sqlx::Error::PoolTimedOut => {
+            "no database connection within CALLSIGN_DB_ACQUIRE_TIMEOUT_MS".into()
+        }
+        sqlx::Error::PoolClosed => "the connection pool is closed (shutting down)".into(),
+        sqlx::Error::Configuration(configuration) => {
+            format!("the database URL is invalid: {configuration}")
+        }
+        other => other.to_string(),
     }
 }

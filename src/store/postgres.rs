@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use super::backend::SqlBackend;
 use crate::vocabulary::{AppUserId, Change, IdentityId};
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The `LISTEN`/`NOTIFY` channel changes travel on.
 pub(super) const CHANNEL: &str = "callsign_changes";

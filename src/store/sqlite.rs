@@ -21,7 +21,7 @@ use super::{Backend, ChangeFeed, PoolOptions, Store, StoreError};
 use crate::private_files;
 use crate::vocabulary::{AppUserId, IdentityId};
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Readers share a pool; every write goes through one writer connection, so writes queue in
 /// order instead of retrying on each other's lock.

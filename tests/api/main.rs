@@ -20,6 +20,7 @@ mod backend_bearer;
 mod client_addresses;
 mod clock_skew;
 mod cluster;
+mod config_check;
 mod confusable_usernames;
 mod crash;
 mod db_crash;

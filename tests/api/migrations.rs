@@ -97,10 +97,7 @@ async fn a_failed_migration_makes_the_instance_unready_and_a_new_one_refuse_to_s
     let message = assert_error(readiness_after_resyncs(&app).await, 503, "NotReady").await;
     assert!(message.contains("not migrated"), "{message}");
     let error = start_refused(&app.settings).await;
-    let latest = format!(
-        "migration {} is partially applied",
-        latest_migration_shipped()
-    );
+    let latest = format!("migrations {} failed part-way", latest_migration_shipped());
     assert!(
         error.contains(&latest),
         "names the failed migration: {error}"
