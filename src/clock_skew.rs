@@ -1,5 +1,5 @@
 //! Whether this instance's clock agrees with the database's. Revocation holds across instances
-//! only while their clocks are within the commit wait of each other (README: "Race-freedom");
+//! only while their clocks are within the commit wait of each other (docs/how-it-works.md);
 //! instances sharing PostgreSQL are compared with its clock at every resync. An instance off by
 //! more is not ready (`/readyz` says why) and logs an error, so a load balancer stops sending it
 //! requests instead of letting it issue tokens a revocation might miss.

@@ -42,6 +42,8 @@ pub struct Readiness {
     /// When the last check was recorded, and how old it may grow; none: never stale.
     watch: Option<(SharedClock, i64)>,
     checked_at_ms: AtomicI64,
+    /// When the database was first found unreachable in the current outage; 0: reachable.
+    unreachable_since_ms: AtomicI64,
 }
 
 impl Default for Readiness {
@@ -51,6 +53,7 @@ impl Default for Readiness {
             state: AtomicU8::new(DatabaseState::Ready as u8),
             watch: None,
             checked_at_ms: AtomicI64::new(0),
+            unreachable_since_ms: AtomicI64::new(0),
         }
     }
 }
@@ -81,16 +84,31 @@ impl Readiness {
             .unwrap_or(DatabaseState::Unreachable)
     }
 
+    /// How long the database has been unreachable, when it is.
+    pub fn unreachable_for(&self) -> Option<Duration> {
+        let since = self.unreachable_since_ms.load(Ordering::Relaxed);
+        let (clock, _) = self.watch.as_ref()?;
+        (since != 0 && self.database() == DatabaseState::Unreachable).then(|| {
+            Duration::from_millis(u64::try_from(clock.now_ms() - since).unwrap_or_default())
+        })
+    }
+
     /// Records a readiness check; logged once per change rather than once per probe.
     pub fn record(&self, result: &Result<(), StoreError>) {
-        if let Some((clock, _)) = &self.watch {
-            self.checked_at_ms.store(clock.now_ms(), Ordering::Relaxed);
+        let now_ms = self.watch.as_ref().map(|(clock, _)| clock.now_ms());
+        if let Some(now_ms) = now_ms {
+            self.checked_at_ms.store(now_ms, Ordering::Relaxed);
         }
         let state = DatabaseState::of(result);
         let previous = self.state.swap(state as u8, Ordering::Relaxed);
         if previous == state as u8 {
             return;
         }
+        let since = match state {
+            DatabaseState::Unreachable => now_ms.unwrap_or_default().max(1),
+            _ => 0,
+        };
+        self.unreachable_since_ms.store(since, Ordering::Relaxed);
         match result {
             Ok(()) => tracing::info!("ready: the database is reachable and migrated"),
             Err(error) => tracing::warn!(%error, "not ready"),
@@ -129,5 +147,20 @@ mod tests {
         assert_eq!(readiness.database(), DatabaseState::Stale);
         readiness.record(&Ok(()));
         assert_eq!(readiness.database(), DatabaseState::Ready);
+    }
+
+    #[test]
+    fn an_outage_is_timed_from_its_first_check() {
+        let clock = std::sync::Arc::new(crate::clock::MockClock::new(
+            time::macros::datetime!(2026-01-01 0:00 UTC),
+        ));
+        let readiness = Readiness::watched(clock.clone(), Duration::from_secs(60));
+        assert_eq!(readiness.unreachable_for(), None);
+        readiness.record(&Err(StoreError::Config("unreachable".into())));
+        clock.advance(time::Duration::seconds(10));
+        readiness.record(&Err(StoreError::Config("still unreachable".into())));
+        assert_eq!(readiness.unreachable_for(), Some(Duration::from_secs(10)));
+        readiness.record(&Ok(()));
+        assert_eq!(readiness.unreachable_for(), None);
     }
 }

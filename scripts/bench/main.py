@@ -1,4 +1,4 @@
-"""One benchmark run (started by scripts/bench/run): every figure of the README's Benchmarks
+"""One benchmark run (started by scripts/bench/run): every figure of docs/development/benchmarks.md's Benchmarks
 section, on SQLite and on a fresh PostgreSQL database, written to target/bench/."""
 import contextlib
 import pathlib

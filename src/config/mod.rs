@@ -320,6 +320,19 @@ pub struct Config {
     )]
     pub resync_interval_ms: u64,
 
+    /// How long `/readyz` stays ready while the database is unreachable: tokens keep validating
+    /// and issuing for known identities from memory, so an outage need not empty the load
+    /// balancer. No revocation can commit while the database is down, but an instance cut off
+    /// alone misses those committed elsewhere until it reconnects: this bounds that window.
+    /// `/readyz/database` reports the database itself. 0: not ready as soon as it is unreachable.
+    #[arg(
+        long,
+        env = "CALLSIGN_READY_WITHOUT_DATABASE_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub ready_without_database_secs: u64,
+
     /// Log format.
     #[arg(
         long,

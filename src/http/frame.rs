@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use super::body::read_bounded;
 use super::client_address::{ClientAddress, TrustedProxies};
-use super::metrics::method_label;
+use super::metrics::{RouteLabel, method_label};
 use super::uncancellable::Uncancellable;
 use super::{ApiError, CLIENT_REQUEST_ID, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
 use crate::audit::{Actor, RequestContext};
@@ -52,15 +52,24 @@ pub async fn frame(
     let request_id = REQUEST_IDS.next();
     headers.insert(REQUEST_ID, request_id.clone());
     let id = request_id.to_str().ok();
+    // Named and attributed as OpenTelemetry's HTTP server conventions say: the method alone
+    // until routing names the route (`{method} {route}`, [`telemetry::name_request`]).
     let span = tracing::info_span!(
         "request",
-        method = %request.method(),
-        path = %request.uri().path(),
+        otel.name = otel_method(method),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = otel_method(method),
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        url.path = %request.uri().path(),
+        network.protocol.version = protocol_version(request.version()),
+        client.address = tracing::field::Empty,
+        user_agent.original = tracing::field::Empty,
         request_id = id.unwrap_or_default(),
         client_request_id = client_request_id.as_deref().unwrap_or_default(),
         client = tracing::field::Empty,
         trace_id = tracing::field::Empty,
-        otel.kind = "server",
     );
     telemetry::continue_trace(&span, &request);
     let context = RequestContext {
@@ -70,6 +79,12 @@ pub async fn frame(
         client_request_id: client_request_id.clone(),
         user_agent: user_agent(request.headers()),
     };
+    if let Some(ip) = context.client_address {
+        span.record("client.address", tracing::field::display(ip));
+    }
+    if let Some(agent) = &context.user_agent {
+        span.record("user_agent.original", agent.as_ref());
+    }
     let handling = Uncancellable::new(
         context
             .scope(read_then_run(request, next, client.err()))
@@ -93,25 +108,29 @@ pub async fn frame(
     };
     let elapsed = started.elapsed();
     let status = response.status();
-    span.in_scope(|| {
-        if status.is_server_error() {
-            tracing::error!(
-                status = status.as_u16(),
-                latency_ms = elapsed.as_millis(),
-                "request failed"
-            );
-        } else {
-            tracing::debug!(
-                status = status.as_u16(),
-                latency_ms = elapsed.as_millis(),
-                "request finished"
-            );
-        }
-    });
     let route = response
         .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
+        .get::<RouteLabel>()
+        .map(|label| label.0)
+        .or_else(|| {
+            response
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+        });
+    span.record("http.response.status_code", status.as_u16());
+    span.in_scope(|| {
+        // The access log: one line per request, under its own target so a deployment can turn
+        // it off (`RUST_LOG=info,callsign::access=off`) without losing anything else.
+        let route = route.unwrap_or("unmatched");
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        if status.is_server_error() {
+            span.record("otel.status_code", "ERROR");
+            tracing::error!(target: "callsign::access", route, status = status.as_u16(), latency_ms, "request failed");
+        } else {
+            tracing::info!(target: "callsign::access", route, status = status.as_u16(), latency_ms, "request");
+        }
+    });
     metrics::http_request(
         method,
         route.unwrap_or("unmatched"),
@@ -124,6 +143,21 @@ pub async fn frame(
         headers.insert(CLIENT_REQUEST_ID, echo);
     }
     response
+}
+
+/// The method as OpenTelemetry names it: a standard one by name, anything else `_OTHER`.
+pub(super) fn otel_method(label: &'static str) -> &'static str {
+    if label == "other" { "_OTHER" } else { label }
+}
+
+fn protocol_version(version: axum::http::Version) -> &'static str {
+    match version {
+        axum::http::Version::HTTP_09 => "0.9",
+        axum::http::Version::HTTP_10 => "1.0",
+        axum::http::Version::HTTP_2 => "2",
+        axum::http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
 }
 
 /// The longest client request id kept.

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::api_version::{ApiVersion, RequireApiVersion};
 use super::error::ErrorBody;
 use super::extract::{AcsPath, JsonBody, expect_action};
+use super::metrics::RouteLabel;
 use super::schemas::{
     BackendRefusals, BadRequest, BodyRefusals, IdentityNotFound, ScopeName, Unavailable,
 };
@@ -221,15 +222,24 @@ pub async fn action(
     AcsPath((id, action)): AcsPath<(String, String)>,
     JsonBody(body): JsonBody<ActionBody>,
 ) -> Result<Response, ApiError> {
-    match action.as_str() {
-        ":issueAccessToken" => issue_access_token(&state, &auth, &id, body)
-            .await
-            .map(IntoResponse::into_response),
-        ":revokeAccessTokens" => revoke_access_tokens(&state, &id)
-            .await
-            .map(IntoResponse::into_response),
-        _ => Err(super::not_found_error()),
-    }
+    let (route, answer) = match action.as_str() {
+        ":issueAccessToken" => (
+            "/identities/{id}/:issueAccessToken",
+            issue_access_token(&state, &auth, &id, body)
+                .await
+                .map(IntoResponse::into_response),
+        ),
+        ":revokeAccessTokens" => (
+            "/identities/{id}/:revokeAccessTokens",
+            revoke_access_tokens(&state, &id)
+                .await
+                .map(IntoResponse::into_response),
+        ),
+        _ => return Err(super::not_found_error()),
+    };
+    let mut response = answer.unwrap_or_else(IntoResponse::into_response);
+    response.extensions_mut().insert(RouteLabel(route));
+    Ok(response)
 }
 
 /// Issue an access token

@@ -49,6 +49,10 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let matched = request.extensions().get::<MatchedPath>().cloned();
+        if let Some(route) = &matched {
+            let method = super::frame::otel_method(method_label(request.method()));
+            telemetry::name_request(&tracing::Span::current(), method, route.as_str());
+        }
         NotingRoute {
             inner: self.inner.call(request),
             matched,
@@ -79,6 +83,12 @@ where
         Poll::Ready(Ok(response))
     }
 }
+
+/// The route a response is counted and traced under when its template alone would merge
+/// operations (`/identities/{id}/{action}` is both issue and revoke): set by the handler, which
+/// knows the action, so a client cannot make new series with actions of its own.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteLabel(pub &'static str);
 
 /// Standard methods by name; anything else one label, so clients cannot make new series.
 pub(super) fn method_label(method: &Method) -> &'static str {

@@ -126,6 +126,7 @@ fn probes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .route("/readyz/database", get(ops::readyz_database))
 }
 
 fn api(state: &AppState) -> Router<AppState> {
@@ -271,7 +272,7 @@ fn not_found_error() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         ErrorCode::NotFound,
-        "No such route. See the README for the routes Callsign serves.",
+        "No such route. /openapi.json lists the routes Callsign serves.",
     )
 }
 

@@ -93,6 +93,7 @@ use super::{
         hero::v1_token,
         ops::healthz,
         ops::readyz,
+        ops::readyz_database,
         metrics::version,
         metrics::render,
     ),

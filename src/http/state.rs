@@ -27,6 +27,8 @@ pub struct HttpSettings {
     pub backends: Option<(BearerAuthority, Arc<BackendPolicy>)>,
     /// The database's readiness as the last resync found it.
     pub readiness: Arc<Readiness>,
+    /// How long `/readyz` stays ready, serving from memory, while the database is unreachable.
+    pub ready_without_database: Duration,
     /// How long audit events are kept; zero: forever.
     pub audit_retention: Duration,
     /// Requests per second per authenticated caller; 0: no limit.
@@ -56,6 +58,7 @@ pub struct Shared {
     pub oidc: AppProvider,
     pub backend_gate: Arc<BackendGate>,
     pub readiness: Arc<Readiness>,
+    pub ready_without_database: Duration,
     pub audit_retention: Duration,
     pub limits: Arc<RequestLimits>,
     pub trusted_proxies: Arc<TrustedProxies>,
@@ -82,6 +85,7 @@ impl AppState {
             oidc: AppProvider(settings.oidc.map(Arc::new)),
             backend_gate,
             readiness: settings.readiness,
+            ready_without_database: settings.ready_without_database,
             audit_retention: settings.audit_retention,
             limits,
             trusted_proxies: Arc::new(settings.trusted_proxies),

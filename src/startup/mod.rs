@@ -308,6 +308,7 @@ async fn http_settings(
         oidc: idps.app,
         backends: idps.backends,
         readiness: Arc::default(),
+        ready_without_database: Duration::from_secs(config.ready_without_database_secs),
         audit_retention: Duration::from_secs(config.audit_retention_days * 86_400),
         per_caller_per_second: config.limits.per_key(),
         per_address_per_minute: config.limits.per_address(),

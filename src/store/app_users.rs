@@ -132,7 +132,7 @@ async fn forget_erased_sqlite(store: &SqliteStore) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// PostgreSQL: dead rows are vacuumed by the database (see the README on erasure).
+/// PostgreSQL: dead rows are vacuumed by the database (see docs/guides/app-users.md on erasure).
 async fn forget_erased_pg(_store: &PgStore) -> Result<(), StoreError> {
     Ok(())
 }

@@ -47,6 +47,9 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+/// The process's own figures (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+/// `process_open_fds`, `process_max_fds`, `process_start_time_seconds`, …), read at each scrape.
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
 
 /// Installs the process-wide recorder (once) and returns its handle; `None` if another
 /// recorder was installed first.
@@ -59,6 +62,9 @@ pub fn install() -> Option<PrometheusHandle> {
                 .install_recorder()
                 .ok()?;
             describe();
+            PROCESS
+                .get_or_init(metrics_process::Collector::default)
+                .describe();
             gauge!(BUILD_INFO, "version" => super::VERSION, "commit" => super::COMMIT).set(1.0);
             // Present from the start at 0, so that `rate()` and `increase()` alerts see the
             // first event.
@@ -373,6 +379,9 @@ pub fn database_error(unavailable: bool) {
 
 /// Gauges read at scrape time.
 pub fn snapshot(revocation_entries: usize, db_connections: (u32, usize)) {
+    if let Some(process) = PROCESS.get() {
+        process.collect();
+    }
     gauge!(REVOCATION_CACHE_ENTRIES).set(revocation_entries as f64);
     let (size, idle) = db_connections;
     gauge!(DB_CONNECTIONS, "state" => "idle").set(idle as f64);

@@ -30,6 +30,9 @@ pub fn init(format: LogFormat) -> Telemetry {
             .with_location(false)
             .with_threads(false)
             .with_tracked_inactivity(false)
+            // The request's span is built when routing has named it (`name_request`), not when
+            // it is first entered; nothing here reads the OpenTelemetry context as "current".
+            .with_context_activation(false)
     });
     let (text, json) = match format {
         LogFormat::Text => (
@@ -55,7 +58,7 @@ pub mod metrics;
 mod traces;
 
 use traces::otlp_provider;
-pub use traces::{Telemetry, continue_trace};
+pub use traces::{Telemetry, continue_trace, name_request};
 
 /// The version and git commit this binary was built from.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

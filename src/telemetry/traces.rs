@@ -76,18 +76,31 @@ impl Telemetry {
 
 /// Continues the caller's W3C trace (`traceparent`) in `span` and records its trace id there
 /// (field `trace_id`, declared `Empty`), so every log line inside the request carries it. Without
-/// an exporter the caller's trace id is still logged.
+/// an exporter the caller's trace id is still logged. The exported span is not built yet: its
+/// name needs the route ([`name_request`]).
 pub fn continue_trace<B>(span: &tracing::Span, request: &axum::http::Request<B>) {
     if !EXPORTING.load(Ordering::Relaxed) && !request.headers().contains_key("traceparent") {
         return;
     }
     let remote = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
-    let _ = span.set_parent(remote.clone());
-    let mut trace_id = span.context().span().span_context().trace_id();
-    if trace_id == TraceId::INVALID {
-        trace_id = remote.span().span_context().trace_id();
-    }
+    let trace_id = remote.span().span_context().trace_id();
+    let _ = span.set_parent(remote);
     if trace_id != TraceId::INVALID {
         span.record("trace_id", tracing::field::display(trace_id));
+    }
+}
+
+/// Names the request's span `{method} {route}` and records `http.route`, once routing has
+/// matched a route template (OpenTelemetry's HTTP server conventions). The exported span is
+/// built with that name; one with no caller's trace then gets its own trace id, logged from here
+/// on.
+pub fn name_request(span: &tracing::Span, method: &'static str, route: &str) {
+    span.record("otel.name", format!("{method} {route}"));
+    span.record("http.route", route);
+    if EXPORTING.load(Ordering::Relaxed) {
+        let trace_id = span.context().span().span_context().trace_id();
+        if trace_id != TraceId::INVALID {
+            span.record("trace_id", tracing::field::display(trace_id));
+        }
     }
 }

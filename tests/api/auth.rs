@@ -64,7 +64,7 @@ async fn date_within_the_window_is_accepted(app: TestApp) {
 }
 
 /// As on ACS, the signature binds the request to its date, not to one use: a captured request
-/// can be replayed until its date leaves the window (the README says so).
+/// can be replayed until its date leaves the window (docs/guides/backends.md says so).
 async fn a_signed_request_replayed_within_the_window_is_served_again(app: TestApp) {
     let date = http_date(-60);
     let mut created = Vec::new();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -77,13 +77,27 @@ async fn database_outage_keeps_tokens_validating_and_recovers_without_restart() 
     let target = via(&settings.database_url, "x").1;
     let proxy = Proxy::start(target).await;
     settings.database_url = via(&settings.database_url, &proxy.address).0;
-    let app = spawn_app_with(settings, dir, &["--db-acquire-timeout-ms", "1000"]).await;
+    let app = spawn_app_with(
+        settings,
+        dir,
+        &[
+            "--db-acquire-timeout-ms",
+            "1000",
+            "--ready-without-database-secs",
+            "3",
+        ],
+    )
+    .await;
 
     let id = app.create_identity().await;
     let token = app.token_for(&id).await;
+    let probe = |app: &TestApp, path: &str| {
+        let request = app.client.get(format!("{}{path}", app.base));
+        async move { request.send().await.unwrap() }
+    };
     let ready = |app: &TestApp| {
-        let request = app.client.get(format!("{}/readyz", app.base));
-        async move { request.send().await.unwrap().status().as_u16() }
+        let probing = probe(app, "/readyz");
+        async move { probing.await.status().as_u16() }
     };
     assert_eq!(ready(&app).await, 200);
 
@@ -107,10 +121,28 @@ async fn database_outage_keeps_tokens_validating_and_recovers_without_restart() 
     // Issuing for a known identity needs no database.
     let issue = app.issue(&id, json!({ "scopes": ["chat"] })).await;
     assert_eq!(issue.status(), 200, "issuing from memory during the outage");
-    // Readiness is the resync's verdict: the next one finds the database gone.
+    // Readiness is the resync's verdict: the next one finds the database gone. The instance
+    // stays in rotation, serving from memory, for the configured while; then it is not ready.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while probe(&app, "/readyz/database").await.status() != 503 {
+        assert!(
+            Instant::now() < deadline,
+            "the database probe sees the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let serving: Value = probe(&app, "/readyz").await.json().await.unwrap();
+    assert_eq!(
+        serving,
+        json!({"status": "ready", "database": "unreachable"}),
+        "ready from memory early in the outage"
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while ready(&app).await != 503 {
-        assert!(Instant::now() < deadline, "not ready during the outage");
+        assert!(
+            Instant::now() < deadline,
+            "not ready once the outage outlasts CALLSIGN_READY_WITHOUT_DATABASE_SECS"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let health = app

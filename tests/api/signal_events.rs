@@ -1,4 +1,4 @@
-//! Which security events each change sends (the mapping the README names), that nothing is
+//! Which security events each change sends (the mapping docs/guides/consuming-services.md names), that nothing is
 //! lost (a revocation acknowledged just before `kill -9` reaches the receiver after a restart),
 //! and the event-signing key's rotation. (Two instances pushing each SET once: in
 //! `signal_figures.rs`.)

@@ -1,4 +1,4 @@
-//! The event transmitter's figures, measured in every test run and printed (the README's
+//! The event transmitter's figures, measured in every test run and printed (docs/development/benchmarks.md's
 //! "Consuming services" table comes from them): from a revocation's answer to its SET arriving
 //! at a push receiver, on one instance of each store and across two instances on one
 //! PostgreSQL; and a receiver that answers 500 for 30 seconds, then recovers. Speed is reported,

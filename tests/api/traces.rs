@@ -1,6 +1,7 @@
 //! OpenTelemetry: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, a request's span is exported over
-//! OTLP/HTTP as a child of the caller's `traceparent`, its log lines carry the trace id, and a
-//! graceful shutdown flushes what is buffered.
+//! OTLP/HTTP as a child of the caller's `traceparent`, named and attributed by the HTTP semantic
+//! conventions; its log lines carry the trace id, and a graceful shutdown flushes what is
+//! buffered.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -91,6 +92,22 @@ async fn a_request_span_continues_the_callers_trace_and_is_flushed_at_shutdown()
         contains(&exported, &hex(PARENT_SPAN)),
         "as a child of the caller's span"
     );
+    // Named and attributed as OpenTelemetry's HTTP server conventions say.
+    for expected in [
+        "POST /identities",
+        "http.request.method",
+        "http.route",
+        "/identities",
+        "http.response.status_code",
+        "url.path",
+        "client.address",
+        "127.0.0.1",
+    ] {
+        assert!(
+            contains(&exported, expected.as_bytes()),
+            "the exported span has no {expected}"
+        );
+    }
     let logs = output.lock().unwrap().clone();
     let refused = logs
         .lines()
