@@ -26,6 +26,7 @@ mod crash;
 mod db_crash;
 mod deployment;
 mod disconnects;
+mod doc_samples;
 mod erasure;
 mod faults;
 mod forged_tokens;
