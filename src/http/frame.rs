@@ -52,11 +52,12 @@ pub async fn frame(
     let request_id = REQUEST_IDS.next();
     headers.insert(REQUEST_ID, request_id.clone());
     let id = request_id.to_str().ok();
-    // Named and attributed as OpenTelemetry's HTTP server conventions say: the method alone
-    // until routing names the route (`{method} {route}`, [`telemetry::name_request`]).
+    // Named and attributed as OpenTelemetry's HTTP server conventions say: `{method} {route}`
+    // once routing names the route ([`telemetry::name_request`]); the method alone when none
+    // matched.
     let span = tracing::info_span!(
         "request",
-        otel.name = otel_method(method),
+        otel.name = tracing::field::Empty,
         otel.kind = "server",
         otel.status_code = tracing::field::Empty,
         http.request.method = otel_method(method),
@@ -118,12 +119,15 @@ pub async fn frame(
                 .get::<MatchedPath>()
                 .map(MatchedPath::as_str)
         });
+    if route.is_none() {
+        span.record("otel.name", otel_method(method));
+    }
     span.record("http.response.status_code", status.as_u16());
     span.in_scope(|| {
         // The access log: one line per request, under its own target so a deployment can turn
         // it off (`RUST_LOG=info,callsign::access=off`) without losing anything else.
         let route = route.unwrap_or("unmatched");
-        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        let latency_ms = elapsed.as_micros() as f64 / 1000.0;
         if status.is_server_error() {
             span.record("otel.status_code", "ERROR");
             tracing::error!(target: "callsign::access", route, status = status.as_u16(), latency_ms, "request failed");

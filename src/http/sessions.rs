@@ -124,6 +124,7 @@ pub async fn sign_in(
         Password::parse(body.password),
     ) else {
         metrics::authentication_failed(AuthFailure::Password);
+        tracing::info!(%client, "sign-in refused: credentials no account can have");
         return Err(AppUserError::BadCredentials.into());
     };
     let request = state
@@ -139,7 +140,9 @@ pub async fn sign_in(
     {
         Ok(user) => user,
         Err(error) => {
-            tracing::info!(error = %escaped(&error), "sign-in refused");
+            // Who tried, for fail2ban-style tooling and for the person reading the log: the
+            // client address, never the username (a mistyped password often lands there).
+            tracing::info!(%client, error = %escaped(&error), "sign-in refused");
             return Err(error.into());
         }
     };

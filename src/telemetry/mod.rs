@@ -6,8 +6,10 @@ use std::io::IsTerminal;
 
 use clap::ValueEnum;
 use opentelemetry::trace::TracerProvider as _;
+use tracing::Level;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -22,7 +24,9 @@ pub enum LogFormat {
 pub fn init(format: LogFormat) -> Telemetry {
     // reqwest is built without a TLS provider: the exporter's client needs this one first.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Each layer filters for itself: the database spans need sqlx's statement events, which
+    // the logs leave out.
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let provider = otlp_provider();
     let otel = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
@@ -33,29 +37,48 @@ pub fn init(format: LogFormat) -> Telemetry {
             // The request's span is built when routing has named it (`name_request`), not when
             // it is first entered; nothing here reads the OpenTelemetry context as "current".
             .with_context_activation(false)
+            .with_filter(filter())
+    });
+    let database_spans = provider.as_ref().map(|provider| {
+        db_spans::DatabaseSpans {
+            tracer: provider.tracer("callsign"),
+        }
+        .with_filter(Targets::new().with_target(db_spans::SQLX_QUERY, Level::DEBUG))
     });
     let (text, json) = match format {
         LogFormat::Text => (
-            Some(tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal())),
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stdout().is_terminal())
+                    .with_filter(filter()),
+            ),
             None,
         ),
         LogFormat::Json => (
             None,
-            Some(tracing_subscriber::fmt::layer().json().flatten_event(true)),
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_filter(filter()),
+            ),
         ),
     };
     // A second init (tests start several servers in one process) is harmless.
     let _ = tracing_subscriber::registry()
-        .with(filter)
         .with(text)
         .with(json)
         .with(otel)
+        .with(database_spans)
         .try_init();
     Telemetry::new(provider)
 }
 
+mod db_spans;
 pub mod metrics;
 mod traces;
+
+pub use db_spans::set_database_system;
 
 use traces::otlp_provider;
 pub use traces::{Telemetry, continue_trace, name_request};

@@ -301,3 +301,48 @@ fn promtool_finds_nothing(scrape: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Every request has its access-log line at `info` (route template, status, latency, request
+/// id), and a refused sign-in names the client's address, never the username.
+#[tokio::test]
+async fn requests_are_access_logged_and_refused_sign_ins_name_the_client() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let settings = ServerSettings::new(Backend::Sqlite, dir.path())
+        .await
+        .unwrap();
+    let (app, log) = crate::process::spawn_process_logging(&settings, dir, &[], "info").await;
+    let response = app
+        .client
+        .post(format!("{}/v1/sessions", app.base))
+        .json(&serde_json::json!({"username": "someone-unknown", "password": "wrong-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (refused, access) = loop {
+        let text = log.lock().unwrap().clone();
+        let find = |needle: &str| {
+            text.lines()
+                .find(|line| line.contains(needle))
+                .map(str::to_owned)
+        };
+        if let (Some(refused), Some(access)) = (
+            find("sign-in refused"),
+            find("callsign::access: request route=\"/v1/sessions\""),
+        ) {
+            break (refused, access);
+        }
+        assert!(std::time::Instant::now() < deadline, "not logged: {text}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(refused.contains("client=127.0.0.1"), "{refused}");
+    assert!(!refused.contains("someone-unknown"), "{refused}");
+    for field in ["status=401", "latency_ms=", &request_id] {
+        assert!(access.contains(field), "{field} missing: {access}");
+    }
+}

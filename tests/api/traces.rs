@@ -75,6 +75,15 @@ async fn a_request_span_continues_the_callers_trace_and_is_flushed_at_shutdown()
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    // A sign-in looks the account up: a database call, its own span inside the request's.
+    let response = plain_client()
+        .post(format!("http://127.0.0.1:{port}/v1/sessions"))
+        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_SPAN}-01"))
+        .json(&serde_json::json!({"username": "nobody", "password": "not-a-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
 
     signal(child.id().unwrap(), "TERM");
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
@@ -102,6 +111,12 @@ async fn a_request_span_continues_the_callers_trace_and_is_flushed_at_shutdown()
         "url.path",
         "client.address",
         "127.0.0.1",
+        "POST /v1/sessions",
+        "SELECT app_users",
+        "db.system.name",
+        "sqlite",
+        "db.operation.name",
+        "db.collection.name",
     ] {
         assert!(
             contains(&exported, expected.as_bytes()),
