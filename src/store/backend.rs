@@ -3,6 +3,7 @@
 //! written once as a contract each backend file fulfils. Everything else is the same SQL and the
 //! same code on both.
 
+use futures_util::future::BoxFuture;
 use sqlx::{Database, Pool, Transaction};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -27,6 +28,23 @@ pub trait SqlBackend {
     /// A write transaction: statements that must serialise lock rows (PostgreSQL), or the
     /// whole database from its start (SQLite).
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, StoreError>;
+    /// Runs `write` in a write transaction and returns its value once that has committed. On
+    /// SQLite concurrent writes share one transaction, each under its own savepoint (group
+    /// commit); here, each has its own.
+    async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t, 'c> FnOnce(
+                &'t mut Transaction<'c, Self::Db>,
+            ) -> BoxFuture<'t, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        let mut tx = self.begin_write().await?;
+        let value = write(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
     /// Wakes the dispatcher: a transaction that put a change in the outbox (`enqueue`, in
     /// `outbox.rs`) has committed.
     fn committed(&self) {

@@ -127,25 +127,28 @@ impl SqliteStore {
         external_id: Option<&str>,
         now_ms: i64,
     ) -> Result<Created, StoreError> {
-        let mut tx = self.begin_write().await?;
-        if let Some(external_id) = external_id {
-            let existing = sqlx::query(select_identity_where!("external_id = $1"))
-                .bind(external_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(row) = existing {
-                return Ok(Created::Existing(identity_from_row!(SqliteStore, &row)));
-            }
-        }
-        let row = sqlx::query(INSERT_SQLITE)
-            .bind(id.uuid().hyphenated())
-            .bind(external_id)
-            .bind(now_ms)
-            .fetch_one(&mut *tx)
-            .await?;
-        let record = identity_from_row!(SqliteStore, &row);
-        tx.commit().await?;
-        Ok(Created::New(record))
+        let external_id = external_id.map(str::to_owned);
+        self.write(move |tx| {
+            Box::pin(async move {
+                if let Some(external_id) = &external_id {
+                    let existing = sqlx::query(select_identity_where!("external_id = $1"))
+                        .bind(external_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                    if let Some(row) = existing {
+                        return Ok(Created::Existing(identity_from_row!(SqliteStore, &row)));
+                    }
+                }
+                let row = sqlx::query(INSERT_SQLITE)
+                    .bind(id.uuid().hyphenated())
+                    .bind(external_id)
+                    .bind(now_ms)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                Ok(Created::New(identity_from_row!(SqliteStore, &row)))
+            })
+        })
+        .await
     }
 }
 
@@ -202,9 +205,9 @@ macro_rules! impl_identity_store {
                 id: IdentityId,
                 now_ms: i64,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let deleted = $store::delete_identity_in(&mut tx, id, now_ms).await?;
-                tx.commit().await?;
+                let deleted = self
+                    .write(move |tx| Box::pin($store::delete_identity_in(tx, id, now_ms)))
+                    .await?;
                 if deleted {
                     self.committed();
                 }

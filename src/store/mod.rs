@@ -30,6 +30,7 @@ mod audit;
 mod backend;
 mod error;
 mod event_keys;
+mod group_commit;
 mod guests;
 mod identities;
 mod issue_log;

@@ -72,19 +72,24 @@ macro_rules! impl_revocation_store {
                 id: IdentityId,
                 before_ms: i64,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let revoked = sqlx::query(REVOKE_TOKENS)
-                    .bind($store::uuid_param(id))
-                    .bind(before_ms)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    > 0;
-                if revoked {
-                    let fact = Revocation::Revoked { id, before_ms };
-                    $store::enqueue(&mut tx, Change::Revocation(fact)).await?;
-                }
-                tx.commit().await?;
+                let revoked = self
+                    .write(move |tx| {
+                        Box::pin(async move {
+                            let revoked = sqlx::query(REVOKE_TOKENS)
+                                .bind($store::uuid_param(id))
+                                .bind(before_ms)
+                                .execute(&mut **tx)
+                                .await?
+                                .rows_affected()
+                                > 0;
+                            if revoked {
+                                let fact = Revocation::Revoked { id, before_ms };
+                                $store::enqueue(tx, Change::Revocation(fact)).await?;
+                            }
+                            Ok(revoked)
+                        })
+                    })
+                    .await?;
                 self.committed();
                 Ok(revoked)
             }
