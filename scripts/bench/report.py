@@ -106,42 +106,58 @@ def markdown(r: dict) -> str:
         f"- commit: {git['commit'][:12]}{dirty}",
         f"- wrk: {s['wrkThreads']} threads, {s['duration']} a run, median of {rounds(s['rounds'])};"
         " load generator, servers and PostgreSQL on the same machine; release build",
-        "",
-        "## Token endpoints against a bare axum route doing only the JWT work", "",
     ]
+    if "tokens" in r:
+        lines += token_tables(r)
+    for key, title, floor in (("createIdentity", "Create identity (signed `POST /identities`)", "INSERT"),
+                              ("refresh", "Refresh-token rotation (`POST /v1/sessions/refresh`)", "UPDATE")):
+        if key in r:
+            lines += database_table(r[key], title, floor)
+    if "signIn" in r:
+        lines += ["", "## Sign-in (`POST /v1/sessions`, argon2id)", ""]
+        lines += table(["store", "connections", "req/s", "p99"],
+                       [[row["store"], str(row["connections"]), rate(row["callsign"]), ms(row["callsign"]["p99Ms"])]
+                        for row in r["signIn"]], 1)
+    if cold := r.get("coldStart"):
+        met = "met" if cold["firstStartMs"] < 300 and cold["restartMs"] < 300 else "not met"
+        lines += ["", "## Cold start to ready (SQLite, exec to first 200 of `/readyz`)", "",
+                  f"First start (empty data directory) {ms(cold['firstStartMs'])}, restart {ms(cold['restartMs'])};"
+                  f" median of {cold['samples']} each; target < 300 ms {met}."]
+    return finish(r, lines)
+
+
+def token_tables(r: dict) -> list[str]:
+    lines = ["", "## Token endpoints against a bare axum route doing only the JWT work", ""]
     endpoints = {"issueAccessToken": "`POST …/:issueAccessToken` vs bare sign",
                  "introspect": "`POST /tokens/:introspect` vs bare verify"}
     lines += table(["endpoint", "store", "TLS", "connections", "req/s", "p99", "bare req/s", "bare p99", "vs bare"],
                    [[endpoints[row["endpoint"]], row["store"], on_off(row["tls"]), str(row["connections"]),
                      rate(row["callsign"]), ms(row["callsign"]["p99Ms"]), rate(row["bare"]),
                      ms(row["bare"]["p99Ms"]), percent(row["ratio"])] for row in r["tokens"]], 3)
-    for key, title, floor in (("createIdentity", "Create identity (signed `POST /identities`)", "INSERT"),
-                              ("refresh", "Refresh-token rotation (`POST /v1/sessions/refresh`)", "UPDATE")):
-        lines += ["", f"## {title} against pgbench single-row {floor} on the same PostgreSQL", ""]
-        rows = []
-        for row in r[key]:
-            floor_cells = ["–", "–", "–", "–"]
-            if "pgbench" in row:
-                pg = row["pgbench"]
-                floor_cells = [str(pg["clients"]), rate(pg), ms(pg["p99Ms"]), percent(row["ratio"])]
-            rows.append([row["store"], str(row["connections"]), rate(row["callsign"]),
-                         ms(row["callsign"]["p99Ms"]), *floor_cells])
-        lines += table(["store", "connections", "req/s", "p99", "pgbench clients", "pgbench tx/s",
-                        "pgbench p99", "vs pgbench"], rows, 1)
-    lines += ["", "pgbench clients are capped by the server's `max_connections`; SQLite has no pgbench floor.",
-              "", "## Sign-in (`POST /v1/sessions`, argon2id)", ""]
-    lines += table(["store", "connections", "req/s", "p99"],
-                   [[row["store"], str(row["connections"]), rate(row["callsign"]), ms(row["callsign"]["p99Ms"])]
-                    for row in r["signIn"]], 1)
     lines += ["", "## Peak RSS during the issue runs at the most connections", ""]
     lines += table(["store", "TLS", "connections", "peak RSS (VmHWM)"],
                    [[row["store"], on_off(row["tls"]), str(row["connections"]), f"{row['peakRssKiB'] / 1024:.1f} MiB"]
                     for row in r["peakRss"]], 2)
-    cold = r["coldStart"]
-    met = "met" if cold["firstStartMs"] < 300 and cold["restartMs"] < 300 else "not met"
-    lines += ["", "## Cold start to ready (SQLite, exec to first 200 of `/readyz`)", "",
-              f"First start (empty data directory) {ms(cold['firstStartMs'])}, restart {ms(cold['restartMs'])};"
-              f" median of {cold['samples']} each; target < 300 ms {met}."]
+    return lines
+
+
+def database_table(results: list, title: str, floor: str) -> list[str]:
+    lines = ["", f"## {title} against pgbench single-row {floor} on the same PostgreSQL", ""]
+    rows = []
+    for row in results:
+        floor_cells = ["–", "–", "–", "–"]
+        if "pgbench" in row:
+            pg = row["pgbench"]
+            floor_cells = [str(pg["clients"]), rate(pg), ms(pg["p99Ms"]), percent(row["ratio"])]
+        rows.append([row["store"], str(row["connections"]), rate(row["callsign"]),
+                     ms(row["callsign"]["p99Ms"]), *floor_cells])
+    lines += table(["store", "connections", "req/s", "p99", "pgbench clients", "pgbench tx/s",
+                    "pgbench p99", "vs pgbench"], rows, 1)
+    lines += ["", "pgbench clients are capped by the server's `max_connections`; SQLite has no pgbench floor."]
+    return lines
+
+
+def finish(r: dict, lines: list[str]) -> str:
     if prop := r.get("propagation"):
         lines += ["", "## Revocation propagation (two instances on PostgreSQL)", "",
                   f"From the revoke's return on A to the first inactive introspection on B, {prop['samples']}"

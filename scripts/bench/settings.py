@@ -5,6 +5,7 @@ import os
 from load import Wrk, seconds
 
 STORES = ("sqlite", "postgres")
+PHASES = ("cold", "tokens", "create", "refresh", "signin", "propagation")
 
 
 @dataclasses.dataclass
@@ -17,6 +18,7 @@ class Settings:
     stores: list[str]
     admin_pg: str
     quick: bool
+    phases: list[str]
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -25,6 +27,9 @@ class Settings:
         stores = os.environ.get("BENCH_STORES", ",".join(STORES)).split(",")
         if unknown := set(stores) - set(STORES):
             raise SystemExit(f"BENCH_STORES: unknown store {', '.join(sorted(unknown))}")
+        phases = os.environ.get("BENCH_PHASES", ",".join(PHASES)).split(",")
+        if unknown := set(phases) - set(PHASES):
+            raise SystemExit(f"BENCH_PHASES: unknown phase {', '.join(sorted(unknown))}")
         settings = cls(
             duration=os.environ.get("BENCH_DURATION", "5s"),
             rounds=1 if quick else int(os.environ.get("BENCH_ROUNDS", "3")),
@@ -34,6 +39,7 @@ class Settings:
             stores=stores,
             admin_pg=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"),
             quick=quick,
+            phases=phases,
         )
         seconds(settings.duration)  # refuses a duration pgbench could not take
         return settings
@@ -55,12 +61,14 @@ class Settings:
         stores, pg = len(self.stores), "postgres" in self.stores
         # Plain HTTP on every store, TLS on the first: two bare runs and two a store each.
         tokens = len(self.connections) * ((2 + 2 * stores) + 4 * (True in self.tls_modes))
-        database = 2 * len(self.connections) * (stores + pg)
-        return self.rounds * (tokens + database + stores)
+        tokens *= "tokens" in self.phases
+        database = len(self.connections) * (stores + pg)
+        database *= ("create" in self.phases) + ("refresh" in self.phases)
+        return self.rounds * (tokens + database + stores * ("signin" in self.phases))
 
     def describe(self) -> dict:
         return {
             "duration": self.duration, "rounds": self.rounds, "wrkThreads": self.threads,
             "connections": self.connections, "tls": ["on" if tls else "off" for tls in self.tls_modes],
-            "stores": self.stores, "quick": self.quick,
+            "stores": self.stores, "quick": self.quick, "phases": self.phases,
         }

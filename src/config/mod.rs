@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::telemetry::LogFormat;
+pub use crate::telemetry::LogFormat;
 
 mod app_users;
 mod backends;
@@ -177,8 +177,8 @@ pub struct Config {
     )]
     pub listen: SocketAddr,
 
-    /// A separate plain-HTTP listener for `/metrics`, `/healthz`, `/readyz` and `/version`
-    /// (e.g. `0.0.0.0:9090`, reachable only inside the cluster). `/version` and (unless
+    /// A separate plain-HTTP listener for `/metrics`, `/healthz`, `/readyz`, `/readyz/database`
+    /// and `/version` (e.g. `0.0.0.0:9090`, reachable only inside the cluster). `/version` and (unless
     /// `CALLSIGN_METRICS=public`) `/metrics` are served only there.
     #[arg(long, env = "CALLSIGN_OPS_LISTEN", global = true)]
     pub ops_listen: Option<SocketAddr>,

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use super::body::read_bounded;
 use super::client_address::{ClientAddress, TrustedProxies};
-use super::metrics::{RouteLabel, method_label};
+use super::metrics::{Route, method_label};
 use super::uncancellable::Uncancellable;
 use super::{ApiError, CLIENT_REQUEST_ID, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
 use crate::audit::{Actor, RequestContext};
@@ -109,16 +109,7 @@ pub async fn frame(
     };
     let elapsed = started.elapsed();
     let status = response.status();
-    let route = response
-        .extensions()
-        .get::<RouteLabel>()
-        .map(|label| label.0)
-        .or_else(|| {
-            response
-                .extensions()
-                .get::<MatchedPath>()
-                .map(MatchedPath::as_str)
-        });
+    let route = response.extensions().get::<Route>().map(Route::as_str);
     if route.is_none() {
         span.record("otel.name", otel_method(method));
     }
@@ -128,8 +119,14 @@ pub async fn frame(
         // it off (`RUST_LOG=info,callsign::access=off`) without losing anything else.
         let route = route.unwrap_or("unmatched");
         let latency_ms = elapsed.as_micros() as f64 / 1000.0;
+        // Probes come every few seconds from every kubelet; their answer is the news, not each.
+        let probe = matches!(route, "/healthz" | "/readyz" | "/readyz/database");
         if status.is_server_error() {
             span.record("otel.status_code", "ERROR");
+        }
+        if probe {
+            tracing::debug!(target: "callsign::access", route, status = status.as_u16(), latency_ms, "request");
+        } else if status.is_server_error() {
             tracing::error!(target: "callsign::access", route, status = status.as_u16(), latency_ms, "request failed");
         } else {
             tracing::info!(target: "callsign::access", route, status = status.as_u16(), latency_ms, "request");

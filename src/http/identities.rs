@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use super::api_version::{ApiVersion, RequireApiVersion};
 use super::error::ErrorBody;
 use super::extract::{AcsPath, JsonBody, expect_action};
-use super::metrics::RouteLabel;
 use super::schemas::{
     BackendRefusals, BadRequest, BodyRefusals, IdentityNotFound, ScopeName, Unavailable,
 };
@@ -222,24 +221,15 @@ pub async fn action(
     AcsPath((id, action)): AcsPath<(String, String)>,
     JsonBody(body): JsonBody<ActionBody>,
 ) -> Result<Response, ApiError> {
-    let (route, answer) = match action.as_str() {
-        ":issueAccessToken" => (
-            "/identities/{id}/:issueAccessToken",
-            issue_access_token(&state, &auth, &id, body)
-                .await
-                .map(IntoResponse::into_response),
-        ),
-        ":revokeAccessTokens" => (
-            "/identities/{id}/:revokeAccessTokens",
-            revoke_access_tokens(&state, &id)
-                .await
-                .map(IntoResponse::into_response),
-        ),
-        _ => return Err(super::not_found_error()),
-    };
-    let mut response = answer.unwrap_or_else(IntoResponse::into_response);
-    response.extensions_mut().insert(RouteLabel(route));
-    Ok(response)
+    match action.as_str() {
+        ":issueAccessToken" => issue_access_token(&state, &auth, &id, body)
+            .await
+            .map(IntoResponse::into_response),
+        ":revokeAccessTokens" => revoke_access_tokens(&state, &id)
+            .await
+            .map(IntoResponse::into_response),
+        _ => Err(super::not_found_error()),
+    }
 }
 
 /// Issue an access token

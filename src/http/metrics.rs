@@ -16,9 +16,9 @@ use super::AppState;
 use super::error::ErrorBody;
 use crate::telemetry::{self, metrics};
 
-/// On matched routes only: puts the template the request matched on its response, where the
-/// request's frame counts it. A plain layer (no boxed future, no clone of the routes inside it
-/// per request), since every matched request passes through it.
+/// On matched routes only: names the request's span after the route it matched and puts that
+/// route on its response, where the request's frame counts it. A plain layer (no boxed future,
+/// no clone of the routes inside it per request), since every matched request passes through it.
 #[derive(Clone, Copy)]
 pub struct NoteRouteLayer;
 
@@ -48,23 +48,77 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let matched = request.extensions().get::<MatchedPath>().cloned();
-        if let Some(route) = &matched {
+        let route = request.extensions().get::<MatchedPath>().map(|matched| {
+            match action_route(matched.as_str(), request.uri().path()) {
+                Some(route) => Route::Action(route),
+                None => Route::Template(matched.clone()),
+            }
+        });
+        if let Some(route) = &route {
             let method = super::frame::otel_method(method_label(request.method()));
             telemetry::name_request(&tracing::Span::current(), method, route.as_str());
         }
         NotingRoute {
             inner: self.inner.call(request),
-            matched,
+            route,
         }
     }
+}
+
+/// The route a request is counted and traced under.
+#[derive(Clone, Debug)]
+pub enum Route {
+    /// The template it matched.
+    Template(MatchedPath),
+    /// An operation of an action route ([`ACTION_ROUTES`]).
+    Action(&'static str),
+}
+
+impl Route {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Route::Template(matched) => matched.as_str(),
+            Route::Action(route) => route,
+        }
+    }
+}
+
+/// Templates that end in an action (`:issueAccessToken`, `:revokeAccessTokens`) merge
+/// operations; each action named here is a route of its own. Any other action keeps the
+/// template, so a client cannot make new series with actions of its own.
+const ACTION_ROUTES: &[(&str, &str, &str)] = &[
+    (
+        "/identities/{id}/{action}",
+        ":issueAccessToken",
+        "/identities/{id}/:issueAccessToken",
+    ),
+    (
+        "/identities/{id}/{action}",
+        ":revokeAccessTokens",
+        "/identities/{id}/:revokeAccessTokens",
+    ),
+    ("/tokens/{action}", ":introspect", "/tokens/:introspect"),
+    ("/keys/{action}", ":regenerate", "/keys/:regenerate"),
+    (
+        "/teamsUser/{action}",
+        ":exchangeAccessToken",
+        "/teamsUser/:exchangeAccessToken",
+    ),
+];
+
+fn action_route(template: &str, path: &str) -> Option<&'static str> {
+    let action = path.rsplit('/').next()?;
+    ACTION_ROUTES
+        .iter()
+        .find(|(known, named, _)| *known == template && *named == action)
+        .map(|(_, _, route)| *route)
 }
 
 pin_project_lite::pin_project! {
     pub struct NotingRoute<F> {
         #[pin]
         inner: F,
-        matched: Option<MatchedPath>,
+        route: Option<Route>,
     }
 }
 
@@ -77,18 +131,12 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut response = std::task::ready!(this.inner.poll(cx))?;
-        if let Some(matched) = this.matched.take() {
-            response.extensions_mut().insert(matched);
+        if let Some(route) = this.route.take() {
+            response.extensions_mut().insert(route);
         }
         Poll::Ready(Ok(response))
     }
 }
-
-/// The route a response is counted and traced under when its template alone would merge
-/// operations (`/identities/{id}/{action}` is both issue and revoke): set by the handler, which
-/// knows the action, so a client cannot make new series with actions of its own.
-#[derive(Clone, Copy, Debug)]
-pub struct RouteLabel(pub &'static str);
 
 /// Standard methods by name; anything else one label, so clients cannot make new series.
 pub(super) fn method_label(method: &Method) -> &'static str {

@@ -76,7 +76,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, 
     }
     if state.readiness.database() == DatabaseState::Unreachable {
         let down = state.readiness.unreachable_for().unwrap_or_default();
-        if down <= state.ready_without_database {
+        let window = state.ready_without_database;
+        if !window.is_zero() && down <= window {
             return Ok(ProbeStatus::ready("unreachable"));
         }
         return Err(not_ready(format!(

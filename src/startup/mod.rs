@@ -87,11 +87,19 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
     };
     let store: Arc<dyn Store> = store::open(&url, &options).await?.into();
-    store
-        .migrate()
-        .await
-        .with_context(|| format!("cannot migrate the {}", location.described))?;
-    Ok(store)
+    loop {
+        match store.migrate().await {
+            Ok(()) => return Ok(store),
+            // Gone again between the look and the migration: wait for it as before.
+            Err(StoreError::Unavailable(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("cannot migrate the {}", location.described));
+            }
+        }
+    }
 }
 
 /// The data directory holds the master key, the TLS key and the SQLite database. One left open
@@ -176,12 +184,13 @@ impl Application {
         // Before anything records a metric: a handle taken before the recorder is installed
         // would record nowhere for the life of the process.
         let metrics = metrics_recorder(config);
-        let store = open_store(config).await?;
+        // Listeners first: a port in use is refused before the database is created or migrated.
         let listener = bind(config.listen)?;
         let ops_listener = match config.ops_listen {
             Some(address) => Some(bind(address)?),
             None => None,
         };
+        let store = open_store(config).await?;
         let tls = serve_tls(config, clock.now()).await?;
         let endpoint = public_endpoint(config, listener.local_addr()?)?;
         let settings = http_settings(config, &endpoint, metrics, &clock).await?;

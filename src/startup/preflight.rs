@@ -281,18 +281,22 @@ async fn tls(config: &Config, report: &mut Report) {
 
 /// How many PEM certificates a CA file holds; none is an error.
 fn certificates(path: &std::path::Path) -> Result<usize, String> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
+    let pem = std::fs::read(path).map_err(|error| {
         format!(
             "cannot read CALLSIGN_SSF_CA_FILE {}: {error}",
             path.display()
         )
     })?;
-    match text.matches("-----BEGIN CERTIFICATE-----").count() {
-        0 => Err(format!(
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certificates) if !certificates.is_empty() => Ok(certificates.len()),
+        Ok(_) => Err(format!(
             "CALLSIGN_SSF_CA_FILE {} holds no PEM certificate",
             path.display()
         )),
-        count => Ok(count),
+        Err(error) => Err(format!(
+            "CALLSIGN_SSF_CA_FILE {} is not a PEM certificate bundle: {error}",
+            path.display()
+        )),
     }
 }
 

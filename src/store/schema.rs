@@ -100,13 +100,22 @@ pub fn locate(url: &str) -> Result<Location, StoreError> {
     }
 }
 
-/// Reads the database's migration history over one connection, giving up after `timeout`.
+/// Reads the database's migration history over one connection, giving up after `timeout`
+/// (connecting and reading alike: a server that accepts and then stalls is unreachable too).
 pub async fn inspect(url: &str, timeout: Duration) -> Result<Schema, StoreError> {
+    match tokio::time::timeout(timeout, read(url)).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Unavailable(
+            format!("no answer within {} ms", timeout.as_millis()).into(),
+        )),
+    }
+}
+
+async fn read(url: &str) -> Result<Schema, StoreError> {
     let applied = match locate(url)?.backend {
         Backend::Postgres => {
             let options = pg_options(url)?;
-            let mut connection =
-                within(timeout, sqlx::PgConnection::connect_with(&options)).await?;
+            let mut connection = sqlx::PgConnection::connect_with(&options).await?;
             let exists: bool =
                 sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
                     .fetch_one(&mut connection)
@@ -127,8 +136,7 @@ pub async fn inspect(url: &str, timeout: Duration) -> Result<Schema, StoreError>
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
                     .read_only(true);
-                let mut connection =
-                    within(timeout, sqlx::SqliteConnection::connect_with(&options)).await?;
+                let mut connection = sqlx::SqliteConnection::connect_with(&options).await?;
                 let exists: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
                 )
@@ -178,18 +186,6 @@ fn compare(migrator: &Migrator, applied: &History) -> Schema {
         .map(|m| format!("{} {}", m.version, m.description))
         .collect();
     schema
-}
-
-async fn within<T>(
-    timeout: Duration,
-    connecting: impl Future<Output = Result<T, sqlx::Error>>,
-) -> Result<T, StoreError> {
-    match tokio::time::timeout(timeout, connecting).await {
-        Ok(result) => Ok(result?),
-        Err(_) => Err(StoreError::Unavailable(
-            format!("no answer within {} ms", timeout.as_millis()).into(),
-        )),
-    }
 }
 
 fn pg_options(url: &str) -> Result<PgConnectOptions, StoreError> {

@@ -89,7 +89,9 @@ struct Statement {
 
 impl Visit for Statement {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "db.statement" || (field.name() == "summary" && self.sql.is_none()) {
+        // sqlx leaves `db.statement` empty when the summary is the whole statement (`BEGIN`).
+        let statement = field.name() == "db.statement" && !value.trim().is_empty();
+        if statement || (field.name() == "summary" && self.sql.is_none()) {
             self.sql = Some(value.to_owned());
         }
     }

@@ -71,6 +71,7 @@ pub fn init(format: LogFormat) -> Telemetry {
         .with(otel)
         .with(database_spans)
         .try_init();
+    traces::report_refused_export();
     Telemetry::new(provider)
 }
 

@@ -2,6 +2,7 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set; a caller's W3C `traceparent`
 //! is continued either way, so its trace id reaches the log lines of the request.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::propagation::TextMapPropagator;
@@ -16,6 +17,19 @@ use super::VERSION;
 
 /// Whether spans are exported (else only a caller's trace id is continued into the logs).
 static EXPORTING: AtomicBool = AtomicBool::new(false);
+/// Why the exporter could not be built, when it could not: said once logging is set up.
+static EXPORT_REFUSED: Mutex<Option<String>> = Mutex::new(None);
+
+/// Logs why traces are not exported although asked for, if that is so.
+pub(super) fn report_refused_export() {
+    if let Some(error) = EXPORT_REFUSED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        tracing::warn!(%error, "OpenTelemetry export disabled");
+    }
+}
 
 /// Holds the OpenTelemetry tracer provider, if traces are exported, so shutdown can flush it.
 #[must_use = "call shutdown() to flush buffered spans"]
@@ -37,7 +51,8 @@ pub(super) fn otlp_provider() -> Option<SdkTracerProvider> {
     {
         Ok(exporter) => exporter,
         Err(error) => {
-            eprintln!("callsign: OpenTelemetry export disabled: {error}");
+            // Logged once logging is set up.
+            *EXPORT_REFUSED.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
             return None;
         }
     };
@@ -68,8 +83,8 @@ impl Telemetry {
         let Some(provider) = self.0 else { return };
         match tokio::task::spawn_blocking(move || provider.shutdown()).await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("callsign: flushing traces failed: {error}"),
-            Err(error) => eprintln!("callsign: flushing traces failed: {error}"),
+            Ok(Err(error)) => tracing::warn!(%error, "flushing traces failed"),
+            Err(error) => tracing::warn!(%error, "flushing traces failed"),
         }
     }
 }

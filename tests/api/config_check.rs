@@ -163,6 +163,52 @@ async fn database_errors_are_said_once_in_words() {
     );
 }
 
+/// A role PostgreSQL does not know, and a port nothing listens on: each said in words, the
+/// second after waiting for the database as long as configured.
+#[tokio::test]
+async fn unknown_roles_and_refused_ports_are_said_in_words() {
+    let Some(admin) = pg_admin_url() else {
+        return;
+    };
+    let (scheme, rest) = admin.split_once("://").unwrap();
+    let (_, place) = rest.split_once('@').unwrap();
+    let (host, database) = place.split_once('/').unwrap();
+    let host = host.split(':').next().unwrap();
+    for (url, expected) in [
+        (
+            format!("{scheme}://callsign_no_such_role@{place}"),
+            "role \"callsign_no_such_role\" does not exist (check the user and password",
+        ),
+        (
+            format!(
+                "{scheme}://postgres@{host}:{}/{database}",
+                crate::process::free_port()
+            ),
+            "connection refused: nothing listens at that address and port",
+        ),
+    ] {
+        let (_dir, data) = fresh_data_dir();
+        let mut master = [0u8; 32];
+        getrandom::fill(&mut master).unwrap();
+        let output = callsign(&strings(&[
+            "--database-url",
+            &url,
+            "--master-key",
+            &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, master),
+            "--data-dir",
+            &data.display().to_string(),
+            "--startup-timeout-secs",
+            "1",
+            "migrate",
+        ]))
+        .await;
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("pool timed out"), "{stderr}");
+    }
+}
+
 async fn a_migrated_database_checks_as_ready_to_serve(app: TestApp) {
     let mut args = app.settings.args();
     args.extend(strings(&["config", "check"]));

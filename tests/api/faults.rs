@@ -145,6 +145,11 @@ async fn database_outage_keeps_tokens_validating_and_recovers_without_restart() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let message = assert_error(probe(&app, "/readyz").await, 503, "NotReady").await;
+    assert!(
+        message.contains("CALLSIGN_READY_WITHOUT_DATABASE_SECS"),
+        "{message}"
+    );
     let health = app
         .client
         .get(format!("{}/healthz", app.base))

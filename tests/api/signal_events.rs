@@ -16,7 +16,7 @@ use crate::process::{signal, spawn_process};
 use crate::ssf_receiver::*;
 
 backend_tests!(
-    each_change_sends_the_events_the_readme_names,
+    each_change_sends_the_events_the_docs_name,
     revocations_acknowledged_before_a_kill_reach_the_receiver_after_restart,
     the_event_signing_key_rotates_and_the_old_one_stays_published,
 );
@@ -27,7 +27,7 @@ fn kinds(sets: &[Value]) -> Vec<(String, Value)> {
         .collect()
 }
 
-async fn each_change_sends_the_events_the_readme_names(app: TestApp) {
+async fn each_change_sends_the_events_the_docs_name(app: TestApp) {
     let transmitter = Transmitter::discover(&app).await;
     let (stream, poll_path) = transmitter
         .poll_stream(&app, &[SESSION_REVOKED, ACCOUNT_PURGED, CREDENTIAL_CHANGE])
