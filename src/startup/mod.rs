@@ -59,6 +59,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     secure_data_dir(&config.data_dir);
     let url = config.database_url()?;
     let location = store::locate(&url)?;
+    let options = PoolOptions {
+        max_connections: config.db_max_connections,
+        acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
+    };
+    // Connects lazily; a SQLite file is created here, or refused if it cannot be written.
+    let store: Arc<dyn Store> = store::open(&url, &options).await?.into();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(config.startup_timeout_secs);
     let mut attempts = 0u32;
     loop {
@@ -82,11 +88,6 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             Err(error) => bail!("cannot use the {}: {error}", location.described),
         }
     }
-    let options = PoolOptions {
-        max_connections: config.db_max_connections,
-        acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
-    };
-    let store: Arc<dyn Store> = store::open(&url, &options).await?.into();
     loop {
         match store.migrate().await {
             Ok(()) => return Ok(store),
