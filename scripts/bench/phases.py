@@ -39,17 +39,41 @@ def tls_name(tls: bool) -> str:
     return "TLS" if tls else "plain"
 
 
+# Issuing is measured for one identity and spread over this many, side by side: what is kept
+# per identity (the issue log, the known-identity cache, the rate limit) must not serialise.
+MANY_IDENTITIES = 256
+
+
+def spread(s: Settings, label: str, callsign: Callsign, paths: list[str], connections: int) -> Run:
+    """wrk sending `:issueAccessToken` for each of `paths` in turn, every one signed afresh."""
+    lines = []
+    for path in paths:
+        headers = signed_headers(callsign.key, callsign.host, "POST", path, ISSUE_BODY)
+        lines.append("\t".join([path, headers["Authorization"], headers["x-ms-date"],
+                                 headers["x-ms-content-sha256"]]))
+    requests = pathlib.Path(HERE.parent.parent / "target" / "bench" / "many-requests.tsv")
+    requests.parent.mkdir(parents=True, exist_ok=True)
+    requests.write_text("\n".join(lines) + "\n")
+    run = s.wrk.run(callsign.base + paths[0], connections, "many.lua",
+                    {"BENCH_BODY": ISSUE_BODY, "BENCH_REQUESTS": str(requests)})
+    progress(label, run)
+    return run
+
+
 def token_endpoints(s: Settings, bare: dict[bool, Server], callsigns: dict[tuple[str, bool], Callsign]):
-    """`:issueAccessToken` against the bare sign route and `/tokens/:introspect` against the bare
-    verify route, per connections, TLS and the stores `callsigns` has for it; and each
-    instance's peak RSS during the issue runs at the most connections. Returns (rows, peak RSS
-    rows)."""
-    targets = {}
+    """`:issueAccessToken` (for one identity, and spread over MANY_IDENTITIES) against the bare
+    sign route and `/tokens/:introspect` against the bare verify route, per connections, TLS and
+    the stores `callsigns` has for it; and each instance's peak RSS during the issue runs at the
+    most connections. Returns (rows, peak RSS rows)."""
+    targets, many = {}, {}
     for key, callsign in callsigns.items():
         client = callsign.client()
         identity = client.create_identity()
         targets[key] = (issue_path(identity), json.dumps({"token": client.issue_token(identity)}))
         client.close()
+        identities = in_parallel(callsign, lambda client, _: client.create_identity(),
+                                 list(range(MANY_IDENTITIES)))
+        many[key] = [issue_path(identity) for identity in identities]
     bare_verify = {}
     for tls, server in bare.items():
         client = Client(server.base, "", cafile=None)
@@ -76,6 +100,9 @@ def token_endpoints(s: Settings, bare: dict[bool, Server], callsigns: dict[tuple
                         targets[store, tls][0], conns, ISSUE_BODY, callsign))
                     if conns == s.most_connections:
                         peaks[store, tls].append(callsign.server.peak_rss_kib())
+                    runs["issueMany", store, tls, conns].append(spread(
+                        s, f"callsign ({store}): issue, {MANY_IDENTITIES} identities", callsign,
+                        many[store, tls], conns))
                 runs["verify", tls, conns].append(
                     fixed(s, "bare: verify", bare[tls].base, "/verify", conns, bare_verify[tls]))
                 for store in stores(tls):
@@ -87,7 +114,8 @@ def token_endpoints(s: Settings, bare: dict[bool, Server], callsigns: dict[tuple
     rows = []
     for tls in s.tls_modes:
         for conns in s.connections:
-            for endpoint, floor in (("issueAccessToken", "sign"), ("introspect", "verify")):
+            for endpoint, floor in (("issueAccessToken", "sign"), ("issueMany", "sign"),
+                                    ("introspect", "verify")):
                 baseline = summary(runs[floor, tls, conns])
                 for store in stores(tls):
                     measured = summary(runs[endpoint, store, tls, conns])

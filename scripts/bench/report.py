@@ -129,6 +129,7 @@ def markdown(r: dict) -> str:
 def token_tables(r: dict) -> list[str]:
     lines = ["", "## Token endpoints against a bare axum route doing only the JWT work", ""]
     endpoints = {"issueAccessToken": "`POST …/:issueAccessToken` vs bare sign",
+                 "issueMany": "`POST …/:issueAccessToken`, 256 identities, vs bare sign",
                  "introspect": "`POST /tokens/:introspect` vs bare verify"}
     lines += table(["endpoint", "store", "TLS", "connections", "req/s", "p99", "bare req/s", "bare p99", "vs bare"],
                    [[endpoints[row["endpoint"]], row["store"], on_off(row["tls"]), str(row["connections"]),
