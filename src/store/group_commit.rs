@@ -16,6 +16,7 @@ use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use crate::vocabulary::IdentityId;
 
 /// The most writes one transaction holds: a group this large commits, and the next begins.
 const MAX_GROUP: usize = 256;
@@ -25,17 +26,33 @@ type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A member's write, run on the group's connection; it hands back how to complete it.
 type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Completion> + Send>;
 
+/// What is queued on the writer.
+enum Work {
+    /// Any write, under a savepoint of its own.
+    Job(Job),
+    /// A new identity without an external id: nothing can conflict with it, so a group inserts
+    /// all of its new identities in one statement.
+    NewIdentity {
+        id: IdentityId,
+        now_ms: i64,
+        answer: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// Rows per multi-row `INSERT` (two parameters each, far below SQLite's limit).
+const ROWS_PER_INSERT: usize = 256;
+
 /// The handle writes are queued on.
 pub(super) struct GroupCommit {
-    jobs: mpsc::UnboundedSender<Job>,
+    queue: mpsc::UnboundedSender<Work>,
 }
 
 impl GroupCommit {
     /// Starts the writer task on `writer` (a pool of one connection).
     pub fn start(writer: SqlitePool) -> Self {
-        let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(writer, queue));
-        GroupCommit { jobs }
+        let (queue, work) = mpsc::unbounded_channel();
+        tokio::spawn(run(writer, work));
+        GroupCommit { queue }
     }
 
     /// Runs `write` in the current group's transaction under a savepoint of its own; returns
@@ -65,44 +82,77 @@ impl GroupCommit {
                     Err(error) => Err(error.into()),
                 };
                 Box::new(move |committed: Result<(), String>| {
-                    let _ = answer.send(outcome.and_then(|value| {
-                        committed
-                            .map(|()| value)
-                            .map_err(|error| StoreError::Unavailable(error.into()))
-                    }));
+                    let _ =
+                        answer
+                            .send(outcome.and_then(|value| {
+                                committed.map(|()| value).map_err(not_committed)
+                            }));
                 }) as Completion
             })
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
-        answered.await.map_err(|_| {
-            StoreError::Unavailable(
-                "the write's transaction could not start or was abandoned".into(),
-            )
-        })?
+        self.queue(Work::Job(job))?;
+        answered.await.map_err(|_| abandoned())?
+    }
+
+    /// Inserts a new identity without an external id, with the others of its group in one
+    /// statement; returns once the group has committed.
+    pub async fn insert_identity(&self, id: IdentityId, now_ms: i64) -> Result<(), StoreError> {
+        let (answer, answered) = oneshot::channel();
+        self.queue(Work::NewIdentity { id, now_ms, answer })?;
+        answered.await.map_err(|_| abandoned())?
+    }
+
+    fn queue(&self, work: Work) -> Result<(), StoreError> {
+        self.queue
+            .send(work)
+            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))
     }
 }
 
-/// Takes the queued writes in groups until every handle is gone.
-async fn run(writer: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
+fn not_committed(error: String) -> StoreError {
+    StoreError::Unavailable(error.into())
+}
+
+fn abandoned() -> StoreError {
+    StoreError::Unavailable("the write's transaction could not start or was abandoned".into())
+}
+
+/// Takes the queued writes in groups until every handle is gone: a group is what has queued
+/// while the one before it ran.
+async fn run(writer: SqlitePool, mut queue: mpsc::UnboundedReceiver<Work>) {
     while let Some(first) = queue.recv().await {
+        let mut jobs = Vec::new();
+        let mut new_identities = Vec::new();
+        let mut next = Some(first);
+        while let Some(work) = next.take().or_else(|| {
+            (jobs.len() + new_identities.len() < MAX_GROUP)
+                .then(|| queue.try_recv().ok())
+                .flatten()
+        }) {
+            match work {
+                Work::Job(job) => jobs.push(job),
+                Work::NewIdentity { id, now_ms, answer } => {
+                    new_identities.push((id, now_ms, answer))
+                }
+            }
+        }
         let mut group = match writer.begin_with("BEGIN IMMEDIATE").await {
             Ok(transaction) => transaction,
             Err(error) => {
-                // Dropping the write tells its writer it could not start.
+                // Dropping the writes tells their writers they could not start.
                 tracing::warn!(error = %StoreError::from(error), "a write transaction could not start");
                 continue;
             }
         };
+        let rows: Vec<(IdentityId, i64)> = new_identities
+            .iter()
+            .map(|(id, now_ms, _)| (*id, *now_ms))
+            .collect();
+        // A failed statement undoes only itself: the other writes of the group stay.
+        let inserted = insert_identities(&mut group, &rows).await;
         let mut completions = Vec::new();
-        let mut next = Some(first);
         let mut failed = false;
-        while let Some(job) = next.take().or_else(|| {
-            (completions.len() < MAX_GROUP)
-                .then(|| queue.try_recv().ok())
-                .flatten()
-        }) {
+        for job in jobs {
             match AssertUnwindSafe(job(&mut group)).catch_unwind().await {
                 Ok(completion) => completions.push(completion),
                 Err(_) => {
@@ -123,12 +173,41 @@ async fn run(writer: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
                 .map_err(|error| StoreError::from(error).to_string())
         };
         if let Err(error) = &committed {
-            tracing::warn!(%error, writes = completions.len(), "a group of writes did not commit");
+            let writes = completions.len() + new_identities.len();
+            tracing::warn!(%error, writes, "a group of writes did not commit");
         }
         for complete in completions {
             complete(committed.clone());
         }
+        for (_, _, answer) in new_identities {
+            let outcome = match (&inserted, &committed) {
+                (Err(error), _) | (Ok(()), Err(error)) => Err(not_committed(error.clone())),
+                (Ok(()), Ok(())) => Ok(()),
+            };
+            let _ = answer.send(outcome);
+        }
     }
+}
+
+/// New identities, a few hundred rows a statement.
+async fn insert_identities(
+    connection: &mut SqliteConnection,
+    rows: &[(IdentityId, i64)],
+) -> Result<(), String> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values = vec!["(?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO identities (id, created_at_ms) VALUES {values}");
+        // Only placeholders are formatted in: the values are bound.
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, now_ms) in chunk {
+            insert = insert.bind(id.uuid().hyphenated()).bind(*now_ms);
+        }
+        insert
+            .execute(&mut *connection)
+            .await
+            .map_err(|error| StoreError::from(error).to_string())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

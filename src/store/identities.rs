@@ -127,17 +127,24 @@ impl SqliteStore {
         external_id: Option<&str>,
         now_ms: i64,
     ) -> Result<Created, StoreError> {
-        let external_id = external_id.map(str::to_owned);
+        let Some(external_id) = external_id.map(str::to_owned) else {
+            // Nothing can conflict: inserted with the other new identities of its group.
+            self.group.insert_identity(id, now_ms).await?;
+            return Ok(Created::New(IdentityRecord {
+                id,
+                external_id: None,
+                created_at_ms: now_ms,
+                last_token_issued_at_ms: None,
+            }));
+        };
         self.write(move |tx| {
             Box::pin(async move {
-                if let Some(external_id) = &external_id {
-                    let existing = sqlx::query(select_identity_where!("external_id = $1"))
-                        .bind(external_id)
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                    if let Some(row) = existing {
-                        return Ok(Created::Existing(identity_from_row!(SqliteStore, &row)));
-                    }
+                let existing = sqlx::query(select_identity_where!("external_id = $1"))
+                    .bind(&external_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if let Some(row) = existing {
+                    return Ok(Created::Existing(identity_from_row!(SqliteStore, &row)));
                 }
                 let row = sqlx::query(INSERT_SQLITE)
                     .bind(id.uuid().hyphenated())

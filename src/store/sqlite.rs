@@ -31,7 +31,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
     /// Writes grouped into shared transactions on the writer connection.
-    group: GroupCommit,
+    pub(super) group: GroupCommit,
     /// Notified when a transaction that wrote to the outbox commits.
     outbox: Notify,
 }
