@@ -100,6 +100,25 @@ pub fn locate(url: &str) -> Result<Location, StoreError> {
     }
 }
 
+/// The migration history over `$connection` (none when `$exists`, a query answering whether the
+/// history table exists, says it does not), then closes it. A macro: the two drivers'
+/// connections share no trait these queries can be written against.
+macro_rules! history {
+    ($connection:ident, $exists:literal) => {{
+        let mut connection = $connection;
+        let exists: bool = sqlx::query_scalar($exists)
+            .fetch_one(&mut connection)
+            .await?;
+        let applied: History = if exists {
+            sqlx::query_as(HISTORY).fetch_all(&mut connection).await?
+        } else {
+            Vec::new()
+        };
+        let _ = connection.close().await;
+        applied
+    }};
+}
+
 /// Reads the database's migration history over one connection, giving up after `timeout`
 /// (connecting and reading alike: a server that accepts and then stalls is unreachable too).
 pub async fn inspect(url: &str, timeout: Duration) -> Result<Schema, StoreError> {
@@ -115,17 +134,11 @@ async fn read(url: &str) -> Result<Schema, StoreError> {
     let applied = match locate(url)?.backend {
         Backend::Postgres => {
             let options = pg_options(url)?;
-            let mut connection = sqlx::PgConnection::connect_with(&options).await?;
-            let exists: bool =
-                sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                    .fetch_one(&mut connection)
-                    .await?;
-            let applied: History = if exists {
-                sqlx::query_as(HISTORY).fetch_all(&mut connection).await?
-            } else {
-                Vec::new()
-            };
-            let _ = connection.close().await;
+            let connection = sqlx::PgConnection::connect_with(&options).await?;
+            let applied = history!(
+                connection,
+                "SELECT to_regclass('_sqlx_migrations') IS NOT NULL"
+            );
             Some((&super::postgres::MIGRATOR, applied))
         }
         Backend::Sqlite => {
@@ -136,18 +149,11 @@ async fn read(url: &str) -> Result<Schema, StoreError> {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
                     .read_only(true);
-                let mut connection = sqlx::SqliteConnection::connect_with(&options).await?;
-                let exists: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
-                )
-                .fetch_one(&mut connection)
-                .await?;
-                let applied: History = if exists {
-                    sqlx::query_as(HISTORY).fetch_all(&mut connection).await?
-                } else {
-                    Vec::new()
-                };
-                let _ = connection.close().await;
+                let connection = sqlx::SqliteConnection::connect_with(&options).await?;
+                let applied = history!(
+                    connection,
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')"
+                );
                 Some((&super::sqlite::MIGRATOR, applied))
             }
         }

@@ -127,6 +127,28 @@ async fn postgres_without_a_master_key_is_refused_before_migrating() {
     assert!(!migrated, "the refused command migrated the database");
 }
 
+/// `callsign migrate` on `url` (with a master key, waiting a second at most), which must fail;
+/// what it printed on standard error.
+async fn refused_migration(url: &str) -> String {
+    let (_dir, data) = fresh_data_dir();
+    let mut master = [0u8; 32];
+    getrandom::fill(&mut master).unwrap();
+    let output = callsign(&strings(&[
+        "--database-url",
+        url,
+        "--master-key",
+        &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, master),
+        "--data-dir",
+        &data.display().to_string(),
+        "--startup-timeout-secs",
+        "1",
+        "migrate",
+    ]))
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    text(&output.stderr)
+}
+
 #[tokio::test]
 async fn database_errors_are_said_once_in_words() {
     let Some(admin) = pg_admin_url() else {
@@ -136,21 +158,7 @@ async fn database_errors_are_said_once_in_words() {
         "{}/callsign_no_such_database",
         admin.rsplit_once('/').unwrap().0
     );
-    let (_dir, data) = fresh_data_dir();
-    let mut master = [0u8; 32];
-    getrandom::fill(&mut master).unwrap();
-    let output = callsign(&strings(&[
-        "--database-url",
-        &missing,
-        "--master-key",
-        &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, master),
-        "--data-dir",
-        &data.display().to_string(),
-        "migrate",
-    ]))
-    .await;
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let stderr = text(&output.stderr);
+    let stderr = refused_migration(&missing).await;
     assert_eq!(
         stderr.matches("does not exist").count(),
         1,
@@ -187,23 +195,7 @@ async fn unknown_roles_and_refused_ports_are_said_in_words() {
             "connection refused: nothing listens at that address and port",
         ),
     ] {
-        let (_dir, data) = fresh_data_dir();
-        let mut master = [0u8; 32];
-        getrandom::fill(&mut master).unwrap();
-        let output = callsign(&strings(&[
-            "--database-url",
-            &url,
-            "--master-key",
-            &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, master),
-            "--data-dir",
-            &data.display().to_string(),
-            "--startup-timeout-secs",
-            "1",
-            "migrate",
-        ]))
-        .await;
-        assert_eq!(output.status.code(), Some(1), "{output:?}");
-        let stderr = text(&output.stderr);
+        let stderr = refused_migration(&url).await;
         assert!(stderr.contains(expected), "{stderr}");
         assert!(!stderr.contains("pool timed out"), "{stderr}");
     }
