@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use super::body::read_bounded;
 use super::client_address::{ClientAddress, TrustedProxies};
-use super::metrics::{Route, method_label};
+use super::metrics::{Route, method_label, otel_method};
 use super::uncancellable::Uncancellable;
 use super::{ApiError, CLIENT_REQUEST_ID, ErrorCode, REQUEST_ID, REQUEST_TIMEOUT};
 use crate::audit::{Actor, RequestContext};
@@ -144,11 +144,6 @@ pub async fn frame(
         headers.insert(CLIENT_REQUEST_ID, echo);
     }
     response
-}
-
-/// The method as OpenTelemetry names it: a standard one by name, anything else `_OTHER`.
-pub(super) fn otel_method(label: &'static str) -> &'static str {
-    if label == "other" { "_OTHER" } else { label }
 }
 
 fn protocol_version(version: axum::http::Version) -> &'static str {

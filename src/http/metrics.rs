@@ -55,7 +55,7 @@ where
             }
         });
         if let Some(route) = &route {
-            let method = super::frame::otel_method(method_label(request.method()));
+            let method = otel_method(method_label(request.method()));
             telemetry::name_request(&tracing::Span::current(), method, route.as_str());
         }
         NotingRoute {
@@ -136,6 +136,11 @@ where
         }
         Poll::Ready(Ok(response))
     }
+}
+
+/// The method as OpenTelemetry names it: a standard one by name, anything else `_OTHER`.
+pub(super) fn otel_method(label: &'static str) -> &'static str {
+    if label == "other" { "_OTHER" } else { label }
 }
 
 /// Standard methods by name; anything else one label, so clients cannot make new series.

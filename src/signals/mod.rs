@@ -23,6 +23,12 @@ pub mod set;
 pub mod stream;
 pub mod transmitter;
 
+/// Whether `id` could be a stream id or `jti` Callsign gave (32 hex digits): anything else is
+/// not looked up.
+pub(super) fn is_callsign_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 #[cfg(test)]
 mod tests;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::records::is_callsign_id;
+use super::is_callsign_id;
 use super::stream::Status;
 use super::{SignalError, Transmitter};
 use crate::store::QueuedEvent;

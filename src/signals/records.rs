@@ -10,12 +10,6 @@ use super::{SignalError, Transmitter};
 use crate::store::StreamRecord;
 use crate::vocabulary::{AppUserId, IdentityId, SignalSubject};
 
-/// Whether `id` could be a stream id or `jti` Callsign gave (32 hex digits): anything else is
-/// not looked up.
-pub(super) fn is_callsign_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// What a stream's sealed authorization header is bound to.
 pub(super) fn authorization_aad(stream_id: &str) -> Vec<u8> {
     format!("callsign:{stream_id}:stream-authorization").into_bytes()

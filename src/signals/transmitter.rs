@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use super::is_callsign_id;
 use super::key_ring::EventKeyRing;
-use super::records::is_callsign_id;
 use super::set::{SetContext, claims};
 use super::stream::{Delivery, Status, StreamRequest, wishes};
 use super::{SignalError, SignalSettings};
