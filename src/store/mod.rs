@@ -148,15 +148,14 @@ pub struct PoolOptions {
 /// Opens the store a `postgres://` or `sqlite:` URL names. Connections are lazy: the service
 /// starts while the database is down and becomes ready when it appears.
 pub async fn open(url: &str, options: &PoolOptions) -> Result<Box<dyn Store>, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        crate::telemetry::set_database_system("postgresql");
-        Ok(Box::new(PgStore::open(url, options)?))
-    } else if url.starts_with("sqlite:") {
-        crate::telemetry::set_database_system("sqlite");
-        Ok(Box::new(SqliteStore::open(url, options).await?))
-    } else {
-        Err(StoreError::Config(
-            "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
-        ))
+    match locate(url)?.backend {
+        Backend::Postgres => {
+            crate::telemetry::set_database_system("postgresql");
+            Ok(Box::new(PgStore::open(url, options)?))
+        }
+        Backend::Sqlite => {
+            crate::telemetry::set_database_system("sqlite");
+            Ok(Box::new(SqliteStore::open(url, options).await?))
+        }
     }
 }

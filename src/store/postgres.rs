@@ -5,9 +5,8 @@
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
@@ -35,8 +34,7 @@ pub struct PgStore {
 impl PgStore {
     /// Creates a lazy pool: nothing connects until the first query.
     pub fn open(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
-        let connect = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
+        let connect = super::schema::pg_options(url)?
             // A statement on a dead or stuck connection fails instead of hanging the request.
             .options([("statement_timeout", STATEMENT_TIMEOUT_MS)]);
         let pool = PgPoolOptions::new()

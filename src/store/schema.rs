@@ -4,7 +4,6 @@
 //! before migrating, so a database from a newer Callsign is refused untouched and a connection
 //! that fails says why (a pool would only say it timed out).
 
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -91,7 +90,10 @@ pub fn locate(url: &str) -> Result<Location, StoreError> {
     } else if url.starts_with("sqlite:") {
         Ok(Location {
             backend: Backend::Sqlite,
-            described: format!("SQLite file {}", sqlite_file(url)?.display()),
+            described: format!(
+                "SQLite file {}",
+                sqlite_options(url)?.get_filename().display()
+            ),
         })
     } else {
         Err(StoreError::Config(
@@ -142,13 +144,11 @@ async fn read(url: &str) -> Result<Schema, StoreError> {
             Some((&super::postgres::MIGRATOR, applied))
         }
         Backend::Sqlite => {
-            let file = sqlite_file(url)?;
+            let options = sqlite_options(url)?.read_only(true);
+            let file = options.get_filename();
             if file.as_os_str().is_empty() || file.as_os_str() == ":memory:" || !file.exists() {
                 None
             } else {
-                let options = SqliteConnectOptions::from_str(url)
-                    .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
-                    .read_only(true);
                 let connection = sqlx::SqliteConnection::connect_with(&options).await?;
                 let applied = history!(
                     connection,
@@ -194,13 +194,14 @@ fn compare(migrator: &Migrator, applied: &History) -> Schema {
     schema
 }
 
-fn pg_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+/// A `postgres://` URL's connection options.
+pub(super) fn pg_options(url: &str) -> Result<PgConnectOptions, StoreError> {
     PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))
 }
 
-fn sqlite_file(url: &str) -> Result<PathBuf, StoreError> {
-    let options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?;
-    Ok(options.get_filename().to_owned())
+/// A `sqlite:` URL's connection options.
+pub(super) fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
+    SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))
 }

@@ -39,8 +39,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file a `sqlite:` URL names.
     pub async fn open(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
-        let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
+        let connect = super::schema::sqlite_options(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL for the readers (they commit nothing); the writer's is FULL, below.
