@@ -26,9 +26,9 @@ pub fn master_keys(config: &Config, backend: Backend) -> anyhow::Result<MasterKe
 
 /// The master key: configured, or (SQLite only) generated into the data directory once.
 pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey> {
-    let path = match existing_master_key(config, backend)? {
-        Ok(key) => return Ok(key),
-        Err(path) => path,
+    let path = match find_master_key(config, backend)? {
+        FoundMasterKey::Configured(key) | FoundMasterKey::Stored(_, key) => return Ok(key),
+        FoundMasterKey::Missing(path) => path,
     };
     private_files::create_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
@@ -42,16 +42,22 @@ pub fn master_key(config: &Config, backend: Backend) -> anyhow::Result<MasterKey
     Ok(key)
 }
 
-/// The master key configured or generated earlier; or, where SQLite may have one generated,
-/// the file it would go to.
-pub(super) fn existing_master_key(
-    config: &Config,
-    backend: Backend,
-) -> anyhow::Result<Result<MasterKey, PathBuf>> {
+/// Where the master key comes from, as far as it exists already.
+pub(super) enum FoundMasterKey {
+    /// `CALLSIGN_MASTER_KEY` (or its file).
+    Configured(MasterKey),
+    /// Generated into the data directory on an earlier start (SQLite).
+    Stored(PathBuf, MasterKey),
+    /// None yet: SQLite generates one into this file.
+    Missing(PathBuf),
+}
+
+/// The master key configured or generated earlier, or the file SQLite would generate it into;
+/// an error where a configured or stored key is unreadable, or PostgreSQL has none.
+pub(super) fn find_master_key(config: &Config, backend: Backend) -> anyhow::Result<FoundMasterKey> {
     if let Some(encoded) = config.master_key_secret()? {
-        return Ok(Ok(
-            MasterKey::from_base64(&encoded).context("CALLSIGN_MASTER_KEY is invalid")?
-        ));
+        let key = MasterKey::from_base64(&encoded).context("CALLSIGN_MASTER_KEY is invalid")?;
+        return Ok(FoundMasterKey::Configured(key));
     }
     if backend == Backend::Postgres {
         bail!(
@@ -61,13 +67,13 @@ pub(super) fn existing_master_key(
     }
     let path = config.data_dir.join("master.key");
     if !path.exists() {
-        return Ok(Err(path));
+        return Ok(FoundMasterKey::Missing(path));
     }
     let encoded = private_files::read_owner_only(&path)
         .with_context(|| format!("cannot use {}", path.display()))?;
-    Ok(Ok(MasterKey::from_base64(&encoded).with_context(|| {
-        format!("{} is not a valid master key", path.display())
-    })?))
+    let key = MasterKey::from_base64(&encoded)
+        .with_context(|| format!("{} is not a valid master key", path.display()))?;
+    Ok(FoundMasterKey::Stored(path, key))
 }
 
 pub(super) fn seed_keys(config: &Config) -> anyhow::Result<Option<SeedKeys>> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum_server::tls_rustls::RustlsConfig;
 
 use super::app_users::identity_providers;
-use super::keys::{existing_master_key, seed_keys};
+use super::keys::{FoundMasterKey, find_master_key, seed_keys};
 use super::{app_policy, cors_origins, public_endpoint};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, TlsMode};
@@ -205,15 +205,10 @@ pub async fn database(config: &Config, report: &mut Report) {
 }
 
 fn keys(config: &Config, backend: Backend, report: &mut Report) {
-    match existing_master_key(config, backend) {
-        Ok(Ok(_)) if config.master_key_secret().ok().flatten().is_some() => {
-            report.ok("master key: configured")
-        }
-        Ok(Ok(_)) => report.ok(format!(
-            "master key: {}",
-            config.data_dir.join("master.key").display()
-        )),
-        Ok(Err(path)) => report.would(format!(
+    match find_master_key(config, backend) {
+        Ok(FoundMasterKey::Configured(_)) => report.ok("master key: configured"),
+        Ok(FoundMasterKey::Stored(path, _)) => report.ok(format!("master key: {}", path.display())),
+        Ok(FoundMasterKey::Missing(path)) => report.would(format!(
             "generate a master key into {} (back it up)",
             path.display()
         )),
