@@ -29,49 +29,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let telemetry = telemetry::init(cli.config.log_format);
-    let result = match command {
-        Command::Serve => serve(&cli.config).await,
-        Command::Migrate => {
-            async {
-                checked(&cli.config).await?;
-                startup::open_store(&cli.config).await?;
-                println!("callsign: database migrated");
-                Ok(())
-            }
-            .await
-        }
-        Command::Keys {
-            show_secrets,
-            action,
-        } => {
-            async {
-                checked(&cli.config).await?;
-                keys(&cli.config, action, show_secrets).await
-            }
-            .await
-        }
-        Command::Users { action } => {
-            async {
-                checked(&cli.config).await?;
-                users::run(&cli.config, action).await
-            }
-            .await
-        }
-        Command::Health => health(&cli.config).await,
-        Command::Config {
-            action: ConfigCommand::Check,
-        } => config_check(&cli.config).await,
-        Command::Docs { .. } => Ok(()),
-    };
+    let result = dispatch(&cli.config, command).await;
     telemetry.shutdown().await;
     result
 }
 
-/// The settings a command on the store needs, checked before it opens the store.
-async fn checked(config: &Config) -> anyhow::Result<()> {
-    preflight::settings(config, Purpose::Command)
-        .await
-        .into_result()
+async fn dispatch(config: &Config, command: Command) -> anyhow::Result<()> {
+    // A command on the store checks the settings it needs before it opens the store (`serve`
+    // checks its own, listeners and TLS too, as it builds).
+    if matches!(
+        command,
+        Command::Migrate | Command::Keys { .. } | Command::Users { .. }
+    ) {
+        preflight::settings(config, Purpose::Command)
+            .await
+            .into_result()?;
+    }
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            startup::open_store(config).await?;
+            println!("callsign: database migrated");
+            Ok(())
+        }
+        Command::Keys {
+            show_secrets,
+            action,
+        } => keys(config, action, show_secrets).await,
+        Command::Users { action } => users::run(config, action).await,
+        Command::Health => health(config).await,
+        Command::Config {
+            action: ConfigCommand::Check,
+        } => config_check(config).await,
+        Command::Docs { .. } => Ok(()),
+    }
 }
 
 /// `callsign config check`: every finding, then the verdict.
