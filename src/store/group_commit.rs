@@ -1,5 +1,6 @@
 //! Group commit for SQLite's one writer: concurrent writes run one after another inside one
-//! transaction, each under its own savepoint, and the transaction commits once for all of them.
+//! transaction, each under its own savepoint (new identities without an external id, which
+//! cannot conflict, in one multi-row insert), and the transaction commits once for all of them.
 //! Every writer is answered only after the commit that holds its write, so an acknowledged write
 //! is as durable as before; what the group saves is a transaction (and, with
 //! `synchronous=FULL`, an fsync) per write.

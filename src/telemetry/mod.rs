@@ -27,7 +27,10 @@ pub fn init(format: LogFormat) -> Telemetry {
     // Each layer filters for itself: the database spans need sqlx's statement events, which
     // the logs leave out.
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let provider = otlp_provider();
+    let (provider, refused) = match otlp_provider() {
+        Ok(provider) => (provider, None),
+        Err(error) => (None, Some(error)),
+    };
     let otel = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("callsign"))
@@ -71,7 +74,9 @@ pub fn init(format: LogFormat) -> Telemetry {
         .with(otel)
         .with(database_spans)
         .try_init();
-    traces::report_refused_export();
+    if let Some(error) = refused {
+        tracing::warn!(%error, "OpenTelemetry export disabled");
+    }
     Telemetry::new(provider)
 }
 

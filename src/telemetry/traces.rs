@@ -2,7 +2,6 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set; a caller's W3C `traceparent`
 //! is continued either way, so its trace id reaches the log lines of the request.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::propagation::TextMapPropagator;
@@ -17,25 +16,13 @@ use super::VERSION;
 
 /// Whether spans are exported (else only a caller's trace id is continued into the logs).
 static EXPORTING: AtomicBool = AtomicBool::new(false);
-/// Why the exporter could not be built, when it could not: said once logging is set up.
-static EXPORT_REFUSED: Mutex<Option<String>> = Mutex::new(None);
-
-/// Logs why traces are not exported although asked for, if that is so.
-pub(super) fn report_refused_export() {
-    if let Some(error) = EXPORT_REFUSED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-    {
-        tracing::warn!(%error, "OpenTelemetry export disabled");
-    }
-}
-
 /// Holds the OpenTelemetry tracer provider, if traces are exported, so shutdown can flush it.
 #[must_use = "call shutdown() to flush buffered spans"]
 pub struct Telemetry(Option<SdkTracerProvider>);
 
-pub(super) fn otlp_provider() -> Option<SdkTracerProvider> {
+/// The exporting tracer provider, when export is configured; why it could not be built, as an
+/// error to log once logging is set up.
+pub(super) fn otlp_provider() -> Result<Option<SdkTracerProvider>, String> {
     let configured = [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -43,19 +30,12 @@ pub(super) fn otlp_provider() -> Option<SdkTracerProvider> {
     .iter()
     .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
     if !configured {
-        return None;
+        return Ok(None);
     }
-    let exporter = match opentelemetry_otlp::SpanExporter::builder()
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .build()
-    {
-        Ok(exporter) => exporter,
-        Err(error) => {
-            // Logged once logging is set up.
-            *EXPORT_REFUSED.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
-            return None;
-        }
-    };
+        .map_err(|error| error.to_string())?;
     let mut resource = Resource::builder();
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         resource = resource.with_service_name("callsign");
@@ -63,13 +43,13 @@ pub(super) fn otlp_provider() -> Option<SdkTracerProvider> {
     let resource = resource
         .with_attribute(opentelemetry::KeyValue::new("service.version", VERSION))
         .build();
-    Some(
+    Ok(Some(
         SdkTracerProvider::builder()
             // Its own thread and a blocking reqwest client: needs no Tokio runtime.
             .with_batch_exporter(exporter)
             .with_resource(resource)
             .build(),
-    )
+    ))
 }
 
 impl Telemetry {
@@ -110,6 +90,10 @@ pub fn continue_trace<B>(span: &tracing::Span, request: &axum::http::Request<B>)
 /// built with that name; one with no caller's trace then gets its own trace id, logged from here
 /// on.
 pub fn name_request(span: &tracing::Span, method: &'static str, route: &str) {
+    // No layer records it (logging at `warn`, no exporter): nothing to format.
+    if span.is_disabled() {
+        return;
+    }
     span.record("otel.name", format!("{method} {route}"));
     span.record("http.route", route);
     if EXPORTING.load(Ordering::Relaxed) {
