@@ -204,6 +204,7 @@ mod tests {
         BearerClaims {
             issuer: "https://idp.test".into(),
             subject: subject.into(),
+            expires_at: 1_800_000_000,
             claims: claims.as_object().unwrap().clone(),
         }
     }

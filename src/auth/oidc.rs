@@ -75,6 +75,8 @@ impl BearerAuthority {
 pub struct BearerClaims {
     pub issuer: String,
     pub subject: String,
+    /// `exp`, in Unix seconds.
+    pub expires_at: i64,
     pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -191,6 +193,7 @@ impl JwksVerifier {
         Ok(BearerClaims {
             issuer: claims.iss,
             subject: claims.sub,
+            expires_at: claims.exp,
             claims: claims.rest,
         })
     }

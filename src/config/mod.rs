@@ -11,6 +11,7 @@ pub use crate::telemetry::LogFormat;
 mod app_users;
 mod backends;
 mod limits;
+mod org_users;
 mod secrets;
 mod signals;
 mod tls;
@@ -18,6 +19,7 @@ mod tls;
 pub use app_users::{AppUserConfig, Registration, Switch};
 pub use backends::BackendConfig;
 pub use limits::RateLimitConfig;
+pub use org_users::{ACS_TEAMS_AUDIENCE, OrgUserConfig};
 pub use secrets::SecretFiles;
 pub use signals::SignalConfig;
 pub use tls::{TlsConfig, TlsMode};
@@ -360,6 +362,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub backends: BackendConfig,
+
+    #[command(flatten)]
+    pub org_users: OrgUserConfig,
 
     #[command(flatten)]
     pub limits: RateLimitConfig,

@@ -197,6 +197,18 @@ impl From<IdentityError> for ApiError {
     fn from(error: IdentityError) -> Self {
         match error {
             IdentityError::NotFound => ApiError::identity_not_found(),
+            IdentityError::Deleted => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::IdentityDeleted,
+                "This organisation user's identity was deleted; it can be issued tokens again \
+                 once every token it had has expired (within 25 hours of the deletion).",
+            ),
+            IdentityError::OrgUser => ApiError::bad_request(
+                ErrorCode::InvalidIdentity,
+                "An organisation user's identity (8:orgid:…) gets tokens only by exchanging their \
+                 provider's token (POST /teamsUser/:exchangeAccessToken); it cannot be issued \
+                 tokens by name or held by app users.",
+            ),
             IdentityError::TooManyTokens { retry_after } => ApiError::too_many_requests(
                 retry_after,
                 "Too many tokens for this identity; retry later.",

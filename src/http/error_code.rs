@@ -63,8 +63,17 @@ error_codes! {
     MissingApiVersionParameter,
     /// 400
     UnsupportedApiVersion,
-    /// 400: Callsign does not federate with Microsoft Entra ID.
+    /// 400: exchanging an organisation user's token is off (no `CALLSIGN_ORG_OIDC_ISSUER`).
     TeamsUserExchangeNotSupported,
+    /// 401: the organisation user's token presented for exchange is not valid (signature,
+    /// signer, issuer, audience, expiry, delegated scopes, client or user claim); the message
+    /// says which.
+    InvalidAccessToken,
+    /// 400: a field of the exchange is missing or malformed, or the token is another app's or
+    /// another user's than `appId` or `userId` name.
+    ValidationError,
+    /// 403: the organisation user's identity was deleted and may not come back yet.
+    IdentityDeleted,
     /// 413
     RequestEntityTooLarge,
     /// 415

@@ -1,5 +1,5 @@
-//! ACS identity routes: create, get, delete, issue a token, revoke tokens; and the Teams
-//! exchange, which Callsign answers with a clear "not supported".
+//! ACS identity routes: create, get, delete, issue a token, revoke tokens. (The organisation-user
+//! exchange is in [`super::org_users`].)
 
 use axum::Json;
 use axum::extract::{Extension, State};
@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::api_version::{ApiVersion, RequireApiVersion};
-use super::error::ErrorBody;
-use super::extract::{AcsPath, JsonBody, expect_action};
+use super::extract::{AcsPath, JsonBody};
 use super::schemas::{
     BackendRefusals, BadRequest, BodyRefusals, IdentityNotFound, ScopeName, Unavailable,
 };
@@ -297,43 +296,15 @@ async fn revoke_access_tokens(state: &AppState, id: &str) -> Result<StatusCode, 
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Exchange a Teams user's token (not supported)
-///
-/// Callsign does not federate with Microsoft Entra ID: always 400
-/// `TeamsUserExchangeNotSupported`.
-#[utoipa::path(
-    post,
-    path = "/teamsUser/:exchangeAccessToken",
-    tag = "identities",
-    operation_id = "exchangeTeamsUserAccessToken",
-    params(ApiVersion),
-    responses(
-        (status = BAD_REQUEST, description = "`TeamsUserExchangeNotSupported` (or a missing \
-            `api-version`).", body = ErrorBody),
-        BackendRefusals,
-    ),
-    security(("hmac" = []), ("bearer" = [])),
-)]
-pub async fn teams_exchange(_: RequireApiVersion, AcsPath(action): AcsPath<String>) -> ApiError {
-    if let Err(not_found) = expect_action(&action, ":exchangeAccessToken") {
-        return not_found;
-    }
-    ApiError::bad_request(
-        ErrorCode::TeamsUserExchangeNotSupported,
-        "Callsign does not federate with Microsoft Entra ID, so exchanging a Teams user's token \
-         is not supported. Create a communication identity and issue it a token instead.",
-    )
-}
-
 /// The `{id}` path parameter of the identity routes.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 #[allow(dead_code, reason = "documentation only")]
 pub struct IdentityIdParam {
-    /// The raw identity id (`8:acs:<resourceId>_<uuid>`, the UUID lower-case), percent-encoded.
-    /// An id of another resource is not found.
+    /// The raw identity id (`8:acs:<resourceId>_<uuid>`, or `8:orgid:<objectId>` for an
+    /// organisation user; lower-case), percent-encoded. An id of another resource is not found.
     #[param(
-        pattern = r"^8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        pattern = r"^(8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|8:orgid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$"
     )]
     id: String,
 }

@@ -23,6 +23,7 @@ mod metrics;
 mod my_sessions;
 mod openapi;
 mod ops;
+mod org_users;
 mod paging;
 mod passwords;
 mod rate_limits;
@@ -137,7 +138,7 @@ fn api(state: &AppState) -> Router<AppState> {
             get(identities::get).delete(identities::delete),
         )
         .route("/identities/{id}/{action}", post(identities::action))
-        .route("/teamsUser/{action}", post(identities::teams_exchange));
+        .route("/teamsUser/{action}", post(org_users::exchange));
     let mut own = Router::new()
         .route("/tokens/{action}", post(tokens::introspect))
         .route("/v1/users", get(user_search::list))

@@ -23,7 +23,7 @@ use super::schemas::{
 };
 use super::{
     ApiError, ErrorCode, accounts, audit, guests, hero, identities, keys, metrics, my_sessions,
-    ops, passwords, sessions, ssf, streams, tokens, user_admin, user_search, users,
+    ops, org_users, passwords, sessions, ssf, streams, tokens, user_admin, user_search, users,
 };
 
 #[derive(OpenApi)]
@@ -56,7 +56,7 @@ use super::{
         identities::delete,
         identities::issue_access_token,
         identities::revoke_access_tokens,
-        identities::teams_exchange,
+        org_users::exchange,
         tokens::introspect,
         keys::list,
         keys::regenerate,

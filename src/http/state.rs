@@ -15,6 +15,7 @@ use super::client_address::TrustedProxies;
 use super::rate_limits::RequestLimits;
 use crate::auth::backend::BackendPolicy;
 use crate::auth::oidc::BearerAuthority;
+use crate::auth::org_users::OrgGate;
 use crate::readiness::Readiness;
 use crate::services::Services;
 
@@ -25,6 +26,8 @@ pub struct HttpSettings {
     pub oidc: Option<BearerAuthority>,
     /// The organisation's identity provider, when backends may call with its bearer tokens.
     pub backends: Option<(BearerAuthority, Arc<BackendPolicy>)>,
+    /// The organisation-user exchange, when its users' tokens may be exchanged.
+    pub org_users: Option<Arc<OrgGate>>,
     /// The database's readiness as the last resync found it.
     pub readiness: Arc<Readiness>,
     /// How long `/readyz` stays ready, serving from memory, while the database is unreachable.
@@ -57,6 +60,8 @@ pub struct Shared {
     pub services: Services,
     pub oidc: AppProvider,
     pub backend_gate: Arc<BackendGate>,
+    /// The organisation-user exchange; `None`: off.
+    pub org_users: Option<Arc<OrgGate>>,
     pub readiness: Arc<Readiness>,
     pub ready_without_database: Duration,
     pub audit_retention: Duration,
@@ -84,6 +89,7 @@ impl AppState {
         AppState(Arc::new(Shared {
             oidc: AppProvider(settings.oidc.map(Arc::new)),
             backend_gate,
+            org_users: settings.org_users,
             readiness: settings.readiness,
             ready_without_database: settings.ready_without_database,
             audit_retention: settings.audit_retention,

@@ -21,15 +21,23 @@ use crate::clock::{SharedClock, from_millis, millis};
 use crate::keys::SigningKey;
 use crate::rate_limit::{KeyedLimit, Rate};
 use crate::revocation::{Revocation, RevocationCache};
-use crate::store::{Created, IdentityRecord, IdentityStore, RevocationStore, StoreError};
+use crate::store::{Adopted, Created, IdentityRecord, IdentityStore, RevocationStore, StoreError};
 use crate::telemetry::metrics;
 use crate::token::{IssuedToken, TokenAuthority, TokenRequest};
-use crate::vocabulary::IdentityId;
+use crate::vocabulary::{IdentityId, OrgUserId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     #[error("identity not found")]
     NotFound,
+    /// An identity with a fixed id (an organisation user's) deleted so recently that it may not
+    /// come back yet.
+    #[error("identity deleted")]
+    Deleted,
+    /// An organisation user's identity gets tokens only by exchanging their provider's token,
+    /// never by name alone.
+    #[error("an organisation user's identity")]
+    OrgUser,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("token signing failed: {0}")]
@@ -223,6 +231,20 @@ impl Identities {
         signer: &SigningKey,
         slot: Option<IssueSlot>,
     ) -> Result<IssuedToken, IdentityError> {
+        if id.org_user().is_some() {
+            return Err(IdentityError::OrgUser);
+        }
+        self.issue_to_existing(id, request, signer, slot).await
+    }
+
+    /// Issues a token to any identity that exists (or is known to).
+    async fn issue_to_existing(
+        &self,
+        id: IdentityId,
+        request: &TokenRequest,
+        signer: &SigningKey,
+        slot: Option<IssueSlot>,
+    ) -> Result<IssuedToken, IdentityError> {
         let now = self.clock.now();
         let uuid = id;
         if self.revocations.is_deleted(uuid) {
@@ -240,6 +262,37 @@ impl Identities {
             self.find(id).await?;
         }
         self.mint(id, request, signer, now, slot).await
+    }
+
+    /// Issues a token to an organisation user's identity (`8:orgid:…`), creating the identity on
+    /// first use. One deleted stays deleted until every token it had has expired.
+    pub async fn issue_to_org_user(
+        &self,
+        user: OrgUserId,
+        request: &TokenRequest,
+        signer: &SigningKey,
+    ) -> Result<IssuedToken, IdentityError> {
+        let id = IdentityId::of_org_user(user);
+        let now = self.clock.now();
+        if self.revocations.is_deleted(id) {
+            return Err(IdentityError::Deleted);
+        }
+        if !self.is_known(id, now) {
+            match self
+                .store
+                .identities
+                .adopt_identity(id, millis(now))
+                .await?
+            {
+                Adopted::New => self
+                    .audit
+                    .record(AuditEvent::about_identity(Action::IdentityCreated, id)),
+                Adopted::Existing => {}
+                Adopted::Deleted => return Err(IdentityError::Deleted),
+            }
+            self.remember(id, now);
+        }
+        self.issue_to_existing(id, request, signer, None).await
     }
 
     /// Kills every token the identity was issued until now; tokens issued after it returns work.
@@ -328,14 +381,19 @@ impl Identities {
 #[serde(rename_all = "camelCase")]
 struct TokenDetails {
     scopes: Vec<&'static str>,
-    expires_in_minutes: u16,
+    expires_in_minutes: u32,
+    /// Only for a lifetime that is not whole minutes (an exchanged token's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in_seconds: Option<u32>,
 }
 
 impl TokenDetails {
     fn of(request: &TokenRequest) -> Self {
+        let seconds = request.lifetime.seconds();
         TokenDetails {
             scopes: request.scopes.iter().map(|scope| scope.as_str()).collect(),
             expires_in_minutes: request.lifetime.minutes(),
+            expires_in_seconds: (!seconds.is_multiple_of(60)).then_some(seconds),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! App-user and identity-provider settings, checked and turned into what the domain uses: the
-//! [`AppPolicy`], and the bearer authorities of the app's and the organisation's identity
-//! providers. Bad values refuse start-up with the variable named.
+//! [`AppPolicy`], the bearer authorities of the app's and the organisation's identity
+//! providers, and the gate of the organisation-user exchange. Bad values refuse start-up with
+//! the variable named.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use anyhow::{Context, bail};
 
 use crate::auth::backend::BackendPolicy;
 use crate::auth::oidc::{BearerAuthority, JwksVerifier, OidcSettings};
+use crate::auth::org_users::{OrgExchangePolicy, OrgGate};
 use crate::clock::SharedClock;
 use crate::config::{AppUserConfig, Config, Registration, Switch};
 use crate::store::RefreshLimits;
@@ -54,10 +56,21 @@ pub fn app_policy(config: &AppUserConfig) -> anyhow::Result<AppPolicy> {
 }
 
 /// The identity providers whose bearer tokens Callsign accepts: the app's (app users) and the
-/// organisation's (backends). One verifier, with one key cache, per issuer.
+/// organisation's (backends, and users whose tokens are exchanged). One verifier, with one key
+/// cache, per issuer.
 pub(super) struct IdentityProviders {
     pub app: Option<BearerAuthority>,
     pub backends: Option<(BearerAuthority, Arc<BackendPolicy>)>,
+    pub org_users: Option<Arc<OrgGate>>,
+}
+
+impl IdentityProviders {
+    /// Every authority, once per use (a shared verifier may appear twice).
+    pub fn authorities(&self) -> impl Iterator<Item = &BearerAuthority> {
+        let backends = self.backends.iter().map(|(authority, _)| authority);
+        let org_users = self.org_users.iter().map(|gate| &gate.authority);
+        self.app.iter().chain(backends).chain(org_users)
+    }
 }
 
 pub(super) fn identity_providers(
@@ -140,7 +153,77 @@ pub(super) fn identity_providers(
             Some((authority, Arc::new(policy)))
         }
     };
-    Ok(IdentityProviders { app, backends })
+
+    let org = &config.org_users;
+    let org_users = match &org.org_oidc_issuer {
+        None if org.org_oidc_jwks_url.is_some() || !org.org_client_ids.is_empty() => {
+            bail!(
+                "CALLSIGN_ORG_OIDC_JWKS_URL and CALLSIGN_ORG_CLIENT_IDS need CALLSIGN_ORG_OIDC_ISSUER"
+            )
+        }
+        None => None,
+        Some(issuer) => {
+            let listed = |raw: &[String]| -> Vec<String> {
+                raw.iter()
+                    .map(|item| item.trim().to_owned())
+                    .filter(|item| !item.is_empty())
+                    .collect()
+            };
+            let policy = OrgExchangePolicy {
+                clients: listed(&org.org_client_ids),
+                scopes: listed(&org.org_scopes),
+                user_claim: org.org_user_claim.trim().to_owned(),
+                audience: org.org_audience.trim().to_owned(),
+            };
+            if policy.clients.is_empty() {
+                bail!(
+                    "CALLSIGN_ORG_OIDC_ISSUER admits no one without CALLSIGN_ORG_CLIENT_IDS (the \
+                     client applications whose users' tokens may be exchanged)"
+                );
+            }
+            if policy.scopes.is_empty()
+                || policy.user_claim.is_empty()
+                || policy.audience.is_empty()
+            {
+                bail!(
+                    "CALLSIGN_ORG_SCOPES, CALLSIGN_ORG_USER_CLAIM and CALLSIGN_ORG_AUDIENCE must \
+                     not be empty with CALLSIGN_ORG_OIDC_ISSUER"
+                );
+            }
+            let others = app
+                .iter()
+                .chain(backends.iter().map(|(authority, _)| authority));
+            if let Some(other) = others.into_iter().find(|other| {
+                other.verifier.settings().issuer == *issuer && other.audience == policy.audience
+            }) {
+                bail!(
+                    "CALLSIGN_ORG_AUDIENCE '{}' is also the audience of app users' or backends' \
+                     tokens on the same issuer: one kind of token would pass for the other; give \
+                     each its own audience",
+                    other.audience
+                );
+            }
+            let authority = BearerAuthority {
+                verifier: verifier(OidcSettings {
+                    issuer: issuer.clone(),
+                    jwks_url: org.org_oidc_jwks_url.clone(),
+                    refetch_cooldown: cooldown,
+                    max_lifetime,
+                })?,
+                audience: policy.audience.clone(),
+            };
+            Some(Arc::new(OrgGate {
+                authority,
+                policy,
+                clock: clock.clone(),
+            }))
+        }
+    };
+    Ok(IdentityProviders {
+        app,
+        backends,
+        org_users,
+    })
 }
 
 #[cfg(test)]
@@ -192,6 +275,59 @@ mod tests {
             &backends.verifier
         ));
         assert!(both("api://callsign", "api://callsign", "https://other.example").is_ok());
+    }
+
+    #[test]
+    fn the_organisation_user_exchange_needs_clients_and_its_own_audience() {
+        let issuer = "https://login.example/tenant/v2.0";
+        let refused = |args: &[&str]| match providers(args) {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("{args:?} was accepted"),
+        };
+        let message = refused(&["--org-oidc-issuer", issuer]);
+        assert!(message.contains("CALLSIGN_ORG_CLIENT_IDS"), "{message}");
+        let message = refused(&["--org-client-ids", "app"]);
+        assert!(message.contains("CALLSIGN_ORG_OIDC_ISSUER"), "{message}");
+        let message = refused(&[
+            "--org-oidc-issuer",
+            issuer,
+            "--org-client-ids",
+            "app",
+            "--org-scopes",
+            " ",
+        ]);
+        assert!(message.contains("CALLSIGN_ORG_SCOPES"), "{message}");
+        // App users' tokens from the same issuer and audience would pass for an org user's.
+        let message = refused(&[
+            "--oidc-issuer",
+            issuer,
+            "--oidc-audience",
+            "https://auth.msft.communication.azure.com",
+            "--org-oidc-issuer",
+            issuer,
+            "--org-client-ids",
+            "app",
+        ]);
+        assert!(message.contains("CALLSIGN_ORG_AUDIENCE"), "{message}");
+
+        let idps = providers(&[
+            "--org-oidc-issuer",
+            issuer,
+            "--org-client-ids",
+            "app-1, app-2",
+        ])
+        .unwrap();
+        let gate = idps.org_users.unwrap();
+        assert_eq!(gate.policy.clients, ["app-1", "app-2"]);
+        assert_eq!(
+            gate.policy.scopes,
+            ["Teams.ManageCalls", "Teams.ManageChats"]
+        );
+        assert_eq!(gate.policy.user_claim, "oid");
+        assert_eq!(
+            gate.authority.audience,
+            "https://auth.msft.communication.azure.com"
+        );
     }
 
     #[test]

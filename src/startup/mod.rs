@@ -311,12 +311,13 @@ async fn http_settings(
     clock: &SharedClock,
 ) -> anyhow::Result<HttpSettings> {
     let idps = identity_providers(config, clock)?;
-    for authority in idps.app.iter().chain(idps.backends.iter().map(|(a, _)| a)) {
+    for authority in idps.authorities() {
         authority.verifier.warm_up().await;
     }
     Ok(HttpSettings {
         oidc: idps.app,
         backends: idps.backends,
+        org_users: idps.org_users,
         readiness: Arc::default(),
         ready_without_database: Duration::from_secs(config.ready_without_database_secs),
         audit_retention: Duration::from_secs(config.audit_retention_days * 86_400),

@@ -156,9 +156,10 @@ pub async fn settings(config: &Config, purpose: Purpose) -> Report {
     report.check(identity_providers(config, &clock), |idps| {
         let on = |configured: bool| if configured { "configured" } else { "none" };
         format!(
-            "identity providers: app users {}, backends {}",
+            "identity providers: app users {}, backends {}, organisation users {}",
             on(idps.app.is_some()),
-            on(idps.backends.is_some())
+            on(idps.backends.is_some()),
+            on(idps.org_users.is_some())
         )
     });
     if let Some(path) = &config.signals.ssf_ca_file {

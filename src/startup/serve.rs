@@ -162,7 +162,8 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
                     Err(error) => tracing::warn!(%error, "purging ended sessions failed"),
                 }
                 let backends = state.backend_gate.backends.iter().map(|(authority, _)| authority);
-                for authority in state.oidc.0.iter().map(AsRef::as_ref).chain(backends) {
+                let org_users = state.org_users.iter().map(|gate| &gate.authority);
+                for authority in state.oidc.0.iter().map(AsRef::as_ref).chain(backends).chain(org_users) {
                     authority.verifier.refresh_if_stale().await;
                 }
             }

@@ -27,6 +27,15 @@ pub enum Created {
     Existing(IdentityRecord),
 }
 
+/// The outcome of adopting an identity with a fixed id (an organisation user's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adopted {
+    New,
+    Existing,
+    /// Deleted, and its tombstone still kept: it may not come back yet.
+    Deleted,
+}
+
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
     /// Creates an identity; with an external id, returns the existing identity if there is one.
@@ -36,6 +45,9 @@ pub trait IdentityStore: Send + Sync {
         external_id: Option<&str>,
         now_ms: i64,
     ) -> Result<Created, StoreError>;
+    /// Creates the identity with this id unless it exists, or was deleted so recently that its
+    /// tombstone is still kept (until every token it had has expired).
+    async fn adopt_identity(&self, id: IdentityId, now_ms: i64) -> Result<Adopted, StoreError>;
     async fn find_identity(&self, id: IdentityId) -> Result<Option<IdentityRecord>, StoreError>;
     /// Erases the identity, leaving a tombstone (a revocation fact); `false` if it did not exist.
     async fn delete_identity(&self, id: IdentityId, now_ms: i64) -> Result<bool, StoreError>;
@@ -63,6 +75,9 @@ const INSERT_PG_NEW: &str = "INSERT INTO identities (id, created_at_ms) VALUES (
 const INSERT_SQLITE: &str = "INSERT INTO identities (id, external_id, created_at_ms) VALUES ($1, $2, $3) \
      RETURNING id, external_id, created_at_ms, last_token_issued_at_ms";
 const DELETE: &str = "DELETE FROM identities WHERE id = $1";
+const TOMBSTONED: &str = "SELECT 1 FROM identity_tombstones WHERE id = $1";
+const ADOPT: &str =
+    "INSERT INTO identities (id, created_at_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING";
 
 /// An [`IdentityRecord`] from a row of `select_identity_where!` or `RETURNING` (the same
 /// columns), with the backend's UUID column reader.
@@ -191,6 +206,37 @@ macro_rules! impl_identity_store {
                 now_ms: i64,
             ) -> Result<Created, StoreError> {
                 self.insert_identity(id, external_id, now_ms).await
+            }
+
+            async fn adopt_identity(
+                &self,
+                id: IdentityId,
+                now_ms: i64,
+            ) -> Result<Adopted, StoreError> {
+                self.write(move |tx| {
+                    Box::pin(async move {
+                        let tombstoned = sqlx::query(TOMBSTONED)
+                            .bind($store::uuid_param(id))
+                            .fetch_optional(&mut **tx)
+                            .await?
+                            .is_some();
+                        if tombstoned {
+                            return Ok(Adopted::Deleted);
+                        }
+                        let inserted = sqlx::query(ADOPT)
+                            .bind($store::uuid_param(id))
+                            .bind(now_ms)
+                            .execute(&mut **tx)
+                            .await?
+                            .rows_affected();
+                        Ok(if inserted > 0 {
+                            Adopted::New
+                        } else {
+                            Adopted::Existing
+                        })
+                    })
+                })
+                .await
             }
 
             async fn find_identity(

@@ -58,7 +58,7 @@ pub use audit::{AuditFilter, AuditRecord, AuditStore};
 pub use error::{StoreError, in_words};
 pub use event_keys::{EventKeyRecord, EventKeyStore};
 pub use guests::GuestStore;
-pub use identities::{Created, IdentityRecord, IdentityStore};
+pub use identities::{Adopted, Created, IdentityRecord, IdentityStore};
 pub use issue_log::{IssueLogStore, Issued};
 pub use keys::{AccessKeyRecord, KeyStore, Resealed, SigningKeyRecord};
 pub use mapping::{Linked, MappingStore};

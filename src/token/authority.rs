@@ -113,7 +113,7 @@ impl TokenAuthority {
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let iat = now.unix_timestamp();
         let iat_ms = millis(now);
-        let exp = iat + i64::from(request.lifetime.minutes()) * 60;
+        let exp = iat + i64::from(request.lifetime.seconds());
         let sub = identity.to_raw(&self.resource);
         let claims = Claims {
             iss: self.issuer.clone(),

@@ -1,10 +1,11 @@
-//! Token lifetime: 60 to 1440 minutes, 1440 when not given (the ACS rule).
+//! Token lifetime: 60 to 1440 minutes, 1440 when not given (the ACS rule); or, for a token
+//! exchanged for another, what is left of that one's, up to the same 24 hours.
 
 use std::time::Duration;
 
-/// A validated token lifetime in minutes.
+/// A validated token lifetime, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lifetime(u16);
+pub struct Lifetime(u32);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LifetimeError {
@@ -28,7 +29,7 @@ const _: () =
 impl Lifetime {
     pub const MIN_MINUTES: u16 = 60;
     pub const MAX_MINUTES: u16 = 1440;
-    pub const DEFAULT: Lifetime = Lifetime(Self::MAX_MINUTES);
+    pub const DEFAULT: Lifetime = Lifetime(Self::MAX_MINUTES as u32 * 60);
     /// The longest any token can live: revocation state older than this can be forgotten.
     pub const MAX: Duration = Duration::from_secs(Self::MAX_MINUTES as u64 * 60);
 
@@ -38,16 +39,28 @@ impl Lifetime {
             None => Ok(Self::DEFAULT),
             Some(m) if m < i64::from(Self::MIN_MINUTES) => Err(LifetimeError::TooShort(m)),
             Some(m) if m > i64::from(Self::MAX_MINUTES) => Err(LifetimeError::TooLong(m)),
-            Some(m) => Ok(Lifetime(m as u16)),
+            Some(m) => Ok(Lifetime(m as u32 * 60)),
         }
     }
 
-    pub fn minutes(self) -> u16 {
+    /// At most `remaining` (whole seconds) and at most [`Lifetime::MAX`]: for a token that may
+    /// not outlive the one it was exchanged for. `None` when less than a second remains.
+    pub fn at_most(remaining: Duration) -> Option<Self> {
+        let seconds = remaining.min(Self::MAX).as_secs();
+        (seconds > 0).then_some(Lifetime(seconds as u32))
+    }
+
+    pub fn seconds(self) -> u32 {
         self.0
     }
 
+    /// Whole minutes, rounded down.
+    pub fn minutes(self) -> u32 {
+        self.0 / 60
+    }
+
     pub fn as_duration(self) -> Duration {
-        Duration::from_secs(u64::from(self.0) * 60)
+        Duration::from_secs(u64::from(self.0))
     }
 }
 
@@ -71,6 +84,20 @@ mod tests {
         assert_eq!(
             Lifetime::from_minutes(Some(1441)),
             Err(LifetimeError::TooLong(1441))
+        );
+    }
+
+    #[test]
+    fn an_exchanged_token_lives_what_is_left_up_to_a_day() {
+        let left = |secs| Lifetime::at_most(Duration::from_secs(secs)).map(Lifetime::seconds);
+        assert_eq!(left(0), None);
+        assert_eq!(left(1), Some(1));
+        assert_eq!(left(45 * 60 + 7), Some(45 * 60 + 7));
+        assert_eq!(left(86_400), Some(86_400));
+        assert_eq!(left(10 * 86_400), Some(86_400));
+        assert_eq!(
+            Lifetime::at_most(Duration::from_millis(1_999)).map(Lifetime::seconds),
+            Some(1)
         );
     }
 

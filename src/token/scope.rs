@@ -79,6 +79,12 @@ impl ScopeSet {
         Ok(ScopeSet(scopes))
     }
 
+    /// `chat` and `voip`: a full member of chats and calls, as an organisation user's
+    /// exchanged token is.
+    pub fn member() -> Self {
+        ScopeSet(vec![Scope::Chat, Scope::Voip])
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = Scope> + '_ {
         self.0.iter().copied()
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::{AppPolicy, AppUserError};
 use crate::audit::{Action, AuditEvent, IssueSlot, RequestContext};
 use crate::clock::SharedClock;
-use crate::identity::Identities;
+use crate::identity::{Identities, IdentityError};
 use crate::keys::KeyRing;
 use crate::rate_limit::{KeyedLimit, Rate, client_key};
 use crate::store::{
@@ -270,6 +270,10 @@ impl AppUsers {
 
     /// Links an existing identity to the user (N:1, N:M); `true` if it was not linked before.
     pub async fn link(&self, user: AppUserId, identity: IdentityId) -> Result<bool, AppUserError> {
+        if identity.org_user().is_some() {
+            // Its tokens come only from its own provider's: no app user may hold it.
+            return Err(IdentityError::OrgUser.into());
+        }
         match self
             .stores
             .mapping
@@ -350,7 +354,7 @@ impl AppUsers {
     ) -> Result<(IdentityId, IssuedToken), AppUserError> {
         let id = IdentityId::generate();
         let now_ms = self.clock.now_ms();
-        let lifetime_ms = i64::from(request.lifetime.minutes()) * 60_000;
+        let lifetime_ms = i64::from(request.lifetime.seconds()) * 1000;
         self.stores
             .guests
             .create_guest(id, now_ms, now_ms + lifetime_ms)

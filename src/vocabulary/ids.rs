@@ -1,11 +1,14 @@
 //! Identifiers: communication identity ids (`8:acs:<resourceId>_<uuid>`, the raw id format the
-//! ACS SDKs use), app users, refresh-token families, and the resource id of a deployment. Parsed
+//! ACS SDKs use, or `8:orgid:<objectId>` for an organisation user: see [`OrgUserId`]), app users, refresh-token families, and the resource id of a deployment. Parsed
 //! once at the edge, trusted inside; each its own type, so one cannot be passed for another.
 
 use std::fmt;
 use uuid::Uuid;
 
+use super::org_user::OrgUserId;
+
 const PREFIX: &str = "8:acs:";
+const ORG_PREFIX: &str = "8:orgid:";
 
 /// The resource this Callsign deployment serves; the first half of every identity id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +53,10 @@ pub struct IdentityId(Uuid);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityIdError {
-    #[error("'{0}' is not a communication identity id; expected 8:acs:<resourceId>_<uuid>")]
+    #[error(
+        "'{0}' is not a communication identity id; expected 8:acs:<resourceId>_<uuid> or \
+         8:orgid:<objectId>"
+    )]
     Malformed(String),
     #[error("identity '{0}' does not belong to this resource")]
     OtherResource(String),
@@ -69,14 +75,32 @@ impl IdentityId {
         self.0
     }
 
-    /// Parses a raw id and checks it belongs to `resource`.
+    /// The identity of an organisation user.
+    pub fn of_org_user(user: OrgUserId) -> Self {
+        IdentityId(user.identity_uuid())
+    }
+
+    /// The organisation user this identity is, if it is one.
+    pub fn org_user(self) -> Option<OrgUserId> {
+        OrgUserId::of_identity(self.0)
+    }
+
+    /// Parses a raw id and checks it belongs to `resource` (an organisation user's id belongs to
+    /// every resource, as on ACS).
     pub fn parse(raw: &str, resource: &ResourceId) -> Result<Self, IdentityIdError> {
         let malformed = || IdentityIdError::Malformed(echo(raw));
+        if let Some(object_id) = raw.strip_prefix(ORG_PREFIX) {
+            // Lower-case only, so one identity has exactly one id.
+            let user = OrgUserId::parse(object_id)
+                .filter(|user| user.to_string() == object_id)
+                .ok_or_else(malformed)?;
+            return Ok(IdentityId::of_org_user(user));
+        }
         let rest = raw.strip_prefix(PREFIX).ok_or_else(malformed)?;
         let (res, local) = rest.rsplit_once('_').ok_or_else(malformed)?;
         // Only the canonical hyphenated lowercase form, so one identity has exactly one id.
         let uuid = Uuid::try_parse(local).map_err(|_| malformed())?;
-        if uuid.hyphenated().to_string() != local {
+        if uuid.hyphenated().to_string() != local || OrgUserId::of_identity(uuid).is_some() {
             return Err(malformed());
         }
         if res != resource.as_str() {
@@ -87,7 +111,10 @@ impl IdentityId {
 
     /// The raw id clients see.
     pub fn to_raw(self, resource: &ResourceId) -> String {
-        format!("{PREFIX}{resource}_{}", self.0.hyphenated())
+        match self.org_user() {
+            Some(user) => format!("{ORG_PREFIX}{user}"),
+            None => format!("{PREFIX}{resource}_{}", self.0.hyphenated()),
+        }
     }
 }
 
@@ -201,6 +228,21 @@ mod tests {
     }
 
     #[test]
+    fn organisation_users_round_trip_on_any_resource() {
+        let object_id = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d";
+        let raw = format!("8:orgid:{object_id}");
+        let id = IdentityId::parse(&raw, &resource()).unwrap();
+        assert_eq!(id.org_user(), OrgUserId::parse(object_id));
+        assert_eq!(id.to_raw(&resource()), raw);
+        let other = ResourceId::parse("other").unwrap();
+        assert_eq!(IdentityId::parse(&raw, &other), Ok(id));
+        assert_eq!(IdentityId::generate().org_user(), None);
+        // An organisation user is never reachable under an 8:acs: id.
+        let disguised = format!("8:acs:{}_{}", resource(), id.uuid());
+        assert!(IdentityId::parse(&disguised, &resource()).is_err());
+    }
+
+    #[test]
     fn other_resource_is_told_apart_from_garbage() {
         let raw = IdentityId::generate().to_raw(&ResourceId::parse("other").unwrap());
         assert!(matches!(
@@ -226,6 +268,10 @@ mod tests {
             "' OR 1=1 --".into(),
             "8:acs:x_\0".into(),
             "8:acs:ü_ß".into(),
+            "8:orgid:".into(),
+            "8:orgid:A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D".into(),
+            "8:orgid:a1b2c3d4-e5f6-1a7b-8c9d-0e1f2a3b4c5d".into(),
+            format!("8:orgid:{}", uuid.simple()),
         ] {
             assert!(
                 matches!(

@@ -10,7 +10,6 @@ backend_tests!(
     create_with_external_id_is_idempotent,
     get_reports_external_id_and_last_token_issued_at,
     deleted_identity_gets_no_token_and_is_gone,
-    teams_exchange_is_answered_as_not_supported,
 );
 
 async fn create_returns_201_and_an_acs_identity_id(app: TestApp) {
@@ -137,14 +136,4 @@ async fn deleted_identity_gets_no_token_and_is_gone(app: TestApp) {
     assert_error(get, 404, "IdentityNotFound").await;
     assert_error(app.revoke(&id).await, 404, "IdentityNotFound").await;
     assert_error(delete().await, 404, "IdentityNotFound").await;
-}
-
-async fn teams_exchange_is_answered_as_not_supported(app: TestApp) {
-    let response = app
-        .post(&format!("/teamsUser/:exchangeAccessToken?{API}"))
-        .json(&json!({ "token": "x", "appId": "y", "userId": "z" }))
-        .send()
-        .await;
-    let message = assert_error(response, 400, "TeamsUserExchangeNotSupported").await;
-    assert!(message.contains("not supported"), "{message}");
 }

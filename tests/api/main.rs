@@ -48,6 +48,7 @@ mod offline_tokens;
 mod oidc;
 mod openapi;
 mod ops;
+mod org_users;
 mod outbox;
 mod password_policy;
 mod password_storm;
