@@ -50,9 +50,14 @@ impl Entry {
     }
 
     /// Combines two observations; the result never goes back in time (a stale resync cannot
-    /// undo a newer notification), and deletion is final.
+    /// undo a newer notification), and deletion is final. A deletion seen again is remembered
+    /// from then on, so every instance forgets it at about the same time (25 hours after its
+    /// tombstone is purged), whenever it started.
     fn merge(self, newer: Entry) -> Entry {
         match (self, newer) {
+            (Entry::Deleted { seen_ms: a }, Entry::Deleted { seen_ms: b }) => {
+                Entry::Deleted { seen_ms: a.max(b) }
+            }
             (Entry::Deleted { .. }, _) => self,
             (_, Entry::Deleted { .. }) => newer,
             (
@@ -184,6 +189,20 @@ mod tests {
         cache.apply(Revocation::Deleted { id }, 0);
         cache.apply(Revocation::Revoked { id, before_ms: 9 }, 1);
         assert_eq!(cache.state(id, 100), TokenState::Deleted);
+    }
+
+    #[test]
+    fn a_deletion_is_remembered_while_its_tombstone_is_seen() {
+        let cache = RevocationCache::new();
+        let id = IdentityId::generate();
+        cache.apply(Revocation::Deleted { id }, 0);
+        // Every resync that still finds the tombstone renews it, as on an instance that
+        // started later.
+        cache.resync(&[Revocation::Deleted { id }], RETENTION_MS);
+        cache.resync(&[], RETENTION_MS + 1);
+        assert!(cache.is_deleted(id));
+        cache.resync(&[], 2 * RETENTION_MS + 1);
+        assert!(!cache.is_deleted(id));
     }
 
     #[test]

@@ -80,7 +80,8 @@ pub struct BearerClaims {
     pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Why a bearer token is refused. Logged; the client only hears "invalid token".
+/// Why a bearer token is refused. Logged; app users and backends hear only "invalid token",
+/// while the backend exchanging an organisation user's token hears why (cut short).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BearerError {
     #[error("malformed token")]

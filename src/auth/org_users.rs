@@ -9,16 +9,14 @@
 //!   agreement where both are present, is `appId` and one of the configured clients;
 //! - its user claim (`oid` by default) is the directory object id `userId` names.
 //!
-//! [`OrgGate`] runs the whole check and says how long the communication token may live: no
-//! longer than the presented token still does, and at most a day.
-
-use std::time::Duration;
+//! [`OrgGate`] runs the whole check and says when the communication token must expire by: when
+//! the presented one does.
 
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use super::oidc::{BearerAuthority, BearerClaims, BearerError};
 use crate::clock::SharedClock;
-use crate::token::Lifetime;
 use crate::vocabulary::{ORG_USER_ID_FORM, OrgUserId};
 
 /// The claims that name the client an organisation user's token was issued to.
@@ -89,12 +87,7 @@ pub enum ExchangeRefused {
 impl ExchangeRefused {
     /// Whether the refusal is about the presented token, not the fields beside it.
     pub fn is_about_token(&self) -> bool {
-        matches!(
-            self,
-            ExchangeRefused::MissingScope(_)
-                | ExchangeRefused::NoClient(_)
-                | ExchangeRefused::NoUser { .. }
-        )
+        self.field() == Field::Token && !matches!(self, ExchangeRefused::Required(_))
     }
 
     /// The request field the refusal is about.
@@ -117,11 +110,12 @@ pub struct OrgGate {
     pub clock: SharedClock,
 }
 
-/// An organisation user whose token may be exchanged, and how long theirs may live.
+/// An organisation user whose token may be exchanged, and when theirs must expire by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Admitted {
     pub user: OrgUserId,
-    pub lifetime: Lifetime,
+    /// The presented token's `exp`.
+    pub not_after: OffsetDateTime,
 }
 
 /// Why the gate refuses: the presented token is not valid, or the exchange's rules refuse it.
@@ -144,12 +138,11 @@ impl OrgGate {
         let claims = self.authority.verify(token).await?;
         self.policy.judge(&claims, presented.app_id, user)?;
         // The verifier allows a little clock skew past `exp`; nothing is left of such a token.
-        let remaining = claims.expires_at - self.clock.now().unix_timestamp();
-        let lifetime = u64::try_from(remaining)
+        let not_after = OffsetDateTime::from_unix_timestamp(claims.expires_at)
             .ok()
-            .and_then(|seconds| Lifetime::at_most(Duration::from_secs(seconds)))
+            .filter(|not_after| *not_after > self.clock.now())
             .ok_or(BearerError::Expired)?;
-        Ok(Admitted { user, lifetime })
+        Ok(Admitted { user, not_after })
     }
 }
 

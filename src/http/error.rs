@@ -201,13 +201,18 @@ impl From<IdentityError> for ApiError {
                 StatusCode::FORBIDDEN,
                 ErrorCode::IdentityDeleted,
                 "This organisation user's identity was deleted; it can be issued tokens again \
-                 once every token it had has expired (within 25 hours of the deletion).",
+                 once every instance has forgotten the deletion, about two days after it.",
             ),
             IdentityError::OrgUser => ApiError::bad_request(
                 ErrorCode::InvalidIdentity,
                 "An organisation user's identity (8:orgid:…) gets tokens only by exchanging their \
                  provider's token (POST /teamsUser/:exchangeAccessToken); it cannot be issued \
                  tokens by name or held by app users.",
+            ),
+            IdentityError::Expired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidAccessToken,
+                "Provided access token is not valid: expired.",
             ),
             IdentityError::TooManyTokens { retry_after } => ApiError::too_many_requests(
                 retry_after,

@@ -16,11 +16,12 @@ use super::views::{AccessTokenView, token_view};
 use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::auth::oidc::BearerError;
 use crate::auth::org_users::{GateError, Presented};
-use crate::text::escaped;
-use crate::token::{ScopeSet, TokenRequest};
+use crate::text::{echo, escaped};
+use crate::token::ScopeSet;
 
 /// What ACS's exchange takes. A missing field reads as empty and is refused by name.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// Holds a bearer credential: no `Debug`.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExchangeBody {
     /// The organisation user's access token, from the organisation's provider, for the
@@ -42,6 +43,10 @@ pub struct ExchangeBody {
 /// scopes, client and user) and issues a `chat,voip` token of `8:orgid:<userId>`, creating that
 /// identity on first use. The token lives no longer than the presented one still does, and at
 /// most 24 hours. Off (400 `TeamsUserExchangeNotSupported`) without `CALLSIGN_ORG_OIDC_ISSUER`.
+///
+/// Besides the backend's own 401 `Denied`: 401 `InvalidAccessToken` for a presented token that
+/// is not valid (signature, signer, issuer, audience, expiry, scopes, client or user claim), and
+/// 403 `IdentityDeleted` while the user's identity is deleted.
 #[utoipa::path(
     post,
     path = "/teamsUser/:exchangeAccessToken",
@@ -54,8 +59,6 @@ pub struct ExchangeBody {
         (status = BAD_REQUEST, description = "`ValidationError`: a field is missing, `userId` is \
             not a directory object id, or the token is another app's or another user's; \
             `TeamsUserExchangeNotSupported`: the exchange is off.", body = super::error::ErrorBody),
-        (status = FORBIDDEN, description = "`IdentityDeleted`: the user's identity was deleted \
-            and may not come back until its tokens have expired.", body = super::error::ErrorBody),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
         BackendRefusals,
         BodyRefusals,
@@ -84,14 +87,15 @@ pub async fn exchange(
         user_id: &body.user_id,
     };
     let admitted = gate.admit(&body.token, presented).await.map_err(refused)?;
-    let request = TokenRequest {
-        scopes: ScopeSet::member(),
-        lifetime: admitted.lifetime,
-    };
     let issued = state
         .services
         .identities
-        .issue_to_org_user(admitted.user, &request, auth.signing_key())
+        .issue_to_org_user(
+            admitted.user,
+            ScopeSet::member(),
+            admitted.not_after,
+            auth.signing_key(),
+        )
         .await?;
     Ok(Json(token_view(issued)))
 }
@@ -99,8 +103,10 @@ pub async fn exchange(
 /// ACS's answers: 401 `InvalidAccessToken` for a token that is not one to exchange, 400
 /// `ValidationError` for fields that do not match it; each message says what is wrong.
 fn refused(error: GateError) -> ApiError {
-    tracing::info!(reason = %escaped(&error.to_string()), "organisation user's token refused");
-    let invalid_token = |reason: String| {
+    // A reason may quote the token's own header or claims: cut short, and escaped in the log.
+    let reason = echo(&error.to_string(), 160);
+    tracing::info!(reason = %escaped(&reason), "organisation user's token refused");
+    let invalid_token = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidAccessToken,
@@ -109,13 +115,11 @@ fn refused(error: GateError) -> ApiError {
     };
     match error {
         GateError::Token(BearerError::KeysUnavailable) => ApiError::identity_provider_unavailable(),
-        GateError::Token(error) => invalid_token(error.to_string()),
-        GateError::Refused(refusal) if refusal.is_about_token() => {
-            invalid_token(refusal.to_string())
-        }
+        GateError::Token(_) => invalid_token(),
+        GateError::Refused(refusal) if refusal.is_about_token() => invalid_token(),
         GateError::Refused(refusal) => ApiError::bad_request(
             ErrorCode::ValidationError,
-            format!("{}: {refusal}.", refusal.field().name()),
+            format!("{}: {reason}.", refusal.field().name()),
         ),
     }
 }

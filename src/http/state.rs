@@ -103,6 +103,20 @@ impl AppState {
     }
 }
 
+impl Shared {
+    /// Every identity provider's authority (a shared verifier may appear twice).
+    pub fn bearer_authorities(&self) -> impl Iterator<Item = &BearerAuthority> {
+        let app = self.oidc.0.iter().map(AsRef::as_ref);
+        let backends = self
+            .backend_gate
+            .backends
+            .iter()
+            .map(|(authority, _)| authority);
+        let org_users = self.org_users.iter().map(|gate| &gate.authority);
+        app.chain(backends).chain(org_users)
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = Shared;
 

@@ -280,7 +280,7 @@ pub async fn set_status(
 #[derive(Deserialize, ToSchema)]
 pub struct SubjectBody {
     stream_id: String,
-    /// An identity `{"format":"iss_sub","iss":<the tokens' iss>,"sub":"8:acs:…"}` or an app
+    /// An identity `{"format":"iss_sub","iss":<the tokens' iss>,"sub":"8:acs:…"}` (or `8:orgid:…`) or an app
     /// user `{"format":"opaque","id":"<app user id>"}`.
     #[schema(value_type = Object)]
     subject: Value,

@@ -1,6 +1,7 @@
 //! The views more than one resource answers with: an access token as ACS shapes it, a token
 //! with the identity it is for, instants as RFC 3339, and identity ids in their raw form
-//! (`8:acs:<resourceId>_<uuid>`), written and parsed for this deployment's resource.
+//! (`8:acs:<resourceId>_<uuid>`, or `8:orgid:<objectId>`), written and parsed for this
+//! deployment's resource.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -49,7 +50,7 @@ pub(super) fn token_view(issued: IssuedToken) -> AccessTokenView {
 }
 
 impl AppState {
-    /// The raw id (`8:acs:…`) of an identity of this deployment.
+    /// The raw id (`8:acs:…` or `8:orgid:…`) of an identity of this deployment.
     pub(super) fn raw_id(&self, id: IdentityId) -> String {
         id.to_raw(self.services.tokens.resource())
     }

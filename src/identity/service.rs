@@ -23,7 +23,7 @@ use crate::rate_limit::{KeyedLimit, Rate};
 use crate::revocation::{Revocation, RevocationCache};
 use crate::store::{Adopted, Created, IdentityRecord, IdentityStore, RevocationStore, StoreError};
 use crate::telemetry::metrics;
-use crate::token::{IssuedToken, TokenAuthority, TokenRequest};
+use crate::token::{IssuedToken, Lifetime, ScopeSet, TokenAuthority, TokenRequest};
 use crate::vocabulary::{IdentityId, OrgUserId};
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,9 @@ pub enum IdentityError {
     /// never by name alone.
     #[error("an organisation user's identity")]
     OrgUser,
+    /// The token an organisation user's was to be exchanged for has expired meanwhile.
+    #[error("the exchanged token has expired")]
+    Expired,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("token signing failed: {0}")]
@@ -234,18 +237,19 @@ impl Identities {
         if id.org_user().is_some() {
             return Err(IdentityError::OrgUser);
         }
-        self.issue_to_existing(id, request, signer, slot).await
+        self.issue_to_existing(id, request, signer, slot, self.clock.now())
+            .await
     }
 
-    /// Issues a token to any identity that exists (or is known to).
+    /// Issues a token, signed at `now`, to any identity that exists (or is known to).
     async fn issue_to_existing(
         &self,
         id: IdentityId,
         request: &TokenRequest,
         signer: &SigningKey,
         slot: Option<IssueSlot>,
+        now: OffsetDateTime,
     ) -> Result<IssuedToken, IdentityError> {
-        let now = self.clock.now();
         let uuid = id;
         if self.revocations.is_deleted(uuid) {
             return Err(IdentityError::NotFound);
@@ -264,19 +268,22 @@ impl Identities {
         self.mint(id, request, signer, now, slot).await
     }
 
-    /// Issues a token to an organisation user's identity (`8:orgid:…`), creating the identity on
-    /// first use. One deleted stays deleted until every token it had has expired.
+    /// Issues a token with `scopes` to an organisation user's identity (`8:orgid:…`), creating
+    /// the identity on first use; it expires no later than `not_after` (the token exchanged
+    /// for it), and at most a day after it is signed. One deleted stays deleted until every
+    /// instance has forgotten the deletion.
     pub async fn issue_to_org_user(
         &self,
         user: OrgUserId,
-        request: &TokenRequest,
+        scopes: ScopeSet,
+        not_after: OffsetDateTime,
         signer: &SigningKey,
     ) -> Result<IssuedToken, IdentityError> {
         let id = IdentityId::of_org_user(user);
-        let now = self.clock.now();
         if self.revocations.is_deleted(id) {
             return Err(IdentityError::Deleted);
         }
+        let now = self.clock.now();
         if !self.is_known(id, now) {
             match self
                 .store
@@ -292,7 +299,15 @@ impl Identities {
             }
             self.remember(id, now);
         }
-        self.issue_to_existing(id, request, signer, None).await
+        // Signed at `now`, read after the store answered, so the wait cannot stretch it.
+        let now = self.clock.now();
+        let lifetime = Duration::try_from(not_after - now)
+            .ok()
+            .and_then(Lifetime::at_most)
+            .ok_or(IdentityError::Expired)?;
+        let request = TokenRequest { scopes, lifetime };
+        self.issue_to_existing(id, &request, signer, None, now)
+            .await
     }
 
     /// Kills every token the identity was issued until now; tokens issued after it returns work.

@@ -23,7 +23,7 @@ impl Transmitter {
         let unknown = || {
             SignalError::Invalid(format!(
                 "subject must be {{\"format\":\"iss_sub\",\"iss\":\"{}\",\"sub\":\"8:acs:…\"}} \
-                 (an identity) or {{\"format\":\"opaque\",\"id\":\"<app user id>\"}}",
+                 (an identity, 8:acs:… or 8:orgid:…) or {{\"format\":\"opaque\",\"id\":\"<app user id>\"}}",
                 self.issuer
             ))
         };

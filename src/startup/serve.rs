@@ -161,9 +161,7 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
                     Ok(purged) => tracing::info!(purged, "purged ended sessions"),
                     Err(error) => tracing::warn!(%error, "purging ended sessions failed"),
                 }
-                let backends = state.backend_gate.backends.iter().map(|(authority, _)| authority);
-                let org_users = state.org_users.iter().map(|gate| &gate.authority);
-                for authority in state.oidc.0.iter().map(AsRef::as_ref).chain(backends).chain(org_users) {
+                for authority in state.bearer_authorities() {
                     authority.verifier.refresh_if_stale().await;
                 }
             }

@@ -229,6 +229,20 @@ macro_rules! impl_identity_store {
                             .execute(&mut **tx)
                             .await?
                             .rows_affected();
+                        // On PostgreSQL a deletion may commit between the two statements (read
+                        // committed); what it erased must not come back beside its tombstone.
+                        let deleted_meanwhile = sqlx::query(TOMBSTONED)
+                            .bind($store::uuid_param(id))
+                            .fetch_optional(&mut **tx)
+                            .await?
+                            .is_some();
+                        if deleted_meanwhile {
+                            sqlx::query(DELETE)
+                                .bind($store::uuid_param(id))
+                                .execute(&mut **tx)
+                                .await?;
+                            return Ok(Adopted::Deleted);
+                        }
                         Ok(if inserted > 0 {
                             Adopted::New
                         } else {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct Claims {
     pub iss: String,
     pub aud: String,
-    /// The identity, `8:acs:<resourceId>_<uuid>`.
+    /// The identity, `8:acs:<resourceId>_<uuid>` (or `8:orgid:<objectId>`).
     pub sub: String,
     /// The identity without its `8:` prefix, as ACS tokens carry it.
     pub skypeid: String,

@@ -1,6 +1,7 @@
 //! Identifiers: communication identity ids (`8:acs:<resourceId>_<uuid>`, the raw id format the
-//! ACS SDKs use, or `8:orgid:<objectId>` for an organisation user: see [`OrgUserId`]), app users, refresh-token families, and the resource id of a deployment. Parsed
-//! once at the edge, trusted inside; each its own type, so one cannot be passed for another.
+//! ACS SDKs use, or `8:orgid:<objectId>` for an organisation user: see [`OrgUserId`]), app
+//! users, refresh-token families, and the resource id of a deployment. Parsed once at the edge,
+//! trusted inside; each its own type, so one cannot be passed for another.
 
 use std::fmt;
 use uuid::Uuid;

@@ -1,6 +1,6 @@
 //! The words every layer shares, on the ground floor: identifiers ([`IdentityId`],
-//! [`OrgUserId`], [`AppUserId`], [`FamilyId`], [`ResourceId`]), the access-key [`KeySlot`], the audit
-//! [`Action`], a [`Revocation`] fact and a [`Change`] every instance must learn of. The store
+//! [`OrgUserId`], [`AppUserId`], [`FamilyId`], [`ResourceId`]), the access-key [`KeySlot`], the
+//! audit [`Action`], a [`Revocation`] fact and a [`Change`] every instance must learn of. The store
 //! takes and returns these, never bare strings or UUIDs; nothing here knows of HTTP or SQL.
 
 mod action;
