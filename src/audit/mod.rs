@@ -192,6 +192,11 @@ impl Audit {
         self.store.audit_events(filter, limit).await
     }
 
+    /// Makes room for the coming days' events (call at start and periodically).
+    pub async fn prepare(&self) -> Result<(), StoreError> {
+        self.store.prepare_audit(self.clock.now_ms()).await
+    }
+
     /// Forgets events older than `retention` (call periodically).
     pub async fn purge(&self, retention: Duration) -> Result<u64, StoreError> {
         let before_ms =

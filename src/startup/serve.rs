@@ -130,9 +130,10 @@ fn guard_slow_clients(builder: &mut Builder<TokioExecutor>) {
         .keep_alive_timeout(HEADER_TIMEOUT);
 }
 
-/// Periodic upkeep off the request path: the guests' per-address rate limiter forgets quiet
-/// addresses, guests whose tokens have expired are deleted, ended sessions are purged, and the identity provider's keys are refetched once
-/// stale.
+/// Periodic upkeep off the request path, first at start: the guests' per-address rate limiter
+/// forgets quiet addresses, the audit trail makes room for the coming days and forgets what is
+/// past retention, guests whose tokens have expired are deleted, ended sessions are purged, and
+/// the identity providers' keys are refetched once stale.
 async fn housekeeping(state: AppState, cancel: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
     loop {
@@ -143,6 +144,9 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
                 services.guests.forget_quiet_addresses();
                 services.users.forget_quiet_addresses();
                 state.limits.forget_quiet();
+                if let Err(error) = services.audit.prepare().await {
+                    tracing::warn!(%error, "making room for the coming days' audit events failed");
+                }
                 if !state.audit_retention.is_zero() {
                     match services.audit.purge(state.audit_retention).await {
                         Ok(0) => {}

@@ -1,7 +1,8 @@
 //! The audit trail as stored: rows appended in batches, read newest first with filters and
 //! keyset paging, purged past retention, and stripped of client addresses on erasure. Both
 //! backends run the same SQL and code, stamped out by `impl_audit_store!`, except appending,
-//! where each has its fastest bulk insert.
+//! where each has its fastest bulk insert, and purging: PostgreSQL drops whole days
+//! (`audit_partitions`), SQLite deletes rows.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
@@ -58,8 +59,11 @@ pub trait AuditStore: Send + Sync {
         filter: &AuditFilter,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError>;
-    /// Deletes rows older than `before_ms`; returns how many.
+    /// Deletes rows older than `before_ms` (on PostgreSQL: whole days before it); returns
+    /// about how many.
     async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// Makes room for the rows of the coming days (PostgreSQL's partitions; nothing on SQLite).
+    async fn prepare_audit(&self, now_ms: i64) -> Result<(), StoreError>;
 }
 
 const INSERT_PREFIX: &str = "INSERT INTO audit_events \
@@ -230,8 +234,21 @@ async fn append_pg(store: &PgStore, records: &[AuditRecord]) -> Result<(), Store
     Ok(())
 }
 
+/// SQLite: one table, trimmed row by row.
+async fn purge_sqlite(store: &SqliteStore, before_ms: i64) -> Result<u64, StoreError> {
+    Ok(sqlx::query(PURGE)
+        .bind(before_ms)
+        .execute(store.writer())
+        .await?
+        .rows_affected())
+}
+
+async fn prepare_sqlite(_store: &SqliteStore, _now_ms: i64) -> Result<(), StoreError> {
+    Ok(())
+}
+
 macro_rules! impl_audit_store {
-    ($store:ident, $append:ident) => {
+    ($store:ident, $append:ident, $purge:path, $prepare:path) => {
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
@@ -280,15 +297,20 @@ macro_rules! impl_audit_store {
             }
 
             async fn purge_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
-                Ok(sqlx::query(PURGE)
-                    .bind(before_ms)
-                    .execute(self.writer())
-                    .await?
-                    .rows_affected())
+                $purge(self, before_ms).await
+            }
+
+            async fn prepare_audit(&self, now_ms: i64) -> Result<(), StoreError> {
+                $prepare(self, now_ms).await
             }
         }
     };
 }
 
-impl_audit_store!(PgStore, append_pg);
-impl_audit_store!(SqliteStore, append_sqlite);
+impl_audit_store!(
+    PgStore,
+    append_pg,
+    super::audit_partitions::purge,
+    super::audit_partitions::prepare
+);
+impl_audit_store!(SqliteStore, append_sqlite, purge_sqlite, prepare_sqlite);

@@ -27,6 +27,7 @@
 
 mod app_users;
 mod audit;
+mod audit_partitions;
 mod backend;
 mod error;
 mod event_keys;

@@ -332,11 +332,21 @@ impl TestApp {
     }
 
     /// Stops this server and starts another on the same database with `extra` arguments.
-    pub async fn restart_with(mut self, extra: &[&str]) -> TestApp {
+    pub async fn restart_with(self, extra: &[&str]) -> TestApp {
+        self.restart_with_clock(extra, Arc::new(callsign::clock::SystemClock))
+            .await
+    }
+
+    /// [`TestApp::restart_with`], the new server on `clock`.
+    pub async fn restart_with_clock(
+        mut self,
+        extra: &[&str],
+        clock: callsign::clock::SharedClock,
+    ) -> TestApp {
         let dir = self._dir.take().expect("an in-process server");
         let settings = self.settings.clone();
         drop(self);
-        spawn_app_with(settings, dir, extra).await
+        spawn_app_with_clock(settings, dir, extra, clock).await
     }
 }
 
