@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::clock::MockClock;
-use crate::store::SqliteStore;
+use crate::store::{AuditStore, SqliteStore};
 use crate::vocabulary::{AppUserId, IdentityId};
 
 async fn audit() -> (Arc<Audit>, AuditWriter) {
@@ -103,4 +103,34 @@ fn action_names_round_trip() {
         assert_eq!(Action::parse(action.as_str()), Some(action));
     }
     assert_eq!(Action::parse("token.minted"), None);
+}
+
+#[tokio::test]
+async fn sqlite_purges_a_large_backlog_in_chunks_and_keeps_the_rest() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let record = |at_ms| AuditRecord {
+        id: 0,
+        at_ms,
+        action: Action::TokenIssued,
+        actor: "accessKey:primary".into(),
+        identity: Some(IdentityId::generate()),
+        app_user: None,
+        details: None,
+        client_address: None,
+        request_id: None,
+        client_request_id: None,
+    };
+    // More than two chunks past retention, and one row within it.
+    let old: Vec<AuditRecord> = (0..12_001).map(record).collect();
+    store.append_audit(&old).await.unwrap();
+    store.append_audit(&[record(1_000_000)]).await.unwrap();
+    assert_eq!(store.purge_audit(500_000).await.unwrap(), 12_001);
+    let left = store
+        .audit_events(&AuditFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        left.iter().map(|row| row.at_ms).collect::<Vec<_>>(),
+        [1_000_000]
+    );
 }

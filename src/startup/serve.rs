@@ -148,9 +148,13 @@ async fn housekeeping(state: AppState, cancel: CancellationToken) {
                     tracing::warn!(%error, "making room for the coming days' audit events failed");
                 }
                 if !state.audit_retention.is_zero() {
+                    let started_ms = services.clock.now_ms();
                     match services.audit.purge(state.audit_retention).await {
                         Ok(0) => {}
-                        Ok(purged) => tracing::info!(purged, "purged audit events past retention"),
+                        Ok(purged) => {
+                            let elapsed_ms = services.clock.now_ms() - started_ms;
+                            tracing::info!(purged, elapsed_ms, "purged audit events past retention");
+                        }
                         Err(error) => tracing::warn!(%error, "purging the audit trail failed"),
                     }
                 }

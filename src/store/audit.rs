@@ -75,7 +75,11 @@ const SELECT_EVENTS: &str = "SELECT id, at_ms, action, actor, identity_id, app_u
        AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at_ms >= $4) \
        AND ($5 IS NULL OR at_ms < $5) AND ($6 IS NULL OR id < $6) \
      ORDER BY id DESC LIMIT $7";
-const PURGE: &str = "DELETE FROM audit_events WHERE at_ms < $1";
+/// SQLite trims in chunks, each its own write, so the single writer is never held for long
+/// and issuing goes on while a large backlog is purged.
+const PURGE_CHUNK_SQLITE: &str = "DELETE FROM audit_events WHERE rowid IN \
+     (SELECT rowid FROM audit_events WHERE at_ms < $1 LIMIT $2)";
+const PURGE_CHUNK_ROWS: i64 = 5_000;
 pub(super) const SCRUB_IDENTITY: &str = "UPDATE audit_events SET client_address = NULL WHERE identity_id = $1 AND client_address IS NOT NULL";
 pub(super) const SCRUB_APP_USER: &str = "UPDATE audit_events SET client_address = NULL WHERE app_user_id = $1 AND client_address IS NOT NULL";
 /// The client address to store: none for a row about an app user that no longer exists, or
@@ -234,13 +238,22 @@ async fn append_pg(store: &PgStore, records: &[AuditRecord]) -> Result<(), Store
     Ok(())
 }
 
-/// SQLite: one table, trimmed row by row.
+/// SQLite: one table, trimmed [`PURGE_CHUNK_ROWS`] rows at a time.
 async fn purge_sqlite(store: &SqliteStore, before_ms: i64) -> Result<u64, StoreError> {
-    Ok(sqlx::query(PURGE)
-        .bind(before_ms)
-        .execute(store.writer())
-        .await?
-        .rows_affected())
+    let mut purged = 0;
+    loop {
+        let deleted = sqlx::query(PURGE_CHUNK_SQLITE)
+            .bind(before_ms)
+            .bind(PURGE_CHUNK_ROWS)
+            .execute(store.writer())
+            .await?
+            .rows_affected();
+        purged += deleted;
+        if deleted < PURGE_CHUNK_ROWS as u64 {
+            return Ok(purged);
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 async fn prepare_sqlite(_store: &SqliteStore, _now_ms: i64) -> Result<(), StoreError> {
