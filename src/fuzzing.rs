@@ -130,6 +130,7 @@ impl FuzzApp {
             token_algorithm: crate::keys::TokenAlgorithm::Hs256,
             event_algorithm: crate::keys::KeyAlgorithm::Es256,
             signals: crate::signals::SignalSettings::default(),
+            audit_file: None,
         };
         let built = Services::build(blueprint, store, clock.clone()).await?;
         let stop = CancellationToken::new();

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::audit::{Audit, AuditWriter};
+use crate::audit::{Audit, AuditSink, AuditWriter, JsonLinesFile};
 use crate::clock::SharedClock;
 use crate::clock_skew::ClockSkew;
 use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
@@ -42,6 +42,8 @@ pub struct Blueprint {
     pub event_algorithm: KeyAlgorithm,
     /// How the event transmitter delivers.
     pub signals: SignalSettings,
+    /// A file the audit trail is written to instead of the database; `None`: the database.
+    pub audit_file: Option<JsonLinesFile>,
 }
 
 /// Every service, shared by reference (a clone is a set of reference counts).
@@ -97,11 +99,16 @@ impl Services {
             token_algorithm,
             event_algorithm,
             signals,
+            audit_file,
         } = blueprint;
         let event_master = master.clone();
         let master_for_streams = master.clone();
         let resource_for_streams = resource.clone();
-        let (audit, audit_writer) = Audit::new(store.clone(), clock.clone());
+        let sink = match audit_file {
+            Some(file) => AuditSink::File(file),
+            None => AuditSink::Store(store.clone()),
+        };
+        let (audit, audit_writer) = Audit::with_sink(store.clone(), sink, clock.clone());
         let (keys, bootstrap) = KeyService::bootstrap(
             store.clone(),
             master,

@@ -95,6 +95,7 @@ impl Fixture {
             token_algorithm: crate::keys::TokenAlgorithm::Hs256,
             event_algorithm: crate::keys::KeyAlgorithm::Es256,
             signals: crate::signals::SignalSettings::default(),
+            audit_file: None,
         };
         let built = Services::build(blueprint, store.clone(), clock.clone())
             .await

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 
+import audit
 import phases
 import probes
 import report
@@ -52,6 +53,14 @@ def run(s: Settings, work: pathlib.Path, stack: contextlib.ExitStack, results: d
     if database and "propagation" in s.phases:
         section("revocation propagation between two instances (PostgreSQL)")
         results["propagation"] = probes.propagation(deployments["postgres"])
+    if "audit" in s.phases:
+        section("the audit trail: bytes per token, retention with a backlog")
+        backlog = audit.backlog(s)
+        results["audit"] = {"bytesPerToken": audit.bytes_per_token(s, plain, database)}
+        # Last: the instances above would otherwise race the fresh ones' purge.
+        for callsign in plain.values():
+            callsign.server.stop()
+        results["audit"]["retention"] = audit.retention(s, deployments, database, backlog)
 
 
 def token_endpoints(s: Settings, work: pathlib.Path, certificate, deployments, plain, results) -> None:

@@ -118,6 +118,8 @@ def markdown(r: dict) -> str:
         lines += table(["store", "connections", "req/s", "p99"],
                        [[row["store"], str(row["connections"]), rate(row["callsign"]), ms(row["callsign"]["p99Ms"])]
                         for row in r["signIn"]], 1)
+    if "audit" in r:
+        lines += audit_tables(r["audit"])
     if cold := r.get("coldStart"):
         met = "met" if cold["firstStartMs"] < 300 and cold["restartMs"] < 300 else "not met"
         lines += ["", "## Cold start to ready (SQLite, exec to first 200 of `/readyz`)", "",
@@ -155,6 +157,24 @@ def database_table(results: list, title: str, floor: str) -> list[str]:
     lines += table(["store", "connections", "req/s", "p99", "pgbench clients", "pgbench tx/s",
                     "pgbench p99", "vs pgbench"], rows, 1)
     lines += ["", "pgbench clients are capped by the server's `max_connections`; SQLite has no pgbench floor."]
+    return lines
+
+
+def audit_tables(audit: dict) -> list[str]:
+    lines = ["", "## The audit trail", "",
+             "Bytes per audited token: the trail's tables and indexes (PostgreSQL: every partition;"
+             " SQLite: `dbstat`) before and after issuing over 256 identities, over the rows added.", ""]
+    lines += table(["store", "tokens", "bytes per token"],
+                   [[row["store"], number(row["tokens"]), f"{row['bytesPerToken']:.0f}"]
+                    for row in audit["bytesPerToken"]], 1)
+    lines += ["", "Retention with a backlog past it: a fresh instance's first upkeep purges it (PostgreSQL:"
+              " one day's partition, detached and dropped; SQLite: deletes of 5 000 rows) while it issues"
+              " over 256 identities at the most connections.", ""]
+    lines += table(["store", "rows past retention", "purge", "req/s during", "p99 during",
+                    "req/s after", "p99 after"],
+                   [[row["store"], number(row["backlog"]), ms(row["purgeMs"]), rate(row["during"]),
+                     ms(row["during"]["p99Ms"]), rate(row["after"]), ms(row["after"]["p99Ms"])]
+                    for row in audit["retention"]], 1)
     return lines
 
 

@@ -153,22 +153,27 @@ class Deployment:
             }
         return env
 
-    def start(self, certificate: tuple[str, str] | None = None) -> "Callsign":
-        """One more instance; SQLite instances each get a data directory of their own."""
+    def start(self, certificate: tuple[str, str] | None = None, data_dir: pathlib.Path | None = None,
+              env: dict | None = None) -> "Callsign":
+        """One more instance; SQLite instances each get a data directory of their own, unless
+        given one (an instance started again); `env` overrides the instance's environment."""
         port = free_port()
-        data_dir = self.work / f"{self.store}-{port}"
-        data_dir.mkdir()
+        if data_dir is None:
+            data_dir = self.work / f"{self.store}-{port}"
+            data_dir.mkdir()
         server = Server(f"callsign ({self.store})", [str(CALLSIGN), "serve"],
-                        self.env(port, data_dir, certificate), port, certificate is not None,
+                        self.env(port, data_dir, certificate) | (env or {}), port, certificate is not None,
                         LOGS / f"callsign-{self.store}-{port}.log").ready("/readyz", 200)
-        return Callsign(self.store, server, self.primary_key, certificate[0] if certificate else None)
+        return Callsign(self.store, server, self.primary_key, certificate[0] if certificate else None,
+                        data_dir)
 
 
 class Callsign:
     """A running instance and how to reach it."""
 
-    def __init__(self, store: str, server: Server, key: str, cafile: str | None):
+    def __init__(self, store: str, server: Server, key: str, cafile: str | None, data_dir: pathlib.Path):
         self.store, self.server, self.key, self.cafile = store, server, key, cafile
+        self.data_dir = data_dir
         self.tls = server.tls
         self.host = f"127.0.0.1:{server.port}"
         self.base = server.base

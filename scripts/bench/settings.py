@@ -5,7 +5,7 @@ import os
 from load import Wrk, seconds
 
 STORES = ("sqlite", "postgres")
-PHASES = ("cold", "tokens", "create", "refresh", "signin", "propagation")
+PHASES = ("cold", "tokens", "create", "refresh", "signin", "propagation", "audit")
 
 
 @dataclasses.dataclass

@@ -12,10 +12,12 @@
 //! what happened.
 
 mod context;
+mod sink;
 mod writer;
 
 pub use crate::vocabulary::Action;
 pub use context::{Actor, RequestContext};
+pub use sink::{AuditSink, JsonLinesFile};
 pub use writer::AuditWriter;
 
 use std::sync::Arc;
@@ -98,6 +100,8 @@ pub struct IssueSlot(mpsc::OwnedPermit<AuditRecord>);
 pub struct Audit {
     queue: mpsc::Sender<AuditRecord>,
     store: Arc<dyn AuditStore>,
+    /// Whether the trail is written to `store` (else to a file).
+    in_store: bool,
     clock: SharedClock,
     /// Events dropped since the last log line about them, and when that was.
     dropped: AtomicU64,
@@ -105,25 +109,42 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// The recorder and the writer that drains it (run [`AuditWriter::run`]).
+    /// The recorder and the writer that drains it into `store` (run [`AuditWriter::run`]).
     pub fn new(store: Arc<dyn AuditStore>, clock: SharedClock) -> (Arc<Audit>, AuditWriter) {
-        Self::with_capacity(store, clock, QUEUE_CAPACITY)
+        Self::with_sink(store.clone(), AuditSink::Store(store), clock)
+    }
+
+    /// The recorder and the writer that drains it into `sink`; `store` is still where events
+    /// are listed and purged from when the sink is the store.
+    pub fn with_sink(
+        store: Arc<dyn AuditStore>,
+        sink: AuditSink,
+        clock: SharedClock,
+    ) -> (Arc<Audit>, AuditWriter) {
+        Self::with_capacity(store, sink, clock, QUEUE_CAPACITY)
     }
 
     fn with_capacity(
         store: Arc<dyn AuditStore>,
+        sink: AuditSink,
         clock: SharedClock,
         capacity: usize,
     ) -> (Arc<Audit>, AuditWriter) {
         let (queue, pending) = mpsc::channel(capacity);
         let audit = Arc::new(Audit {
             queue,
-            store: store.clone(),
+            store,
+            in_store: sink.is_store(),
             clock: clock.clone(),
             dropped: AtomicU64::new(0),
             dropped_logged_ms: AtomicI64::new(i64::MIN),
         });
-        (audit, AuditWriter::new(pending, store, clock))
+        (audit, AuditWriter::new(pending, sink, clock))
+    }
+
+    /// Whether events are written to the database, so that listing them there finds them.
+    pub fn is_stored(&self) -> bool {
+        self.in_store
     }
 
     /// Queues `event` with the current request's actor, client address and request id; if the

@@ -72,7 +72,7 @@ async fn a_shutdown_writes_everything_queued() {
 async fn an_issued_token_waits_for_room_and_is_refused_without_it() {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let clock = Arc::new(MockClock::new(time::macros::datetime!(2026-01-01 0:00 UTC)));
-    let (audit, writer) = Audit::with_capacity(store, clock, 2);
+    let (audit, writer) = Audit::with_capacity(store.clone(), AuditSink::Store(store), clock, 2);
     let issued = || AuditEvent::about_identity(Action::TokenIssued, IdentityId::generate());
     audit.record_issue(issued()).await.unwrap();
     audit.record_issue(issued()).await.unwrap();

@@ -1,17 +1,17 @@
-//! Drains the audit queue into the store in batches: what arrives within a short linger of the
+//! Drains the audit queue into its sink (the store, or a file) in batches: what arrives within a short linger of the
 //! first event (up to a full batch) is appended at once (one statement on PostgreSQL, one
 //! transaction on SQLite), so a busy instance writes a few large batches a second rather than
 //! thousands of single rows. A failed batch is kept and retried; at shutdown the queue is
 //! drained and flushed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::AuditSink;
 use crate::clock::SharedClock;
-use crate::store::{AuditRecord, AuditStore, StoreError};
+use crate::store::AuditRecord;
 use crate::telemetry::metrics;
 
 /// The most rows appended in one batch.
@@ -25,7 +25,7 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 
 pub struct AuditWriter {
     pending: mpsc::Receiver<AuditRecord>,
-    store: Arc<dyn AuditStore>,
+    sink: AuditSink,
     clock: SharedClock,
     /// Rows taken from the queue but not yet written.
     batch: Vec<AuditRecord>,
@@ -34,12 +34,12 @@ pub struct AuditWriter {
 impl AuditWriter {
     pub(super) fn new(
         pending: mpsc::Receiver<AuditRecord>,
-        store: Arc<dyn AuditStore>,
+        sink: AuditSink,
         clock: SharedClock,
     ) -> Self {
         AuditWriter {
             pending,
-            store,
+            sink,
             clock,
             batch: Vec::with_capacity(BATCH),
         }
@@ -95,9 +95,9 @@ impl AuditWriter {
         }
     }
 
-    async fn write_batch(&mut self) -> Result<(), StoreError> {
+    async fn write_batch(&mut self) -> anyhow::Result<()> {
         if !self.batch.is_empty() {
-            self.store.append_audit(&self.batch).await?;
+            self.sink.append(&self.batch).await?;
             metrics::audit_written(self.batch.len());
             self.batch.clear();
         }

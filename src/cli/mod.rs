@@ -13,7 +13,7 @@ use anyhow::Context;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{Action, Audit, AuditEvent};
+use crate::audit::{Action, AuditEvent};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Cli, Command, Config, ConfigCommand, KeysCommand, SlotArg, TlsMode};
 use crate::http::connection_string;
@@ -125,7 +125,7 @@ async fn health(config: &Config) -> anyhow::Result<()> {
 async fn keys(config: &Config, action: KeysCommand, show_secrets: bool) -> anyhow::Result<()> {
     let store = startup::open_store(config).await?;
     let clock = Arc::new(SystemClock);
-    let (audit, writer) = Audit::new(store.clone(), clock.clone());
+    let (audit, writer) = startup::command_audit(config, store.clone(), clock.clone()).await?;
     let cancel = CancellationToken::new();
     let writing = tokio::spawn(writer.run(cancel.clone()));
     let master = startup::master_keys(config, store.backend())?;

@@ -372,6 +372,14 @@ pub struct Config {
     #[command(flatten)]
     pub signals: SignalConfig,
 
+    /// Write the audit trail to this file, one JSON object a line, instead of the database: for
+    /// a deployment that keeps its audit elsewhere (a log shipper takes it from there). Each
+    /// batch is appended and synced before the tokens it records are handed out; the file is
+    /// opened for each batch, so it can be rotated by renaming. Events are then neither listed
+    /// by `/v1/audit-events`, nor purged, nor scrubbed on erasure by Callsign.
+    #[arg(long, env = "CALLSIGN_AUDIT_FILE", global = true)]
+    pub audit_file: Option<PathBuf>,
+
     /// Days audit events are kept (0: forever).
     #[arg(
         long,

@@ -5,14 +5,16 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::error::ErrorBody;
 use super::paging::{invalid, next_link, page_size, parse_time, take_page};
-use super::schemas::{AuditActionName, BackendRefusals, BadRequest, IdentityNotFound, Unavailable};
+use super::schemas::{AuditActionName, BackendRefusals, BadRequest, Unavailable};
 use super::views::rfc3339;
-use super::{ApiError, AppState, Authenticated};
+use super::{ApiError, AppState, Authenticated, ErrorCode};
 use crate::audit::Action;
 use crate::clock::from_millis;
 use crate::store::{AuditFilter, AuditRecord};
@@ -165,7 +167,8 @@ impl AuditQuery {
 /// Read the audit trail
 ///
 /// Newest first, filtered by identity, app user, action and time range, in pages. Needs an
-/// access key, or a backend bearer token with an admin role.
+/// access key, or a backend bearer token with an admin role. A deployment that writes its trail
+/// to a file (`CALLSIGN_AUDIT_FILE`) answers 404 `AuditTrailElsewhere`.
 #[utoipa::path(
     get,
     path = "/v1/audit-events",
@@ -175,7 +178,8 @@ impl AuditQuery {
     responses(
         (status = OK, description = "A page of events.", body = AuditPage),
         (status = BAD_REQUEST, response = BadRequest),
-        (status = NOT_FOUND, response = IdentityNotFound),
+        (status = NOT_FOUND, description = "`IdentityNotFound` (the identity filter names \
+            another resource's), or `AuditTrailElsewhere`.", body = ErrorBody),
         (status = SERVICE_UNAVAILABLE, response = Unavailable),
         BackendRefusals,
     ),
@@ -187,6 +191,14 @@ pub async fn list(
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
     auth.require_key_administration()?;
+    if !state.services.audit.is_stored() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::AuditTrailElsewhere,
+            "This deployment writes its audit trail to a file (CALLSIGN_AUDIT_FILE), not to the \
+             database; read it where that file is shipped.",
+        ));
+    }
     let Query(query) = query.map_err(|rejection| invalid(format!("{}.", rejection.body_text())))?;
     let (filter, page) = query.filter(&state)?;
     // One more than a page tells whether another page follows.

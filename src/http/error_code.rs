@@ -107,6 +107,8 @@ error_codes! {
     InvalidResetToken,
     /// 403: an operator disabled the app user; it cannot sign in or get tokens until enabled.
     UserDisabled,
+    /// 404: the audit trail is written to a file (`CALLSIGN_AUDIT_FILE`), not the database.
+    AuditTrailElsewhere,
     /// 404: no event stream with this id was created by this caller.
     StreamNotFound,
     /// 400: an event stream request (SSF) is malformed or asks for what Callsign does not do.

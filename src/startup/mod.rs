@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::audit::AuditWriter;
+use crate::audit::{Audit, AuditSink, AuditWriter, JsonLinesFile};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, KeyAdmin, Metrics, TlsMode};
 use crate::http::{self, AppState, HttpSettings, connection_string};
@@ -281,7 +281,7 @@ async fn build_services(
     let seed = seed_keys(config)?;
     let seeded = seed.is_some();
     let blueprint = Blueprint {
-        resource,
+        resource: resource.clone(),
         endpoint,
         master: master_keys(config, store.backend())?,
         seed,
@@ -295,6 +295,7 @@ async fn build_services(
         token_algorithm: config.token_algorithm,
         event_algorithm: config.signals.ssf_algorithm,
         signals: config.signals.settings(),
+        audit_file: audit_file(config, &resource)?,
     };
     let built = Services::build(blueprint, store, clock)
         .await
@@ -406,4 +407,34 @@ fn tls_source(config: &Config, now: time::OffsetDateTime) -> TlsSource {
             now,
         },
     }
+}
+
+/// The file the audit trail goes to instead of the database, opened once now.
+fn audit_file(config: &Config, resource: &ResourceId) -> anyhow::Result<Option<JsonLinesFile>> {
+    config
+        .audit_file
+        .as_ref()
+        .map(|path| {
+            JsonLinesFile::open(path.clone(), resource.clone()).with_context(|| {
+                format!(
+                    "CALLSIGN_AUDIT_FILE: cannot open {} for appending",
+                    path.display()
+                )
+            })
+        })
+        .transpose()
+}
+
+/// The audit trail of a command run against the store: to the configured file, or the store.
+pub async fn command_audit(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+) -> anyhow::Result<(Arc<Audit>, AuditWriter)> {
+    let resource = resource_id(config, store.as_ref()).await?;
+    let sink = match audit_file(config, &resource)? {
+        Some(file) => AuditSink::File(file),
+        None => AuditSink::Store(store.clone()),
+    };
+    Ok(Audit::with_sink(store, sink, clock))
 }

@@ -15,6 +15,7 @@ mod test_logs;
 
 mod app_user_audit;
 mod audit;
+mod audit_file;
 mod audit_retention;
 mod auth;
 mod backend_bearer;
