@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import tempfile
 
+import pinning
 from services import psql
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -51,10 +52,10 @@ class Wrk:
         self.threads, self.duration = threads, duration
 
     def run(self, url: str, connections: int, script: str, env: dict[str, str]) -> Run:
-        command = ["wrk", f"-t{self.threads}", f"-c{connections}", f"-d{self.duration}",
+        command = [os.environ.get("BENCH_WRK", "wrk"), f"-t{self.threads}", f"-c{connections}", f"-d{self.duration}",
                    "--timeout", "10s", "--latency", "-s", str(HERE / script), url]
         env = dict(os.environ) | env | {"BENCH_THREADS": str(self.threads)}
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        done = subprocess.run(pinning.wrk(command), env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"wrk failed on {url}: {done.stderr.strip()}")
         return parse_wrk(done.stdout)

@@ -10,6 +10,7 @@ import tempfile
 
 import audit
 import phases
+import pinning
 import probes
 import report
 from services import LOGS, Deployment, fresh_database, make_certificate, psql, start_bare
@@ -21,8 +22,12 @@ def section(title: str) -> None:
 
 
 def run(s: Settings, work: pathlib.Path, stack: contextlib.ExitStack, results: dict) -> None:
-    """Measures everything into `results`, phase by phase."""
+    """Measures everything into `results`, phase by phase; in the cores mode, the token
+    endpoints once per server core count instead."""
     certificate = make_certificate(work)
+    if s.cores:
+        results["cores"] = by_cores(s, work, certificate)
+        return
 
     def started(callsign):
         stack.callback(callsign.server.stop)
@@ -78,6 +83,30 @@ def token_endpoints(s: Settings, work: pathlib.Path, certificate, deployments, p
             callsigns[store, True] = deployments[store].start(certificate)
             token_phase.callback(callsigns[store, True].server.stop)
         results["tokens"], results["peakRss"] = phases.token_endpoints(s, bare, callsigns)
+
+
+def by_cores(s: Settings, work: pathlib.Path, certificate) -> list[dict]:
+    """The token endpoints with the servers (Callsign on each store, the bare route) pinned to
+    1, 2, 4, 8… cores and wrk to eight others."""
+    rows = []
+    for cores in s.cores:
+        section(f"token endpoints, servers on {cores} core(s), wrk on {pinning.WRK_CORES} others")
+        pinning.pin(cores)
+        # Servers stop before their database is dropped.
+        with contextlib.ExitStack() as databases, contextlib.ExitStack() as stack:
+            database = (databases.enter_context(fresh_database(s.admin_pg))
+                        if "postgres" in s.stores else None)
+            deployments = {store: Deployment(store, work, database if store == "postgres" else None)
+                           for store in s.stores}
+            plain = {}
+            for store, deployment in deployments.items():
+                plain[store] = deployment.start()
+                stack.callback(plain[store].server.stop)
+            tokens = {}
+            token_endpoints(s, work, certificate, deployments, plain, tokens)
+        rows.append({"cores": cores, "tokens": tokens["tokens"], "peakRss": tokens["peakRss"]})
+    pinning.pin(None)
+    return rows
 
 
 def main() -> None:

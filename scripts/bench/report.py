@@ -25,6 +25,10 @@ def machine() -> dict:
 
 
 def commit() -> dict:
+    # A kit copied to another machine (scripts/bench/kit) says its commit in a file.
+    if (kit := ROOT / "COMMIT").exists():
+        return {"commit": kit.read_text().strip(), "uncommittedChanges": False}
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return {"commit": git("rev-parse", "HEAD"), "uncommittedChanges": bool(git("status", "--porcelain"))}
@@ -109,6 +113,8 @@ def markdown(r: dict) -> str:
     ]
     if "tokens" in r:
         lines += token_tables(r)
+    if "cores" in r:
+        lines += cores_table(r["cores"])
     for key, title, floor in (("createIdentity", "Create identity (signed `POST /identities`)", "INSERT"),
                               ("refresh", "Refresh-token rotation (`POST /v1/sessions/refresh`)", "UPDATE")):
         if key in r:
@@ -157,6 +163,29 @@ def database_table(results: list, title: str, floor: str) -> list[str]:
     lines += table(["store", "connections", "req/s", "p99", "pgbench clients", "pgbench tx/s",
                     "pgbench p99", "vs pgbench"], rows, 1)
     lines += ["", "pgbench clients are capped by the server's `max_connections`; SQLite has no pgbench floor."]
+    return lines
+
+
+def cores_table(runs: list[dict]) -> list[str]:
+    """One row per server core count: each token endpoint's ratio to the bare route."""
+    lines = ["", "## By server cores (servers pinned to N cores, wrk to eight others)", ""]
+    rows = []
+    for run in runs:
+        for row in run["tokens"]:
+            if row["endpoint"] == "issueAccessToken":
+                many = next(other for other in run["tokens"] if other["endpoint"] == "issueMany"
+                            and (other["store"], other["tls"], other["connections"])
+                            == (row["store"], row["tls"], row["connections"]))
+                verify = next(other for other in run["tokens"] if other["endpoint"] == "introspect"
+                              and (other["store"], other["tls"], other["connections"])
+                              == (row["store"], row["tls"], row["connections"]))
+                rows.append([str(run["cores"]), row["store"], on_off(row["tls"]), str(row["connections"]),
+                             f"{rate(row['callsign'])} / {rate(row['bare'])} = {percent(row['ratio'])}",
+                             f"{rate(many['callsign'])} ({percent(many['callsign']['rps'] / row['callsign']['rps'])}"
+                             " of one identity)",
+                             f"{rate(verify['callsign'])} / {rate(verify['bare'])} = {percent(verify['ratio'])}"])
+    lines += table(["cores", "store", "TLS", "connections", "issue vs bare", "issue, 256 identities",
+                    "introspect vs bare"], rows, 3)
     return lines
 
 

@@ -12,11 +12,14 @@ import time
 import urllib.parse
 import uuid
 
+import pinning
 from client import Client
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-CALLSIGN = ROOT / "target/release/callsign"
-BARE = ROOT / "target/release/examples/bare_jwt"
+# Built here, or prebuilt beside a copy of these scripts (BENCH_BIN_DIR, see scripts/bench/kit).
+BIN_DIR = os.environ.get("BENCH_BIN_DIR")
+CALLSIGN = pathlib.Path(BIN_DIR, "callsign") if BIN_DIR else ROOT / "target/release/callsign"
+BARE = pathlib.Path(BIN_DIR, "bare_jwt") if BIN_DIR else ROOT / "target/release/examples/bare_jwt"
 # Each server's output, kept after the run for a look at what went wrong.
 LOGS = ROOT / "target/bench/logs"
 # Limits stay on, so every request still pays for the check, but no run reaches them.
@@ -55,7 +58,8 @@ class Server:
         self.log = log
         with open(log, "ab") as out:
             self.started = time.perf_counter()
-            self.process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(pinning.server(argv), env=env, stdout=out,
+                                            stderr=subprocess.STDOUT)
 
     def answers(self, path: str, wanted: int | None) -> bool:
         """Whether GET `path` answers (with `wanted`, if given)."""

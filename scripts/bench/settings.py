@@ -19,6 +19,8 @@ class Settings:
     admin_pg: str
     quick: bool
     phases: list[str]
+    # The cores mode: server cores per run (empty: off, the servers share every core).
+    cores: list[int]
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -40,6 +42,7 @@ class Settings:
             admin_pg=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"),
             quick=quick,
             phases=phases,
+            cores=[int(c) for c in os.environ.get("BENCH_CORES", "").split(",") if c],
         )
         seconds(settings.duration)  # refuses a duration pgbench could not take
         return settings
@@ -70,5 +73,5 @@ class Settings:
         return {
             "duration": self.duration, "rounds": self.rounds, "wrkThreads": self.threads,
             "connections": self.connections, "tls": ["on" if tls else "off" for tls in self.tls_modes],
-            "stores": self.stores, "quick": self.quick, "phases": self.phases,
+            "stores": self.stores, "quick": self.quick, "phases": self.phases, "cores": self.cores,
         }
