@@ -79,6 +79,8 @@ def rate(measured: dict) -> str:
 
 
 def ms(value: float) -> str:
+    if value >= 10_000:
+        return f"{value / 1000:.0f} s"
     return f"{value:.1f} ms" if value >= 10 else f"{value:.2f} ms"
 
 
@@ -197,7 +199,7 @@ def audit_tables(audit: dict) -> list[str]:
                    [[row["store"], number(row["tokens"]), f"{row['bytesPerToken']:.0f}"]
                     for row in audit["bytesPerToken"]], 1)
     lines += ["", "Retention with a backlog past it: a fresh instance's first upkeep purges it (PostgreSQL:"
-              " one day's partition, detached and dropped; SQLite: deletes of 5 000 rows) while it issues"
+              " one day's partition, detached and dropped; SQLite: deletes of 1 000 rows, resting as long as each took) while it issues"
               " over 256 identities at the most connections.", ""]
     lines += table(["store", "rows past retention", "purge", "req/s during", "p99 during",
                     "req/s after", "p99 after"],

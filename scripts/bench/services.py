@@ -149,6 +149,8 @@ class Deployment:
         }
         if certificate:
             env |= {"CALLSIGN_TLS_CERT": certificate[0], "CALLSIGN_TLS_KEY": certificate[1]}
+        if os.environ.get("BENCH_AUDIT_FILE") == "1":
+            env["CALLSIGN_AUDIT_FILE"] = str(data_dir / "audit.jsonl")
         if self.database_url:
             env |= {
                 "DATABASE_URL": self.database_url,
