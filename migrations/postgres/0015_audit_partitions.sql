@@ -2,12 +2,29 @@
 -- DELETE, no bloat) and a day's inserts touch only that day's indexes. The rows written so far
 -- stay where they are, as the partition of everything before tomorrow; Callsign creates each
 -- day's partition a week ahead and drops those past retention.
+--
+-- Attaching the rows written so far reads them once (to check their time range) and builds
+-- their index on `id`; on a large trail that takes a while, so no statement timeout applies.
+SET LOCAL statement_timeout = 0;
+
+DO $$
+BEGIN
+    IF current_setting('server_version_num')::int < 140000 THEN
+        RAISE EXCEPTION 'Callsign needs PostgreSQL 14 or later: it detaches the audit trail''s '
+            'partitions concurrently';
+    END IF;
+END $$;
+
 ALTER TABLE audit_events RENAME TO audit_events_before_partitions;
-ALTER INDEX audit_events_pkey RENAME TO audit_events_before_partitions_pkey;
+-- A unique index cannot serve the partitioned table's index on `id` (the partition key is not
+-- in it), which is built anew; the primary key would only be a second copy.
+ALTER TABLE audit_events_before_partitions DROP CONSTRAINT audit_events_pkey;
+-- These two serve the partitioned table's indexes of the same definition.
 ALTER INDEX audit_events_identity RENAME TO audit_events_before_partitions_identity;
 ALTER INDEX audit_events_app_user RENAME TO audit_events_before_partitions_app_user;
--- Partition pruning finds a time range now; the BRIN index has nothing left to do.
-DROP INDEX audit_events_at;
+-- Kept to trim these rows by time until all of them are past retention; the days after them
+-- are found by partition pruning instead.
+ALTER INDEX audit_events_at RENAME TO audit_events_before_partitions_at;
 ALTER SEQUENCE audit_events_id_seq OWNED BY NONE;
 
 CREATE TABLE audit_events (
@@ -34,10 +51,10 @@ DECLARE
     tomorrow BIGINT := (floor(extract(epoch FROM now()) * 1000 / day_ms)::BIGINT + 1) * day_ms;
     day      BIGINT;
 BEGIN
-    -- The index on `id` is the old primary key's; the others are built on attaching.
+    -- A valid constraint implying the range spares the attach a second read of the rows.
     EXECUTE format(
-        'ALTER TABLE audit_events_before_partitions ADD CONSTRAINT audit_events_before_partitions_at '
-        'CHECK (at_ms IS NOT NULL AND at_ms < %s)', tomorrow);
+        'ALTER TABLE audit_events_before_partitions ADD CONSTRAINT audit_events_before_partitions_range '
+        'CHECK (at_ms < %s)', tomorrow);
     EXECUTE format(
         'ALTER TABLE audit_events ATTACH PARTITION audit_events_before_partitions '
         'FOR VALUES FROM (MINVALUE) TO (%s)', tomorrow);

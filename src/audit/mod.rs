@@ -110,6 +110,7 @@ pub struct Audit {
 
 impl Audit {
     /// The recorder and the writer that drains it into `store` (run [`AuditWriter::run`]).
+    #[cfg(test)]
     pub fn new(store: Arc<dyn AuditStore>, clock: SharedClock) -> (Arc<Audit>, AuditWriter) {
         Self::with_sink(store.clone(), AuditSink::Store(store), clock)
     }

@@ -4,7 +4,8 @@
 //!
 //! A file gets each batch as one append, made durable (`fsync`) before the batch counts as
 //! written, exactly where the database would have committed it: the queue in front is the same,
-//! so a token the file cannot take is not issued either. The file is opened for each batch, so
+//! so a token the file cannot take is not issued either. A batch whose append failed is cut off
+//! and appended again; one whose sync failed after its lines were written may appear twice. The file is opened for each batch, so
 //! rotating it by renaming (logrotate's default) needs no signal; it is created owner-only.
 
 use std::io::Write;
@@ -81,12 +82,7 @@ impl JsonLinesFile {
             lines.push(b'\n');
         }
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let mut file = open_for_append(&path)?;
-            file.write_all(&lines)?;
-            file.sync_data()
-        })
-        .await??;
+        tokio::task::spawn_blocking(move || append_durably(&path, &lines)).await??;
         Ok(())
     }
 
@@ -99,16 +95,33 @@ impl JsonLinesFile {
             actor: &record.actor,
             identity: record.identity.map(|id| id.to_raw(&self.resource)),
             app_user: record.app_user.map(|user| user.to_string()),
-            // Details are a JSON object Callsign wrote; anything else is left out.
-            details: record
-                .details
-                .as_deref()
-                .and_then(|details| serde_json::from_str(details).ok()),
+            // Details are a JSON object Callsign wrote; anything else is kept as a string.
+            details: record.details.as_deref().map(|details| {
+                serde_json::from_str(details)
+                    .unwrap_or_else(|_| serde_json::Value::String(details.to_owned()))
+            }),
             client_address: record.client_address.as_deref(),
             request_id: record.request_id.as_deref(),
             client_request_id: record.client_request_id.as_deref(),
         }
     }
+}
+
+/// Appends `lines` and syncs them; a failed append is cut off again, so the retry that follows
+/// does not leave half a line before it. A file made now has its directory entry synced too
+/// (the first batch after a rotation).
+fn append_durably(path: &Path, lines: &[u8]) -> std::io::Result<()> {
+    let created = !path.exists();
+    let mut file = open_for_append(path)?;
+    let length = file.metadata()?.len();
+    if let Err(error) = file.write_all(lines).and_then(|()| file.sync_data()) {
+        let _ = file.set_len(length);
+        return Err(error);
+    }
+    if created && let Some(directory) = path.parent() {
+        std::fs::File::open(directory)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn open_for_append(path: &Path) -> std::io::Result<std::fs::File> {

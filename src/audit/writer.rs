@@ -1,8 +1,8 @@
-//! Drains the audit queue into its sink (the store, or a file) in batches: what arrives within a short linger of the
-//! first event (up to a full batch) is appended at once (one statement on PostgreSQL, one
-//! transaction on SQLite), so a busy instance writes a few large batches a second rather than
-//! thousands of single rows. A failed batch is kept and retried; at shutdown the queue is
-//! drained and flushed.
+//! Drains the audit queue into its sink (the store, or a file) in batches: what arrives within
+//! a short linger of the first event (up to a full batch) is appended at once (one statement on
+//! PostgreSQL, one transaction on SQLite, one append to a file), so a busy instance writes a few
+//! large batches a second rather than thousands of single rows. A failed batch is kept and
+//! retried; at shutdown the queue is drained and flushed.
 
 use std::time::Duration;
 

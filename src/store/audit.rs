@@ -205,7 +205,28 @@ const INSERT_UNNEST_PG: &str = concat!(
      ORDER BY position"
 );
 
+/// PostgreSQL: a row stamped on a day that has no partition yet (an instance's clock jumped
+/// past the days made ahead) gets its day made, and the batch is tried again.
 async fn append_pg(store: &PgStore, records: &[AuditRecord]) -> Result<(), StoreError> {
+    match insert_pg(store, records).await {
+        Err(error) if no_partition(&error) => {
+            let days = records.iter().map(|record| record.at_ms).collect();
+            super::audit_partitions::make_days(store, days).await?;
+            Ok(insert_pg(store, records).await?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// PostgreSQL's "no partition of relation found for row" (a check violation).
+fn no_partition(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|error| error.code())
+        .is_some_and(|code| code == "23514")
+}
+
+async fn insert_pg(store: &PgStore, records: &[AuditRecord]) -> Result<(), sqlx::Error> {
     let column = |value: fn(&AuditRecord) -> Option<&str>| -> Vec<Option<&str>> {
         records.iter().map(value).collect()
     };
