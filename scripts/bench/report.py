@@ -170,7 +170,7 @@ def database_table(results: list, title: str, floor: str) -> list[str]:
 
 def cores_table(runs: list[dict]) -> list[str]:
     """One row per server core count: each token endpoint's ratio to the bare route."""
-    lines = ["", "## By server cores (servers pinned to N cores, wrk to eight others)", ""]
+    lines = ["", "## By server cores (servers pinned to N cores, wrk to cores of its own)", ""]
     rows = []
     for run in runs:
         for row in run["tokens"]:
