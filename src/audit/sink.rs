@@ -5,8 +5,9 @@
 //! A file gets each batch as one append, made durable (`fsync`) before the batch counts as
 //! written, exactly where the database would have committed it: the queue in front is the same,
 //! so a token the file cannot take is not issued either. A batch whose append failed is cut off
-//! and appended again; one whose sync failed after its lines were written may appear twice. The file is opened for each batch, so
-//! rotating it by renaming (logrotate's default) needs no signal; it is created owner-only.
+//! and appended again; one whose sync failed after its lines were written may appear twice. The
+//! file is opened for each batch, so rotating it by renaming (logrotate's default) needs no
+//! signal; it is created owner-only.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

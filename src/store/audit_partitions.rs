@@ -29,10 +29,12 @@ const LOCK_KEY: i64 = 0x0061_7564_6974;
 const TRIM_CHUNK: i64 = 10_000;
 
 /// The partitions, an interrupted detach first: no other can be detached until it is finished.
-const PARTITIONS: &str = "SELECT c.relname::text AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, \
-     i.inhdetachpending AS detaching, c.reltuples::bigint AS rows \
+const PARTITIONS: &str = "SELECT c.relname::text AS name, \
+     pg_get_expr(c.relpartbound, c.oid) AS bound, i.inhdetachpending AS detaching, \
+     c.reltuples::bigint AS rows \
      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-     WHERE i.inhparent = 'audit_events'::regclass ORDER BY i.inhdetachpending DESC, c.relname";
+     WHERE i.inhparent = 'audit_events'::regclass \
+     ORDER BY i.inhdetachpending DESC, c.relname";
 /// Days detached but not dropped (a pass stopped between the two).
 const DETACHED_DAYS: &str = "SELECT relname::text FROM pg_class \
      WHERE relkind = 'r' AND NOT relispartition \
@@ -176,19 +178,24 @@ pub(super) async fn make_days(store: &PgStore, at_ms: Vec<i64>) -> Result<(), St
                 ),
             )
             .await?;
-            run(
-                conn,
-                format!(
-                    "ALTER TABLE audit_events ATTACH PARTITION {name} \
-                     FOR VALUES FROM ({start}) TO ({end})"
-                ),
-            )
-            .await?;
+            attach_day(conn, &name, start).await?;
         }
         Ok(())
     })
     .await?;
     Ok(())
+}
+
+/// Attaches the table of the day starting at `start` as its partition.
+async fn attach_day(conn: &mut PgConnection, name: &str, start: i64) -> Result<(), StoreError> {
+    let end = start + DAY_MS;
+    run(
+        conn,
+        format!(
+            "ALTER TABLE audit_events ATTACH PARTITION {name} FOR VALUES FROM ({start}) TO ({end})"
+        ),
+    )
+    .await
 }
 
 /// Drops the days wholly before `before_ms` (and any left detached), and trims the rows from
@@ -212,7 +219,11 @@ pub(super) async fn purge(store: &PgStore, before_ms: i64) -> Result<u64, StoreE
                 Ok(())
             };
             if let Err(error) = step {
-                tracing::warn!(partition = %partition.name, %error, "an audit partition past retention is left for the next pass");
+                tracing::warn!(
+                    partition = %partition.name,
+                    %error,
+                    "an audit partition past retention is left for the next pass"
+                );
             }
         }
         let detached: Vec<String> = sqlx::query_scalar(DETACHED_DAYS)
@@ -251,19 +262,13 @@ async fn drop_partition(
     match (past, day_start(name)) {
         (true, _) => {
             run(conn, format!("DROP TABLE {name}")).await?;
-            tracing::info!(partition = %name, rows = partition.rows, "dropped an audit partition past retention");
+            tracing::info!(
+                partition = %name,
+                rows = partition.rows,
+                "dropped an audit partition past retention"
+            );
         }
-        (false, Some(start)) => {
-            let end = start + DAY_MS;
-            run(
-                conn,
-                format!(
-                    "ALTER TABLE audit_events ATTACH PARTITION {name} \
-                     FOR VALUES FROM ({start}) TO ({end})"
-                ),
-            )
-            .await?;
-        }
+        (false, Some(start)) => attach_day(conn, name, start).await?,
         (false, None) => {}
     }
     Ok(())
