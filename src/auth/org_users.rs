@@ -85,9 +85,10 @@ pub enum ExchangeRefused {
 }
 
 impl ExchangeRefused {
-    /// Whether the refusal is about the presented token, not the fields beside it.
+    /// Whether the refusal is about the presented token (a missing one included), not the
+    /// fields beside it.
     pub fn is_about_token(&self) -> bool {
-        self.field() == Field::Token && !matches!(self, ExchangeRefused::Required(_))
+        self.field() == Field::Token
     }
 
     /// The request field the refusal is about.

@@ -65,9 +65,9 @@ error_codes! {
     UnsupportedApiVersion,
     /// 400: exchanging an organisation user's token is off (no `CALLSIGN_ORG_OIDC_ISSUER`).
     TeamsUserExchangeNotSupported,
-    /// 401: the organisation user's token presented for exchange is not valid (signature,
-    /// signer, issuer, audience, expiry, delegated scopes, client or user claim); the message
-    /// says which.
+    /// 401: the organisation user's token presented for exchange is missing or not valid
+    /// (signature, signer, issuer, audience, expiry, delegated scopes, client or user claim); the
+    /// message says which.
     InvalidAccessToken,
     /// 400: a field of the exchange is missing or malformed, or the token is another app's or
     /// another user's than `appId` or `userId` name.

@@ -103,6 +103,8 @@ async fn both_sdks_exchange_an_org_users_token_and_hear_each_refusal(app: TestAp
             refusal("missing scope", &org_token(&idp, 3600, json!({"scp": "Teams.ManageCalls"})), APP, USER, 401, "InvalidAccessToken"),
             refusal("unknown signer", &forged, APP, USER, 401, "InvalidAccessToken"),
             refusal("garbage", "not-a-token", APP, USER, 401, "InvalidAccessToken"),
+            refusal("no token", "", APP, USER, 401, "InvalidAccessToken"),
+            refusal("no app", &valid, "", USER, 400, "ValidationError"),
             refusal("wrong app", &valid, OTHER_APP, USER, 400, "ValidationError"),
             refusal("app not allowed", &other_apps, OTHER_APP, USER, 400, "ValidationError"),
             refusal("wrong user", &valid, APP, OTHER_USER, 400, "ValidationError"),

@@ -148,6 +148,9 @@ fn fields_are_required_and_user_id_is_an_object_id() {
         check("t", APP, ""),
         Err(ExchangeRefused::Required(Field::UserId))
     );
+    // A missing token is an invalid token (401, as ACS answers); a missing id is a field's.
+    assert!(ExchangeRefused::Required(Field::Token).is_about_token());
+    assert!(!ExchangeRefused::Required(Field::AppId).is_about_token());
     let refused = check("t", APP, "alice").unwrap_err();
     assert_eq!(refused.field(), Field::UserId);
     assert!(refused.to_string().contains("GUID"), "{refused}");
