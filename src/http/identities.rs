@@ -237,7 +237,7 @@ pub async fn action(
     path = "/identities/{id}/:issueAccessToken",
     tag = "identities",
     operation_id = "issueAccessToken",
-    params(IdentityIdParam, ApiVersion),
+    params(AcsIdentityIdParam, ApiVersion),
     request_body = ActionBody,
     responses(
         (status = OK, description = "The token.", body = AccessTokenView),
@@ -305,6 +305,20 @@ pub struct IdentityIdParam {
     /// organisation user; lower-case), percent-encoded. An id of another resource is not found.
     #[param(
         pattern = r"^(8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|8:orgid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$"
+    )]
+    id: String,
+}
+
+/// The `{id}` of an identity that is issued tokens by name or held by app users: never an
+/// organisation user's, whose tokens come only from the exchange.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code, reason = "documentation only")]
+pub struct AcsIdentityIdParam {
+    /// The raw identity id (`8:acs:<resourceId>_<uuid>`, lower-case), percent-encoded. An id of
+    /// another resource is not found.
+    #[param(
+        pattern = r"^8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
     )]
     id: String,
 }

@@ -232,6 +232,7 @@ pub struct StatusBody {
     stream_id: String,
     #[schema(pattern = "^(enabled|paused|disabled)$")]
     status: String,
+    /// Why; kept to 256 characters, without control characters.
     reason: Option<String>,
 }
 

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::ErrorBody;
 use super::extract::AcsPath;
-use super::identities::IdentityIdParam;
+use super::identities::{AcsIdentityIdParam, IdentityIdParam};
 use super::schemas::{BackendRefusals, BadRequest, Unavailable};
 use super::{ApiError, AppState, ErrorCode};
 use crate::clock::from_millis;
@@ -193,7 +193,7 @@ pub async fn create_identity(
     path = "/v1/users/{userId}/identities/{id}",
     tag = "app users",
     operation_id = "linkAppUserIdentity",
-    params(UserIdParam, HeldIdentityIdParam),
+    params(UserIdParam, AcsIdentityIdParam),
     responses(
         (status = CREATED, description = "Linked.", body = LinkedView),
         (status = OK, description = "Already linked.", body = LinkedView),
@@ -229,7 +229,7 @@ pub async fn link(
     path = "/v1/users/{userId}/identities/{id}",
     tag = "app users",
     operation_id = "unlinkAppUserIdentity",
-    params(UserIdParam, HeldIdentityIdParam),
+    params(UserIdParam, AcsIdentityIdParam),
     responses(
         (status = NO_CONTENT, description = "Unlinked; the identity itself stays."),
         (status = BAD_REQUEST, response = BadRequest),
@@ -274,16 +274,4 @@ pub async fn users_of(
     Ok(Json(UsersView {
         users: users.iter().map(ToString::to_string).collect(),
     }))
-}
-
-/// The `{id}` of an identity an app user holds: never an organisation user's.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code, reason = "documentation only")]
-pub struct HeldIdentityIdParam {
-    /// The raw identity id (`8:acs:<resourceId>_<uuid>`, lower-case), percent-encoded.
-    #[param(
-        pattern = r"^8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-    )]
-    id: String,
 }

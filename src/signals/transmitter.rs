@@ -232,7 +232,14 @@ impl Transmitter {
         reason: Option<&str>,
     ) -> Result<Value, SignalError> {
         self.owned(owner, id).await?;
-        let reason = reason.map(|text| text.chars().take(256).collect::<String>());
+        // Free text for people: kept short, and without control characters (PostgreSQL cannot
+        // store NUL in text, and a reason is echoed in logs and answers).
+        let reason = reason.map(|text| {
+            text.chars()
+                .filter(|c| !c.is_control())
+                .take(256)
+                .collect::<String>()
+        });
         let now_ms = self.clock.now_ms();
         if !self
             .store
