@@ -165,7 +165,10 @@ pub(super) async fn make_days(store: &PgStore, at_ms: Vec<i64>) -> Result<(), St
             .find(|partition| partition.name == BEFORE_PARTITIONS)
             .and_then(|partition| partition.end_ms)
             .unwrap_or(i64::MIN);
-        for (name, start) in at_ms.into_iter().filter_map(day_of) {
+        // Each day once, however many rows of a batch fall on it.
+        let days: std::collections::BTreeSet<(String, i64)> =
+            at_ms.into_iter().filter_map(day_of).collect();
+        for (name, start) in days {
             if start < covered_until || existing.iter().any(|p| p.name == name) {
                 continue;
             }

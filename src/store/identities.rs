@@ -215,28 +215,21 @@ macro_rules! impl_identity_store {
             ) -> Result<Adopted, StoreError> {
                 self.write(move |tx| {
                     Box::pin(async move {
-                        let tombstoned = sqlx::query(TOMBSTONED)
-                            .bind($store::uuid_param(id))
-                            .fetch_optional(&mut **tx)
-                            .await?
-                            .is_some();
-                        if tombstoned {
-                            return Ok(Adopted::Deleted);
-                        }
                         let inserted = sqlx::query(ADOPT)
                             .bind($store::uuid_param(id))
                             .bind(now_ms)
                             .execute(&mut **tx)
                             .await?
                             .rows_affected();
-                        // On PostgreSQL a deletion may commit between the two statements (read
-                        // committed); what it erased must not come back beside its tombstone.
-                        let deleted_meanwhile = sqlx::query(TOMBSTONED)
+                        // The tombstone is looked for after the insert, so a deletion that
+                        // commits meanwhile (PostgreSQL reads committed rows) is seen too: what it
+                        // erased must not come back beside its tombstone.
+                        let tombstoned = sqlx::query(TOMBSTONED)
                             .bind($store::uuid_param(id))
                             .fetch_optional(&mut **tx)
                             .await?
                             .is_some();
-                        if deleted_meanwhile {
+                        if tombstoned {
                             sqlx::query(DELETE)
                                 .bind($store::uuid_param(id))
                                 .execute(&mut **tx)
