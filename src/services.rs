@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::audit::{Audit, AuditSink, AuditWriter, JsonLinesFile};
+use crate::audit::{Audit, AuditWriter, JsonLinesFile};
 use crate::clock::SharedClock;
 use crate::clock_skew::ClockSkew;
 use crate::identity::{COMMIT_WAIT, Identities, IdentityStores, IssueLog};
@@ -104,11 +104,7 @@ impl Services {
         let event_master = master.clone();
         let master_for_streams = master.clone();
         let resource_for_streams = resource.clone();
-        let sink = match audit_file {
-            Some(file) => AuditSink::File(file),
-            None => AuditSink::Store(store.clone()),
-        };
-        let (audit, audit_writer) = Audit::with_sink(store.clone(), sink, clock.clone());
+        let (audit, audit_writer) = Audit::writing_to(store.clone(), audit_file, clock.clone());
         let (keys, bootstrap) = KeyService::bootstrap(
             store.clone(),
             master,

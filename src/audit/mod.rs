@@ -17,7 +17,8 @@ mod writer;
 
 pub use crate::vocabulary::Action;
 pub use context::{Actor, RequestContext};
-pub use sink::{AuditSink, JsonLinesFile};
+use sink::AuditSink;
+pub use sink::JsonLinesFile;
 pub use writer::AuditWriter;
 
 use std::sync::Arc;
@@ -112,16 +113,20 @@ impl Audit {
     /// The recorder and the writer that drains it into `store` (run [`AuditWriter::run`]).
     #[cfg(test)]
     pub fn new(store: Arc<dyn AuditStore>, clock: SharedClock) -> (Arc<Audit>, AuditWriter) {
-        Self::with_sink(store.clone(), AuditSink::Store(store), clock)
+        Self::writing_to(store, None, clock)
     }
 
-    /// The recorder and the writer that drains it into `sink`; `store` is still where events
-    /// are listed and purged from when the sink is the store.
-    pub fn with_sink(
+    /// The recorder and the writer that drains it into `file`, or into `store` without one;
+    /// `store` is where events are listed and purged from either way.
+    pub fn writing_to(
         store: Arc<dyn AuditStore>,
-        sink: AuditSink,
+        file: Option<JsonLinesFile>,
         clock: SharedClock,
     ) -> (Arc<Audit>, AuditWriter) {
+        let sink = match file {
+            Some(file) => AuditSink::File(file),
+            None => AuditSink::Store(store.clone()),
+        };
         Self::with_capacity(store, sink, clock, QUEUE_CAPACITY)
     }
 

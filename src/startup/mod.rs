@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::audit::{Audit, AuditSink, AuditWriter, JsonLinesFile};
+use crate::audit::{Audit, AuditWriter, JsonLinesFile};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, KeyAdmin, Metrics, TlsMode};
 use crate::http::{self, AppState, HttpSettings, connection_string};
@@ -432,9 +432,6 @@ pub async fn command_audit(
     clock: SharedClock,
 ) -> anyhow::Result<(Arc<Audit>, AuditWriter)> {
     let resource = resource_id(config, store.as_ref()).await?;
-    let sink = match audit_file(config, &resource)? {
-        Some(file) => AuditSink::File(file),
-        None => AuditSink::Store(store.clone()),
-    };
-    Ok(Audit::with_sink(store, sink, clock))
+    let file = audit_file(config, &resource)?;
+    Ok(Audit::writing_to(store, file, clock))
 }
