@@ -64,15 +64,6 @@ pub(super) struct IdentityProviders {
     pub org_users: Option<Arc<OrgGate>>,
 }
 
-impl IdentityProviders {
-    /// Every authority, once per use (a shared verifier may appear twice).
-    pub fn authorities(&self) -> impl Iterator<Item = &BearerAuthority> {
-        let backends = self.backends.iter().map(|(authority, _)| authority);
-        let org_users = self.org_users.iter().map(|gate| &gate.authority);
-        self.app.iter().chain(backends).chain(org_users)
-    }
-}
-
 pub(super) fn identity_providers(
     config: &Config,
     clock: &SharedClock,

@@ -218,6 +218,12 @@ impl Application {
             readiness: propagation.readiness(),
             ..settings
         };
+        let state = AppState::new(services, settings);
+        // The identity providers are reached once, so their keys are at hand for the first
+        // request.
+        for authority in state.bearer_authorities() {
+            authority.verifier.warm_up().await;
+        }
         Ok(Application {
             listener,
             ops_listener,
@@ -229,7 +235,7 @@ impl Application {
                 Metrics::Public => http::Surface::ApiAndMetrics,
                 Metrics::Ops | Metrics::Off => http::Surface::Api,
             },
-            state: AppState::new(services, settings),
+            state,
         })
     }
 
@@ -303,8 +309,7 @@ async fn build_services(
     Ok((built, seeded))
 }
 
-/// The HTTP surface's settings; the identity providers are reached once, so their keys are
-/// at hand for the first request.
+/// The HTTP surface's settings.
 async fn http_settings(
     config: &Config,
     endpoint: &str,
@@ -312,9 +317,6 @@ async fn http_settings(
     clock: &SharedClock,
 ) -> anyhow::Result<HttpSettings> {
     let idps = identity_providers(config, clock)?;
-    for authority in idps.authorities() {
-        authority.verifier.warm_up().await;
-    }
     Ok(HttpSettings {
         oidc: idps.app,
         backends: idps.backends,
