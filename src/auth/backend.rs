@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use super::oidc::BearerClaims;
+use super::oidc::{BearerClaims, ClaimsDisagree};
 
 /// The claims that may name the client, in order of preference.
 const CLIENT_CLAIMS: [&str; 4] = ["azp", "appid", "client_id", "cid"];
@@ -98,23 +98,16 @@ impl BackendPolicy {
     /// The client the token names: its client claims, which must be strings and agree, or
     /// (only if configured) its `sub`.
     fn client(&self, token: &BearerClaims) -> Result<String, Refused> {
-        let mut named: Option<&str> = None;
-        for claim in CLIENT_CLAIMS {
-            let Some(value) = token.claims.get(claim) else {
-                continue;
-            };
-            let client = value.as_str().filter(|client| !client.is_empty()).ok_or(
-                Refused::NotAClientToken(
-                    "a client claim (azp, appid, client_id, cid) is not a non-empty string",
-                ),
-            )?;
-            if named.is_some_and(|first| first != client) {
-                return Err(Refused::NotAClientToken(
-                    "its client claims (azp, appid, client_id, cid) name different clients",
-                ));
-            }
-            named = Some(client);
-        }
+        let named = token.agreed(&CLIENT_CLAIMS).map_err(|disagree| {
+            Refused::NotAClientToken(match disagree {
+                ClaimsDisagree::NotAString => {
+                    "a client claim (azp, appid, client_id, cid) is not a non-empty string"
+                }
+                ClaimsDisagree::Differ => {
+                    "its client claims (azp, appid, client_id, cid) name different clients"
+                }
+            })
+        })?;
         match named {
             Some(client) => Ok(client.to_owned()),
             None if self.client_id_from_sub => Ok(token.subject.clone()),

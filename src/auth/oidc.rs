@@ -80,6 +80,37 @@ pub struct BearerClaims {
     pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Why the claims that should name one thing (a client) do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimsDisagree {
+    /// One of them is not a non-empty string.
+    NotAString,
+    /// Two of them name different things.
+    Differ,
+}
+
+impl BearerClaims {
+    /// The value the claims `names` agree on: every one present a non-empty string, all equal;
+    /// `None` when none is present.
+    pub fn agreed(&self, names: &[&str]) -> Result<Option<&str>, ClaimsDisagree> {
+        let mut named: Option<&str> = None;
+        for name in names {
+            let Some(value) = self.claims.get(*name) else {
+                continue;
+            };
+            let value = value
+                .as_str()
+                .filter(|value| !value.is_empty())
+                .ok_or(ClaimsDisagree::NotAString)?;
+            if named.is_some_and(|first| first != value) {
+                return Err(ClaimsDisagree::Differ);
+            }
+            named = Some(value);
+        }
+        Ok(named)
+    }
+}
+
 /// Why a bearer token is refused. Logged; app users and backends hear only "invalid token",
 /// while the backend exchanging an organisation user's token hears why (cut short).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

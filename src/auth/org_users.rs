@@ -15,7 +15,7 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::oidc::{BearerAuthority, BearerClaims, BearerError};
+use super::oidc::{BearerAuthority, BearerClaims, BearerError, ClaimsDisagree};
 use crate::clock::SharedClock;
 use crate::vocabulary::{ORG_USER_ID_FORM, OrgUserId};
 
@@ -231,24 +231,15 @@ fn scopes(token: &BearerClaims) -> Vec<&str> {
 
 /// The client the token was issued to: `appid` and `azp`, strings that agree.
 fn client(token: &BearerClaims) -> Result<&str, ExchangeRefused> {
-    let mut named: Option<&str> = None;
-    for claim in CLIENT_CLAIMS {
-        let Some(value) = token.claims.get(claim) else {
-            continue;
-        };
-        let client =
-            value
-                .as_str()
-                .filter(|client| !client.is_empty())
-                .ok_or(ExchangeRefused::NoClient(
-                    "appid or azp is not a non-empty string",
-                ))?;
-        if named.is_some_and(|first| first != client) {
-            return Err(ExchangeRefused::NoClient("appid and azp differ"));
-        }
-        named = Some(client);
-    }
-    named.ok_or(ExchangeRefused::NoClient("it has neither appid nor azp"))
+    token
+        .agreed(&CLIENT_CLAIMS)
+        .map_err(|disagree| {
+            ExchangeRefused::NoClient(match disagree {
+                ClaimsDisagree::NotAString => "appid or azp is not a non-empty string",
+                ClaimsDisagree::Differ => "appid and azp differ",
+            })
+        })?
+        .ok_or(ExchangeRefused::NoClient("it has neither appid nor azp"))
 }
 
 fn echo(raw: &str) -> String {
