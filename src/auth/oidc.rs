@@ -65,6 +65,12 @@ pub struct BearerAuthority {
 }
 
 impl BearerAuthority {
+    /// Whether it takes the tokens `issuer` issues for `audience`: another authority for the
+    /// same pair would take one kind of caller's token for another's.
+    pub fn takes(&self, issuer: &str, audience: &str) -> bool {
+        self.verifier.settings().issuer == issuer && self.audience == audience
+    }
+
     pub async fn verify(&self, token: &str) -> Result<BearerClaims, BearerError> {
         self.verifier.verify(token, &self.audience).await
     }

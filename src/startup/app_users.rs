@@ -122,8 +122,7 @@ pub(super) fn identity_providers(
                 );
             }
             if let Some(app) = &app
-                && *issuer == app.verifier.settings().issuer
-                && backends.backend_oidc_audience == app.audience
+                && app.takes(issuer, &backends.backend_oidc_audience)
             {
                 bail!(
                     "CALLSIGN_OIDC_AUDIENCE and CALLSIGN_BACKEND_OIDC_AUDIENCE are both '{}' on \
@@ -184,9 +183,10 @@ pub(super) fn identity_providers(
             let others = app
                 .iter()
                 .chain(backends.iter().map(|(authority, _)| authority));
-            if let Some(other) = others.into_iter().find(|other| {
-                other.verifier.settings().issuer == *issuer && other.audience == policy.audience
-            }) {
+            if let Some(other) = others
+                .into_iter()
+                .find(|other| other.takes(issuer, &policy.audience))
+            {
                 bail!(
                     "CALLSIGN_ORG_AUDIENCE '{}' is also the audience of app users' or backends' \
                      tokens on the same issuer: one kind of token would pass for the other; give \
