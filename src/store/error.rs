@@ -34,6 +34,22 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The same error for another party to the same failed statement (a member of a group
+    /// written together): the same kind, its cause in words.
+    pub(super) fn for_another(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(cause) => {
+                StoreError::Unavailable(in_words(cause.as_ref()).into())
+            }
+            StoreError::Other(cause) => StoreError::Other(in_words(cause.as_ref()).into()),
+            StoreError::NotMigrated(text) => StoreError::NotMigrated(text.clone()),
+            StoreError::Corrupt(text) => StoreError::Corrupt(text.clone()),
+            StoreError::Config(text) => StoreError::Config(text.clone()),
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         let unavailable = is_unavailable(&error);

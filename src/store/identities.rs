@@ -1,6 +1,7 @@
 //! Communication identities as stored. Creation differs by backend, in one place each:
 //! PostgreSQL resolves an external-id conflict with `ON CONFLICT`; SQLite, single-writer, looks
-//! first inside its write transaction. The rest is stamped out once by `impl_identity_store!`.
+//! first inside its write transaction. New identities without an external id are inserted in
+//! groups on both. The rest is stamped out once by `impl_identity_store!`.
 
 use crate::vocabulary::IdentityId;
 use async_trait::async_trait;
@@ -68,9 +69,6 @@ macro_rules! select_identity_where {
 const INSERT_PG: &str = "INSERT INTO identities (id, external_id, created_at_ms) VALUES ($1, $2, $3) \
      ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING \
      RETURNING id, external_id, created_at_ms, last_token_issued_at_ms";
-/// Without an external id nothing can conflict: a plain insert, without the speculative
-/// insertion `ON CONFLICT` costs.
-const INSERT_PG_NEW: &str = "INSERT INTO identities (id, created_at_ms) VALUES ($1, $2)";
 /// SQLite looks for the external id first, inside the same write transaction.
 const INSERT_SQLITE: &str = "INSERT INTO identities (id, external_id, created_at_ms) VALUES ($1, $2, $3) \
      RETURNING id, external_id, created_at_ms, last_token_issued_at_ms";
@@ -100,11 +98,8 @@ impl PgStore {
         now_ms: i64,
     ) -> Result<Created, StoreError> {
         let Some(external_id) = external_id else {
-            sqlx::query(INSERT_PG_NEW)
-                .bind(id.uuid())
-                .bind(now_ms)
-                .execute(self.pool())
-                .await?;
+            // Nothing can conflict: inserted with the other new identities queued beside it.
+            self.new_identities.insert(id, now_ms).await?;
             return Ok(Created::New(IdentityRecord {
                 id,
                 external_id: None,

@@ -39,6 +39,7 @@ mod keys;
 mod mapping;
 mod outbox;
 mod password_resets;
+mod pg_new_identities;
 mod postgres;
 mod refresh;
 mod revocations;

@@ -14,6 +14,7 @@ use super::{Backend, ChangeFeed, FeedEvent, PoolOptions, Store, StoreError};
 use tokio::sync::Notify;
 
 use super::backend::SqlBackend;
+use super::pg_new_identities::NewIdentities;
 use crate::vocabulary::{AppUserId, Change, IdentityId};
 
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -29,6 +30,8 @@ pub struct PgStore {
     url: String,
     /// Notified when a transaction that wrote to the outbox commits.
     outbox: Notify,
+    /// New identities without an external id, inserted in groups.
+    pub(super) new_identities: NewIdentities,
 }
 
 impl PgStore {
@@ -42,6 +45,7 @@ impl PgStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
         Ok(PgStore {
+            new_identities: NewIdentities::start(pool.clone()),
             pool,
             url: url.to_owned(),
             outbox: Notify::new(),

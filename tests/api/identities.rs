@@ -10,6 +10,7 @@ backend_tests!(
     create_with_external_id_is_idempotent,
     get_reports_external_id_and_last_token_issued_at,
     deleted_identity_gets_no_token_and_is_gone,
+    concurrent_creates_are_each_stored_before_they_are_answered,
 );
 
 async fn create_returns_201_and_an_acs_identity_id(app: TestApp) {
@@ -136,4 +137,29 @@ async fn deleted_identity_gets_no_token_and_is_gone(app: TestApp) {
     assert_error(get, 404, "IdentityNotFound").await;
     assert_error(app.revoke(&id).await, 404, "IdentityNotFound").await;
     assert_error(delete().await, 404, "IdentityNotFound").await;
+}
+
+/// Creates that arrive together are written together: each is answered with an identity of its
+/// own that is already stored, so it can be read and given a token at once.
+async fn concurrent_creates_are_each_stored_before_they_are_answered(app: TestApp) {
+    let ids = futures_util::future::join_all((0..48).map(|_| app.create_identity())).await;
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        ids.len(),
+        "every create has its own identity"
+    );
+    for id in &ids {
+        let get = app
+            .signed(reqwest::Method::GET, &identity_path(id, ""))
+            .send()
+            .await;
+        assert_eq!(get.status(), 200, "{id} is stored once answered");
+    }
+    assert_eq!(
+        app.issue(&ids[17], json!({ "scopes": ["voip"] }))
+            .await
+            .status(),
+        200
+    );
 }
