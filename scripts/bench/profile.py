@@ -1,5 +1,5 @@
 """Where one endpoint's time goes: starts Callsign (SQLite, plain HTTP, release build), drives
-`:issueAccessToken` or `/tokens/:introspect` with wrk, and records the server with `perf record
+`:issueAccessToken`, `/tokens/:introspect` or `POST /identities` with wrk, and records the server with `perf record
 -g` meanwhile (started by scripts/bench/profile)."""
 import json
 import os
@@ -11,12 +11,12 @@ import threading
 
 from client import issue_path
 from load import signed_env
-from phases import ISSUE_BODY
+from phases import CREATE_PATH, ISSUE_BODY
 from services import LOGS, Deployment
 from settings import Settings
 from sign import signed_headers
 
-ENDPOINTS = ("issue", "introspect")
+ENDPOINTS = ("issue", "introspect", "create")
 
 
 def main() -> None:
@@ -34,6 +34,8 @@ def main() -> None:
             identity = client.create_identity()
             if endpoint == "issue":
                 path, body = issue_path(identity), ISSUE_BODY
+            elif endpoint == "create":
+                path, body = CREATE_PATH, "{}"
             else:
                 path = "/tokens/:introspect"
                 body = json.dumps({"token": client.issue_token(identity)})

@@ -73,7 +73,14 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
-            .connect_lazy_with(connect.clone().synchronous(SqliteSynchronous::Full));
+            .connect_lazy_with(
+                connect
+                    .clone()
+                    .synchronous(SqliteSynchronous::Full)
+                    // Each write of a group runs under a savepoint, whose journal of the pages
+                    // it changed is kept in memory instead of spilling to a temporary file.
+                    .pragma("temp_store", "memory"),
+            );
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

@@ -64,8 +64,13 @@ pub enum IdentityIdError {
 }
 
 impl IdentityId {
+    /// A new identity's id: a version-7 UUID (RFC 9562), its creation time in milliseconds
+    /// followed by random bits. New ids sort after the ones before, so the stores' indexes on
+    /// them (and the audit trail's on its identity column) grow at one end instead of dirtying a
+    /// page at random for each create. An id is a name, not a secret: every call that uses one
+    /// is authenticated, and the time it carries is the identity's creation time.
     pub fn generate() -> Self {
-        IdentityId(Uuid::new_v4())
+        IdentityId(Uuid::now_v7())
     }
 
     pub fn from_uuid(uuid: Uuid) -> Self {

@@ -5,7 +5,7 @@
 //!
 //! The identity's stored id is the object id itself with its UUID version set to 8 (RFC 9562's
 //! "custom" version). Directory object ids are random, version-4 GUIDs, and Callsign's own
-//! identities are version-4 UUIDs too, so the two never collide, the kind of an identity is read
+//! identities are version-7 UUIDs, so the two never collide, the kind of an identity is read
 //! off its id, and the object id is recovered without a lookup: revocation, deletion, events
 //! and the audit trail handle organisation users like any identity.
 
