@@ -114,18 +114,36 @@ pub(super) fn hash(
     memory: &mut Memory,
     password: &[u8],
 ) -> Result<String, String> {
-    let mut salt = [0u8; Salt::RECOMMENDED_LENGTH];
-    getrandom::fill(&mut salt).map_err(|e| format!("no randomness for a salt: {e}"))?;
+    let salt = random::<{ Salt::RECOMMENDED_LENGTH }>()?;
     let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
     argon
         .hash_password_into_with_memory(password, &salt, &mut output, memory.blocks(argon.params()))
         .map_err(|e| e.to_string())?;
+    phc(argon, &salt, &output)
+}
+
+/// A PHC string under `argon`'s parameters that no password matches: a random salt and a
+/// random hash. Verifying against it costs what verifying against a real one does, without
+/// hashing anything to make it.
+pub(super) fn decoy(argon: &Argon2<'_>) -> Result<String, String> {
+    let salt = random::<{ Salt::RECOMMENDED_LENGTH }>()?;
+    let output = random::<{ Params::DEFAULT_OUTPUT_LEN }>()?;
+    phc(argon, &salt, &output)
+}
+
+fn random<const N: usize>() -> Result<[u8; N], String> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a salt: {e}"))?;
+    Ok(bytes)
+}
+
+fn phc(argon: &Argon2<'_>, salt: &[u8], output: &[u8]) -> Result<String, String> {
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(argon.params()).map_err(|e| e.to_string())?,
-        salt: Some(Salt::new(&salt).map_err(|e| e.to_string())?),
-        hash: Some(Output::new(&output).map_err(|e| e.to_string())?),
+        salt: Some(Salt::new(salt).map_err(|e| e.to_string())?),
+        hash: Some(Output::new(output).map_err(|e| e.to_string())?),
     };
     Ok(phc.to_string())
 }
@@ -174,6 +192,21 @@ mod tests {
         // Small parameters: the format is under test, not the cost.
         let params = Params::new(64, 1, 1, None).unwrap();
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    #[test]
+    fn a_decoy_has_the_parameters_of_a_real_hash_and_matches_no_password() {
+        let argon = argon();
+        let mut memory = Memory::default();
+        let decoy = decoy(&argon).unwrap();
+        let real = hash(&argon, &mut memory, b"").unwrap();
+        let head = |phc: &str| phc.rsplitn(3, '$').last().map(str::to_owned);
+        assert_eq!(head(&decoy), head(&real), "{decoy} against {real}");
+        assert_ne!(decoy, super::decoy(&argon).unwrap(), "each decoy is random");
+        assert!(PasswordHash::new(&decoy).is_ok());
+        for password in [&b""[..], b"correct horse", b"callsign: no such account"] {
+            assert!(!verify(&mut memory, password, &decoy));
+        }
     }
 
     #[test]

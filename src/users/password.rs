@@ -35,9 +35,7 @@ impl Passwords {
         let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
             .map_err(|e| AppUserError::Hashing(e.to_string()))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let dummy_hash =
-            hashing::hash(&argon, &mut Memory::default(), b"callsign: no such account")
-                .map_err(AppUserError::Hashing)?;
+        let dummy_hash = hashing::decoy(&argon).map_err(AppUserError::Hashing)?;
         let threads = HashingThreads::start(concurrency, waiting, params)
             .map_err(|e| AppUserError::Hashing(format!("cannot start the hashing threads: {e}")))?;
         Ok(Passwords {
