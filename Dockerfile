@@ -14,6 +14,7 @@ ENV CALLSIGN_GIT_COMMIT=$CALLSIGN_GIT_COMMIT \
     CARGO_PROFILE_RELEASE_STRIP=true \
     CARGO_PROFILE_RELEASE_DEBUG=false
 COPY Cargo.toml Cargo.lock build.rs ./
+COPY .cargo ./.cargo
 COPY src ./src
 COPY migrations ./migrations
 # The target directory is a cache mount, gone after this step: the binary is copied out of it.
