@@ -36,8 +36,11 @@ impl StoreError {
 
 impl StoreError {
     /// The same error for another party to the same failed statement (a member of a group
-    /// written together): the same kind, its cause in words.
+    /// written together): the same kind, its cause in words, counted as each failed write is.
     pub(super) fn for_another(&self) -> StoreError {
+        if let StoreError::Unavailable(_) | StoreError::Other(_) = self {
+            crate::telemetry::metrics::database_error(matches!(self, StoreError::Unavailable(_)));
+        }
         match self {
             StoreError::Unavailable(cause) => {
                 StoreError::Unavailable(in_words(cause.as_ref()).into())

@@ -1,17 +1,22 @@
 //! New identities on PostgreSQL, inserted together: the creates without an external id that
 //! queue while earlier ones are being written go in one `INSERT … SELECT FROM UNNEST`, one
 //! statement and one commit for all of them instead of one each. Nothing can conflict with such
-//! an identity (its id is new and random), so a group fails only as a whole, and every creator
-//! is answered only after the commit that holds its row.
+//! an identity (its id is new: a timestamp and random bits), so a group fails only as a whole,
+//! and every creator is answered only after the commit that holds its row.
 //!
-//! A few groups are written at once, on connections of the pool like any other statement: a
-//! lone create is written at once, and under load the groups grow while the earlier ones are
-//! in flight. The task stops when the store is dropped.
+//! A few groups are written at once, each on a connection of the pool: a lone create is written
+//! at once, and under load the groups grow while the earlier ones are in flight. A group waits
+//! for its turn and its connection no longer than any statement waits for a connection (the
+//! pool's acquire timeout); past that its creates fail as unavailable, so a slow database never
+//! holds a growing queue. The task stops when the store is dropped.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::Postgres;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -38,10 +43,11 @@ pub(super) struct NewIdentities {
 }
 
 impl NewIdentities {
-    /// Starts the task that writes the groups through `pool`.
-    pub fn start(pool: PgPool) -> Self {
+    /// Starts the task that writes the groups through `pool`, each waiting for its connection
+    /// at most `acquire_timeout`.
+    pub fn start(pool: PgPool, acquire_timeout: Duration) -> Self {
         let (queue, queued) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queued));
+        tokio::spawn(run(pool, acquire_timeout, queued));
         NewIdentities { queue }
     }
 
@@ -57,13 +63,15 @@ impl NewIdentities {
     }
 }
 
-/// Takes the queue in groups: a group is what queued while every slot was busy.
-async fn run(pool: PgPool, mut queued: mpsc::UnboundedReceiver<NewIdentity>) {
+/// Takes the queue in groups: a group is what queued while its turn and connection were awaited.
+async fn run(
+    pool: PgPool,
+    acquire_timeout: Duration,
+    mut queued: mpsc::UnboundedReceiver<NewIdentity>,
+) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = queued.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
+        let turn = tokio::time::timeout(acquire_timeout, take_turn(&slots, &pool)).await;
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match queued.try_recv() {
@@ -71,30 +79,61 @@ async fn run(pool: PgPool, mut queued: mpsc::UnboundedReceiver<NewIdentity>) {
                 Err(_) => break,
             }
         }
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            let outcome = insert(&pool, &group).await;
-            drop(slot);
-            for NewIdentity { answer, .. } in group {
-                let _ = answer.send(
-                    outcome
-                        .as_ref()
-                        .map(|_| ())
-                        .map_err(StoreError::for_another),
-                );
+        match turn {
+            Ok(Ok((slot, connection))) => {
+                tokio::spawn(async move {
+                    let outcome = insert(connection, &group).await;
+                    drop(slot);
+                    answer(group, outcome);
+                });
             }
-        });
+            Ok(Err(error)) => answer(group, Err(error)),
+            Err(_) => answer(
+                group,
+                Err(StoreError::Unavailable(
+                    "no database connection came free in time for new identities".into(),
+                )),
+            ),
+        }
+    }
+}
+
+/// One of the slots, then a connection of the pool.
+async fn take_turn(
+    slots: &Arc<Semaphore>,
+    pool: &PgPool,
+) -> Result<(OwnedSemaphorePermit, PoolConnection<Postgres>), StoreError> {
+    let slot = slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| StoreError::Unavailable("the identity writer has stopped".into()))?;
+    Ok((slot, pool.acquire().await?))
+}
+
+/// Tells every member of `group` how its insert ended.
+fn answer(group: Vec<NewIdentity>, outcome: Result<(), StoreError>) {
+    for NewIdentity { answer, .. } in group {
+        let _ = answer.send(
+            outcome
+                .as_ref()
+                .map(|_| ())
+                .map_err(StoreError::for_another),
+        );
     }
 }
 
 /// One statement for the group.
-async fn insert(pool: &PgPool, group: &[NewIdentity]) -> Result<(), StoreError> {
+async fn insert(
+    mut connection: PoolConnection<Postgres>,
+    group: &[NewIdentity],
+) -> Result<(), StoreError> {
     let ids: Vec<Uuid> = group.iter().map(|new| new.id.uuid()).collect();
     let times: Vec<i64> = group.iter().map(|new| new.now_ms).collect();
     sqlx::query(INSERT)
         .bind(ids)
         .bind(times)
-        .execute(pool)
+        .execute(&mut *connection)
         .await
         .map(drop)
         .map_err(StoreError::from)

@@ -45,7 +45,7 @@ impl PgStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
         Ok(PgStore {
-            new_identities: NewIdentities::start(pool.clone()),
+            new_identities: NewIdentities::start(pool.clone(), options.acquire_timeout),
             pool,
             url: url.to_owned(),
             outbox: Notify::new(),

@@ -78,7 +78,8 @@ impl SqliteStore {
                     .clone()
                     .synchronous(SqliteSynchronous::Full)
                     // Each write of a group runs under a savepoint, whose journal of the pages
-                    // it changed is kept in memory instead of spilling to a temporary file.
+                    // it changed is kept in memory instead of spilling to a temporary file (the
+                    // writer's statements sort little; migrations sort in files, see migrate).
                     .pragma("temp_store", "memory"),
             );
         let pool = SqlitePoolOptions::new()
@@ -258,7 +259,17 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.writer).await?;
+        // The writer keeps what is temporary in memory (its savepoints' journals, above all); a
+        // migration may sort a whole table to build an index, so it sorts in files.
+        // (The writer pool is its one connection.)
+        sqlx::query("PRAGMA temp_store = DEFAULT")
+            .execute(&self.writer)
+            .await?;
+        let migrated = MIGRATOR.run(&self.writer).await;
+        sqlx::query("PRAGMA temp_store = MEMORY")
+            .execute(&self.writer)
+            .await?;
+        migrated?;
         Ok(())
     }
 

@@ -133,7 +133,7 @@ pub(super) fn decoy(argon: &Argon2<'_>) -> Result<String, String> {
 
 fn random<const N: usize>() -> Result<[u8; N], String> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a salt: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
     Ok(bytes)
 }
 
