@@ -303,8 +303,9 @@ async fn revoke_access_tokens(state: &AppState, id: &str) -> Result<StatusCode, 
 pub struct IdentityIdParam {
     /// The raw identity id (`8:acs:<resourceId>_<uuid>`, or `8:orgid:<objectId>` for an
     /// organisation user; lower-case), percent-encoded. An id of another resource is not found.
+    /// The `8:acs:` UUID is never an RFC 9562 version 8 one: those name organisation users.
     #[param(
-        pattern = r"^(8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|8:orgid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$"
+        pattern = r"^(8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-(?:[0-79a-f][0-9a-f]{3}-[0-9a-f]{4}|8[0-9a-f]{3}-[0-7c-f][0-9a-f]{3})-[0-9a-f]{12}|8:orgid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$"
     )]
     id: String,
 }
@@ -315,10 +316,10 @@ pub struct IdentityIdParam {
 #[into_params(parameter_in = Path)]
 #[allow(dead_code, reason = "documentation only")]
 pub struct AcsIdentityIdParam {
-    /// The raw identity id (`8:acs:<resourceId>_<uuid>`, lower-case), percent-encoded. An id of
-    /// another resource is not found.
+    /// The raw identity id (`8:acs:<resourceId>_<uuid>`, lower-case, the UUID not an RFC 9562
+    /// version 8 one), percent-encoded. An id of another resource is not found.
     #[param(
-        pattern = r"^8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        pattern = r"^8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-(?:[0-79a-f][0-9a-f]{3}-[0-9a-f]{4}|8[0-9a-f]{3}-[0-7c-f][0-9a-f]{3})-[0-9a-f]{12}$"
     )]
     id: String,
 }

@@ -34,7 +34,7 @@ pub struct UserQuery {
     oidc_subject: Option<String>,
     /// Users holding this identity (a raw id, `8:acs:…`).
     #[param(
-        pattern = r"^8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+        pattern = r"^8:acs:[A-Za-z0-9-]{1,64}_[0-9a-f]{8}-[0-9a-f]{4}-(?:[0-79a-f][0-9a-f]{3}-[0-9a-f]{4}|8[0-9a-f]{3}-[0-7c-f][0-9a-f]{3})-[0-9a-f]{12}$"
     )]
     identity: Option<String>,
     /// Users created at or after this time (RFC 3339).
