@@ -138,3 +138,43 @@ async fn insert(
         .map(drop)
         .map_err(StoreError::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::store::{IdentityStore, PgStore, PoolOptions, StoreError};
+    use crate::vocabulary::IdentityId;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_create_of_a_failed_group_is_told_the_database_is_unavailable() {
+        // Nothing listens on port 1: every connection attempt is refused.
+        let options = PoolOptions {
+            max_connections: 2,
+            acquire_timeout: Duration::from_millis(300),
+        };
+        let store = std::sync::Arc::new(
+            PgStore::open("postgres://callsign@127.0.0.1:1/callsign", &options).unwrap(),
+        );
+        let creates: Vec<_> = (0..40)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(
+                    async move { store.create_identity(IdentityId::generate(), None, 1).await },
+                )
+            })
+            .collect();
+        let outcomes = tokio::time::timeout(
+            Duration::from_secs(10),
+            futures_util::future::join_all(creates),
+        )
+        .await
+        .expect("every create is answered, none left waiting");
+        for outcome in outcomes {
+            assert!(
+                matches!(outcome.unwrap(), Err(StoreError::Unavailable(_))),
+                "a refused connection is unavailability"
+            );
+        }
+    }
+}
