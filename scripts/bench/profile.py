@@ -1,6 +1,6 @@
 """Where one endpoint's time goes: starts Callsign (SQLite, plain HTTP, release build), drives
-`:issueAccessToken`, `/tokens/:introspect` or `POST /identities` with wrk, and records the server with `perf record
--g` meanwhile (started by scripts/bench/profile)."""
+`:issueAccessToken`, `/tokens/:introspect` or `POST /identities` with wrk, and records the
+server with `perf record -g` meanwhile (started by scripts/bench/profile)."""
 import json
 import os
 import pathlib

@@ -32,9 +32,7 @@ impl StoreError {
             other => other,
         }
     }
-}
 
-impl StoreError {
     /// The same error for another party to the same failed statement (a member of a group
     /// written together): the same kind, its cause in words, counted as each failed write is.
     pub(super) fn for_another(&self) -> StoreError {

@@ -88,12 +88,8 @@ async fn run(
                 });
             }
             Ok(Err(error)) => answer(group, Err(error)),
-            Err(_) => answer(
-                group,
-                Err(StoreError::Unavailable(
-                    "no database connection came free in time for new identities".into(),
-                )),
-            ),
+            // As a statement that waited too long for a connection fails (and is counted).
+            Err(_) => answer(group, Err(sqlx::Error::PoolTimedOut.into())),
         }
     }
 }
@@ -111,9 +107,12 @@ async fn take_turn(
     Ok((slot, pool.acquire().await?))
 }
 
-/// Tells every member of `group` how its insert ended.
+/// Tells every member of `group` how its insert ended: the first its outcome, the others a
+/// copy of it (each failure counted once per create, as when each create was a statement).
 fn answer(group: Vec<NewIdentity>, outcome: Result<(), StoreError>) {
-    for NewIdentity { answer, .. } in group {
+    let mut members = group.into_iter();
+    let Some(first) = members.next() else { return };
+    for NewIdentity { answer, .. } in members {
         let _ = answer.send(
             outcome
                 .as_ref()
@@ -121,6 +120,7 @@ fn answer(group: Vec<NewIdentity>, outcome: Result<(), StoreError>) {
                 .map_err(StoreError::for_another),
         );
     }
+    let _ = first.answer.send(outcome);
 }
 
 /// One statement for the group.
