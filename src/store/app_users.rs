@@ -12,9 +12,7 @@ use sqlx::Row;
 use crate::vocabulary::{AppUserId, Change, IdentityId};
 
 use super::StoreError;
-use super::audit::{
-    SCRUB_APP_USER, SCRUB_IDENTITY, hold_audit_appends_pg, hold_audit_appends_sqlite,
-};
+use super::audit::{SCRUB_APP_USER, hold_audit_appends_pg, hold_audit_appends_sqlite};
 use super::backend::SqlBackend;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
@@ -310,10 +308,7 @@ macro_rules! impl_app_user_store {
                     .execute(&mut *tx)
                     .await?;
                 for identity in &sole {
-                    sqlx::query(SCRUB_IDENTITY)
-                        .bind($store::uuid_param(*identity))
-                        .execute(&mut *tx)
-                        .await?;
+                    $store::scrub_identity_audit(&mut tx, *identity).await?;
                 }
                 sqlx::query(DELETE_APP_USER)
                     .bind($store::uuid_param(id))

@@ -1,11 +1,12 @@
 //! The audit trail as stored: rows appended in batches, read newest first with filters and
 //! keyset paging, purged past retention, and stripped of client addresses on erasure. Both
 //! backends run the same SQL and code, stamped out by `impl_audit_store!`, except appending,
-//! where each has its fastest bulk insert, and purging: PostgreSQL drops whole days
-//! (`audit_partitions`), SQLite deletes rows.
+//! where each has its fastest bulk insert; purging, where PostgreSQL drops whole days
+//! (`audit_partitions`) and SQLite deletes rows; and finding an identity's rows, which SQLite
+//! indexes in bulk ([`sqlite`]).
 
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::{Postgres, Row, Sqlite, Transaction};
@@ -69,19 +70,24 @@ pub trait AuditStore: Send + Sync {
 const INSERT_PREFIX: &str = "INSERT INTO audit_events \
      (at_ms, action, actor, identity_id, app_user_id, details, client_address, request_id, \
      client_request_id) ";
-const SELECT_EVENTS: &str = "SELECT id, at_ms, action, actor, identity_id, app_user_id, details, \
-     client_address, request_id, client_request_id FROM audit_events \
+/// The columns a listing reads.
+macro_rules! select_columns {
+    () => {
+        "id, at_ms, action, actor, identity_id, app_user_id, details, client_address, \
+         request_id, client_request_id"
+    };
+}
+const SELECT_EVENTS: &str = concat!(
+    "SELECT ",
+    select_columns!(),
+    " FROM audit_events \
      WHERE ($1 IS NULL OR identity_id = $1) AND ($2 IS NULL OR app_user_id = $2) \
        AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at_ms >= $4) \
        AND ($5 IS NULL OR at_ms < $5) AND ($6 IS NULL OR id < $6) \
-     ORDER BY id DESC LIMIT $7";
-/// SQLite trims in chunks, each its own write, and rests as long as each took before the next:
-/// the single writer is never held for long, nor more than half the time, so the audit trail's
-/// own writes (and the tokens waiting on them) go on while a large backlog is purged.
-const PURGE_CHUNK_SQLITE: &str = "DELETE FROM audit_events WHERE rowid IN \
-     (SELECT rowid FROM audit_events WHERE at_ms < $1 LIMIT $2)";
-const PURGE_CHUNK_ROWS: i64 = 1_000;
-pub(super) const SCRUB_IDENTITY: &str = "UPDATE audit_events SET client_address = NULL WHERE identity_id = $1 AND client_address IS NOT NULL";
+     ORDER BY id DESC LIMIT $7"
+);
+/// PostgreSQL's erasure of an identity's client addresses (SQLite's: `sqlite::scrub_identity`).
+pub(super) const SCRUB_IDENTITY_PG: &str = "UPDATE audit_events SET client_address = NULL WHERE identity_id = $1 AND client_address IS NOT NULL";
 pub(super) const SCRUB_APP_USER: &str = "UPDATE audit_events SET client_address = NULL WHERE app_user_id = $1 AND client_address IS NOT NULL";
 /// The client address to store: none for a row about an app user that no longer exists, or
 /// about a deleted identity (erased or deleted while the row was on its way), whose erasure or
@@ -95,6 +101,9 @@ macro_rules! client_address_unless_erased {
          THEN client_address END"
     };
 }
+
+// After the macros it uses.
+pub(super) mod sqlite;
 
 /// PostgreSQL: holds off audit appends until `tx` ends, once those under way have committed,
 /// so a scrub in `tx` sees every row appended before it, and a row appended after finds its
@@ -115,38 +124,6 @@ pub(super) async fn hold_audit_appends_sqlite(
     Ok(())
 }
 
-/// The most rows in one SQLite statement.
-const SQLITE_CHUNK: usize = 1024;
-
-/// SQLite: multi-row `VALUES` statements in one transaction, each of a power-of-two number of
-/// rows, so the statement cache holds at most eleven shapes of them (a cached statement for
-/// every batch size ever seen would keep tens of megabytes of prepared statements).
-async fn append_sqlite(store: &SqliteStore, records: &[AuditRecord]) -> Result<(), StoreError> {
-    let mut tx = store.begin_write().await?;
-    let mut rest = records;
-    while !rest.is_empty() {
-        let size = SQLITE_CHUNK.min(1 << rest.len().ilog2());
-        let (chunk, after) = rest.split_at(size);
-        let mut insert = sqlx::query(sqlite_insert(size));
-        for record in chunk {
-            insert = insert
-                .bind(record.at_ms)
-                .bind(record.action.as_str())
-                .bind(record.actor.as_ref())
-                .bind(record.identity.map(SqliteStore::uuid_param))
-                .bind(record.app_user.map(SqliteStore::uuid_param))
-                .bind(record.details.as_deref())
-                .bind(record.client_address.as_deref())
-                .bind(record.request_id.as_deref())
-                .bind(record.client_request_id.as_deref());
-        }
-        insert.execute(&mut *tx).await?;
-        rest = after;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
 /// The action of a row; `None` for one this version does not know (written by a newer
 /// version during an upgrade): it is left out of what is read, with a warning.
 fn known_action<R: Row>(row: &R) -> Result<Option<Action>, StoreError>
@@ -163,30 +140,6 @@ where
         );
     }
     Ok(action)
-}
-
-/// The SQLite insert of `rows` rows (a power of two up to [`SQLITE_CHUNK`]), written once.
-fn sqlite_insert(rows: usize) -> &'static str {
-    static STATEMENTS: OnceLock<Vec<String>> = OnceLock::new();
-    let statements = STATEMENTS.get_or_init(|| {
-        (0..=SQLITE_CHUNK.ilog2())
-            .map(|power| {
-                let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
-                format!(
-                    "{INSERT_PREFIX}SELECT at_ms, action, actor, identity_id, app_user_id, \
-                     details, {}, request_id, client_request_id FROM ( \
-                     SELECT column1 AS at_ms, column2 AS action, column3 AS actor, \
-                       column4 AS identity_id, column5 AS app_user_id, column6 AS details, \
-                       column7 AS client_address, column8 AS request_id, \
-                       column9 AS client_request_id \
-                     FROM (VALUES {}))",
-                    client_address_unless_erased!(),
-                    vec![row; 1 << power].join(", ")
-                )
-            })
-            .collect()
-    });
-    &statements[rows.ilog2() as usize]
 }
 
 /// PostgreSQL: one array a column, so a batch is nine parameters however many rows it has
@@ -260,32 +213,8 @@ async fn insert_pg(store: &PgStore, records: &[AuditRecord]) -> Result<(), sqlx:
     Ok(())
 }
 
-/// SQLite: one table, trimmed [`PURGE_CHUNK_ROWS`] rows at a time.
-async fn purge_sqlite(store: &SqliteStore, before_ms: i64) -> Result<u64, StoreError> {
-    let mut purged = 0;
-    loop {
-        // A pause, not a clock reading: the injected clock has no part in it.
-        let started = tokio::time::Instant::now();
-        let deleted = sqlx::query(PURGE_CHUNK_SQLITE)
-            .bind(before_ms)
-            .bind(PURGE_CHUNK_ROWS)
-            .execute(store.writer())
-            .await?
-            .rows_affected();
-        purged += deleted;
-        if deleted < PURGE_CHUNK_ROWS as u64 {
-            return Ok(purged);
-        }
-        tokio::time::sleep(started.elapsed()).await;
-    }
-}
-
-async fn prepare_sqlite(_store: &SqliteStore, _now_ms: i64) -> Result<(), StoreError> {
-    Ok(())
-}
-
 macro_rules! impl_audit_store {
-    ($store:ident, $append:ident, $purge:path, $prepare:path) => {
+    ($store:ident, $append:path, $select:path, $purge:path, $prepare:path) => {
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
@@ -300,7 +229,7 @@ macro_rules! impl_audit_store {
                 filter: &AuditFilter,
                 limit: u32,
             ) -> Result<Vec<AuditRecord>, StoreError> {
-                sqlx::query(SELECT_EVENTS)
+                sqlx::query($select(filter))
                     .bind(filter.identity.map($store::uuid_param))
                     .bind(filter.app_user.map($store::uuid_param))
                     .bind(filter.action.map(Action::as_str))
@@ -347,7 +276,19 @@ macro_rules! impl_audit_store {
 impl_audit_store!(
     PgStore,
     append_pg,
+    select_events_pg,
     super::audit_partitions::purge,
     super::audit_partitions::prepare
 );
-impl_audit_store!(SqliteStore, append_sqlite, purge_sqlite, prepare_sqlite);
+impl_audit_store!(
+    SqliteStore,
+    sqlite::append,
+    sqlite::select_events,
+    sqlite::purge,
+    sqlite::prepare
+);
+
+/// PostgreSQL lists an identity's rows like any others, through its `(identity_id, id)` index.
+fn select_events_pg(_filter: &AuditFilter) -> &'static str {
+    SELECT_EVENTS
+}

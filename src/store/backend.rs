@@ -74,6 +74,12 @@ pub trait SqlBackend {
         tx: &mut Transaction<'_, Self::Db>,
         token_hash: &[u8],
     ) -> Result<(), StoreError>;
+    /// Clears the client address from the audit rows about an identity (its deletion or its
+    /// user's erasure), once appends are held off (`hold_audit_appends_*` in `audit.rs`).
+    async fn scrub_identity_audit(
+        tx: &mut Transaction<'_, Self::Db>,
+        id: IdentityId,
+    ) -> Result<(), StoreError>;
     /// An id as a statement parameter.
     fn uuid_param(id: impl Into<Uuid>) -> Self::UuidParam;
     /// An id column.

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::StoreError;
-use super::audit::{SCRUB_IDENTITY, hold_audit_appends_pg, hold_audit_appends_sqlite};
+use super::audit::{hold_audit_appends_pg, hold_audit_appends_sqlite};
 use super::backend::SqlBackend;
 use super::postgres::{CHANNEL, PgStore};
 use super::sqlite::SqliteStore;
@@ -139,10 +139,7 @@ macro_rules! impl_outbox_store {
                     // address; those appended before are scrubbed here.
                     $hold_audit(&mut tx).await?;
                     for identity in deleted {
-                        sqlx::query(SCRUB_IDENTITY)
-                            .bind($store::uuid_param(identity))
-                            .execute(&mut *tx)
-                            .await?;
+                        $store::scrub_identity_audit(&mut tx, identity).await?;
                     }
                 }
                 if !taken.is_empty() {

@@ -75,6 +75,17 @@ impl SqlBackend for PgStore {
         &self.outbox
     }
 
+    async fn scrub_identity_audit(
+        tx: &mut Transaction<'_, Postgres>,
+        id: IdentityId,
+    ) -> Result<(), StoreError> {
+        sqlx::query(super::audit::SCRUB_IDENTITY_PG)
+            .bind(id.uuid())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// Serialises key-ring changes across instances for the rest of the transaction, so
     /// concurrent regenerations queue instead of colliding on the one-key-per-slot indexes.
     async fn lock_keys(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {

@@ -147,6 +147,13 @@ impl SqlBackend for SqliteStore {
         self.group.write(write).await
     }
 
+    async fn scrub_identity_audit(
+        tx: &mut Transaction<'_, Sqlite>,
+        id: IdentityId,
+    ) -> Result<(), StoreError> {
+        super::audit::sqlite::scrub_identity(tx, id).await
+    }
+
     /// The write transaction already serialises key changes.
     async fn lock_keys(_tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
         Ok(())

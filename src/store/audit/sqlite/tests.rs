@@ -1,0 +1,205 @@
+use std::borrow::Cow;
+use std::time::Duration;
+
+use super::*;
+use crate::store::{AuditStore, PoolOptions, Store};
+use crate::vocabulary::Action;
+
+async fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("callsign.db").display());
+    let options = PoolOptions {
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(5),
+    };
+    let store = SqliteStore::open(&url, &options).await.unwrap();
+    store.migrate().await.unwrap();
+    (dir, store)
+}
+
+fn row(at_ms: i64, action: Action, identity: Option<IdentityId>) -> AuditRecord {
+    AuditRecord {
+        id: 0,
+        at_ms,
+        action,
+        actor: Cow::Borrowed("access-key"),
+        identity,
+        app_user: None,
+        details: None,
+        client_address: Some("192.0.2.7".into()),
+        request_id: None,
+        client_request_id: None,
+    }
+}
+
+/// Indexes whatever is past the mark, as an append that crossed [`INDEX_LAG`] does.
+async fn index_now(store: &SqliteStore) {
+    let mut tx = store.begin_write().await.unwrap();
+    index_identities(&mut tx, 1).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn listed(store: &SqliteStore, filter: AuditFilter, limit: u32) -> Vec<AuditRecord> {
+    store.audit_events(&filter, limit).await.unwrap()
+}
+
+/// Every row about `identity`, newest first, read page by page (`limit` a page).
+async fn paged(store: &SqliteStore, identity: IdentityId, limit: u32) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut before_id = None;
+    loop {
+        let filter = AuditFilter {
+            identity: Some(identity),
+            before_id,
+            ..AuditFilter::default()
+        };
+        let page = listed(store, filter, limit).await;
+        ids.extend(page.iter().map(|record| record.id));
+        match page.last() {
+            Some(last) if page.len() == limit as usize => before_id = Some(last.id),
+            _ => return ids,
+        }
+    }
+}
+
+/// What a scan of every row finds about `identity`, newest first.
+async fn scanned(store: &SqliteStore, identity: IdentityId) -> Vec<i64> {
+    listed(store, AuditFilter::default(), 1_000)
+        .await
+        .into_iter()
+        .filter(|record| record.identity == Some(identity))
+        .map(|record| record.id)
+        .collect()
+}
+
+/// Rows for `a` and `b` interleaved, and one about neither: `rounds` of three.
+async fn append_rounds(store: &SqliteStore, a: IdentityId, b: IdentityId, from_ms: i64) {
+    let records: Vec<AuditRecord> = (0..10)
+        .flat_map(|i| {
+            [
+                row(from_ms + i, Action::TokenIssued, Some(a)),
+                row(from_ms + i, Action::TokenIssued, Some(b)),
+                row(from_ms + i, Action::AccessKeyRegenerated, None),
+            ]
+        })
+        .collect();
+    store.append_audit(&records).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_identitys_rows_are_listed_whole_on_both_sides_of_the_indexed_mark() {
+    let (_dir, store) = store().await;
+    let (a, b) = (IdentityId::generate(), IdentityId::generate());
+    append_rounds(&store, a, b, 1_000).await;
+    // Nothing is indexed yet: every row is found by the scan past the mark.
+    assert_eq!(paged(&store, a, 4).await, scanned(&store, a).await);
+    index_now(&store).await;
+    append_rounds(&store, a, b, 2_000).await;
+    let revoked = row(3_000, Action::TokensRevoked, Some(a));
+    store.append_audit(&[revoked]).await.unwrap();
+
+    let everything = scanned(&store, a).await;
+    assert_eq!(everything.len(), 21);
+    for limit in [1, 3, 7, 100] {
+        assert_eq!(
+            paged(&store, a, limit).await,
+            everything,
+            "pages of {limit}"
+        );
+    }
+    assert_eq!(paged(&store, b, 6).await, scanned(&store, b).await);
+    let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_identity_events")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(indexed, 20, "the first appends' rows about an identity");
+
+    // The other filters hold on both sides too.
+    let since = AuditFilter {
+        identity: Some(a),
+        from_ms: Some(1_005),
+        to_ms: Some(2_003),
+        ..AuditFilter::default()
+    };
+    let at: Vec<i64> = listed(&store, since, 100)
+        .await
+        .iter()
+        .map(|record| record.at_ms)
+        .collect();
+    assert_eq!(at, [2_002, 2_001, 2_000, 1_009, 1_008, 1_007, 1_006, 1_005]);
+    let revocations = AuditFilter {
+        identity: Some(a),
+        action: Some(Action::TokensRevoked),
+        ..AuditFilter::default()
+    };
+    assert_eq!(listed(&store, revocations, 100).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_appends_crossing_the_lag_indexes_every_row_before_it() {
+    let (_dir, store) = store().await;
+    let (a, b) = (IdentityId::generate(), IdentityId::generate());
+    append_rounds(&store, a, b, 1_000).await;
+    let mut tx = store.begin_write().await.unwrap();
+    index_identities(&mut tx, 31).await.unwrap();
+    let mark: i64 = sqlx::query_scalar("SELECT up_to FROM audit_identity_mark")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(mark, 0, "30 rows are fewer than the lag");
+    index_identities(&mut tx, 30).await.unwrap();
+    let mark: i64 = sqlx::query_scalar("SELECT up_to FROM audit_identity_mark")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(mark, 30);
+}
+
+#[tokio::test]
+async fn erasure_scrubs_an_identitys_rows_indexed_or_not_and_no_one_elses() {
+    let (_dir, store) = store().await;
+    let (a, b) = (IdentityId::generate(), IdentityId::generate());
+    append_rounds(&store, a, b, 1_000).await;
+    index_now(&store).await;
+    append_rounds(&store, a, b, 2_000).await;
+
+    let mut tx = store.begin_write().await.unwrap();
+    SqliteStore::scrub_identity_audit(&mut tx, a).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let rows = listed(&store, AuditFilter::default(), 1_000).await;
+    for record in &rows {
+        let scrubbed = record.client_address.is_none();
+        assert_eq!(scrubbed, record.identity == Some(a), "{record:?}");
+    }
+}
+
+#[tokio::test]
+async fn purged_rows_leave_the_identity_index_with_them() {
+    let (_dir, store) = store().await;
+    let (a, b) = (IdentityId::generate(), IdentityId::generate());
+    append_rounds(&store, a, b, 1_000).await;
+    index_now(&store).await;
+    append_rounds(&store, a, b, 2_000).await;
+    index_now(&store).await;
+
+    // Everything stamped before 2 005: the first appends and half of the second.
+    let purged = store.purge_audit(2_005).await.unwrap();
+    assert_eq!(purged, 45);
+    let entries: Vec<(String, i64)> =
+        sqlx::query_as("SELECT identity_id, event_id FROM audit_identity_events")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(entries.len(), 10, "five rows left for each identity");
+    for (_, event) in &entries {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE id = $1")
+            .bind(event)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, 1, "an entry for a purged row");
+    }
+    assert_eq!(paged(&store, a, 2).await, scanned(&store, a).await);
+}
