@@ -54,7 +54,7 @@ def bytes_per_token(s: Settings, callsigns: dict[str, Callsign], database: str |
     rows = []
     for store, callsign in callsigns.items():
         paths = [issue_path(identity) for identity in in_parallel(
-            callsign, lambda client, _: client.create_identity(), list(range(MANY_IDENTITIES)))]
+            callsign, lambda client, _: client.create_identity(), list(range(MANY_IDENTITIES[0])))]
         before_bytes, before_rows = settled(callsign, database)
         run = spread(s, f"callsign ({store}): issue, audit size", callsign, paths, s.most_connections)
         after_bytes, after_rows = settled(callsign, database)
@@ -116,7 +116,7 @@ def retention(s: Settings, deployments: dict[str, Deployment], database: str | N
     for store, deployment in deployments.items():
         seed = deployment.start()
         paths = [issue_path(identity) for identity in in_parallel(
-            seed, lambda client, _: client.create_identity(), list(range(MANY_IDENTITIES)))]
+            seed, lambda client, _: client.create_identity(), list(range(MANY_IDENTITIES[0])))]
         seed.server.stop()
         started = time.monotonic()
         if store == "postgres":

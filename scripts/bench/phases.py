@@ -39,9 +39,10 @@ def tls_name(tls: bool) -> str:
     return "TLS" if tls else "plain"
 
 
-# Issuing is measured for one identity and spread over this many, side by side: what is kept
-# per identity (the issue log, the known-identity cache, the rate limit) must not serialise.
-MANY_IDENTITIES = 256
+# Issuing is measured for one identity and spread over each of these many, side by side: what
+# is kept per identity (the issue log, the known-identity cache, the rate limit, the audit
+# trail's identity index) must not serialise.
+MANY_IDENTITIES = (256, 10_000)
 
 
 def spread(s: Settings, label: str, callsign: Callsign, paths: list[str], connections: int) -> Run:
@@ -61,7 +62,7 @@ def spread(s: Settings, label: str, callsign: Callsign, paths: list[str], connec
 
 
 def token_endpoints(s: Settings, bare: dict[bool, Server], callsigns: dict[tuple[str, bool], Callsign]):
-    """`:issueAccessToken` (for one identity, and spread over MANY_IDENTITIES) against the bare
+    """`:issueAccessToken` (for one identity, and spread over each of MANY_IDENTITIES) against the bare
     sign route and `/tokens/:introspect` against the bare verify route, per connections, TLS and
     the stores `callsigns` has for it; and each instance's peak RSS during the issue runs at the
     most connections. Returns (rows, peak RSS rows)."""
@@ -72,7 +73,7 @@ def token_endpoints(s: Settings, bare: dict[bool, Server], callsigns: dict[tuple
         targets[key] = (issue_path(identity), json.dumps({"token": client.issue_token(identity)}))
         client.close()
         identities = in_parallel(callsign, lambda client, _: client.create_identity(),
-                                 list(range(MANY_IDENTITIES)))
+                                 list(range(max(MANY_IDENTITIES))))
         many[key] = [issue_path(identity) for identity in identities]
     bare_verify = {}
     for tls, server in bare.items():
@@ -100,9 +101,10 @@ def token_endpoints(s: Settings, bare: dict[bool, Server], callsigns: dict[tuple
                         targets[store, tls][0], conns, ISSUE_BODY, callsign))
                     if conns == s.most_connections:
                         peaks[store, tls].append(callsign.server.peak_rss_kib())
-                    runs["issueMany", store, tls, conns].append(spread(
-                        s, f"callsign ({store}): issue, {MANY_IDENTITIES} identities", callsign,
-                        many[store, tls], conns))
+                    for count in MANY_IDENTITIES:
+                        runs[f"issue{count}", store, tls, conns].append(spread(
+                            s, f"callsign ({store}): issue, {count} identities", callsign,
+                            many[store, tls][:count], conns))
                 runs["verify", tls, conns].append(
                     fixed(s, "bare: verify", bare[tls].base, "/verify", conns, bare_verify[tls]))
                 for store in stores(tls):
@@ -114,14 +116,21 @@ def token_endpoints(s: Settings, bare: dict[bool, Server], callsigns: dict[tuple
     rows = []
     for tls in s.tls_modes:
         for conns in s.connections:
-            for endpoint, floor in (("issueAccessToken", "sign"), ("issueMany", "sign"),
-                                    ("introspect", "verify")):
+            variants = [("issueAccessToken", 1, "sign")]
+            variants += [("issueMany", count, "sign") for count in MANY_IDENTITIES]
+            variants += [("introspect", 1, "verify")]
+            for endpoint, count, floor in variants:
                 baseline = summary(runs[floor, tls, conns])
                 for store in stores(tls):
-                    measured = summary(runs[endpoint, store, tls, conns])
-                    rows.append({"endpoint": endpoint, "store": store, "tls": tls, "connections": conns,
-                                 "callsign": measured, "bare": baseline,
-                                 "ratio": round(measured["rps"] / baseline["rps"], 3)})
+                    key = f"issue{count}" if endpoint == "issueMany" else endpoint
+                    measured = summary(runs[key, store, tls, conns])
+                    row = {"endpoint": endpoint, "identities": count, "store": store, "tls": tls,
+                           "connections": conns, "callsign": measured, "bare": baseline,
+                           "ratio": round(measured["rps"] / baseline["rps"], 3)}
+                    if endpoint == "issueMany":
+                        one = summary(runs["issueAccessToken", store, tls, conns])
+                        row["vsOneIdentity"] = round(measured["rps"] / one["rps"], 3)
+                    rows.append(row)
     peak_rows = [{"store": store, "tls": tls, "connections": s.most_connections,
                   "peakRssKiB": max(peaks[store, tls])} for store, tls in callsigns]
     return rows, peak_rows
