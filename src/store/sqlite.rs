@@ -78,8 +78,9 @@ impl SqliteStore {
                     .clone()
                     .synchronous(SqliteSynchronous::Full)
                     // Each write of a group runs under a savepoint, whose journal of the pages
-                    // it changed is kept in memory instead of spilling to a temporary file (the
-                    // writer's statements sort little; migrations sort in files, see migrate).
+                    // it changed is kept in memory instead of spilling to a temporary file. The
+                    // writer's largest sort is the audit trail's identity index, a few MiB at
+                    // most (`audit/sqlite.rs`); migrations sort in files, see migrate.
                     .pragma("temp_store", "memory"),
             );
         let pool = SqlitePoolOptions::new()
