@@ -1,14 +1,16 @@
 //! SQLite's audit trail: batches appended as multi-row inserts, an identity index filled in
 //! bulk, and retention trimmed in small chunks.
 //!
-//! The per-identity index lives apart from the rows (`audit_identity_events`) and is filled
-//! once [`INDEX_LAG`] rows have gathered past its mark, sorted by identity, in the transaction
-//! of the append that crossed it. An `(identity_id, id)` index on the rows themselves would take
-//! a new entry in the last leaf of every identity a batch names, and every page a commit
-//! touches goes whole to the write-ahead log: a batch of 2 000 tokens spread over 256
-//! identities wrote 774 pages where one identity's wrote 139. Filled in bulk, each identity's
-//! leaf is written once per [`INDEX_LAG`] rows instead of once per batch. The rows past the
-//! mark, never more than about [`INDEX_LAG`] plus a batch, are found by scanning them.
+//! The per-identity index lives apart from the rows (`audit_identity_events`) and is filled in
+//! rounds: once [`INDEX_LAG`] rows have gathered past its mark, a round indexes them in identity
+//! order, [`INDEX_STEP`] entries in each append's transaction until it is through, and only then
+//! moves the mark. An `(identity_id, id)` index on the rows themselves would take a new entry in
+//! the last leaf of every identity a batch names, and every page a commit touches goes whole to
+//! the write-ahead log: a batch of 2 000 tokens spread over 256 identities wrote 774 pages where
+//! one identity's wrote 139. In rounds, each identity's leaf is written about once per round
+//! instead of once per batch, and since a round goes through the identities in order, each step
+//! touches only its own part of the index, so no write waits long behind one. The rows past the
+//! mark, never many more than [`INDEX_LAG`] plus a round, are found by scanning them.
 
 use std::sync::OnceLock;
 
@@ -23,16 +25,39 @@ use crate::vocabulary::IdentityId;
 /// The most rows in one SQLite statement.
 const SQLITE_CHUNK: usize = 1024;
 
-/// How many rows may gather past the identity index's mark before an append indexes them.
+/// How many rows may gather past the identity index's mark before a round indexes them.
 const INDEX_LAG: i64 = 32_768;
+/// The most index entries one append adds while a round is under way.
+const INDEX_STEP: i64 = 8_192;
 
-/// The last row the identity index covers, and the last row there is.
-const MARK: &str = "SELECT up_to, (SELECT coalesce(max(id), 0) FROM audit_events) AS last \
-     FROM audit_identity_mark";
-const INDEX_ROWS: &str = "INSERT INTO audit_identity_events (identity_id, event_id) \
-     SELECT identity_id, id FROM audit_events \
-     WHERE id > $1 AND id <= $2 AND identity_id IS NOT NULL ORDER BY identity_id, id";
-const MOVE_MARK: &str = "UPDATE audit_identity_mark SET up_to = $1";
+/// Where indexing stands: the rows up to `up_to` are indexed. While `round_to` is past it, a
+/// round is indexing the rows up to `round_to` in identity order, from the entry
+/// (`next_identity`, `next_event`) on.
+const MARK: &str = "SELECT up_to, round_to, next_identity, next_event, \
+     (SELECT coalesce(max(id), 0) FROM audit_events) AS last FROM audit_identity_mark";
+/// The writer's sorted copy of a round's entries, made once a round: a temporary table, gone
+/// with its connection, and then made again from what the mark says is left.
+const STAGE_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS audit_round ( \
+     round_to INTEGER NOT NULL, identity_id TEXT NOT NULL, event_id INTEGER NOT NULL, \
+     PRIMARY KEY (round_to, identity_id, event_id)) WITHOUT ROWID";
+const STAGED: &str = "SELECT EXISTS (SELECT 1 FROM temp.audit_round WHERE round_to = $1)";
+const UNSTAGE: &str = "DELETE FROM temp.audit_round";
+const STAGE: &str = "INSERT INTO temp.audit_round (round_to, identity_id, event_id) \
+     SELECT $2, identity_id, id FROM audit_events \
+     WHERE id > $1 AND id <= $2 AND identity_id IS NOT NULL AND (identity_id, id) >= ($3, $4)";
+/// The first entry past this step, if the round goes on after it.
+const STEP_END: &str = "SELECT identity_id, event_id FROM temp.audit_round \
+     WHERE round_to = $1 AND (identity_id, event_id) >= ($2, $3) \
+     ORDER BY identity_id, event_id LIMIT 1 OFFSET $4";
+const INDEX_STEP_ROWS: &str = "INSERT INTO audit_identity_events (identity_id, event_id) \
+     SELECT identity_id, event_id FROM temp.audit_round \
+     WHERE round_to = $1 AND (identity_id, event_id) >= ($2, $3) \
+       AND ($4 IS NULL OR (identity_id, event_id) < ($4, $5)) \
+     ORDER BY identity_id, event_id";
+const ROUND_GOES_ON: &str = "UPDATE audit_identity_mark \
+     SET round_to = $1, next_identity = $2, next_event = $3";
+const ROUND_DONE: &str = "UPDATE audit_identity_mark \
+     SET up_to = $1, round_to = $1, next_identity = '', next_event = 0";
 
 /// One identity's rows, newest first, with the same filters and parameters as the listing of
 /// all rows: those past the mark by a scan, the others through the identity index.
@@ -50,6 +75,7 @@ pub(in crate::store) const SELECT_IDENTITY_EVENTS: &str = concat!(
          e.details, e.client_address, e.request_id, e.client_request_id \
        FROM audit_identity_events x JOIN audit_events e ON e.id = x.event_id \
        WHERE x.identity_id = $1 AND x.event_id < coalesce($6, 9223372036854775807) \
+         AND x.event_id <= (SELECT up_to FROM audit_identity_mark) \
          AND ($2 IS NULL OR e.app_user_id = $2) AND ($3 IS NULL OR e.action = $3) \
          AND ($4 IS NULL OR e.at_ms >= $4) AND ($5 IS NULL OR e.at_ms < $5) \
        ORDER BY x.event_id DESC LIMIT $7) \
@@ -87,8 +113,8 @@ pub(in crate::store) async fn scrub_identity(
 
 /// Multi-row `VALUES` statements in one transaction, each of a power-of-two number of rows, so
 /// the statement cache holds at most eleven shapes of them (a cached statement for every batch
-/// size ever seen would keep tens of megabytes of prepared statements); then the identity
-/// index, if the rows past its mark have reached [`INDEX_LAG`].
+/// size ever seen would keep tens of megabytes of prepared statements); then a step of indexing
+/// by identity, if one is due.
 pub(super) async fn append(store: &SqliteStore, records: &[AuditRecord]) -> Result<(), StoreError> {
     let mut tx = store.begin_write().await?;
     let mut rest = records;
@@ -111,25 +137,76 @@ pub(super) async fn append(store: &SqliteStore, records: &[AuditRecord]) -> Resu
         insert.execute(&mut *tx).await?;
         rest = after;
     }
-    index_identities(&mut tx, INDEX_LAG).await?;
+    index_identities(&mut tx, INDEX_LAG, INDEX_STEP).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Indexes the rows past the mark by identity, in one sorted insert, once there are `lag` of
-/// them.
-async fn index_identities(tx: &mut Transaction<'_, Sqlite>, lag: i64) -> Result<(), StoreError> {
+/// One step of indexing, if a round is under way or the rows past the mark have reached `lag`:
+/// the round's next `step` entries in identity order; the mark moves with the last step.
+async fn index_identities(
+    tx: &mut Transaction<'_, Sqlite>,
+    lag: i64,
+    step: i64,
+) -> Result<(), StoreError> {
     let mark = sqlx::query(MARK).fetch_one(&mut **tx).await?;
-    let (up_to, last): (i64, i64) = (mark.try_get("up_to")?, mark.try_get("last")?);
-    if last - up_to < lag {
-        return Ok(());
+    let up_to: i64 = mark.try_get("up_to")?;
+    let round_to: i64 = mark.try_get("round_to")?;
+    let last: i64 = mark.try_get("last")?;
+    let round_to = match round_to > up_to {
+        true => round_to,
+        false if last - up_to >= lag => last,
+        false => return Ok(()),
+    };
+    let next: (String, i64) = (mark.try_get("next_identity")?, mark.try_get("next_event")?);
+    sqlx::query(STAGE_TABLE).execute(&mut **tx).await?;
+    let staged: bool = sqlx::query_scalar(STAGED)
+        .bind(round_to)
+        .fetch_one(&mut **tx)
+        .await?;
+    if !staged {
+        sqlx::query(UNSTAGE).execute(&mut **tx).await?;
+        sqlx::query(STAGE)
+            .bind(up_to)
+            .bind(round_to)
+            .bind(&next.0)
+            .bind(next.1)
+            .execute(&mut **tx)
+            .await?;
     }
-    sqlx::query(INDEX_ROWS)
-        .bind(up_to)
-        .bind(last)
+    let end: Option<(String, i64)> = sqlx::query_as(STEP_END)
+        .bind(round_to)
+        .bind(&next.0)
+        .bind(next.1)
+        .bind(step)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (end_identity, end_event) = end.clone().unzip();
+    sqlx::query(INDEX_STEP_ROWS)
+        .bind(round_to)
+        .bind(&next.0)
+        .bind(next.1)
+        .bind(end_identity)
+        .bind(end_event)
         .execute(&mut **tx)
         .await?;
-    sqlx::query(MOVE_MARK).bind(last).execute(&mut **tx).await?;
+    match end {
+        Some((identity, event)) => {
+            sqlx::query(ROUND_GOES_ON)
+                .bind(round_to)
+                .bind(identity)
+                .bind(event)
+                .execute(&mut **tx)
+                .await?;
+        }
+        None => {
+            sqlx::query(UNSTAGE).execute(&mut **tx).await?;
+            sqlx::query(ROUND_DONE)
+                .bind(round_to)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -32,11 +32,19 @@ fn row(at_ms: i64, action: Action, identity: Option<IdentityId>) -> AuditRecord 
     }
 }
 
-/// Indexes whatever is past the mark, as an append that crossed [`INDEX_LAG`] does.
+/// Indexes whatever is past the mark in one round, as appends do once it reaches [`INDEX_LAG`].
 async fn index_now(store: &SqliteStore) {
     let mut tx = store.begin_write().await.unwrap();
-    index_identities(&mut tx, 1).await.unwrap();
+    index_identities(&mut tx, 1, INDEX_STEP).await.unwrap();
     tx.commit().await.unwrap();
+}
+
+/// `(up_to, round_to)` of the mark.
+async fn mark(store: &SqliteStore) -> (i64, i64) {
+    sqlx::query_as("SELECT up_to, round_to FROM audit_identity_mark")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
 }
 
 async fn listed(store: &SqliteStore, filter: AuditFilter, limit: u32) -> Vec<AuditRecord> {
@@ -136,24 +144,56 @@ async fn an_identitys_rows_are_listed_whole_on_both_sides_of_the_indexed_mark() 
 }
 
 #[tokio::test]
-async fn an_appends_crossing_the_lag_indexes_every_row_before_it() {
+async fn a_round_starts_at_the_lag_and_moves_the_mark_only_once_through() {
     let (_dir, store) = store().await;
     let (a, b) = (IdentityId::generate(), IdentityId::generate());
     append_rounds(&store, a, b, 1_000).await;
+    let step = |lag, step| {
+        let store = &store;
+        async move {
+            let mut tx = store.begin_write().await.unwrap();
+            index_identities(&mut tx, lag, step).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    step(31, 8).await;
+    assert_eq!(mark(&store).await, (0, 0), "30 rows are fewer than the lag");
+    step(30, 8).await;
+    assert_eq!(
+        mark(&store).await,
+        (0, 30),
+        "a round to the last row, under way"
+    );
+    // The writer's sorted copy of the round is lost (as with a new connection): the next step
+    // makes it again from where the mark says the round is.
     let mut tx = store.begin_write().await.unwrap();
-    index_identities(&mut tx, 31).await.unwrap();
-    let mark: i64 = sqlx::query_scalar("SELECT up_to FROM audit_identity_mark")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(mark, 0, "30 rows are fewer than the lag");
-    index_identities(&mut tx, 30).await.unwrap();
-    let mark: i64 = sqlx::query_scalar("SELECT up_to FROM audit_identity_mark")
-        .fetch_one(&mut *tx)
+    sqlx::query("DELETE FROM temp.audit_round")
+        .execute(&mut *tx)
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(mark, 30);
+    // The listing stays whole throughout: entries of a round under way are not read yet.
+    for _ in 0..2 {
+        assert_eq!(paged(&store, a, 3).await, scanned(&store, a).await);
+        assert_eq!(paged(&store, b, 4).await, scanned(&store, b).await);
+        step(30, 8).await;
+    }
+    assert_eq!(
+        mark(&store).await,
+        (30, 30),
+        "20 entries in steps of 8: through"
+    );
+    // Rows appended since wait for the next round.
+    append_rounds(&store, a, b, 2_000).await;
+    assert_eq!(mark(&store).await, (30, 30));
+    let first: Vec<(String, i64)> =
+        sqlx::query_as("SELECT identity_id, event_id FROM audit_identity_events")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(first.len(), 20, "each entry once");
+    assert!(first.iter().all(|(_, event)| *event <= 30));
+    assert_eq!(paged(&store, a, 3).await, scanned(&store, a).await);
 }
 
 #[tokio::test]
