@@ -14,7 +14,7 @@
 
 use std::sync::OnceLock;
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, Transaction};
 
 use super::{AuditFilter, AuditRecord, INSERT_PREFIX};
 use crate::store::StoreError;
@@ -49,11 +49,13 @@ const STAGE: &str = "INSERT INTO temp.audit_round (round_to, identity_id, event_
 const STEP_END: &str = "SELECT identity_id, event_id FROM temp.audit_round \
      WHERE round_to = $1 AND (identity_id, event_id) >= ($2, $3) \
      ORDER BY identity_id, event_id LIMIT 1 OFFSET $4";
+/// The entries of rows still there: retention may have purged some since the copy was made.
 const INDEX_STEP_ROWS: &str = "INSERT INTO audit_identity_events (identity_id, event_id) \
-     SELECT identity_id, event_id FROM temp.audit_round \
-     WHERE round_to = $1 AND (identity_id, event_id) >= ($2, $3) \
-       AND ($4 IS NULL OR (identity_id, event_id) < ($4, $5)) \
-     ORDER BY identity_id, event_id";
+     SELECT r.identity_id, r.event_id FROM temp.audit_round r \
+     WHERE r.round_to = $1 AND (r.identity_id, r.event_id) >= ($2, $3) \
+       AND ($4 IS NULL OR (r.identity_id, r.event_id) < ($4, $5)) \
+       AND EXISTS (SELECT 1 FROM audit_events e WHERE e.id = r.event_id) \
+     ORDER BY r.identity_id, r.event_id";
 const ROUND_GOES_ON: &str = "UPDATE audit_identity_mark \
      SET round_to = $1, next_identity = $2, next_event = $3";
 const ROUND_DONE: &str = "UPDATE audit_identity_mark \
@@ -137,7 +139,16 @@ pub(super) async fn append(store: &SqliteStore, records: &[AuditRecord]) -> Resu
         insert.execute(&mut *tx).await?;
         rest = after;
     }
-    index_identities(&mut tx, INDEX_LAG, INDEX_STEP).await?;
+    // Under a savepoint: should indexing fail, the rows are still written (and listed, by the
+    // scan past the mark), and the next append tries the step again.
+    let mut step = Connection::begin(&mut *tx).await?;
+    match index_identities(&mut step, INDEX_LAG, INDEX_STEP).await {
+        Ok(()) => step.commit().await?,
+        Err(error) => {
+            tracing::warn!(%error, "indexing the audit trail by identity failed; will retry");
+            step.rollback().await?;
+        }
+    }
     tx.commit().await?;
     Ok(())
 }

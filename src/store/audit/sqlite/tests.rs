@@ -243,3 +243,31 @@ async fn purged_rows_leave_the_identity_index_with_them() {
     }
     assert_eq!(paged(&store, a, 2).await, scanned(&store, a).await);
 }
+
+#[tokio::test]
+async fn rows_purged_while_a_round_is_under_way_get_no_entries() {
+    let (_dir, store) = store().await;
+    let (a, b) = (IdentityId::generate(), IdentityId::generate());
+    append_rounds(&store, a, b, 1_000).await;
+    let mut tx = store.begin_write().await.unwrap();
+    index_identities(&mut tx, 30, 4).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        mark(&store).await,
+        (0, 30),
+        "a round under way, its copy made"
+    );
+
+    assert_eq!(store.purge_audit(1_005).await.unwrap(), 15);
+    index_now(&store).await;
+    assert_eq!(mark(&store).await, (30, 30));
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_identity_events x \
+         WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.id = x.event_id)",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0);
+    assert_eq!(paged(&store, a, 2).await, scanned(&store, a).await);
+}
