@@ -86,8 +86,6 @@ const SELECT_EVENTS: &str = concat!(
        AND ($5 IS NULL OR at_ms < $5) AND ($6 IS NULL OR id < $6) \
      ORDER BY id DESC LIMIT $7"
 );
-/// PostgreSQL's erasure of an identity's client addresses (SQLite's: `sqlite::scrub_identity`).
-pub(super) const SCRUB_IDENTITY_PG: &str = "UPDATE audit_events SET client_address = NULL WHERE identity_id = $1 AND client_address IS NOT NULL";
 pub(super) const SCRUB_APP_USER: &str = "UPDATE audit_events SET client_address = NULL WHERE app_user_id = $1 AND client_address IS NOT NULL";
 /// The client address to store: none for a row about an app user that no longer exists, or
 /// about a deleted identity (erased or deleted while the row was on its way), whose erasure or

@@ -79,10 +79,13 @@ impl SqlBackend for PgStore {
         tx: &mut Transaction<'_, Postgres>,
         id: IdentityId,
     ) -> Result<(), StoreError> {
-        sqlx::query(super::audit::SCRUB_IDENTITY_PG)
-            .bind(id.uuid())
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "UPDATE audit_events SET client_address = NULL \
+             WHERE identity_id = $1 AND client_address IS NOT NULL",
+        )
+        .bind(id.uuid())
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

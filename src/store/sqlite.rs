@@ -148,11 +148,26 @@ impl SqlBackend for SqliteStore {
         self.group.write(write).await
     }
 
+    /// The rows the audit trail's identity index covers, and those past its mark
+    /// (`audit/sqlite.rs`).
     async fn scrub_identity_audit(
         tx: &mut Transaction<'_, Sqlite>,
         id: IdentityId,
     ) -> Result<(), StoreError> {
-        super::audit::sqlite::scrub_identity(tx, id).await
+        for statement in [
+            "UPDATE audit_events SET client_address = NULL \
+             WHERE client_address IS NOT NULL \
+               AND id IN (SELECT event_id FROM audit_identity_events WHERE identity_id = $1)",
+            "UPDATE audit_events SET client_address = NULL \
+             WHERE client_address IS NOT NULL AND identity_id = $1 \
+               AND id > (SELECT up_to FROM audit_identity_mark)",
+        ] {
+            sqlx::query(statement)
+                .bind(Self::uuid_param(id))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The write transaction already serialises key changes.

@@ -20,7 +20,6 @@ use super::{AuditFilter, AuditRecord, INSERT_PREFIX};
 use crate::store::StoreError;
 use crate::store::backend::SqlBackend;
 use crate::store::sqlite::SqliteStore;
-use crate::vocabulary::IdentityId;
 
 /// The most rows in one SQLite statement.
 const SQLITE_CHUNK: usize = 1024;
@@ -90,27 +89,6 @@ pub(in crate::store) fn select_events(filter: &AuditFilter) -> &'static str {
         Some(_) => SELECT_IDENTITY_EVENTS,
         None => super::SELECT_EVENTS,
     }
-}
-
-/// Erasure: the client address goes from an identity's rows, indexed or past the mark.
-pub(in crate::store) async fn scrub_identity(
-    tx: &mut Transaction<'_, Sqlite>,
-    id: IdentityId,
-) -> Result<(), StoreError> {
-    for statement in [
-        "UPDATE audit_events SET client_address = NULL \
-         WHERE client_address IS NOT NULL \
-           AND id IN (SELECT event_id FROM audit_identity_events WHERE identity_id = $1)",
-        "UPDATE audit_events SET client_address = NULL \
-         WHERE client_address IS NOT NULL AND identity_id = $1 \
-           AND id > (SELECT up_to FROM audit_identity_mark)",
-    ] {
-        sqlx::query(statement)
-            .bind(SqliteStore::uuid_param(id))
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Multi-row `VALUES` statements in one transaction, each of a power-of-two number of rows, so

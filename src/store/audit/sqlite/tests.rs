@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::store::{AuditStore, PoolOptions, Store};
-use crate::vocabulary::Action;
+use crate::vocabulary::{Action, IdentityId};
 
 async fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
