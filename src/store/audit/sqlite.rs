@@ -28,6 +28,9 @@ const SQLITE_CHUNK: usize = 1024;
 const INDEX_LAG: i64 = 32_768;
 /// The most index entries one append adds while a round is under way.
 const INDEX_STEP: i64 = 8_192;
+/// The most rows one round covers, so that making its sorted copy never holds the writer long,
+/// however far behind the index has fallen (a backlog is indexed in several rounds).
+const ROUND_ROWS: i64 = 65_536;
 
 /// Where indexing stands: the rows up to `up_to` are indexed. While `round_to` is past it, a
 /// round is indexing the rows up to `round_to` in identity order, from the entry
@@ -144,7 +147,7 @@ async fn index_identities(
     let last: i64 = mark.try_get("last")?;
     let round_to = match round_to > up_to {
         true => round_to,
-        false if last - up_to >= lag => last,
+        false if last - up_to >= lag => last.min(up_to + ROUND_ROWS),
         false => return Ok(()),
     };
     let next: (String, i64) = (mark.try_get("next_identity")?, mark.try_get("next_event")?);
