@@ -32,11 +32,24 @@ fn row(at_ms: i64, action: Action, identity: Option<IdentityId>) -> AuditRecord 
     }
 }
 
+/// One step of indexing in a write of its own, as an append takes one.
+async fn index_step(store: &SqliteStore, lag: i64, step: i64) {
+    let mut tx = store.begin_write().await.unwrap();
+    index_identities(&mut tx, lag, step).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// Indexes whatever is past the mark in one round, as appends do once it reaches [`INDEX_LAG`].
 async fn index_now(store: &SqliteStore) {
-    let mut tx = store.begin_write().await.unwrap();
-    index_identities(&mut tx, 1, INDEX_STEP).await.unwrap();
-    tx.commit().await.unwrap();
+    index_step(store, 1, INDEX_STEP).await;
+}
+
+/// Every entry of the identity index.
+async fn entries(store: &SqliteStore) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT identity_id, event_id FROM audit_identity_events")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
 }
 
 /// `(up_to, round_to)` of the mark.
@@ -148,17 +161,9 @@ async fn a_round_starts_at_the_lag_and_moves_the_mark_only_once_through() {
     let (_dir, store) = store().await;
     let (a, b) = (IdentityId::generate(), IdentityId::generate());
     append_rounds(&store, a, b, 1_000).await;
-    let step = |lag, step| {
-        let store = &store;
-        async move {
-            let mut tx = store.begin_write().await.unwrap();
-            index_identities(&mut tx, lag, step).await.unwrap();
-            tx.commit().await.unwrap();
-        }
-    };
-    step(31, 8).await;
+    index_step(&store, 31, 8).await;
     assert_eq!(mark(&store).await, (0, 0), "30 rows are fewer than the lag");
-    step(30, 8).await;
+    index_step(&store, 30, 8).await;
     assert_eq!(
         mark(&store).await,
         (0, 30),
@@ -176,7 +181,7 @@ async fn a_round_starts_at_the_lag_and_moves_the_mark_only_once_through() {
     for _ in 0..2 {
         assert_eq!(paged(&store, a, 3).await, scanned(&store, a).await);
         assert_eq!(paged(&store, b, 4).await, scanned(&store, b).await);
-        step(30, 8).await;
+        index_step(&store, 30, 8).await;
     }
     assert_eq!(
         mark(&store).await,
@@ -186,11 +191,7 @@ async fn a_round_starts_at_the_lag_and_moves_the_mark_only_once_through() {
     // Rows appended since wait for the next round.
     append_rounds(&store, a, b, 2_000).await;
     assert_eq!(mark(&store).await, (30, 30));
-    let first: Vec<(String, i64)> =
-        sqlx::query_as("SELECT identity_id, event_id FROM audit_identity_events")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
+    let first = entries(&store).await;
     assert_eq!(first.len(), 20, "each entry once");
     assert!(first.iter().all(|(_, event)| *event <= 30));
     assert_eq!(paged(&store, a, 3).await, scanned(&store, a).await);
@@ -227,13 +228,9 @@ async fn purged_rows_leave_the_identity_index_with_them() {
     // Everything stamped before 2 005: the first appends and half of the second.
     let purged = store.purge_audit(2_005).await.unwrap();
     assert_eq!(purged, 45);
-    let entries: Vec<(String, i64)> =
-        sqlx::query_as("SELECT identity_id, event_id FROM audit_identity_events")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
-    assert_eq!(entries.len(), 10, "five rows left for each identity");
-    for (_, event) in &entries {
+    let kept = entries(&store).await;
+    assert_eq!(kept.len(), 10, "five rows left for each identity");
+    for (_, event) in &kept {
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE id = $1")
             .bind(event)
             .fetch_one(store.pool())
@@ -249,9 +246,7 @@ async fn rows_purged_while_a_round_is_under_way_get_no_entries() {
     let (_dir, store) = store().await;
     let (a, b) = (IdentityId::generate(), IdentityId::generate());
     append_rounds(&store, a, b, 1_000).await;
-    let mut tx = store.begin_write().await.unwrap();
-    index_identities(&mut tx, 30, 4).await.unwrap();
-    tx.commit().await.unwrap();
+    index_step(&store, 30, 4).await;
     assert_eq!(
         mark(&store).await,
         (0, 30),
