@@ -1,3 +1,4 @@
+use jsonwebtoken::Algorithm;
 use serde_json::json;
 use time::macros::datetime;
 

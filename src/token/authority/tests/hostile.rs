@@ -2,8 +2,6 @@
 //! algorithm, `typ` and `kid` are pinned, key hints in the header are ignored, and time claims of
 //! the wrong type or range are refused without panicking.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::crypto;
 use serde_json::{Value, json};
 
@@ -188,7 +186,7 @@ fn time_claims_of_the_wrong_type_or_range_are_refused() {
         ("exp", json!(true), Inactive::Invalid),
         ("exp", json!(null), Inactive::Invalid),
         ("exp", json!(u64::MAX), Inactive::Invalid),
-        // A negative time is no time at all to the JWT library.
+        // A time before 1970 is no time at all.
         ("exp", json!(-1), Inactive::Invalid),
         ("exp", json!(i64::MIN), Inactive::Invalid),
         ("exp", json!(now - 1), Inactive::Expired),
@@ -250,4 +248,31 @@ fn an_iat_in_the_future_is_refused_even_when_nbf_is_now() {
             .verify(&issued_at(now + CLOCK_SKEW_SECS), &cache, NOW)
             .is_ok()
     );
+}
+
+#[test]
+fn a_changed_payload_or_a_token_of_other_than_three_parts_is_refused() {
+    let (ring, authority, header, claims) = genuine();
+    let cache = RevocationCache::new();
+    let token = signed(&ring, Algorithm::HS256, &header, &claims);
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut changed = claims.clone();
+    changed["acsScope"] = json!("chat");
+    let swapped = format!("{}.{}.{}", parts[0], segment(&changed), parts[2]);
+    assert_eq!(
+        authority.verify(&swapped, &cache, NOW),
+        Err(Inactive::Invalid)
+    );
+    for shape in [
+        format!("{}.{}", parts[0], parts[1]),
+        format!("{token}.{}", parts[2]),
+        format!("{}.{}.{}.{}", parts[0], parts[1], parts[1], parts[2]),
+        parts[0].to_owned(),
+    ] {
+        assert_eq!(
+            authority.verify(&shape, &cache, NOW),
+            Err(Inactive::Malformed),
+            "{shape}"
+        );
+    }
 }
