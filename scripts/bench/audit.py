@@ -67,6 +67,8 @@ def bytes_per_token(s: Settings, callsigns: dict[str, Callsign], database: str |
 
 
 def fill_sqlite(path: pathlib.Path, rows: int, at_ms: int) -> None:
+    """`rows` tokens long past, indexed by identity as the writer's rounds would have indexed
+    them (the index's mark moved past them), so the instance starts with an index in step."""
     with sqlite3.connect(path) as db:
         db.execute(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
@@ -75,6 +77,13 @@ def fill_sqlite(path: pathlib.Path, rows: int, at_ms: int) -> None:
             "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) "
             "|| '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), ?, 'bench-' || i FROM n",
             (rows, at_ms, TOKEN_DETAILS))
+        db.execute(
+            "INSERT INTO audit_identity_events (identity_id, event_id) "
+            "SELECT identity_id, id FROM audit_events WHERE identity_id IS NOT NULL "
+            "AND id > (SELECT up_to FROM audit_identity_mark) ORDER BY identity_id, id")
+        db.execute(
+            "UPDATE audit_identity_mark SET up_to = (SELECT max(id) FROM audit_events), "
+            "round_to = (SELECT max(id) FROM audit_events), next_identity = '', next_event = 0")
 
 
 def fill_postgres(database: str, rows: int, at_ms: int) -> None:
