@@ -77,14 +77,20 @@ macro_rules! select_columns {
          request_id, client_request_id"
     };
 }
+/// What a listing filters on besides the identity (`$1`) and the page (`$6`, `$7`): the app
+/// user, the action and the time range.
+macro_rules! listing_filters {
+    () => {
+        "($2 IS NULL OR app_user_id = $2) AND ($3 IS NULL OR action = $3) \
+         AND ($4 IS NULL OR at_ms >= $4) AND ($5 IS NULL OR at_ms < $5)"
+    };
+}
 const SELECT_EVENTS: &str = concat!(
     "SELECT ",
     select_columns!(),
-    " FROM audit_events \
-     WHERE ($1 IS NULL OR identity_id = $1) AND ($2 IS NULL OR app_user_id = $2) \
-       AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at_ms >= $4) \
-       AND ($5 IS NULL OR at_ms < $5) AND ($6 IS NULL OR id < $6) \
-     ORDER BY id DESC LIMIT $7"
+    " FROM audit_events WHERE ($1 IS NULL OR identity_id = $1) AND ",
+    listing_filters!(),
+    " AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
 );
 pub(super) const SCRUB_APP_USER: &str = "UPDATE audit_events SET client_address = NULL WHERE app_user_id = $1 AND client_address IS NOT NULL";
 /// The client address to store: none for a row about an app user that no longer exists, or

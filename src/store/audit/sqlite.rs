@@ -70,19 +70,19 @@ pub(in crate::store) const SELECT_IDENTITY_EVENTS: &str = concat!(
     select_columns!(),
     " FROM audit_events \
        WHERE id > (SELECT up_to FROM audit_identity_mark) AND identity_id = $1 \
-         AND id < coalesce($6, 9223372036854775807) \
-         AND ($2 IS NULL OR app_user_id = $2) AND ($3 IS NULL OR action = $3) \
-         AND ($4 IS NULL OR at_ms >= $4) AND ($5 IS NULL OR at_ms < $5) \
-       ORDER BY id DESC LIMIT $7) \
+         AND id < coalesce($6, 9223372036854775807) AND ",
+    listing_filters!(),
+    " ORDER BY id DESC LIMIT $7) \
      UNION ALL \
-     SELECT * FROM (SELECT e.id, e.at_ms, e.action, e.actor, e.identity_id, e.app_user_id, \
-         e.details, e.client_address, e.request_id, e.client_request_id \
-       FROM audit_identity_events x JOIN audit_events e ON e.id = x.event_id \
-       WHERE x.identity_id = $1 AND x.event_id < coalesce($6, 9223372036854775807) \
-         AND x.event_id <= (SELECT up_to FROM audit_identity_mark) \
-         AND ($2 IS NULL OR e.app_user_id = $2) AND ($3 IS NULL OR e.action = $3) \
-         AND ($4 IS NULL OR e.at_ms >= $4) AND ($5 IS NULL OR e.at_ms < $5) \
-       ORDER BY x.event_id DESC LIMIT $7) \
+     SELECT * FROM (SELECT ",
+    select_columns!(),
+    // Joined `USING (identity_id)`, so every column named is the row's own.
+    " FROM audit_identity_events JOIN audit_events USING (identity_id) \
+       WHERE event_id = id AND identity_id = $1 \
+         AND event_id < coalesce($6, 9223372036854775807) \
+         AND event_id <= (SELECT up_to FROM audit_identity_mark) AND ",
+    listing_filters!(),
+    " ORDER BY event_id DESC LIMIT $7) \
      ORDER BY id DESC LIMIT $7"
 );
 
