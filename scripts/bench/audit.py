@@ -82,8 +82,8 @@ def fill_sqlite(path: pathlib.Path, rows: int, at_ms: int) -> None:
             "SELECT identity_id, id FROM audit_events WHERE identity_id IS NOT NULL "
             "AND id > (SELECT up_to FROM audit_identity_mark) ORDER BY identity_id, id")
         db.execute(
-            "UPDATE audit_identity_mark SET up_to = (SELECT max(id) FROM audit_events), "
-            "round_to = (SELECT max(id) FROM audit_events), next_identity = '', next_event = 0")
+            "UPDATE audit_identity_mark SET up_to = last, round_to = last, next_identity = '', "
+            "next_event = 0 FROM (SELECT max(id) AS last FROM audit_events)")
 
 
 def fill_postgres(database: str, rows: int, at_ms: int) -> None:
