@@ -29,6 +29,7 @@ mod app_users;
 mod audit;
 mod audit_partitions;
 mod backend;
+mod checkpointer;
 mod error;
 mod event_keys;
 mod group_commit;

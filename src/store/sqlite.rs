@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::backend::SqlBackend;
+use super::checkpointer::Checkpointer;
 use super::group_commit::GroupCommit;
 use super::{Backend, ChangeFeed, PoolOptions, Store, StoreError};
 use crate::private_files;
@@ -34,6 +35,8 @@ pub struct SqliteStore {
     pub(super) group: GroupCommit,
     /// Notified when a transaction that wrote to the outbox commits.
     outbox: Notify,
+    /// Copies the write-ahead log into the database; none for a database in memory.
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -81,13 +84,16 @@ impl SqliteStore {
                     // it changed is kept in memory instead of spilling to a temporary file. The
                     // writer's largest sort is the audit trail's identity index, a few MiB at
                     // most (`audit/sqlite.rs`); migrations sort in files, see migrate.
-                    .pragma("temp_store", "memory"),
+                    .pragma("temp_store", "memory")
+                    // Checkpoints run beside the writer, not in its commits (`checkpointer.rs`).
+                    .pragma("wal_autocheckpoint", "0"),
             );
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
         Ok(SqliteStore {
+            _checkpointer: Some(Checkpointer::start(pool.clone())),
             pool,
             group: GroupCommit::start(writer.clone()),
             writer,
@@ -110,6 +116,7 @@ impl SqliteStore {
             group: GroupCommit::start(pool.clone()),
             pool,
             outbox: Notify::new(),
+            _checkpointer: None,
         };
         store.migrate().await?;
         Ok(store)

@@ -25,12 +25,14 @@ use crate::store::sqlite::SqliteStore;
 const SQLITE_CHUNK: usize = 1024;
 
 /// How many rows may gather past the identity index's mark before a round indexes them.
-const INDEX_LAG: i64 = 32_768;
-/// The most index entries one append adds while a round is under way.
-const INDEX_STEP: i64 = 8_192;
+const INDEX_LAG: i64 = 8_192;
+/// The most index entries one append adds while a round is under way: a step holds the writer
+/// for a few milliseconds, even with its entries spread over thousands of identities' leaves,
+/// so a create or a revocation queued behind it is not held long.
+const INDEX_STEP: i64 = 2_048;
 /// The most rows one round covers, so that making its sorted copy never holds the writer long,
 /// however far behind the index has fallen (a backlog is indexed in several rounds).
-const ROUND_ROWS: i64 = 65_536;
+const ROUND_ROWS: i64 = 16_384;
 
 /// Where indexing stands: the rows up to `up_to` are indexed. While `round_to` is past it, a
 /// round is indexing the rows up to `round_to` in identity order, from the entry
