@@ -2,9 +2,10 @@
 //! bulk, and retention trimmed in small chunks.
 //!
 //! The per-identity index lives apart from the rows (`audit_identity_events`) and is filled in
-//! rounds: once [`INDEX_LAG`] rows have gathered past its mark, a round indexes them in identity
-//! order, [`INDEX_STEP`] entries in each append's transaction until it is through, and only then
-//! moves the mark. An `(identity_id, id)` index on the rows themselves would take a new entry in
+//! rounds: once [`INDEX_LAG`] rows have gathered past its mark, a round copies their entries into
+//! a sorted copy on the writer, [`COPY_ROWS`] rows in each append's transaction, then indexes them
+//! in identity order, [`INDEX_STEP`] entries an append, until it is through, and only then moves
+//! the mark. An `(identity_id, id)` index on the rows themselves would take a new entry in
 //! the last leaf of every identity a batch names, and every page a commit touches goes whole to
 //! the write-ahead log: a batch of 2 000 tokens spread over 256 identities wrote 774 pages where
 //! one identity's wrote 139. In rounds, each identity's leaf is written about once per round
@@ -24,31 +25,49 @@ use crate::store::sqlite::SqliteStore;
 /// The most rows in one SQLite statement.
 const SQLITE_CHUNK: usize = 1024;
 
-/// How many rows may gather past the identity index's mark before a round indexes them.
-const INDEX_LAG: i64 = 8_192;
-/// The most index entries one append adds while a round is under way: a step holds the writer
-/// for a few milliseconds, even with its entries spread over thousands of identities' leaves,
-/// so a create or a revocation queued behind it is not held long.
+/// How many rows may gather past the identity index's mark before a round indexes them: the
+/// larger, the more entries each identity's leaf takes at once.
+const INDEX_LAG: i64 = 32_768;
+/// The most index entries one append adds while a round is under way (at least twice the
+/// append's own rows, so indexing outpaces any rate of appends): a few milliseconds of the
+/// writer's time even with the entries spread over thousands of identities' leaves, so a
+/// create or a revocation queued behind it waits little.
 const INDEX_STEP: i64 = 2_048;
-/// The most rows one round covers, so that making its sorted copy never holds the writer long,
-/// however far behind the index has fallen (a backlog is indexed in several rounds).
-const ROUND_ROWS: i64 = 16_384;
+/// The rows of a round one append copies into the sorted copy, for [`INDEX_STEP`] entries:
+/// about as long a hold of the writer as a step (copying a round's 32 768 rows at once held it
+/// for 15 to 20 ms). The append that completes the copy also takes the round's first step.
+const COPY_ROWS: i64 = 4 * INDEX_STEP;
+/// The most rows one round covers, however far behind the index has fallen (a backlog is
+/// indexed in several rounds).
+const ROUND_ROWS: i64 = 65_536;
 
 /// Where indexing stands: the rows up to `up_to` are indexed. While `round_to` is past it, a
 /// round is indexing the rows up to `round_to` in identity order, from the entry
 /// (`next_identity`, `next_event`) on.
 const MARK: &str = "SELECT up_to, round_to, next_identity, next_event, \
      (SELECT coalesce(max(id), 0) FROM audit_events) AS last FROM audit_identity_mark";
-/// The writer's sorted copy of a round's entries, made once a round: a temporary table, gone
-/// with its connection, and then made again from what the mark says is left.
-const STAGE_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS audit_round ( \
+/// The writer's sorted copy of a round's entries, made once a round, and how far it has been
+/// made (`copied_to`, a row id): temporary tables, gone with their connection, and then made
+/// again from what the mark says is left.
+const COPY_TABLES: [&str; 2] = [
+    "CREATE TEMP TABLE IF NOT EXISTS audit_round ( \
      round_to INTEGER NOT NULL, identity_id TEXT NOT NULL, event_id INTEGER NOT NULL, \
-     PRIMARY KEY (round_to, identity_id, event_id)) WITHOUT ROWID";
-const STAGED: &str = "SELECT EXISTS (SELECT 1 FROM temp.audit_round WHERE round_to = $1)";
-const UNSTAGE: &str = "DELETE FROM temp.audit_round";
-const STAGE: &str = "INSERT INTO temp.audit_round (round_to, identity_id, event_id) \
-     SELECT $2, identity_id, id FROM audit_events \
-     WHERE id > $1 AND id <= $2 AND identity_id IS NOT NULL AND (identity_id, id) >= ($3, $4)";
+     PRIMARY KEY (round_to, identity_id, event_id)) WITHOUT ROWID",
+    "CREATE TEMP TABLE IF NOT EXISTS audit_round_copied ( \
+     round_to INTEGER PRIMARY KEY, copied_to INTEGER NOT NULL)",
+];
+const COPIED_TO: &str = "SELECT copied_to FROM temp.audit_round_copied WHERE round_to = $1";
+const UNCOPY: [&str; 2] = [
+    "DELETE FROM temp.audit_round",
+    "DELETE FROM temp.audit_round_copied",
+];
+const COPY_STARTS: &str =
+    "INSERT INTO temp.audit_round_copied (round_to, copied_to) VALUES ($1, $2)";
+/// The entries of the rows after `$1` up to `$2`, past the round's next entry (`$4`, `$5`).
+const COPY: &str = "INSERT INTO temp.audit_round (round_to, identity_id, event_id) \
+     SELECT $3, identity_id, id FROM audit_events \
+     WHERE id > $1 AND id <= $2 AND identity_id IS NOT NULL AND (identity_id, id) >= ($4, $5)";
+const COPY_GOES_ON: &str = "UPDATE temp.audit_round_copied SET copied_to = $2 WHERE round_to = $1";
 /// The first entry past this step, if the round goes on after it.
 const STEP_END: &str = "SELECT identity_id, event_id FROM temp.audit_round \
      WHERE round_to = $1 AND (identity_id, event_id) >= ($2, $3) \
@@ -125,7 +144,8 @@ pub(super) async fn append(store: &SqliteStore, records: &[AuditRecord]) -> Resu
     // Under a savepoint: should indexing fail, the rows are still written (and listed, by the
     // scan past the mark), and the next append tries the step again.
     let mut step = Connection::begin(&mut *tx).await?;
-    match index_identities(&mut step, INDEX_LAG, INDEX_STEP).await {
+    let entries = INDEX_STEP.max(2 * records.len() as i64);
+    match index_identities(&mut step, INDEX_LAG, entries).await {
         Ok(()) => step.commit().await?,
         Err(error) => {
             tracing::warn!(%error, "indexing the audit trail by identity failed; will retry");
@@ -137,7 +157,8 @@ pub(super) async fn append(store: &SqliteStore, records: &[AuditRecord]) -> Resu
 }
 
 /// One step of indexing, if a round is under way or the rows past the mark have reached `lag`:
-/// the round's next `step` entries in identity order; the mark moves with the last step.
+/// the next `4 × step` rows of the round into its sorted copy while it is being made, then the
+/// round's next `step` entries in identity order; the mark moves with the last step.
 async fn index_identities(
     tx: &mut Transaction<'_, Sqlite>,
     lag: i64,
@@ -149,24 +170,22 @@ async fn index_identities(
     let last: i64 = mark.try_get("last")?;
     let round_to = match round_to > up_to {
         true => round_to,
-        false if last - up_to >= lag => last.min(up_to + ROUND_ROWS),
+        false if last - up_to >= lag => {
+            // The round starts: its end is kept, for the appends that copy and index it.
+            let round_to = last.min(up_to + ROUND_ROWS);
+            sqlx::query(ROUND_GOES_ON)
+                .bind(round_to)
+                .bind("")
+                .bind(0)
+                .execute(&mut **tx)
+                .await?;
+            round_to
+        }
         false => return Ok(()),
     };
     let next: (String, i64) = (mark.try_get("next_identity")?, mark.try_get("next_event")?);
-    sqlx::query(STAGE_TABLE).execute(&mut **tx).await?;
-    let staged: bool = sqlx::query_scalar(STAGED)
-        .bind(round_to)
-        .fetch_one(&mut **tx)
-        .await?;
-    if !staged {
-        sqlx::query(UNSTAGE).execute(&mut **tx).await?;
-        sqlx::query(STAGE)
-            .bind(up_to)
-            .bind(round_to)
-            .bind(&next.0)
-            .bind(next.1)
-            .execute(&mut **tx)
-            .await?;
+    if !copied(tx, (up_to, round_to), &next, step * COPY_ROWS / INDEX_STEP).await? {
+        return Ok(());
     }
     let end: Option<(String, i64)> = sqlx::query_as(STEP_END)
         .bind(round_to)
@@ -194,7 +213,9 @@ async fn index_identities(
                 .await?;
         }
         None => {
-            sqlx::query(UNSTAGE).execute(&mut **tx).await?;
+            for statement in UNCOPY {
+                sqlx::query(statement).execute(&mut **tx).await?;
+            }
             sqlx::query(ROUND_DONE)
                 .bind(round_to)
                 .execute(&mut **tx)
@@ -202,6 +223,54 @@ async fn index_identities(
         }
     }
     Ok(())
+}
+
+/// Makes the next `rows` rows of the round (`up_to`, `round_to`] into its sorted copy, from the
+/// round's next entry `next` on; whether the copy is whole.
+async fn copied(
+    tx: &mut Transaction<'_, Sqlite>,
+    (up_to, round_to): (i64, i64),
+    next: &(String, i64),
+    rows: i64,
+) -> Result<bool, StoreError> {
+    for statement in COPY_TABLES {
+        sqlx::query(statement).execute(&mut **tx).await?;
+    }
+    let copied_to: Option<i64> = sqlx::query_scalar(COPIED_TO)
+        .bind(round_to)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let from = match copied_to {
+        Some(copied_to) if copied_to >= round_to => return Ok(true),
+        Some(copied_to) => copied_to,
+        // A new round, or a copy lost with the connection that made it.
+        None => {
+            for statement in UNCOPY {
+                sqlx::query(statement).execute(&mut **tx).await?;
+            }
+            sqlx::query(COPY_STARTS)
+                .bind(round_to)
+                .bind(up_to)
+                .execute(&mut **tx)
+                .await?;
+            up_to
+        }
+    };
+    let to = round_to.min(from + rows);
+    sqlx::query(COPY)
+        .bind(from)
+        .bind(to)
+        .bind(round_to)
+        .bind(&next.0)
+        .bind(next.1)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(COPY_GOES_ON)
+        .bind(round_to)
+        .bind(to)
+        .execute(&mut **tx)
+        .await?;
+    Ok(to >= round_to)
 }
 
 /// The insert of `rows` rows (a power of two up to [`SQLITE_CHUNK`]), written once.

@@ -172,10 +172,12 @@ async fn a_round_starts_at_the_lag_and_moves_the_mark_only_once_through() {
     // The writer's sorted copy of the round is lost (as with a new connection): the next step
     // makes it again from where the mark says the round is.
     let mut tx = store.begin_write().await.unwrap();
-    sqlx::query("DELETE FROM temp.audit_round")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    for table in ["temp.audit_round", "temp.audit_round_copied"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
     tx.commit().await.unwrap();
     // The listing stays whole throughout: entries of a round under way are not read yet.
     for _ in 0..2 {
@@ -194,6 +196,32 @@ async fn a_round_starts_at_the_lag_and_moves_the_mark_only_once_through() {
     let first = entries(&store).await;
     assert_eq!(first.len(), 20, "each entry once");
     assert!(first.iter().all(|(_, event)| *event <= 30));
+    assert_eq!(paged(&store, a, 3).await, scanned(&store, a).await);
+}
+
+#[tokio::test]
+async fn a_round_is_copied_a_few_rows_an_append_then_indexed_whole() {
+    let (_dir, store) = store().await;
+    let (a, b) = (IdentityId::generate(), IdentityId::generate());
+    append_rounds(&store, a, b, 1_000).await;
+    // With steps of one entry, an append copies four rows: 30 rows take eight appends, and
+    // nothing is indexed until the copy is whole.
+    for _ in 0..7 {
+        index_step(&store, 30, 1).await;
+        assert_eq!(mark(&store).await, (0, 30));
+        assert!(entries(&store).await.is_empty(), "indexed from half a copy");
+        assert_eq!(paged(&store, a, 3).await, scanned(&store, a).await);
+    }
+    // The last rows, and the round's first entry.
+    index_step(&store, 30, 1).await;
+    assert_eq!(entries(&store).await.len(), 1);
+    for _ in 0..19 {
+        assert_eq!(mark(&store).await, (0, 30));
+        index_step(&store, 30, 1).await;
+        assert_eq!(paged(&store, b, 4).await, scanned(&store, b).await);
+    }
+    assert_eq!(mark(&store).await, (30, 30), "through: the mark moves");
+    assert_eq!(entries(&store).await.len(), 20, "each entry once");
     assert_eq!(paged(&store, a, 3).await, scanned(&store, a).await);
 }
 
@@ -250,7 +278,7 @@ async fn rows_purged_while_a_round_is_under_way_get_no_entries() {
     assert_eq!(
         mark(&store).await,
         (0, 30),
-        "a round under way, its copy made"
+        "a round under way, its copy begun"
     );
 
     assert_eq!(store.purge_audit(1_005).await.unwrap(), 15);
