@@ -99,6 +99,20 @@ impl UserQuery {
                 "'oidcSubject' may have at most {MAX_SUBJECT_CHARS} characters."
             )));
         }
+        // No username or subject holds one, and PostgreSQL's text cannot hold a NUL.
+        for (name, value) in [
+            ("usernamePrefix", &self.username_prefix),
+            ("oidcSubject", &self.oidc_subject),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.chars().any(char::is_control))
+            {
+                return Err(invalid(format!(
+                    "'{name}' may not hold control characters."
+                )));
+            }
+        }
         let time = |name: &str, raw: &Option<String>| {
             raw.as_deref().map(|raw| parse_time(name, raw)).transpose()
         };

@@ -117,18 +117,33 @@ const DELETE_APP_USER: &str = "DELETE FROM app_users WHERE id = $1";
 
 /// SQLite: after an erasure, the write-ahead log still holds the erased rows' earlier page
 /// images (secure deletion zeroes them only in the pages written now): copy it into the
-/// database and truncate it. Readers in the middle of a read are waited for (busy timeout); if
-/// one outlasts that, the next erasure's checkpoint takes what is left. The erasure has
-/// committed by then, so a failed checkpoint is logged, not returned.
+/// database and truncate it. Readers in the middle of a read are waited for (busy timeout); a
+/// checkpoint already under way (`checkpointer.rs`) is waited out, [`TRUNCATE_TRIES`] times.
+/// Should that not do, the next erasure's checkpoint takes what is left. The erasure has
+/// committed by then, so a checkpoint that did not finish is logged, not returned.
 async fn forget_erased_sqlite(store: &SqliteStore) -> Result<(), StoreError> {
-    if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(store.writer())
-        .await
-    {
-        tracing::warn!(%error, "the write-ahead log could not be truncated after an erasure");
+    for _ in 0..TRUNCATE_TRIES {
+        // (busy, pages in the log, pages copied): busy when another checkpoint or a reader
+        // kept it from finishing.
+        let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(store.writer())
+            .await;
+        match done {
+            Ok((0, _, _)) => return Ok(()),
+            Ok(_) => tokio::time::sleep(TRUNCATE_RETRY).await,
+            Err(error) => {
+                tracing::warn!(%error, "the write-ahead log could not be truncated after an erasure");
+                return Ok(());
+            }
+        }
     }
+    tracing::warn!("the write-ahead log could not be truncated after an erasure: still in use");
     Ok(())
 }
+
+/// How often the truncating checkpoint after an erasure is tried, [`TRUNCATE_RETRY`] apart.
+const TRUNCATE_TRIES: u32 = 50;
+const TRUNCATE_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// PostgreSQL: dead rows are vacuumed by the database (see docs/guides/app-users.md on erasure).
 async fn forget_erased_pg(_store: &PgStore) -> Result<(), StoreError> {

@@ -1,8 +1,9 @@
 //! SQLite's write-ahead log is copied into the database file (a checkpoint) by a task of its
-//! own, on a reader connection, never by the writer. Left to SQLite, the commit that takes the
-//! log past 1 000 pages runs the checkpoint itself, with the write lock held: tens of
+//! own, on a connection of its own, beside the writer. Left to SQLite, the commit that takes
+//! the log past 1 000 pages runs the checkpoint itself, with the write lock held: tens of
 //! milliseconds in which every create, revocation and audit batch queued behind it waits. A
-//! checkpoint needs no write lock, so here it runs beside the writer instead.
+//! checkpoint needs no write lock, so here it runs beside the writer instead; the writer
+//! checkpoints itself only as a backstop, when the log has grown far (`sqlite.rs`).
 //!
 //! It is a passive checkpoint, the kind SQLite runs itself: it copies what no reader still
 //! needs and waits for nobody; the writer starts the log over once a checkpoint has copied all
@@ -28,8 +29,8 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Checkpoints the log of the database `pool` reads, until dropped. The writer that shares
-    /// the database must be opened with `wal_autocheckpoint = 0`.
+    /// Checkpoints the log of the database `pool` (one connection, used for nothing else)
+    /// opens, until dropped.
     pub fn start(pool: SqlitePool) -> Self {
         let stop = CancellationToken::new();
         tokio::spawn(run(pool, stop.clone()));

@@ -26,6 +26,14 @@ use crate::vocabulary::{AppUserId, IdentityId};
 
 pub(super) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// The write-ahead log's size (pages) past which the writer checkpoints it in a commit: a
+/// backstop. The log starts over only once a checkpoint has copied all of it, which the one
+/// beside the writer never does while commits keep coming during each of its copies; the
+/// writer's own then copies only what that one has not.
+const WRITER_CHECKPOINT_PAGES: &str = "10000";
+/// The bytes the write-ahead log's file is cut back to when the log starts over (64 MiB).
+const WAL_FILE_LIMIT: &str = "67108864";
+
 /// Readers share a pool; every write goes through one writer connection, so writes queue in
 /// order instead of retrying on each other's lock.
 pub struct SqliteStore {
@@ -52,7 +60,9 @@ impl SqliteStore {
             .foreign_keys(true)
             // Deleted rows (an erased user's username, password hash, OpenID Connect subject)
             // are overwritten, not left in free space for anyone with the file to read.
-            .pragma("secure_delete", "ON");
+            .pragma("secure_delete", "ON")
+            // The write-ahead log's file is cut back to this when the log starts over.
+            .pragma("journal_size_limit", WAL_FILE_LIMIT);
         if let Some(dir) = connect
             .get_filename()
             .parent()
@@ -85,15 +95,21 @@ impl SqliteStore {
                     // writer's largest sort is the audit trail's identity index, a few MiB at
                     // most (`audit/sqlite.rs`); migrations sort in files, see migrate.
                     .pragma("temp_store", "memory")
-                    // Checkpoints run beside the writer, not in its commits (`checkpointer.rs`).
-                    .pragma("wal_autocheckpoint", "0"),
+                    // Checkpoints run beside the writer (`checkpointer.rs`); the writer runs one
+                    // itself only when writes never pause long enough for the log to start over.
+                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES),
             );
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect.clone());
+        // A connection of its own, so a checkpoint never takes a reader's.
+        let checkpointing = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
         Ok(SqliteStore {
-            _checkpointer: Some(Checkpointer::start(pool.clone())),
+            _checkpointer: Some(Checkpointer::start(checkpointing)),
             pool,
             group: GroupCommit::start(writer.clone()),
             writer,

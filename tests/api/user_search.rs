@@ -82,6 +82,10 @@ async fn bad_search_parameters_are_clear_400s(app: TestApp) {
         "continuationToken=nope",
         "identity=not-an-identity",
         "unknown=1",
+        // A NUL, which PostgreSQL's text cannot hold, and other control characters.
+        "oidcSubject=%00%C3%AD",
+        "usernamePrefix=al%00",
+        "usernamePrefix=al%0A",
     ] {
         let response = app
             .signed(Method::GET, &format!("/v1/users?{query}"))

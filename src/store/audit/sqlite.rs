@@ -3,9 +3,9 @@
 //!
 //! The per-identity index lives apart from the rows (`audit_identity_events`) and is filled in
 //! rounds: once [`INDEX_LAG`] rows have gathered past its mark, a round copies their entries into
-//! a sorted copy on the writer, [`COPY_ROWS`] rows in each append's transaction, then indexes them
-//! in identity order, [`INDEX_STEP`] entries an append, until it is through, and only then moves
-//! the mark. An `(identity_id, id)` index on the rows themselves would take a new entry in
+//! a sorted copy on the writer, some thousands of rows in each append's transaction
+//! ([`COPY_ROWS`]), then indexes them in identity order, some thousands of entries an append
+//! ([`INDEX_STEP`]), until it is through, and only then moves the mark. An `(identity_id, id)` index on the rows themselves would take a new entry in
 //! the last leaf of every identity a batch names, and every page a commit touches goes whole to
 //! the write-ahead log: a batch of 2 000 tokens spread over 256 identities wrote 774 pages where
 //! one identity's wrote 139. In rounds, each identity's leaf is written about once per round
@@ -28,14 +28,15 @@ const SQLITE_CHUNK: usize = 1024;
 /// How many rows may gather past the identity index's mark before a round indexes them: the
 /// larger, the more entries each identity's leaf takes at once.
 const INDEX_LAG: i64 = 32_768;
-/// The most index entries one append adds while a round is under way (at least twice the
-/// append's own rows, so indexing outpaces any rate of appends): a few milliseconds of the
+/// The index entries one append adds while a round is under way, or twice the append's own
+/// rows if more, so that indexing outpaces any rate of appends: a few milliseconds of the
 /// writer's time even with the entries spread over thousands of identities' leaves, so a
 /// create or a revocation queued behind it waits little.
 const INDEX_STEP: i64 = 2_048;
-/// The rows of a round one append copies into the sorted copy, for [`INDEX_STEP`] entries:
-/// about as long a hold of the writer as a step (copying a round's 32 768 rows at once held it
-/// for 15 to 20 ms). The append that completes the copy also takes the round's first step.
+/// The rows of a round one append copies into the sorted copy, for [`INDEX_STEP`] entries (in
+/// proportion for a larger step): about as long a hold of the writer as a step, where copying a
+/// whole round at once would hold it for 15 to 20 ms. The append that completes the copy also
+/// takes the round's first step.
 const COPY_ROWS: i64 = 4 * INDEX_STEP;
 /// The most rows one round covers, however far behind the index has fallen (a backlog is
 /// indexed in several rounds).
