@@ -27,10 +27,10 @@ const MAX_SUBJECT_CHARS: usize = 256;
 pub struct UserQuery {
     /// Built-in accounts whose username starts with this (compared as usernames are:
     /// NFKC-normalised, lower case).
-    #[param(max_length = 64)]
+    #[param(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     username_prefix: Option<String>,
     /// Users of the app's identity provider with this subject.
-    #[param(max_length = 256)]
+    #[param(max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     oidc_subject: Option<String>,
     /// Users holding this identity (a raw id, `8:acs:…`).
     #[param(
