@@ -3,11 +3,10 @@ scripts/bench/contention): Callsign on SQLite, plain HTTP, issues for one identi
 over 256 and over 10 000, at many connections, while the server's threads' CPU time is read
 from /proc and `perf stat` counts its futex waits and context switches. Per issued token it
 reports the server's CPU, each kind of thread's (and its busiest thread's), and the futex waits
-(a lock or a queue that made a thread sleep: contention, or a worker with nothing to do). SQLite's one
-writer thread takes every token's audit row: its CPU per token bounds the tokens a second that
-any number of cores can issue on SQLite."""
+(a lock or a queue that made a thread sleep: contention, or a worker with nothing to do).
+SQLite's one writer thread takes every token's audit row: its CPU per token bounds the tokens a
+second that any number of cores can issue on SQLite."""
 import collections
-import os
 import pathlib
 import subprocess
 import sys
@@ -16,11 +15,10 @@ import tempfile
 from client import issue_path
 from load import Run, signed_env
 from phases import ISSUE_BODY, MANY_IDENTITIES, spread
-from services import LOGS, Deployment, Server
+from services import LOGS, Deployment, Server, stat_cpu_seconds
 from settings import Settings
 from sign import signed_headers
 
-TICKS = os.sysconf("SC_CLK_TCK")
 # futex operations that sleep: FUTEX_WAIT and FUTEX_WAIT_BITSET, with or without the private flag.
 FUTEX_WAITS = "op == 0 || op == 9 || op == 128 || op == 137"
 # The name (cut to 15 characters by Linux) of the threads sqlx runs SQLite connections on.
@@ -37,8 +35,7 @@ def threads_cpu(server: Server) -> collections.Counter:
         except OSError:
             continue  # ended meanwhile
         name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        seconds[f"{name}#{task.name}"] += (int(fields[11]) + int(fields[12])) / TICKS
+        seconds[f"{name}#{task.name}"] += stat_cpu_seconds(stat)
     return seconds
 
 

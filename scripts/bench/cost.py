@@ -3,7 +3,6 @@ each driven by wrk in turn, with the server's user and system time read from /pr
 after (started by scripts/bench/cost). Less noisy than throughput on a shared machine, since it
 does not count wrk's own CPU."""
 import json
-import os
 import pathlib
 import sys
 import tempfile
@@ -11,17 +10,12 @@ import tempfile
 from client import Client, issue_path
 from load import signed_env
 from phases import ISSUE_BODY
-from services import LOGS, Deployment, Server, start_bare
+from services import LOGS, Deployment, Server, start_bare, stat_cpu_seconds
 from settings import Settings
 from sign import signed_headers
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
 def cpu_seconds(server: Server) -> float:
-    # /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, after the `(comm)` field.
-    fields = pathlib.Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return stat_cpu_seconds(pathlib.Path(f"/proc/{server.process.pid}/stat").read_text())
 
 
 def measure(s: Settings, server: Server, url: str, connections: int, body: str,

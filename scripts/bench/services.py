@@ -28,6 +28,13 @@ UNREACHABLE_LIMIT = "100000000"
 FOREIGN = ("CALLSIGN_", "DATABASE_URL", "OTEL_", "RUST_LOG")
 
 
+def stat_cpu_seconds(stat: str) -> float:
+    """User and system CPU seconds from a `/proc/<pid>/stat` (or `task/<tid>/stat`) text: its
+    fields 14 and 15 (utime, stime), in clock ticks, counted after the `(comm)` field."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -5,8 +5,8 @@
 //! rounds: once [`INDEX_LAG`] rows have gathered past its mark, a round copies their entries into
 //! a sorted copy on the writer, some thousands of rows in each append's transaction
 //! ([`COPY_ROWS`]), then indexes them in identity order, some thousands of entries an append
-//! ([`INDEX_STEP`]), until it is through, and only then moves the mark. An `(identity_id, id)` index on the rows themselves would take a new entry in
-//! the last leaf of every identity a batch names, and every page a commit touches goes whole to
+//! ([`INDEX_STEP`]), until it is through, and only then moves the mark. An `(identity_id, id)`
+//! index on the rows themselves would take a new entry in the last leaf of every identity a batch names, and every page a commit touches goes whole to
 //! the write-ahead log: a batch of 2 000 tokens spread over 256 identities wrote 774 pages where
 //! one identity's wrote 139. In rounds, each identity's leaf is written about once per round
 //! instead of once per batch, and since a round goes through the identities in order, each step
@@ -214,9 +214,7 @@ async fn index_identities(
                 .await?;
         }
         None => {
-            for statement in UNCOPY {
-                sqlx::query(statement).execute(&mut **tx).await?;
-            }
+            uncopy(tx).await?;
             sqlx::query(ROUND_DONE)
                 .bind(round_to)
                 .execute(&mut **tx)
@@ -246,9 +244,7 @@ async fn copied(
         Some(copied_to) => copied_to,
         // A new round, or a copy lost with the connection that made it.
         None => {
-            for statement in UNCOPY {
-                sqlx::query(statement).execute(&mut **tx).await?;
-            }
+            uncopy(tx).await?;
             sqlx::query(COPY_STARTS)
                 .bind(round_to)
                 .bind(up_to)
@@ -272,6 +268,14 @@ async fn copied(
         .execute(&mut **tx)
         .await?;
     Ok(to >= round_to)
+}
+
+/// Empties the round's sorted copy and what says how far it was made.
+async fn uncopy(tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
+    for statement in UNCOPY {
+        sqlx::query(statement).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// The insert of `rows` rows (a power of two up to [`SQLITE_CHUNK`]), written once.
